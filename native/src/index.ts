@@ -1,0 +1,59 @@
+/**
+ * `@studykit/native`: the Rust addon's kernels behind a stable API, with a pure-TypeScript fallback.
+ *
+ * Every function gives identical results whether the addon or the fallback serves it; `nativeStatus()`
+ * says which one is in use and why.
+ */
+import { nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
+import { fallbackSha256, fallbackSha256Hex } from "./internal/fallback.js";
+import { NativeError, NativeErrorCode } from "./errors.js";
+
+export { StudykitError, NativeError, NativeErrorCode, hasErrorCode } from "./errors.js";
+export type { LoadAttempt } from "./internal/loader.js";
+
+/** Bytes accepted by the hashing functions. */
+export type BytesLike = ArrayBufferView | ArrayBuffer;
+
+/** Which implementation serves the API, and why. */
+export interface NativeStatus {
+  readonly implementation: "native" | "fallback";
+  /** Path of the loaded `.node` file, when native. */
+  readonly path: string | null;
+  /** SHA-256 kernel in use: `x86-sha-ni`, `armv8-crypto`, `portable` or `node:crypto`. */
+  readonly sha256Backend: string;
+  readonly version: string | null;
+  /** Every failed load attempt, in order. */
+  readonly attempts: readonly LoadAttempt[];
+}
+
+/** Reports whether the addon is loaded (throws `E_NATIVE_UNAVAILABLE` when required but missing). */
+export function nativeStatus(): NativeStatus {
+  const binding = nativeBinding();
+  const outcome = nativeLoadOutcome();
+  if (binding) {
+    const info = binding.nativeInfo();
+    return { implementation: "native", path: outcome.path, sha256Backend: info.sha256Backend, version: info.version, attempts: outcome.attempts };
+  }
+  return { implementation: "fallback", path: null, sha256Backend: "node:crypto", version: null, attempts: outcome.attempts };
+}
+
+function assertBytes(data: unknown): asserts data is BytesLike {
+  if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) {
+    const shown = data === null ? "null" : Array.isArray(data) ? "an array" : typeof data;
+    throw new NativeError(NativeErrorCode.Argument, `expected a Buffer, TypedArray, DataView or ArrayBuffer, got ${shown}`);
+  }
+}
+
+/** SHA-256 digest (32 bytes) of `data`. */
+export function sha256Bytes(data: BytesLike): Buffer {
+  assertBytes(data);
+  const binding = nativeBinding();
+  return binding ? binding.sha256(data) : fallbackSha256(data);
+}
+
+/** SHA-256 of `data` as lower-case hex. */
+export function sha256(data: BytesLike): string {
+  assertBytes(data);
+  const binding = nativeBinding();
+  return binding ? binding.sha256Hex(data) : fallbackSha256Hex(data);
+}

@@ -1,0 +1,16 @@
+/** `@studykit/cli`: the `studykit` command. Thin: it parses flags and calls the packages. */
+import { runCli as runWithContext } from "./internal/program.js";
+import type { CliContext } from "./internal/cli-context.js";
+
+export type { CliContext } from "./internal/cli-context.js";
+export { reportError, ExitCode } from "./internal/error-report.js";
+
+/** Runs `studykit` with `argv` (arguments after the program name); resolves to the exit code. */
+export function runCli(argv: readonly string[], context: Partial<CliContext> = {}): Promise<number> {
+  return runWithContext(argv, {
+    stdout: context.stdout ?? ((text) => process.stdout.write(text)),
+    stderr: context.stderr ?? ((text) => process.stderr.write(text)),
+    cwd: context.cwd ?? process.cwd(),
+    exitCode: 0,
+  });
+}

@@ -1,0 +1,34 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, STUDYKIT_DEBUG: "" } });
+
+describe("studykit CLI", () => {
+  it("prints help and version", () => {
+    const help = run("--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("Usage: studykit");
+    const version = run("--version");
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe("0.1.0");
+  });
+
+  it("reports bad usage as error[E_USAGE] with exit 2 and no stack trace", () => {
+    const result = run("--no-such-flag");
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^error\[E_USAGE\]: unknown option '--no-such-flag'/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    const unknown = run("frobnicate");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^error\[E_USAGE\]/);
+  });
+
+  it("reports which native implementation is in use", () => {
+    const result = run("info", "--json");
+    expect(result.status, result.stderr).toBe(0);
+    const info = JSON.parse(result.stdout) as { native: { implementation: string } };
+    if (process.env.STUDYKIT_REQUIRE_NATIVE === "1") expect(info.native.implementation).toBe("native");
+  });
+});
