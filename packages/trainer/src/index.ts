@@ -4,3 +4,41 @@
  */
 export { ENGINE_NAMES, parseEngineName } from "./engine-name.js";
 export type { EngineName } from "./engine-name.js";
+export {
+  MODEL_DESCRIPTION_VERSION,
+  ModelDescriptionError,
+  countParameters,
+  initialWeights,
+  referencePtychoModel,
+  tinyPtychoModel,
+  validateModelDescription,
+  weightSpecs,
+} from "./model-description.js";
+export type {
+  ActivationLayer,
+  ActivationName,
+  Conv2dLayer,
+  DropoutLayer,
+  InitializerName,
+  LayerDescription,
+  MaxPool2dLayer,
+  ModelDescription,
+  NamedWeight,
+  OutputHeads,
+  PtychoModelOptions,
+  SampleShape,
+  Upsample2dLayer,
+} from "./model-description.js";
+export { LOSS_CONSTANTS } from "./training-engine.js";
+export type {
+  AdamOptimizer,
+  EngineHyperparameters,
+  EngineInfo,
+  LossDescription,
+  OptimizerState,
+  PhysicsLoss,
+  ProbeData,
+  SupervisedLoss,
+  TrainingBatch,
+  TrainingEngine,
+} from "./training-engine.js";

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { countParameters, initialWeights, referencePtychoModel, tinyPtychoModel, validateModelDescription, weightSpecs } from "./model-description.js";
+import type { ModelDescription } from "./model-description.js";
+
+describe("referencePtychoModel", () => {
+  it("has the issue's layer plan and 425 442 parameters at 64×64, C = 1", () => {
+    const model = referencePtychoModel({ size: 64, channels: 1 });
+    // Hand count: 3·3·cin·cout + cout per conv, for (1→32, 32→32, 32→64, 64→64, 64→128, 128→128,
+    // 128→64, 64→64, 64→32, 32→32, 32→2).
+    const convs: Array<[number, number]> = [[1, 32], [32, 32], [32, 64], [64, 64], [64, 128], [128, 128], [128, 64], [64, 64], [64, 32], [32, 32], [32, 2]];
+    const expected = convs.reduce((s, [i, o]) => s + 9 * i * o + o, 0);
+    expect(expected).toBe(425442);
+    expect(countParameters(model)).toBe(425442);
+    const shapes = validateModelDescription(model);
+    expect(shapes.at(-1)).toEqual([64, 64, 2]);
+    expect(shapes[8]).toEqual([8, 8, 128]); // after the third pool
+  });
+
+  it("scales the output to 2·C channels", () => {
+    const model = referencePtychoModel({ size: 32, channels: 4 });
+    expect(validateModelDescription(model).at(-1)).toEqual([32, 32, 8]);
+  });
+
+  it("is JSON round-trippable plain data", () => {
+    const model = tinyPtychoModel({ size: 16, channels: 1, seed: 3 });
+    expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+  });
+});
+
+describe("initialWeights", () => {
+  it("is deterministic per seed and changes with the seed", () => {
+    const a = initialWeights(tinyPtychoModel({ size: 16, channels: 1, seed: 1 }));
+    const b = initialWeights(tinyPtychoModel({ size: 16, channels: 1, seed: 1 }));
+    const c = initialWeights(tinyPtychoModel({ size: 16, channels: 1, seed: 2 }));
+    expect(a.map((w) => Array.from(w.values))).toEqual(b.map((w) => Array.from(w.values)));
+    expect(Array.from(a[0]!.values)).not.toEqual(Array.from(c[0]!.values));
+  });
+
+  it("follows weightSpecs order and shapes, zero biases and He-normal spread", () => {
+    const model = referencePtychoModel({ size: 64, channels: 1 });
+    const weights = initialWeights(model);
+    expect(weights.map((w) => [w.name, w.shape])).toEqual(weightSpecs(model).map((s) => [s.name, s.shape]));
+    const bias = weights.find((w) => w.name === "enc2a/bias")!;
+    expect(Array.from(bias.values).every((v) => v === 0)).toBe(true);
+    const kernel = weights.find((w) => w.name === "enc3b/kernel")!; // fanIn 3·3·128
+    const std = Math.sqrt(kernel.values.reduce((s, v) => s + v * v, 0) / kernel.values.length);
+    const heStd = Math.sqrt(2 / (9 * 128));
+    // Normal truncated at 2σ has std ≈ 0.88σ.
+    expect(std / heStd).toBeGreaterThan(0.84);
+    expect(std / heStd).toBeLessThan(0.92);
+    expect(kernel.values.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeLessThanOrEqual(2 * heStd + 1e-7);
+  });
+});
+
+describe("validateModelDescription", () => {
+  it("reports every problem together with E_MODEL_DESCRIPTION", () => {
+    const bad = {
+      ...tinyPtychoModel({ size: 16, channels: 1 }),
+      layers: [
+        { kind: "conv2d", name: "a", filters: 0, kernelSize: [3, 3], strides: [1, 1], padding: "same", dilation: [1, 1], activation: "gelu", useBias: true, init: { kernel: "zeros", bias: "zeros", seed: 1 } },
+        { kind: "warp", name: "a" },
+      ],
+    } as unknown as ModelDescription;
+    expect(() => validateModelDescription(bad)).toThrow(expect.objectContaining({
+      code: "E_MODEL_DESCRIPTION",
+      message: expect.stringMatching(/filters must be.*gelu.*duplicate layer name.*unknown layer kind "warp"/),
+    }));
+  });
+
+  it("rejects a last layer that does not match the heads", () => {
+    const model = tinyPtychoModel({ size: 16, channels: 1 });
+    const bad = { ...model, heads: { ...model.heads, channels: 2 } };
+    expect(() => validateModelDescription(bad)).toThrow(/outputs 2 channels but heads need 2·2 = 4/);
+  });
+});

@@ -1,0 +1,356 @@
+/**
+ * Engine-neutral model descriptions: a model as plain JSON-able data that the TF.js engine builds and the
+ * ONNX Runtime engine compiles, plus the initial weights both engines start from.
+ *
+ * Conventions every engine follows (the contract, in one place):
+ * - Tensors are channels-last, NHWC. The input is `[N, height, width, channels]`.
+ * - `layers` run in order, each consuming the previous layer's output (the reference models are plain
+ *   chains; no skip connections).
+ * - Conv kernels are stored HWIO (`[kernelH, kernelW, inChannels, filters]`, TF's layout); biases are
+ *   `[filters]`. ONNX's OIHW is a transpose of the same numbers.
+ * - `padding: "same"` pads so that `out = ceil(in / stride)`, putting the odd extra pixel at the end
+ *   (bottom/right), as TensorFlow does (ONNX `SAME_UPPER`). `"valid"` pads nothing.
+ * - The last layer outputs `2·C` channels. `heads` then maps channels `[0, C)` to the object amplitude
+ *   through `sigmoid` (range (0, 1)) and channels `[C, 2C)` to the phase through `π·tanh` (range (-π, π)).
+ *   The model's output is `concat([amplitude, phase], channel axis)`, shape `[N, H, W, 2C]`.
+ * - Initial weights come from `initialWeights(description)`: our own PRNG (xoshiro128**), stream per
+ *   layer derived from the layer's `init.seed`, so every engine and back end starts from identical
+ *   Float32Arrays.
+ */
+import { StudykitError } from "@studykit/native";
+import { Prng } from "./internal/prng.js";
+
+/** Format version of a description; bumped when the meaning of a field changes. */
+export const MODEL_DESCRIPTION_VERSION = 1 as const;
+
+/** Element-wise activations. `linear` is the identity; `leakyRelu` uses the layer's `alpha`. */
+export type ActivationName = "linear" | "relu" | "leakyRelu" | "sigmoid" | "tanh";
+
+/**
+ * Weight initialisers.
+ * - `heNormal`: normal, std `sqrt(2 / fanIn)`, truncated at 2 std (redrawn), as Keras' he_normal.
+ * - `glorotUniform`: uniform in `±sqrt(6 / (fanIn + fanOut))`.
+ * - `zeros`: all zero.
+ * `fanIn = kernelH·kernelW·inChannels`, `fanOut = kernelH·kernelW·filters`.
+ */
+export type InitializerName = "heNormal" | "glorotUniform" | "zeros";
+
+export interface Conv2dLayer {
+  readonly kind: "conv2d";
+  /** Unique within the model; weight names are `<name>/kernel` and `<name>/bias`. */
+  readonly name: string;
+  readonly filters: number;
+  readonly kernelSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: "same" | "valid";
+  readonly dilation: readonly [number, number];
+  readonly activation: ActivationName;
+  /** Slope for `activation: "leakyRelu"` (ignored otherwise). */
+  readonly alpha?: number;
+  readonly useBias: boolean;
+  readonly init: { readonly kernel: InitializerName; readonly bias: InitializerName; readonly seed: number };
+}
+
+export interface MaxPool2dLayer {
+  readonly kind: "maxPool2d";
+  readonly name: string;
+  readonly poolSize: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly padding: "same" | "valid";
+}
+
+/** Nearest-neighbour upsampling by integer factors (each pixel repeated `size` times per axis). */
+export interface Upsample2dLayer {
+  readonly kind: "upsample2d";
+  readonly name: string;
+  readonly size: readonly [number, number];
+  readonly interpolation: "nearest";
+}
+
+export interface ActivationLayer {
+  readonly kind: "activation";
+  readonly name: string;
+  readonly activation: ActivationName;
+  readonly alpha?: number;
+}
+
+/**
+ * Inverted dropout during training only (kept values scaled by `1 / (1 - rate)`), identity at inference.
+ * Masks come from our PRNG stream `(seed, step)`, handed to the engine with each batch.
+ */
+export interface DropoutLayer {
+  readonly kind: "dropout";
+  readonly name: string;
+  readonly rate: number;
+  readonly seed: number;
+}
+
+export type LayerDescription = Conv2dLayer | MaxPool2dLayer | Upsample2dLayer | ActivationLayer | DropoutLayer;
+
+/** Output heads applied to the last layer's `2·C` channels (see the module doc). */
+export interface OutputHeads {
+  readonly kind: "amplitudePhase";
+  /** Channels per head (C); the last layer must output `2·channels`. */
+  readonly channels: number;
+  readonly amplitude: "sigmoid";
+  /** `piTanh` is `π·tanh(x)`. */
+  readonly phase: "piTanh";
+}
+
+/** A whole model as plain data. */
+export interface ModelDescription {
+  readonly formatVersion: typeof MODEL_DESCRIPTION_VERSION;
+  readonly name: string;
+  /** Channels-last input shape, one sample. */
+  readonly input: { readonly height: number; readonly width: number; readonly channels: number };
+  readonly layers: readonly LayerDescription[];
+  readonly heads: OutputHeads;
+  /** The seed the per-layer seeds were derived from (recorded for the identity). */
+  readonly seed: number;
+}
+
+/** A named weight tensor as plain data: `values.length === product(shape)`, row-major. */
+export interface NamedWeight {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
+/** Shape of one sample after a layer, `[height, width, channels]`. */
+export type SampleShape = readonly [number, number, number];
+
+/** Typed failure for an inconsistent description. */
+export class ModelDescriptionError extends StudykitError {
+  constructor(message: string) {
+    super("E_MODEL_DESCRIPTION", message);
+  }
+}
+
+function outSize(size: number, kernel: number, stride: number, dilation: number, padding: "same" | "valid"): number {
+  const effective = (kernel - 1) * dilation + 1;
+  return padding === "same" ? Math.ceil(size / stride) : Math.floor((size - effective) / stride) + 1;
+}
+
+const positiveInt = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
+const pair = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every(positiveInt);
+const ACTIVATIONS: readonly ActivationName[] = ["linear", "relu", "leakyRelu", "sigmoid", "tanh"];
+const INITIALIZERS: readonly InitializerName[] = ["heNormal", "glorotUniform", "zeros"];
+
+/**
+ * Checks a description and returns each layer's output shape. Gathers every problem and throws one
+ * `E_MODEL_DESCRIPTION` naming them all (capped at 20).
+ */
+export function validateModelDescription(description: ModelDescription): SampleShape[] {
+  const problems: string[] = [];
+  const d = description;
+  if (d.formatVersion !== MODEL_DESCRIPTION_VERSION) problems.push(`formatVersion must be ${MODEL_DESCRIPTION_VERSION}, got ${String(d.formatVersion)}`);
+  if (!d.input || !positiveInt(d.input.height) || !positiveInt(d.input.width) || !positiveInt(d.input.channels)) {
+    problems.push(`input must have positive integer height, width, channels; got ${JSON.stringify(d.input)}`);
+    throw new ModelDescriptionError(`model ${JSON.stringify(d.name)}: ${problems.join("; ")}`);
+  }
+  if (!Number.isSafeInteger(d.seed) || d.seed < 0) problems.push(`seed must be a non-negative integer, got ${String(d.seed)}`);
+  const shapes: SampleShape[] = [];
+  let shape: SampleShape = [d.input.height, d.input.width, d.input.channels];
+  const names = new Set<string>();
+  (d.layers ?? []).forEach((layer, i) => {
+    const where = `layers[${i}] (${JSON.stringify(layer?.name)})`;
+    if (typeof layer?.name !== "string" || layer.name === "" || layer.name.includes("/")) problems.push(`${where}: name must be a non-empty string without "/"`);
+    else if (names.has(layer.name)) problems.push(`${where}: duplicate layer name`);
+    else names.add(layer.name);
+    const [h, w, c] = shape;
+    switch (layer?.kind) {
+      case "conv2d": {
+        if (!positiveInt(layer.filters)) problems.push(`${where}: filters must be a positive integer, got ${String(layer.filters)}`);
+        if (!pair(layer.kernelSize) || !pair(layer.strides) || !pair(layer.dilation)) problems.push(`${where}: kernelSize, strides and dilation must be pairs of positive integers`);
+        if (layer.padding !== "same" && layer.padding !== "valid") problems.push(`${where}: padding must be "same" or "valid", got ${JSON.stringify(layer.padding)}`);
+        if (!ACTIVATIONS.includes(layer.activation)) problems.push(`${where}: unknown activation ${JSON.stringify(layer.activation)} (use ${ACTIVATIONS.join(", ")})`);
+        if (!layer.init || !INITIALIZERS.includes(layer.init.kernel) || !INITIALIZERS.includes(layer.init.bias) || !Number.isSafeInteger(layer.init.seed)) problems.push(`${where}: init needs kernel/bias in ${INITIALIZERS.join(", ")} and an integer seed`);
+        if (problems.length === 0) {
+          shape = [
+            outSize(h, layer.kernelSize[0], layer.strides[0], layer.dilation[0], layer.padding),
+            outSize(w, layer.kernelSize[1], layer.strides[1], layer.dilation[1], layer.padding),
+            layer.filters,
+          ];
+        }
+        break;
+      }
+      case "maxPool2d":
+        if (!pair(layer.poolSize) || !pair(layer.strides)) problems.push(`${where}: poolSize and strides must be pairs of positive integers`);
+        else shape = [outSize(h, layer.poolSize[0], layer.strides[0], 1, layer.padding), outSize(w, layer.poolSize[1], layer.strides[1], 1, layer.padding), c];
+        break;
+      case "upsample2d":
+        if (!pair(layer.size) || layer.interpolation !== "nearest") problems.push(`${where}: size must be a pair of positive integers and interpolation "nearest"`);
+        else shape = [h * layer.size[0], w * layer.size[1], c];
+        break;
+      case "activation":
+        if (!ACTIVATIONS.includes(layer.activation)) problems.push(`${where}: unknown activation ${JSON.stringify(layer.activation)} (use ${ACTIVATIONS.join(", ")})`);
+        break;
+      case "dropout":
+        if (!(layer.rate >= 0 && layer.rate < 1)) problems.push(`${where}: rate must be in [0, 1), got ${String(layer.rate)}`);
+        break;
+      default:
+        problems.push(`${where}: unknown layer kind ${JSON.stringify((layer as { kind?: unknown })?.kind)}`);
+    }
+    if (shape[0] <= 0 || shape[1] <= 0) problems.push(`${where}: output would be empty (${shape.join("×")})`);
+    shapes.push(shape);
+  });
+  const heads = d.heads;
+  if (heads?.kind !== "amplitudePhase" || !positiveInt(heads.channels)) problems.push(`heads must be {kind: "amplitudePhase", channels: C}`);
+  else if (shape[2] !== 2 * heads.channels) problems.push(`the last layer outputs ${shape[2]} channels but heads need 2·${heads.channels} = ${2 * heads.channels}`);
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 20);
+    if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
+    throw new ModelDescriptionError(`model ${JSON.stringify(d.name)} is invalid: ${shown.join("; ")}`);
+  }
+  return shapes;
+}
+
+/** Shapes and initialisers of every weight, in the fixed order engines use (layer order, kernel then bias). */
+export function weightSpecs(description: ModelDescription): Array<{ name: string; shape: number[]; layer: string }> {
+  const shapes = validateModelDescription(description);
+  const specs: Array<{ name: string; shape: number[]; layer: string }> = [];
+  let inChannels = description.input.channels;
+  description.layers.forEach((layer, i) => {
+    if (layer.kind === "conv2d") {
+      specs.push({ name: `${layer.name}/kernel`, shape: [layer.kernelSize[0], layer.kernelSize[1], inChannels, layer.filters], layer: layer.name });
+      if (layer.useBias) specs.push({ name: `${layer.name}/bias`, shape: [layer.filters], layer: layer.name });
+    }
+    inChannels = shapes[i]![2];
+  });
+  return specs;
+}
+
+/** Number of trainable parameters. */
+export function countParameters(description: ModelDescription): number {
+  return weightSpecs(description).reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut: number, prng: Prng): void {
+  switch (init) {
+    case "zeros":
+      values.fill(0);
+      return;
+    case "heNormal": {
+      const std = Math.sqrt(2 / fanIn);
+      for (let i = 0; i < values.length; i++) {
+        let z = prng.nextNormal();
+        while (Math.abs(z) > 2) z = prng.nextNormal();
+        values[i] = z * std;
+      }
+      return;
+    }
+    case "glorotUniform": {
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      for (let i = 0; i < values.length; i++) values[i] = (prng.nextFloat() * 2 - 1) * limit;
+      return;
+    }
+  }
+}
+
+/**
+ * The initial weights for a description, in `weightSpecs` order. Each layer draws from its own stream
+ * `Prng.derive(init.seed, layerName, "kernel" | "bias")`, so the result depends only on the description.
+ */
+export function initialWeights(description: ModelDescription): NamedWeight[] {
+  const specs = weightSpecs(description);
+  const byName = new Map(description.layers.map((l) => [l.name, l]));
+  return specs.map((spec) => {
+    const layer = byName.get(spec.layer) as Conv2dLayer;
+    const values = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+    const isKernel = spec.name.endsWith("/kernel");
+    const [kh, kw, cin, cout] = isKernel ? spec.shape : [layer.kernelSize[0], layer.kernelSize[1], 0, layer.filters];
+    const inChannels = isKernel ? cin! : spec.shape[0]!;
+    fill(values, isKernel ? layer.init.kernel : layer.init.bias, kh! * kw! * (isKernel ? inChannels : 1), kh! * kw! * cout!, Prng.derive(layer.init.seed, layer.name, isKernel ? "kernel" : "bias"));
+    return { name: spec.name, shape: spec.shape, values };
+  });
+}
+
+/** Options of the ptychography model builders. */
+export interface PtychoModelOptions {
+  /** Input height = width (the diffraction patch size N). */
+  readonly size: number;
+  /** Channels C = gridsize². */
+  readonly channels: number;
+  /** Seed for every layer's initialiser (default 0). */
+  readonly seed?: number;
+  readonly name?: string;
+}
+
+function conv(name: string, filters: number, seed: number, layerIndex: number, activation: ActivationName = "relu"): Conv2dLayer {
+  return {
+    kind: "conv2d",
+    name,
+    filters,
+    kernelSize: [3, 3],
+    strides: [1, 1],
+    padding: "same",
+    dilation: [1, 1],
+    activation,
+    useBias: true,
+    init: { kernel: activation === "relu" ? "heNormal" : "glorotUniform", bias: "zeros", seed: layerSeed(seed, layerIndex) },
+  };
+}
+
+/** Per-layer seed: a 31-bit draw from the model seed's "layers" stream, so layer seeds differ. */
+function layerSeed(seed: number, layerIndex: number): number {
+  return Prng.derive(seed, "layer-seed", layerIndex).nextUint32() >>> 1;
+}
+
+const pool = (name: string): MaxPool2dLayer => ({ kind: "maxPool2d", name, poolSize: [2, 2], strides: [2, 2], padding: "valid" });
+const up = (name: string): Upsample2dLayer => ({ kind: "upsample2d", name, size: [2, 2], interpolation: "nearest" });
+
+function checkOptions(options: PtychoModelOptions, minDivisor: number): void {
+  if (!positiveInt(options.size) || options.size % minDivisor !== 0) throw new ModelDescriptionError(`size must be a positive multiple of ${minDivisor}, got ${String(options.size)}`);
+  if (!positiveInt(options.channels)) throw new ModelDescriptionError(`channels must be a positive integer (gridsize²), got ${String(options.channels)}`);
+}
+
+/**
+ * The reference ptychography encoder-decoder (benchmarks): encoder 3×3 conv+ReLU 32,32 → max-pool →
+ * 64,64 → max-pool → 128,128 → max-pool; decoder upsample ×2 → 64,64 → upsample → 32,32 → upsample →
+ * 3×3 linear conv to 2·C, then the amplitude/phase heads. 425 442 parameters at 64×64 with C = 1.
+ */
+export function referencePtychoModel(options: PtychoModelOptions): ModelDescription {
+  checkOptions(options, 8);
+  const seed = options.seed ?? 0;
+  const c = options.channels;
+  let i = 0;
+  const layers: LayerDescription[] = [
+    conv("enc1a", 32, seed, i++), conv("enc1b", 32, seed, i++), pool("pool1"),
+    conv("enc2a", 64, seed, i++), conv("enc2b", 64, seed, i++), pool("pool2"),
+    conv("enc3a", 128, seed, i++), conv("enc3b", 128, seed, i++), pool("pool3"),
+    up("up1"), conv("dec1a", 64, seed, i++), conv("dec1b", 64, seed, i++),
+    up("up2"), conv("dec2a", 32, seed, i++), conv("dec2b", 32, seed, i++),
+    up("up3"), conv("out", 2 * c, seed, i++, "linear"),
+  ];
+  return {
+    formatVersion: MODEL_DESCRIPTION_VERSION,
+    name: options.name ?? "reference-ptycho",
+    input: { height: options.size, width: options.size, channels: c },
+    layers,
+    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
+    seed,
+  };
+}
+
+/**
+ * A tiny encoder-decoder of the same shape family for tests: conv 8 → max-pool → conv 16 → upsample →
+ * conv 8 → conv to 2·C. Trains in seconds on 16×16 inputs.
+ */
+export function tinyPtychoModel(options: PtychoModelOptions): ModelDescription {
+  checkOptions(options, 2);
+  const seed = options.seed ?? 0;
+  const c = options.channels;
+  let i = 0;
+  const layers: LayerDescription[] = [
+    conv("enc1", 8, seed, i++), pool("pool1"), conv("enc2", 16, seed, i++),
+    up("up1"), conv("dec1", 8, seed, i++), conv("out", 2 * c, seed, i++, "linear"),
+  ];
+  return {
+    formatVersion: MODEL_DESCRIPTION_VERSION,
+    name: options.name ?? "tiny-ptycho",
+    input: { height: options.size, width: options.size, channels: c },
+    layers,
+    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
+    seed,
+  };
+}
