@@ -1,0 +1,258 @@
+/**
+ * Cross-process advisory locks built from lock files, portable to any local file system.
+ *
+ * A lock file holds `{ pid, host, createdAt, purpose, token }`. It is created complete and atomically:
+ * the record is written and fsynced to a temp file which is then hard-linked to the lock path, and
+ * `link` fails with EEXIST when the lock exists; so a lock file is never empty or half-written, even when
+ * its creator is killed. (Node exposes neither `flock` nor `fcntl` locks, hence files.)
+ *
+ * A lock whose holder is dead is *stale* and is taken over: on the same host, the holder's pid no longer
+ * exists; on another host (a shared file system) its pid cannot be checked, so it is stale once it has
+ * not been refreshed for `staleAfterMs` (holders refresh the file's mtime while they hold it).
+ * Takeover renames the stale file away and checks that the renamed file is the stale one, putting it
+ * back if a live holder slipped in between, so two takers cannot both remove a live lock.
+ *
+ * Within one process, waiters for the same lock queue in memory instead of polling the file.
+ */
+import { randomBytes } from "node:crypto";
+import { unlinkSync } from "node:fs";
+import { link, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "./atomic-file.js";
+import { LockedError } from "./errors.js";
+
+/** What a lock file records about its holder. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  /** ISO 8601 time the lock was taken. */
+  readonly createdAt: string;
+  /** Why it is held, e.g. `"update run-manifest.json"`; shown in `E_LOCKED` messages. */
+  readonly purpose: string;
+  /** Random per-acquisition token, so a holder only ever releases its own lock file. */
+  readonly token: string;
+}
+
+/** Options of {@link acquireLock}. */
+export interface LockOptions {
+  /** Why the lock is taken; recorded in the lock file and named in `E_LOCKED`. */
+  readonly purpose: string;
+  /** Give up with `E_LOCKED` after this many milliseconds of waiting (default 10 000; 0 = one try). */
+  readonly timeoutMs?: number;
+  /**
+   * A lock held from *another host* counts as stale (and is taken over) once its file has not been
+   * refreshed for this long. Holders refresh it every `staleAfterMs / 3`. Default: never stale, since a
+   * remote holder's liveness cannot be checked otherwise. Same-host locks are stale exactly when the
+   * holder's pid is dead, whatever this says.
+   */
+  readonly staleAfterMs?: number;
+}
+
+/** A held lock. */
+export interface LockHandle {
+  /** Absolute path of the lock file. */
+  readonly path: string;
+  readonly holder: LockHolder;
+  /** True when acquiring it took over a stale lock (its holder died holding it). */
+  readonly tookOver: boolean;
+  /** Releases the lock; idempotent. */
+  release(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+// A lock file we cannot parse was not written by this module (which writes complete files); give a
+// foreign writer this long before treating it as stale.
+const UNREADABLE_LOCK_GRACE_MS = 2_000;
+const MAX_POLL_MS = 50;
+
+const heldLocks = new Map<string, LockHolder>();
+const inProcessTails = new Map<string, Promise<void>>();
+let exitHookInstalled = false;
+
+// Locks still held when the process exits are removed, so the next taker need not detect staleness.
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const path of heldLocks.keys()) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+async function readHolder(path: string): Promise<{ text: string; holder: LockHolder | null; mtimeMs: number } | null> {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    [text, mtimeMs] = await Promise.all([readFile(path, "utf8"), stat(path).then((info) => info.mtimeMs)]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof parsed.pid === "number" && typeof parsed.host === "string") {
+      return { text, holder: { pid: parsed.pid, host: parsed.host, createdAt: String(parsed.createdAt ?? ""), purpose: String(parsed.purpose ?? ""), token: String(parsed.token ?? "") }, mtimeMs };
+    }
+  } catch {
+    // fall through: unreadable
+  }
+  return { text, holder: null, mtimeMs };
+}
+
+function isStale(found: { holder: LockHolder | null; mtimeMs: number }, staleAfterMs: number | undefined): boolean {
+  const age = Date.now() - found.mtimeMs;
+  const { holder } = found;
+  if (!holder) return age > (staleAfterMs ?? UNREADABLE_LOCK_GRACE_MS);
+  if (holder.host === hostname()) {
+    // Our own pid: stale unless this process really holds it (a reused pid or a leftover of an earlier
+    // process with our pid).
+    if (holder.pid === process.pid) return ![...heldLocks.values()].some((held) => held.token === holder.token);
+    return !isProcessAlive(holder.pid);
+  }
+  return staleAfterMs !== undefined && age > staleAfterMs;
+}
+
+// Removes the stale lock file whose content was `staleText`, unless it has been replaced meanwhile.
+async function takeOver(path: string, staleText: string): Promise<void> {
+  const grave = `${path}.stale-${process.pid}-${randomBytes(6).toString("hex")}`;
+  try {
+    await rename(path, grave);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const moved = await readFile(grave, "utf8").catch(() => null);
+  if (moved !== null && moved !== staleText) {
+    // A live holder took over and locked between our read and our rename: give its lock back. If a third
+    // process locked in the instant the path was free, link fails and that process holds the lock.
+    await link(grave, path).catch(() => undefined);
+  }
+  await unlink(grave).catch(() => undefined);
+}
+
+function describeHolder(holder: LockHolder | null, path: string): string {
+  if (!holder) return `lock ${path} is held (its lock file could not be read)`;
+  const self = holder.pid === process.pid && holder.host === hostname() ? " (this process: a nested acquire of the same lock?)" : "";
+  return `lock ${path} is held by pid ${holder.pid} on host ${holder.host}${self} since ${holder.createdAt} for "${holder.purpose}"`;
+}
+
+/**
+ * Acquires the cross-process lock at `path` (the lock file itself, e.g. `run-manifest.json.lock`),
+ * waiting up to `timeoutMs`. Throws `E_LOCKED` naming the holder's pid and host when it stays held.
+ * The lock file's directory must exist.
+ */
+export async function acquireLock(path: string, options: LockOptions): Promise<LockHandle> {
+  const lockPath = resolve(path);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+
+  // Queue behind other acquisitions of this lock within this process.
+  const previous = inProcessTails.get(lockPath) ?? Promise.resolve();
+  let leaveQueue!: () => void;
+  const ours = new Promise<void>((done) => (leaveQueue = done));
+  const tail = previous.then(() => ours);
+  inProcessTails.set(lockPath, tail);
+  const forgetTail = () => {
+    leaveQueue();
+    if (inProcessTails.get(lockPath) === tail) inProcessTails.delete(lockPath);
+  };
+
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const queued = await Promise.race([
+      previous.then(() => true),
+      new Promise<boolean>((done) => (timer = setTimeout(() => done(false), Math.max(0, timeoutMs)))),
+    ]);
+    clearTimeout(timer);
+    if (!queued) {
+      const found = await readHolder(lockPath);
+      throw new LockedError(`${describeHolder(found?.holder ?? null, lockPath)}; waited ${timeoutMs} ms. Wait for it to finish or raise the timeout.`, found?.holder ?? null);
+    }
+
+    const holder: LockHolder = {
+      pid: process.pid,
+      host: hostname(),
+      createdAt: new Date().toISOString(),
+      purpose: options.purpose,
+      token: randomBytes(12).toString("hex"),
+    };
+    const record = `${JSON.stringify(holder)}\n`;
+    let tookOver = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeFileAtomic(lockPath, record, { exclusive: true });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const found = await readHolder(lockPath);
+      if (!found) continue; // released in between: try again at once
+      if (isStale(found, options.staleAfterMs)) {
+        await takeOver(lockPath, found.text);
+        tookOver = true;
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new LockedError(`${describeHolder(found.holder, lockPath)}; waited ${timeoutMs} ms. Wait for it to finish or raise the timeout.`, found.holder);
+      }
+      // Jittered, growing poll interval: contention between processes is short (one manifest update).
+      const wait = Math.min(MAX_POLL_MS, 1 + attempt * 2) * (0.5 + Math.random());
+      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+    }
+
+    if (tookOver) {
+      // A dead holder may also have left temp files of the lock behind.
+      await sweepStaleTempFiles(lockPath);
+    }
+    heldLocks.set(lockPath, holder);
+    installExitHook();
+    let refresh: NodeJS.Timeout | undefined;
+    if (options.staleAfterMs !== undefined && Number.isFinite(options.staleAfterMs)) {
+      refresh = setInterval(() => {
+        const now = new Date();
+        utimes(lockPath, now, now).catch(() => undefined);
+      }, Math.max(10, options.staleAfterMs / 3));
+      refresh.unref();
+    }
+    let released = false;
+    return {
+      path: lockPath,
+      holder,
+      tookOver,
+      async release() {
+        if (released) return;
+        released = true;
+        clearInterval(refresh);
+        heldLocks.delete(lockPath);
+        try {
+          const found = await readHolder(lockPath);
+          // Only remove our own lock file; if it was (wrongly) taken over, the new holder keeps it.
+          if (found?.holder?.token === holder.token) await unlink(lockPath).catch(() => undefined);
+        } finally {
+          forgetTail();
+        }
+      },
+    };
+  } catch (error) {
+    forgetTail();
+    throw error;
+  }
+}
+
+/** Runs `fn` while holding the lock at `path`, releasing it afterwards whatever happens. */
+export async function withLock<T>(path: string, fn: (lock: LockHandle) => Promise<T> | T, options: Partial<LockOptions> = {}): Promise<T> {
+  const lock = await acquireLock(path, { ...options, purpose: options.purpose ?? "withLock" });
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
