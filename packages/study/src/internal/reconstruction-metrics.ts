@@ -1,0 +1,292 @@
+/**
+ * Scores a reconstruction against the ground-truth object over the covered test region.
+ *
+ * - Phase has no absolute reference (a constant phase offset is invisible in the diffraction), so the
+ *   global offset arg Σ conj(truth)·recon is removed before any phase metric and before FRC.
+ * - MAE: mean absolute difference over covered pixels (phase differences wrapped to (−π, π]).
+ * - PSNR: 10·log10(L² / MSE) with L the ground truth's range over the covered pixels.
+ * - SSIM: Wang et al. (2004) with an 11×11 Gaussian window (σ = 1.5), K1 = 0.01, K2 = 0.03, data range L,
+ *   averaged over covered pixels. Written here rather than taken from an npm package because those work on
+ *   8-bit RGBA images, and quantising float amplitudes/phases to 8 bits would distort the score.
+ * - FRC: Fourier ring correlation between the two complex images (box cropped, Hann-windowed, uncovered
+ *   pixels zeroed), rings one frequency bin wide; the resolution is where the curve first falls below 0.5
+ *   (linear interpolation), in pixels (1 / frequency); 2 px (Nyquist) when it never does.
+ */
+import type { ComplexImage } from "./complex-image.js";
+import { Fourier2D } from "./fourier.js";
+
+export interface Box {
+  readonly top: number;
+  readonly left: number;
+  readonly bottom: number;
+  readonly right: number;
+}
+
+/** Metrics of one reconstruction. */
+export interface ReconstructionMetrics {
+  readonly amplitudeMae: number;
+  readonly phaseMae: number;
+  readonly amplitudePsnr: number;
+  readonly phasePsnr: number;
+  readonly amplitudeSsim: number;
+  readonly phaseSsim: number;
+  /** FRC 0.5-threshold crossing in cycles per pixel. */
+  readonly frc50Frequency: number;
+  /** 1 / frc50Frequency, pixels. */
+  readonly frc50ResolutionPx: number;
+  /** Covered pixels scored. */
+  readonly pixels: number;
+  /** The FRC curve: frequency (cycles/pixel) and correlation per ring. */
+  readonly frcCurve: { readonly frequency: number[]; readonly correlation: number[] };
+}
+
+function wrapPhase(value: number): number {
+  return value - 2 * Math.PI * Math.round(value / (2 * Math.PI));
+}
+
+/** The global phase offset between `reconstruction` and `truth` over covered pixels. */
+export function globalPhaseOffset(truth: ComplexImage, reconstruction: ComplexImage, mask: ArrayLike<number>): number {
+  let re = 0;
+  let im = 0;
+  for (let index = 0; index < mask.length; index++) {
+    if (!mask[index]) continue;
+    const tr = truth.data[2 * index]!;
+    const ti = truth.data[2 * index + 1]!;
+    const rr = reconstruction.data[2 * index]!;
+    const ri = reconstruction.data[2 * index + 1]!;
+    re += tr * rr + ti * ri;
+    im += tr * ri - ti * rr;
+  }
+  return re === 0 && im === 0 ? 0 : Math.atan2(im, re);
+}
+
+/** Crops `box` of a real field. */
+function crop(values: Float64Array, width: number, box: Box): Float64Array {
+  const height = box.bottom - box.top;
+  const cropWidth = box.right - box.left;
+  const out = new Float64Array(height * cropWidth);
+  for (let row = 0; row < height; row++) {
+    const start = (box.top + row) * width + box.left;
+    out.set(values.subarray(start, start + cropWidth), row * cropWidth);
+  }
+  return out;
+}
+
+function gaussianKernel(radius: number, sigma: number): Float64Array {
+  const kernel = new Float64Array(2 * radius + 1);
+  let sum = 0;
+  for (let offset = -radius; offset <= radius; offset++) {
+    kernel[offset + radius] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
+    sum += kernel[offset + radius]!;
+  }
+  for (let index = 0; index < kernel.length; index++) kernel[index] = kernel[index]! / sum;
+  return kernel;
+}
+
+/** Separable Gaussian blur with edge replication. */
+function blur(values: Float64Array, height: number, width: number, kernel: Float64Array): Float64Array {
+  const radius = (kernel.length - 1) / 2;
+  const temp = new Float64Array(values.length);
+  const out = new Float64Array(values.length);
+  for (let row = 0; row < height; row++) {
+    for (let column = 0; column < width; column++) {
+      let total = 0;
+      for (let k = -radius; k <= radius; k++) {
+        const c = Math.min(width - 1, Math.max(0, column + k));
+        total += kernel[k + radius]! * values[row * width + c]!;
+      }
+      temp[row * width + column] = total;
+    }
+  }
+  for (let row = 0; row < height; row++) {
+    for (let column = 0; column < width; column++) {
+      let total = 0;
+      for (let k = -radius; k <= radius; k++) {
+        const r = Math.min(height - 1, Math.max(0, row + k));
+        total += kernel[k + radius]! * temp[r * width + column]!;
+      }
+      out[row * width + column] = total;
+    }
+  }
+  return out;
+}
+
+/** Mean SSIM over masked pixels of two real images (same shape), data range `range`. */
+export function structuralSimilarity(
+  a: Float64Array,
+  b: Float64Array,
+  height: number,
+  width: number,
+  range: number,
+  mask?: ArrayLike<number>,
+): number {
+  const kernel = gaussianKernel(5, 1.5);
+  const c1 = (0.01 * range) ** 2;
+  const c2 = (0.03 * range) ** 2;
+  const product = (x: Float64Array, y: Float64Array): Float64Array => x.map((value, index) => value * y[index]!);
+  const muA = blur(a, height, width, kernel);
+  const muB = blur(b, height, width, kernel);
+  const aa = blur(product(a, a), height, width, kernel);
+  const bb = blur(product(b, b), height, width, kernel);
+  const ab = blur(product(a, b), height, width, kernel);
+  let total = 0;
+  let count = 0;
+  for (let index = 0; index < a.length; index++) {
+    if (mask && !mask[index]) continue;
+    const ma = muA[index]!;
+    const mb = muB[index]!;
+    const varA = aa[index]! - ma * ma;
+    const varB = bb[index]! - mb * mb;
+    const cov = ab[index]! - ma * mb;
+    total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (varA + varB + c2));
+    count += 1;
+  }
+  return count > 0 ? total / count : Number.NaN;
+}
+
+/** Fourier ring correlation of two complex images of the same shape (interleaved). */
+export function fourierRingCorrelation(
+  a: Float64Array,
+  b: Float64Array,
+  height: number,
+  width: number,
+): { frequency: number[]; correlation: number[] } {
+  const transform = new Fourier2D(height, width);
+  const fa = Float64Array.from(a);
+  const fb = Float64Array.from(b);
+  transform.forward(fa);
+  transform.forward(fb);
+  const bins = Math.floor(Math.min(height, width) / 2);
+  const cross = new Float64Array(bins);
+  const powerA = new Float64Array(bins);
+  const powerB = new Float64Array(bins);
+  for (let row = 0; row < height; row++) {
+    const fy = (row <= height / 2 ? row : row - height) / height;
+    for (let column = 0; column < width; column++) {
+      const fx = (column <= width / 2 ? column : column - width) / width;
+      const ring = Math.round(Math.hypot(fx, fy) * 2 * bins);
+      if (ring >= bins) continue;
+      const index = 2 * (row * width + column);
+      const ar = fa[index]!;
+      const ai = fa[index + 1]!;
+      const br = fb[index]!;
+      const bi = fb[index + 1]!;
+      cross[ring] = cross[ring]! + ar * br + ai * bi;
+      powerA[ring] = powerA[ring]! + ar * ar + ai * ai;
+      powerB[ring] = powerB[ring]! + br * br + bi * bi;
+    }
+  }
+  const frequency: number[] = [];
+  const correlation: number[] = [];
+  for (let ring = 0; ring < bins; ring++) {
+    const denominator = Math.sqrt(powerA[ring]! * powerB[ring]!);
+    frequency.push(ring / (2 * bins));
+    correlation.push(denominator > 0 ? cross[ring]! / denominator : 0);
+  }
+  return { frequency, correlation };
+}
+
+/** First 0.5 crossing of an FRC curve (cycles/pixel); Nyquist (0.5) when it never falls below 0.5. */
+export function frcThresholdFrequency(curve: { frequency: readonly number[]; correlation: readonly number[] }, threshold = 0.5): number {
+  const { frequency, correlation } = curve;
+  for (let ring = 1; ring < correlation.length; ring++) {
+    if (correlation[ring]! < threshold) {
+      const f0 = frequency[ring - 1]!;
+      const f1 = frequency[ring]!;
+      const c0 = correlation[ring - 1]!;
+      const c1 = correlation[ring]!;
+      const t = c0 === c1 ? 0 : (c0 - threshold) / (c0 - c1);
+      return Math.max(f0 + t * (f1 - f0), 1e-6);
+    }
+  }
+  return 0.5;
+}
+
+/**
+ * All metrics of `reconstruction` against `truth` (both full-object images) over pixels where
+ * `coverage > 0`, inside `box`.
+ */
+export function scoreReconstruction(
+  truth: ComplexImage,
+  reconstruction: ComplexImage,
+  coverage: ArrayLike<number>,
+  box: Box,
+): ReconstructionMetrics {
+  const { width } = truth;
+  const offset = globalPhaseOffset(truth, reconstruction, coverage);
+  const total = truth.height * width;
+  const truthAmplitude = new Float64Array(total);
+  const truthPhase = new Float64Array(total);
+  const reconAmplitude = new Float64Array(total);
+  const reconPhase = new Float64Array(total);
+  let minA = Infinity;
+  let maxA = -Infinity;
+  let minP = Infinity;
+  let maxP = -Infinity;
+  let pixels = 0;
+  let errorA = 0;
+  let errorP = 0;
+  let squaredA = 0;
+  let squaredP = 0;
+  for (let index = 0; index < total; index++) {
+    const ta = Math.hypot(truth.data[2 * index]!, truth.data[2 * index + 1]!);
+    const tp = Math.atan2(truth.data[2 * index + 1]!, truth.data[2 * index]!);
+    const ra = Math.hypot(reconstruction.data[2 * index]!, reconstruction.data[2 * index + 1]!);
+    // Phase relative to the truth's phase, offset removed, so wrapping cannot create false errors.
+    const rp = tp + wrapPhase(Math.atan2(reconstruction.data[2 * index + 1]!, reconstruction.data[2 * index]!) - offset - tp);
+    truthAmplitude[index] = ta;
+    truthPhase[index] = tp;
+    reconAmplitude[index] = ra;
+    reconPhase[index] = rp;
+    if (!coverage[index]) continue;
+    pixels += 1;
+    minA = Math.min(minA, ta);
+    maxA = Math.max(maxA, ta);
+    minP = Math.min(minP, tp);
+    maxP = Math.max(maxP, tp);
+    errorA += Math.abs(ra - ta);
+    errorP += Math.abs(rp - tp);
+    squaredA += (ra - ta) ** 2;
+    squaredP += (rp - tp) ** 2;
+  }
+  const rangeA = maxA - minA || 1;
+  const rangeP = maxP - minP || 1;
+  const psnr = (range: number, squared: number): number => (squared === 0 ? 100 : 10 * Math.log10((range * range) / (squared / pixels)));
+
+  const height = box.bottom - box.top;
+  const cropWidth = box.right - box.left;
+  const mask = crop(Float64Array.from(coverage, (value) => (value ? 1 : 0)), width, box);
+  const amplitudeSsim = structuralSimilarity(crop(reconAmplitude, width, box), crop(truthAmplitude, width, box), height, cropWidth, rangeA, mask);
+  const phaseSsim = structuralSimilarity(crop(reconPhase, width, box), crop(truthPhase, width, box), height, cropWidth, rangeP, mask);
+
+  // FRC on Hann-windowed complex crops (offset-corrected reconstruction), uncovered pixels zeroed.
+  const a = new Float64Array(2 * height * cropWidth);
+  const b = new Float64Array(2 * height * cropWidth);
+  for (let row = 0; row < height; row++) {
+    const wy = height > 1 ? 0.5 - 0.5 * Math.cos((2 * Math.PI * row) / (height - 1)) : 1;
+    for (let column = 0; column < cropWidth; column++) {
+      const wx = cropWidth > 1 ? 0.5 - 0.5 * Math.cos((2 * Math.PI * column) / (cropWidth - 1)) : 1;
+      const local = row * cropWidth + column;
+      const index = (box.top + row) * width + box.left + column;
+      const weight = mask[local]! * wy * wx;
+      a[2 * local] = weight * reconAmplitude[index]! * Math.cos(reconPhase[index]!);
+      a[2 * local + 1] = weight * reconAmplitude[index]! * Math.sin(reconPhase[index]!);
+      b[2 * local] = weight * truth.data[2 * index]!;
+      b[2 * local + 1] = weight * truth.data[2 * index + 1]!;
+    }
+  }
+  const frcCurve = fourierRingCorrelation(a, b, height, cropWidth);
+  const frc50Frequency = frcThresholdFrequency(frcCurve);
+  return {
+    amplitudeMae: pixels > 0 ? errorA / pixels : Number.NaN,
+    phaseMae: pixels > 0 ? errorP / pixels : Number.NaN,
+    amplitudePsnr: psnr(rangeA, squaredA),
+    phasePsnr: psnr(rangeP, squaredP),
+    amplitudeSsim,
+    phaseSsim,
+    frc50Frequency,
+    frc50ResolutionPx: 1 / frc50Frequency,
+    pixels,
+    frcCurve,
+  };
+}
