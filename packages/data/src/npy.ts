@@ -1,0 +1,85 @@
+/**
+ * Reading and writing `.npy` files (numpy format versions 1.0, 2.0 and 3.0).
+ *
+ * The header is parsed by a strict literal parser (never evaluated); the declared size is checked against
+ * the bytes present before anything is allocated; object arrays are refused without unpickling.
+ */
+import { DataErrorCode, NpyError } from "./errors.js";
+import type { ArrayInput, NdArray } from "./ndarray.js";
+import { writeFileAtomic } from "./internal/atomic-file.js";
+import { BufferSource, FileSource, type ByteSource } from "./internal/byte-source.js";
+import { decodeElements, type DecodeOptions } from "./internal/npy-decode.js";
+import { encodeArray } from "./internal/npy-encode.js";
+import { NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength, type NpyHeader } from "./internal/npy-header.js";
+
+/** Options for every reader. */
+export interface ReadOptions extends DecodeOptions {
+  /** Refuse arrays whose data exceeds this many bytes (`E_NPY_SIZE` / `E_ZIP_SIZE`). Default: no limit beyond memory. */
+  readonly maxBytes?: number;
+}
+
+/** What an `.npy` header declares, without the data. */
+export interface NpyInfo {
+  /** numpy descr as stored, e.g. `>f8`. */
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly fortranOrder: boolean;
+  /** Format version, e.g. `[1, 0]`. */
+  readonly version: readonly [number, number];
+  /** Offset of the first data byte within the `.npy`. */
+  readonly dataOffset: number;
+  readonly dataByteLength: number;
+}
+
+/** @internal Reads and validates the header of the `.npy` that occupies `[start, start + length)` of `source`. */
+export function readHeaderFrom(source: ByteSource, start: number, length: number, label: string, maxBytes?: number): NpyHeader {
+  const prefix = source.read(start, Math.min(length, NPY_PREFIX_LENGTH));
+  const { dataOffset } = readPreambleLength(prefix, length, label);
+  return parseNpyHeader(source.read(start, dataOffset), length, label, maxBytes);
+}
+
+export function toInfo(header: NpyHeader): NpyInfo {
+  return { dtype: header.dtype.descr, shape: header.shape, fortranOrder: header.fortranOrder, version: header.version, dataOffset: header.dataOffset, dataByteLength: header.dataByteLength };
+}
+
+/** Decodes a whole `.npy` held in memory. Numeric data may be a view of `bytes` (no copy) when aligned and native-endian. */
+export function parseNpy(bytes: Uint8Array, options: ReadOptions = {}): NdArray {
+  const source = new BufferSource(bytes);
+  const header = readHeaderFrom(source, 0, bytes.byteLength, "<buffer>", options.maxBytes);
+  return decodeElements(bytes.subarray(header.dataOffset, header.dataOffset + header.dataByteLength), header, "", "<buffer>", false, options);
+}
+
+/** Reads an `.npy` file. */
+export function loadNpy(path: string, options: ReadOptions = {}): NdArray {
+  const source = new FileSource(path);
+  try {
+    const header = readHeaderFrom(source, 0, source.size, path, options.maxBytes);
+    const data = source.read(header.dataOffset, header.dataByteLength);
+    return decodeElements(data, header, "", path, true, options);
+  } finally {
+    source.close();
+  }
+}
+
+/** Reads only the header of an `.npy` file (dtype, shape, order, where the data starts). */
+export function readNpyInfo(path: string): NpyInfo {
+  const source = new FileSource(path);
+  try {
+    return toInfo(readHeaderFrom(source, 0, source.size, path));
+  } finally {
+    source.close();
+  }
+}
+
+/** The `.npy` bytes numpy's `np.save` would write for `array` (preamble padded to 64 bytes). */
+export function encodeNpy(array: ArrayInput): Buffer {
+  const encoded = encodeArray(array, "array");
+  return Buffer.concat([encoded.preamble, encoded.body]);
+}
+
+/** Writes `array` to `path` as an `.npy`, atomically (temporary file, fsync, rename). */
+export function saveNpy(path: string, array: ArrayInput): void {
+  const encoded = encodeArray(array, path);
+  writeFileAtomic(path, [encoded.preamble, encoded.body]);
+}
+
