@@ -1,21 +1,88 @@
 //! studykit's native addon.
 //!
-//! The kernels live in plain Rust modules (`sha256`, ...) with their own tests; this file is the thin
-//! N-API adapter: it converts arguments, calls one `*_impl` per operation, and converts results.
+//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`) with their
+//! own tests; this file is the thin N-API adapter: it converts arguments, calls one `*_impl` per
+//! operation, and converts results. Operations that touch files run on libuv worker threads and return
+//! promises; their `*Sync` counterparts run the same `*_impl` on the calling thread.
 
+pub mod crc32;
+pub mod decode;
+pub mod file_error;
+pub mod file_hash;
+pub mod mmap;
 pub mod napi_ffi;
 pub mod napi_glue;
 pub mod sha256;
 
-use napi_ffi::{napi_callback_info, napi_env, napi_value};
+use napi_ffi::{napi_callback_info, napi_env, napi_type_tag, napi_value, typedarray_type as kind};
 use napi_glue::*;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Version of this crate; the JS loader refuses a binding whose version differs from its package.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+// Tags that mark our externals, so a handle of one kind can never be used as another.
+static HASHER_TAG: napi_type_tag = napi_type_tag { lower: 0x5354_5544_594b_4954, upper: 0x0001_5348_4132_3536 };
+static FILE_HASHER_TAG: napi_type_tag = napi_type_tag { lower: 0x5354_5544_594b_4954, upper: 0x0002_4649_4c45_4853 };
+static CANCEL_TAG: napi_type_tag = napi_type_tag { lower: 0x5354_5544_594b_4954, upper: 0x0003_4341_4e43_454c };
+static MAPPING_TAG: napi_type_tag = napi_type_tag { lower: 0x5354_5544_594b_4954, upper: 0x0004_4d4d_4150_4644 };
+
+// ---------------------------------------------------------------------------------------------------
+// Implementations (one per operation; everything below them only converts).
+
 fn sha256_impl(bytes: &[u8]) -> [u8; 32] {
     sha256::sha256(bytes)
 }
+
+fn sha256_file_impl(path: &Path, chunk_size: usize, cancel: &AtomicBool) -> NativeResult<file_hash::FileDigest> {
+    file_hash::hash_file(path, chunk_size, cancel)
+}
+
+fn sha256_files_impl(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<NativeResult<file_hash::FileDigest>> {
+    file_hash::hash_files(paths, concurrency, chunk_size, cancel)
+}
+
+fn byte_swap_impl(source: &[u8], destination: &mut [u8], element_size: usize) {
+    decode::byte_swap(source, destination, element_size)
+}
+
+fn crc32_impl(bytes: &[u8], initial: u32) -> u32 {
+    crc32::crc32(bytes, initial)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small argument readers shared by the adapters.
+
+/// A chunk size argument (`undefined` → the 1 MiB default).
+unsafe fn chunk_size_of(env: napi_env, value: napi_value) -> NativeResult<usize> {
+    let number = number_or(env, value, "chunkSize", file_hash::DEFAULT_CHUNK_SIZE as f64)?;
+    if number.fract() != 0.0 || number < 0.0 {
+        return Err(NativeError::argument(format!("chunkSize must be a whole number of bytes, got {number}")));
+    }
+    file_hash::validate_chunk_size(number as usize)
+}
+
+unsafe fn path_of(env: napi_env, value: napi_value) -> NativeResult<PathBuf> {
+    let path = string_of(env, value, "path")?;
+    if path.is_empty() || path.contains('\0') {
+        return Err(NativeError::argument(format!("path {path:?} is not a valid file path")));
+    }
+    Ok(PathBuf::from(path))
+}
+
+unsafe fn digest_result(env: napi_env, result: &file_hash::FileDigest) -> NativeResult<napi_value> {
+    js_object(env, &[("bytes", js_number(env, result.bytes as f64)?), ("sha256", js_string(env, &sha256::to_hex(&result.digest))?)])
+}
+
+unsafe fn error_result(env: napi_env, error: &NativeError) -> NativeResult<napi_value> {
+    js_object(env, &[("code", js_string(env, error.code)?), ("message", js_string(env, &error.message)?)])
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Info.
 
 unsafe extern "C" fn js_version(env: napi_env, _info: napi_callback_info) -> napi_value {
     guarded(env, || js_string(env, VERSION))
@@ -35,6 +102,9 @@ unsafe extern "C" fn js_native_info(env: napi_env, _info: napi_callback_info) ->
     })
 }
 
+// ---------------------------------------------------------------------------------------------------
+// In-memory SHA-256.
+
 /// `sha256(bytes) -> Buffer(32)`.
 unsafe extern "C" fn js_sha256(env: napi_env, info: napi_callback_info) -> napi_value {
     guarded(env, || {
@@ -53,14 +123,430 @@ unsafe extern "C" fn js_sha256_hex(env: napi_env, info: napi_callback_info) -> n
     })
 }
 
+/// A streaming hasher lives in an external; `None` once digested. Main thread only, hence `RefCell`.
+type HasherCell = RefCell<Option<sha256::Sha256>>;
+
+fn finalized_error() -> NativeError {
+    NativeError::new("E_HASH_FINALIZED", "this Sha256 was already digested; create a new one (or copy() before digest())")
+}
+
+/// `hasherCreate() -> handle`.
+unsafe extern "C" fn js_hasher_create(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guarded(env, || js_external::<HasherCell>(env, RefCell::new(Some(sha256::Sha256::new())), &HASHER_TAG))
+}
+
+/// `hasherUpdate(handle, bytes)`.
+unsafe extern "C" fn js_hasher_update(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [handle, input] = arguments::<2>(env, info)?;
+        let cell = external_ref::<HasherCell>(env, handle, &HASHER_TAG, "hasher")?;
+        let bytes = bytes_of(env, input, "data")?;
+        cell.borrow_mut().as_mut().ok_or_else(finalized_error)?.update(bytes);
+        js_undefined(env)
+    })
+}
+
+/// `hasherCopy(handle) -> handle` (an independent hasher with the same state).
+unsafe extern "C" fn js_hasher_copy(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [handle] = arguments::<1>(env, info)?;
+        let cell = external_ref::<HasherCell>(env, handle, &HASHER_TAG, "hasher")?;
+        let copy = cell.borrow().as_ref().ok_or_else(finalized_error)?.clone();
+        js_external::<HasherCell>(env, RefCell::new(Some(copy)), &HASHER_TAG)
+    })
+}
+
+/// `hasherDigest(handle) -> Buffer(32)`; the hasher cannot be used afterwards.
+unsafe extern "C" fn js_hasher_digest(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [handle] = arguments::<1>(env, info)?;
+        let cell = external_ref::<HasherCell>(env, handle, &HASHER_TAG, "hasher")?;
+        let hasher = cell.borrow_mut().take().ok_or_else(finalized_error)?;
+        js_buffer_copy(env, &hasher.finalize())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Files.
+
+/// `cancelTokenCreate() -> token`: a flag that running file jobs check between chunks.
+unsafe extern "C" fn js_cancel_token_create(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guarded(env, || js_external::<Arc<AtomicBool>>(env, Arc::new(AtomicBool::new(false)), &CANCEL_TAG))
+}
+
+/// `cancelTokenCancel(token)`.
+unsafe extern "C" fn js_cancel_token_cancel(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [token] = arguments::<1>(env, info)?;
+        external_ref::<Arc<AtomicBool>>(env, token, &CANCEL_TAG, "cancel token")?.store(true, Ordering::Relaxed);
+        js_undefined(env)
+    })
+}
+
+unsafe fn cancel_of(env: napi_env, value: napi_value) -> NativeResult<Arc<AtomicBool>> {
+    let mut kind = 0;
+    napi_ffi::napi_typeof(env, value, &mut kind);
+    if kind == napi_ffi::value_type::UNDEFINED || kind == napi_ffi::value_type::NULL {
+        return Ok(Arc::new(AtomicBool::new(false)));
+    }
+    Ok(external_ref::<Arc<AtomicBool>>(env, value, &CANCEL_TAG, "cancel token")?.clone())
+}
+
+/// One `sha256File` in progress: the hasher (locked by the worker running a slice) and its cancel flag.
+struct FileJob {
+    hasher: Mutex<file_hash::FileHasher>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// `fileHasherCreate(path, chunkSize?, cancelToken?) -> handle` (no I/O: the file is opened by the first step).
+unsafe extern "C" fn js_file_hasher_create(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [path, chunk_size, token] = arguments::<3>(env, info)?;
+        let hasher = file_hash::FileHasher::new(path_of(env, path)?, chunk_size_of(env, chunk_size)?)?;
+        let job = Arc::new(FileJob { hasher: Mutex::new(hasher), cancel: cancel_of(env, token)? });
+        js_external::<Arc<FileJob>>(env, job, &FILE_HASHER_TAG)
+    })
+}
+
+/// `fileHasherStep(handle, sliceBytes) -> Promise<{ bytesHashed, totalBytes, sha256? }>`: hashes the next
+/// slice on a worker thread.
+unsafe extern "C" fn js_file_hasher_step(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [handle, slice] = arguments::<2>(env, info)?;
+        let job = external_ref::<Arc<FileJob>>(env, handle, &FILE_HASHER_TAG, "file hasher")?.clone();
+        let slice_bytes = index_of(env, slice, "sliceBytes")? as u64;
+        spawn_promise(
+            env,
+            "studykit:sha256File",
+            move || {
+                let mut hasher = job.hasher.lock().map_err(|_| NativeError::new("E_NATIVE_PANIC", "a previous slice of this file panicked"))?;
+                hasher.step(slice_bytes, &job.cancel)
+            },
+            |env, progress| {
+                let mut properties = vec![
+                    ("bytesHashed", js_number(env, progress.bytes_hashed as f64)?),
+                    ("totalBytes", js_number(env, progress.total_bytes as f64)?),
+                ];
+                if let Some(digest) = progress.digest {
+                    properties.push(("sha256", js_string(env, &sha256::to_hex(&digest))?));
+                }
+                js_object(env, &properties)
+            },
+        )
+    })
+}
+
+/// `sha256FileSync(path, chunkSize?) -> { bytes, sha256 }`: the same read-and-hash on the calling thread.
+unsafe extern "C" fn js_sha256_file_sync(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [path, chunk_size] = arguments::<2>(env, info)?;
+        let result = sha256_file_impl(&path_of(env, path)?, chunk_size_of(env, chunk_size)?, &AtomicBool::new(false))?;
+        digest_result(env, &result)
+    })
+}
+
+/// `sha256Files(paths, concurrency, chunkSize?, cancelToken?) -> Promise<({ bytes, sha256 } | { code, message })[]>`:
+/// files hashed in parallel on `concurrency` threads; per-file failures are results, not rejections.
+unsafe extern "C" fn js_sha256_files(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [paths, concurrency, chunk_size, token] = arguments::<4>(env, info)?;
+        let paths = array_elements(env, paths, "paths")?
+            .into_iter()
+            .map(|value| path_of(env, value))
+            .collect::<NativeResult<Vec<_>>>()?;
+        let concurrency = index_of(env, concurrency, "concurrency")?.max(1);
+        let chunk_size = chunk_size_of(env, chunk_size)?;
+        let cancel = cancel_of(env, token)?;
+        spawn_promise(
+            env,
+            "studykit:sha256Files",
+            move || Ok(sha256_files_impl(&paths, concurrency, chunk_size, &cancel)),
+            |env, results| {
+                let items = results
+                    .iter()
+                    .map(|result| match result {
+                        Ok(digest) => digest_result(env, digest),
+                        Err(error) => error_result(env, error),
+                    })
+                    .collect::<NativeResult<Vec<_>>>()?;
+                js_array(env, &items)
+            },
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// mmap.
+
+/// Shared between the `close()` handle and the ArrayBuffer's finalizer; whichever comes first unmaps.
+type MappingCell = Mutex<Option<mmap::Mapping>>;
+
+unsafe extern "C" fn finalize_mapping(_env: napi_env, _data: *mut std::os::raw::c_void, hint: *mut std::os::raw::c_void) {
+    let _ = std::panic::catch_unwind(|| drop(Box::from_raw(hint as *mut Arc<MappingCell>)));
+}
+
+/// `mmapFile(path) -> { buffer: ArrayBuffer, handle }`.
+unsafe extern "C" fn js_mmap_file(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [path] = arguments::<1>(env, info)?;
+        let mapping = mmap::Mapping::open(&path_of(env, path)?)?;
+        let (address, length) = (mapping.as_ptr(), mapping.len());
+        let cell: Arc<MappingCell> = Arc::new(Mutex::new(Some(mapping)));
+        let mut buffer = std::ptr::null_mut();
+        if length == 0 {
+            let mut data = std::ptr::null_mut();
+            if napi_ffi::napi_create_arraybuffer(env, 0, &mut data, &mut buffer) != napi_ffi::NAPI_OK {
+                return Err(NativeError::new("E_NATIVE_NAPI", "could not create an empty ArrayBuffer"));
+            }
+        } else {
+            let hint = Box::into_raw(Box::new(cell.clone()));
+            let status = napi_ffi::napi_create_external_arraybuffer(env, address as *mut _, length, Some(finalize_mapping), hint as *mut _, &mut buffer);
+            if status != napi_ffi::NAPI_OK {
+                drop(Box::from_raw(hint));
+                return Err(NativeError::new("E_NATIVE_NAPI", format!("could not wrap the mapping in an ArrayBuffer (status {status})")));
+            }
+        }
+        let handle = js_external::<Arc<MappingCell>>(env, cell, &MAPPING_TAG)?;
+        js_object(env, &[("buffer", buffer), ("handle", handle)])
+    })
+}
+
+/// `mmapClose(handle, buffer)`: detaches `buffer` (every view on it becomes empty) and unmaps now.
+unsafe extern "C" fn js_mmap_close(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [handle, buffer] = arguments::<2>(env, info)?;
+        let cell = external_ref::<Arc<MappingCell>>(env, handle, &MAPPING_TAG, "mapping")?;
+        let mut slot = cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(mapping) = slot.as_ref() else { return js_undefined(env) };
+        let (mut data, mut length) = (std::ptr::null_mut(), 0usize);
+        if napi_ffi::napi_get_arraybuffer_info(env, buffer, &mut data, &mut length) != napi_ffi::NAPI_OK {
+            return Err(NativeError::argument("mmapClose needs the ArrayBuffer returned by mmapFile"));
+        }
+        // A detached buffer reports length 0; anything else must be exactly our mapping.
+        if length != 0 && (data as *mut u8 != mapping.as_ptr() || length != mapping.len()) {
+            return Err(NativeError::argument("mmapClose was given an ArrayBuffer that is not this mapping"));
+        }
+        if length != 0 && napi_ffi::napi_detach_arraybuffer(env, buffer) != napi_ffi::NAPI_OK {
+            return Err(NativeError::new("E_NATIVE_NAPI", "could not detach the mapped ArrayBuffer; it stays mapped until collected"));
+        }
+        // Only after the detach can no JS code reach the memory any more.
+        slot.take();
+        js_undefined(env)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decode kernels: `(input, output, ...)`, output allocated by the TS wrapper.
+
+const BYTE_KINDS: &[i32] = &[kind::UINT8, kind::INT8, kind::UINT8_CLAMPED];
+
+fn same_length(what: &str, actual: usize, expected: usize) -> NativeResult<()> {
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(NativeError::argument(format!("{what} holds {actual} bytes but {expected} are needed")))
+    }
+}
+
+/// `byteSwap(input: Uint8Array, output: Uint8Array, elementSize)`; `output` may be `input` (in place).
+unsafe extern "C" fn js_byte_swap(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [input, output, size] = arguments::<3>(env, info)?;
+        let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
+        let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
+        let element_size = index_of(env, size, "elementSize")?;
+        if ![2, 4, 8, 16].contains(&element_size) {
+            return Err(NativeError::argument(format!("elementSize must be 2, 4, 8 or 16, got {element_size}")));
+        }
+        if source.byte_length % element_size != 0 {
+            return Err(NativeError::argument(format!(
+                "input length {} is not a multiple of elementSize {element_size}",
+                source.byte_length
+            )));
+        }
+        same_length("output", destination.byte_length, source.byte_length)?;
+        if source.data == destination.data {
+            decode::byte_swap_in_place(view_slice_mut::<u8>(&destination), element_size);
+        } else if source.overlaps(&destination) {
+            return Err(NativeError::argument("byteSwap input and output overlap partially"));
+        } else {
+            byte_swap_impl(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), element_size);
+        }
+        js_undefined(env)
+    })
+}
+
+unsafe fn distinct(views: &[&TypedView]) -> NativeResult<()> {
+    for (index, a) in views.iter().enumerate() {
+        for b in &views[index + 1..] {
+            if a.overlaps(b) {
+                return Err(NativeError::argument("input and output arrays must not share memory"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array)`.
+unsafe extern "C" fn js_float16_to_float32(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [input, output] = arguments::<2>(env, info)?;
+        let source = typed_view(env, input, "input", &[kind::UINT16, kind::UINT8], "Uint16Array or Uint8Array")?;
+        let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
+        same_length("output", destination.byte_length, source.byte_length * 2)?;
+        distinct(&[&source, &destination])?;
+        decode::float16_to_float32(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
+        js_undefined(env)
+    })
+}
+
+/// `float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array)`.
+unsafe extern "C" fn js_float64_to_float32(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [input, output] = arguments::<2>(env, info)?;
+        let source = typed_view(env, input, "input", &[kind::FLOAT64, kind::UINT8], "Float64Array or Uint8Array")?;
+        let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
+        same_length("output", destination.byte_length * 2, source.byte_length)?;
+        distinct(&[&source, &destination])?;
+        decode::float64_to_float32(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
+        js_undefined(env)
+    })
+}
+
+const FLOAT_KINDS: &[i32] = &[kind::FLOAT32, kind::FLOAT64];
+
+unsafe fn complex_views(env: napi_env, values: [napi_value; 3], names: [&str; 3]) -> NativeResult<[TypedView; 3]> {
+    let views = [
+        typed_view(env, values[0], names[0], FLOAT_KINDS, "Float32Array or Float64Array")?,
+        typed_view(env, values[1], names[1], FLOAT_KINDS, "Float32Array or Float64Array")?,
+        typed_view(env, values[2], names[2], FLOAT_KINDS, "Float32Array or Float64Array")?,
+    ];
+    if views[1].kind != views[0].kind || views[2].kind != views[0].kind {
+        return Err(NativeError::argument("complex arrays must all be Float32Array or all Float64Array"));
+    }
+    distinct(&[&views[0], &views[1], &views[2]])?;
+    Ok(views)
+}
+
+/// `interleavedToPlanar(interleaved, real, imaginary)`.
+unsafe extern "C" fn js_interleaved_to_planar(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let values = arguments::<3>(env, info)?;
+        let [interleaved, real, imaginary] = complex_views(env, values, ["interleaved", "real", "imaginary"])?;
+        same_length("real", real.byte_length * 2, interleaved.byte_length)?;
+        same_length("imaginary", imaginary.byte_length * 2, interleaved.byte_length)?;
+        if interleaved.kind == kind::FLOAT32 {
+            decode::interleaved_to_planar(view_slice::<f32>(&interleaved), view_slice_mut::<f32>(&real), view_slice_mut::<f32>(&imaginary));
+        } else {
+            decode::interleaved_to_planar(view_slice::<f64>(&interleaved), view_slice_mut::<f64>(&real), view_slice_mut::<f64>(&imaginary));
+        }
+        js_undefined(env)
+    })
+}
+
+/// `planarToInterleaved(real, imaginary, interleaved)`.
+unsafe extern "C" fn js_planar_to_interleaved(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let values = arguments::<3>(env, info)?;
+        let [real, imaginary, interleaved] = complex_views(env, values, ["real", "imaginary", "interleaved"])?;
+        same_length("imaginary", imaginary.byte_length, real.byte_length)?;
+        same_length("interleaved", interleaved.byte_length, real.byte_length * 2)?;
+        if interleaved.kind == kind::FLOAT32 {
+            decode::planar_to_interleaved(view_slice::<f32>(&real), view_slice::<f32>(&imaginary), view_slice_mut::<f32>(&interleaved));
+        } else {
+            decode::planar_to_interleaved(view_slice::<f64>(&real), view_slice::<f64>(&imaginary), view_slice_mut::<f64>(&interleaved));
+        }
+        js_undefined(env)
+    })
+}
+
+/// `fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize)`.
+unsafe extern "C" fn js_fortran_to_c(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [input, output, shape, item] = arguments::<4>(env, info)?;
+        let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
+        let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
+        let shape = array_elements(env, shape, "shape")?
+            .into_iter()
+            .map(|value| index_of(env, value, "shape entry"))
+            .collect::<NativeResult<Vec<_>>>()?;
+        let item_size = index_of(env, item, "itemSize")?;
+        if item_size == 0 {
+            return Err(NativeError::argument("itemSize must be at least 1"));
+        }
+        let needed = decode::array_byte_length(&shape, item_size)
+            .ok_or_else(|| NativeError::argument(format!("shape {shape:?} × itemSize {item_size} overflows")))?;
+        same_length("input", source.byte_length, needed)?;
+        same_length("output", destination.byte_length, needed)?;
+        distinct(&[&source, &destination])?;
+        decode::fortran_to_c(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), &shape, item_size);
+        js_undefined(env)
+    })
+}
+
+/// `crc32(bytes, initial?) -> number`.
+unsafe extern "C" fn js_crc32(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [input, initial] = arguments::<2>(env, info)?;
+        let bytes = bytes_of(env, input, "data")?;
+        let initial = number_or(env, initial, "initial", 0.0)?;
+        if !(initial >= 0.0 && initial <= u32::MAX as f64 && initial.fract() == 0.0) {
+            return Err(NativeError::argument(format!("initial must be an unsigned 32-bit integer, got {initial}")));
+        }
+        js_number(env, crc32_impl(bytes, initial as u32) as f64)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Test hook.
+
+/// `debugPanic(onWorker: boolean)`: panics on purpose, on the main thread or (returning a promise) on a
+/// worker thread, so tests can check that a panic becomes a coded JS error rather than an abort.
+unsafe extern "C" fn js_debug_panic(env: napi_env, info: napi_callback_info) -> napi_value {
+    guarded(env, || {
+        let [on_worker] = arguments::<1>(env, info)?;
+        let mut worker = false;
+        napi_ffi::napi_get_value_bool(env, on_worker, &mut worker);
+        if worker {
+            return spawn_promise(env, "studykit:debugPanic", || -> NativeResult<()> { panic!("debugPanic on a worker thread") }, |env, ()| js_undefined(env));
+        }
+        panic!("debugPanic on the main thread")
+    })
+}
+
 /// Module entry point looked up by Node when the `.node` file is loaded.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
+    let functions: &[(&str, Callback)] = &[
+        ("version", js_version),
+        ("nativeInfo", js_native_info),
+        ("sha256", js_sha256),
+        ("sha256Hex", js_sha256_hex),
+        ("hasherCreate", js_hasher_create),
+        ("hasherUpdate", js_hasher_update),
+        ("hasherCopy", js_hasher_copy),
+        ("hasherDigest", js_hasher_digest),
+        ("cancelTokenCreate", js_cancel_token_create),
+        ("cancelTokenCancel", js_cancel_token_cancel),
+        ("fileHasherCreate", js_file_hasher_create),
+        ("fileHasherStep", js_file_hasher_step),
+        ("sha256FileSync", js_sha256_file_sync),
+        ("sha256Files", js_sha256_files),
+        ("mmapFile", js_mmap_file),
+        ("mmapClose", js_mmap_close),
+        ("byteSwap", js_byte_swap),
+        ("float16ToFloat32", js_float16_to_float32),
+        ("float64ToFloat32", js_float64_to_float32),
+        ("interleavedToPlanar", js_interleaved_to_planar),
+        ("planarToInterleaved", js_planar_to_interleaved),
+        ("fortranToC", js_fortran_to_c),
+        ("crc32", js_crc32),
+        ("debugPanic", js_debug_panic),
+    ];
     let exported: NativeResult<()> = (|| {
-        export_function(env, exports, "version", js_version)?;
-        export_function(env, exports, "nativeInfo", js_native_info)?;
-        export_function(env, exports, "sha256", js_sha256)?;
-        export_function(env, exports, "sha256Hex", js_sha256_hex)?;
+        for (name, callback) in functions {
+            export_function(env, exports, name, *callback)?;
+        }
         Ok(())
     })();
     match exported {

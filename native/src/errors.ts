@@ -36,7 +36,48 @@ export const NativeErrorCode = {
   Argument: "E_NATIVE_ARGUMENT",
   /** Native code panicked; the panic was caught and turned into this error. */
   Panic: "E_NATIVE_PANIC",
+  /** An N-API call failed inside the addon. */
+  Napi: "E_NATIVE_NAPI",
+  /** `update()`/`digest()` on a `Sha256` that was already digested. */
+  HashFinalized: "E_HASH_FINALIZED",
 } as const;
+
+/** Error codes for file access (`sha256File`, `sha256Files`, `mmapFile`). */
+export const IoErrorCode = {
+  /** The file does not exist. */
+  NotFound: "E_IO_NOT_FOUND",
+  /** The file exists but may not be read. */
+  Permission: "E_IO_PERMISSION",
+  /** The path names a directory. */
+  IsDirectory: "E_IO_IS_DIRECTORY",
+  /** Any other I/O failure (the message carries the system's reason). */
+  Other: "E_IO",
+} as const;
+
+/** Code of {@link CancelledError}. */
+export const CANCELLED_CODE = "E_CANCELLED";
 
 /** Failure to load or use the native addon. */
 export class NativeError extends StudykitError {}
+
+/** A file could not be opened, read or mapped; `code` is one of {@link IoErrorCode}, `path` names the file. */
+export class IoError extends StudykitError {
+  /** The file the operation was given. */
+  readonly path: string;
+
+  constructor(code: string, message: string, path: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.path = path;
+  }
+}
+
+/**
+ * An operation stopped through its `AbortSignal`. `name` is `"AbortError"` (as DOM and Node APIs use),
+ * `code` is `E_CANCELLED`, `cause` is the signal's reason.
+ */
+export class CancelledError extends StudykitError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(CANCELLED_CODE, message, options);
+    this.name = "AbortError";
+  }
+}

@@ -3,13 +3,52 @@
  *
  * Every function gives identical results whether the addon or the fallback serves it; `nativeStatus()`
  * says which one is in use and why.
+ *
+ * - Hashing: `sha256` / `sha256Bytes` (in memory), `Sha256` (streaming), `sha256File` (off the main
+ *   thread, progress + cancellation), `sha256FileSync`, `sha256Files` (parallel across cores).
+ * - Files: `mmapFile` (zero-copy ArrayBuffer over the file).
+ * - Decode kernels for numpy data: `byteSwap`, `float16ToFloat32`, `float64ToFloat32`,
+ *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`, `crc32`.
+ * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
  */
-import { nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
+import { activeBinding, nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
 import { fallbackSha256, fallbackSha256Hex } from "./internal/fallback.js";
 import { NativeError, NativeErrorCode } from "./errors.js";
+import { callNative } from "./internal/typed-errors.js";
 
-export { StudykitError, NativeError, NativeErrorCode, hasErrorCode } from "./errors.js";
+export {
+  StudykitError,
+  NativeError,
+  NativeErrorCode,
+  IoError,
+  IoErrorCode,
+  CancelledError,
+  CANCELLED_CODE,
+  hasErrorCode,
+} from "./errors.js";
 export type { LoadAttempt } from "./internal/loader.js";
+export {
+  Sha256,
+  sha256File,
+  sha256FileSync,
+  sha256Files,
+  DEFAULT_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+  MAX_CHUNK_SIZE,
+} from "./internal/file-hashing.js";
+export type { FileDigest, HashProgress, Sha256FileOptions, Sha256FileResult, Sha256FilesOptions } from "./internal/file-hashing.js";
+export { mmapFile } from "./internal/memory-map.js";
+export type { MappedFile } from "./internal/memory-map.js";
+export {
+  byteSwap,
+  float16ToFloat32,
+  float64ToFloat32,
+  interleavedToPlanar,
+  planarToInterleaved,
+  fortranToC,
+  crc32,
+} from "./internal/decode.js";
+export type { SwapElementSize, PlanarComplex } from "./internal/decode.js";
 
 /** Bytes accepted by the hashing functions. */
 export type BytesLike = ArrayBufferView | ArrayBuffer;
@@ -47,13 +86,13 @@ function assertBytes(data: unknown): asserts data is BytesLike {
 /** SHA-256 digest (32 bytes) of `data`. */
 export function sha256Bytes(data: BytesLike): Buffer {
   assertBytes(data);
-  const binding = nativeBinding();
-  return binding ? binding.sha256(data) : fallbackSha256(data);
+  const binding = activeBinding();
+  return binding ? callNative(() => binding.sha256(data)) : fallbackSha256(data);
 }
 
 /** SHA-256 of `data` as lower-case hex. */
 export function sha256(data: BytesLike): string {
   assertBytes(data);
-  const binding = nativeBinding();
-  return binding ? binding.sha256Hex(data) : fallbackSha256Hex(data);
+  const binding = activeBinding();
+  return binding ? callNative(() => binding.sha256Hex(data)) : fallbackSha256Hex(data);
 }

@@ -1,13 +1,76 @@
 /**
  * The one typed surface of the Rust addon. Every function the `.node` file exports is declared here;
- * the loader checks that each exists before handing the binding out.
+ * the loader checks that each exists before handing the binding out. The public API in `../index.ts`
+ * wraps these (argument checks, typed errors, output allocation); nothing else calls them.
  */
+
+/** Opaque handle to a native object (a tagged N-API external). */
+export type NativeHandle = { readonly __nativeHandle: unique symbol };
+
+/** A per-file outcome of `sha256Files`: a digest or a coded error. */
+export type NativeFileOutcome = { bytes: number; sha256: string } | { code: string; message: string };
+
 export interface NativeBinding {
   version(): string;
   nativeInfo(): { version: string; sha256Backend: string; arch: string; os: string };
   sha256(data: ArrayBufferView | ArrayBuffer): Buffer;
   sha256Hex(data: ArrayBufferView | ArrayBuffer): string;
+
+  /** Streaming SHA-256 (main thread; handles are garbage-collected). */
+  hasherCreate(): NativeHandle;
+  hasherUpdate(hasher: NativeHandle, data: ArrayBufferView | ArrayBuffer): void;
+  hasherCopy(hasher: NativeHandle): NativeHandle;
+  hasherDigest(hasher: NativeHandle): Buffer;
+
+  /** A flag checked between chunks by running file jobs. */
+  cancelTokenCreate(): NativeHandle;
+  cancelTokenCancel(token: NativeHandle): void;
+  /** Creates a file hasher (no I/O); each step hashes up to `sliceBytes` on a libuv worker thread. */
+  fileHasherCreate(path: string, chunkSize: number, token: NativeHandle): NativeHandle;
+  fileHasherStep(hasher: NativeHandle, sliceBytes: number): Promise<{ bytesHashed: number; totalBytes: number; sha256?: string }>;
+  sha256FileSync(path: string, chunkSize: number): { bytes: number; sha256: string };
+  sha256Files(paths: string[], concurrency: number, chunkSize: number, token: NativeHandle): Promise<NativeFileOutcome[]>;
+
+  mmapFile(path: string): { buffer: ArrayBuffer; handle: NativeHandle };
+  mmapClose(handle: NativeHandle, buffer: ArrayBuffer): void;
+
+  /** Decode kernels write into `output`, allocated by the caller. */
+  byteSwap(input: Uint8Array, output: Uint8Array, elementSize: number): void;
+  float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array): void;
+  float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array): void;
+  interleavedToPlanar(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): void;
+  planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
+  fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
+  crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number;
+
+  /** Test hook: panics on purpose (on a worker thread when `onWorker`, returning a promise). */
+  debugPanic(onWorker: boolean): unknown;
 }
 
 /** Names the loader verifies on a freshly loaded addon. */
-export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = ["version", "nativeInfo", "sha256", "sha256Hex"];
+export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
+  "version",
+  "nativeInfo",
+  "sha256",
+  "sha256Hex",
+  "hasherCreate",
+  "hasherUpdate",
+  "hasherCopy",
+  "hasherDigest",
+  "cancelTokenCreate",
+  "cancelTokenCancel",
+  "fileHasherCreate",
+  "fileHasherStep",
+  "sha256FileSync",
+  "sha256Files",
+  "mmapFile",
+  "mmapClose",
+  "byteSwap",
+  "float16ToFloat32",
+  "float64ToFloat32",
+  "interleavedToPlanar",
+  "planarToInterleaved",
+  "fortranToC",
+  "crc32",
+  "debugPanic",
+];

@@ -110,3 +110,25 @@ export function nativeLoadOutcome(): LoadOutcome {
   cached ??= loadNativeBinding();
   return cached;
 }
+
+let override: { readonly binding: NativeBinding | null } | undefined;
+
+/**
+ * Test hook: runs `body` with `binding` (`null`: the pure-TS fallback) in place of the loaded addon, so
+ * one suite can run against every implementation. Public functions read the binding synchronously when
+ * called, so an async function started inside `body` keeps it to the end.
+ */
+export function withBinding<T>(binding: NativeBinding | null, body: () => T): T {
+  const previous = override;
+  override = { binding };
+  try {
+    return body();
+  } finally {
+    override = previous;
+  }
+}
+
+/** The binding public functions use: the test override if any, else the loaded addon (or `null`). */
+export function activeBinding(): NativeBinding | null {
+  return override ? override.binding : nativeBinding();
+}

@@ -1,0 +1,376 @@
+//! Whole-array decode kernels used when loading numpy data: byte order, float widths, complex layout and
+//! memory order. Each works on a source slice and a separate destination of the right size, so the
+//! adapter can hand them JS typed arrays directly; all are plain loops written so LLVM vectorises them.
+
+/// Reverses the bytes of every `element_size`-byte element of `source` into `destination`.
+///
+/// `element_size` 16 is treated as two independent 8-byte halves, which is what `complex128` needs
+/// (numpy byte-swaps the real and imaginary float64 separately). For `complex64` pass 4.
+/// Callers check that both lengths are equal and a multiple of `element_size`.
+pub fn byte_swap(source: &[u8], destination: &mut [u8], element_size: usize) {
+    assert_eq!(source.len(), destination.len(), "byte_swap: source and destination differ in length");
+    match element_size {
+        2 => swap_words::<2>(source, destination, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        4 => swap_words::<4>(source, destination, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        8 | 16 => swap_words::<8>(source, destination, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        other => panic!("byte_swap: unsupported element size {other}"),
+    }
+}
+
+/// In-place variant of [`byte_swap`].
+pub fn byte_swap_in_place(data: &mut [u8], element_size: usize) {
+    fn each<const N: usize>(data: &mut [u8], swap: impl Fn([u8; N]) -> [u8; N]) {
+        for word in data.chunks_exact_mut(N) {
+            let value: [u8; N] = (&*word).try_into().expect("chunk of N bytes");
+            word.copy_from_slice(&swap(value));
+        }
+    }
+    match element_size {
+        2 => each::<2>(data, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        4 => each::<4>(data, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        8 | 16 => each::<8>(data, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+        other => panic!("byte_swap_in_place: unsupported element size {other}"),
+    }
+}
+
+fn swap_words<const N: usize>(source: &[u8], destination: &mut [u8], swap: impl Fn([u8; N]) -> [u8; N]) {
+    assert!(source.len() % N == 0, "byte_swap: length {} is not a multiple of {N}", source.len());
+    for (from, to) in source.chunks_exact(N).zip(destination.chunks_exact_mut(N)) {
+        to.copy_from_slice(&swap(from.try_into().expect("chunk of N bytes")));
+    }
+}
+
+/// IEEE 754 binary16 bits to binary32 bits, exactly (every half is representable as a float).
+///
+/// Branch-free so the loop vectorises: move exponent and mantissa into place, rebias, then patch the two
+/// special exponents. Inf/NaN keep their payload bits (shifted up), as numpy's `npy_halfbits_to_floatbits`.
+#[inline(always)]
+pub fn half_bits_to_float_bits(half: u16) -> u32 {
+    const SHIFTED_EXPONENT: u32 = 0x7c00 << 13;
+    let half = half as u32;
+    let magnitude = (half & 0x7fff) << 13;
+    let exponent = magnitude & SHIFTED_EXPONENT;
+    let rebiased = magnitude + ((127 - 15) << 23);
+    let bits = if exponent == SHIFTED_EXPONENT {
+        // Inf or NaN: push the exponent to all ones.
+        rebiased + ((128 - 16) << 23)
+    } else if exponent == 0 {
+        // Zero or subnormal: renormalise through one float subtraction (exact: the result is a small
+        // multiple of 2^-24, representable in binary32).
+        let renormalised = f32::from_bits(rebiased + (1 << 23)) - f32::from_bits(113 << 23);
+        renormalised.to_bits()
+    } else {
+        rebiased
+    };
+    bits | ((half & 0x8000) << 16)
+}
+
+/// Converts native-endian float16 values, given as raw bytes at any alignment, to float32.
+pub fn float16_to_float32(source: &[u8], destination: &mut [f32]) {
+    assert_eq!(source.len(), 2 * destination.len(), "float16_to_float32: lengths differ");
+    for (from, to) in source.chunks_exact(2).zip(destination.iter_mut()) {
+        *to = f32::from_bits(half_bits_to_float_bits(u16::from_ne_bytes([from[0], from[1]])));
+    }
+}
+
+/// Converts native-endian float64 values, given as raw bytes at any alignment, to float32, rounding to
+/// nearest-even (as `Math.fround` and numpy's `astype(float32)`).
+pub fn float64_to_float32(source: &[u8], destination: &mut [f32]) {
+    assert_eq!(source.len(), 8 * destination.len(), "float64_to_float32: lengths differ");
+    for (from, to) in source.chunks_exact(8).zip(destination.iter_mut()) {
+        *to = f64::from_ne_bytes(from.try_into().expect("8 bytes")) as f32;
+    }
+}
+
+/// Splits interleaved complex values `[re0, im0, re1, im1, ...]` into separate real and imaginary arrays.
+pub fn interleaved_to_planar<T: Copy>(interleaved: &[T], real: &mut [T], imaginary: &mut [T]) {
+    assert!(interleaved.len() == 2 * real.len() && real.len() == imaginary.len(), "interleaved_to_planar: lengths differ");
+    for ((pair, re), im) in interleaved.chunks_exact(2).zip(real.iter_mut()).zip(imaginary.iter_mut()) {
+        *re = pair[0];
+        *im = pair[1];
+    }
+}
+
+/// Joins separate real and imaginary arrays into interleaved complex values.
+pub fn planar_to_interleaved<T: Copy>(real: &[T], imaginary: &[T], interleaved: &mut [T]) {
+    assert!(interleaved.len() == 2 * real.len() && real.len() == imaginary.len(), "planar_to_interleaved: lengths differ");
+    for ((pair, re), im) in interleaved.chunks_exact_mut(2).zip(real.iter()).zip(imaginary.iter()) {
+        pair[0] = *re;
+        pair[1] = *im;
+    }
+}
+
+/// Number of bytes an array of `shape` with `item_size`-byte elements holds, or `None` on overflow.
+pub fn array_byte_length(shape: &[usize], item_size: usize) -> Option<usize> {
+    shape.iter().try_fold(item_size, |total, &dimension| total.checked_mul(dimension))
+}
+
+/// Side of the square tiles of the 2-D transposes inside [`fortran_to_c`]: 32×32 elements of up to
+/// 16 bytes is 16 KiB of source and destination, comfortably inside L1+L2.
+const TILE: usize = 32;
+
+/// Reorders an N-d array from Fortran (column-major) to C (row-major) order.
+///
+/// In Fortran order axis 0 varies fastest; in C order the last axis does. For every combination of the
+/// middle axes this is a 2-D transpose between axis 0 and the last axis, done in tiles so both the reads
+/// and the writes stay within a few cache lines.
+pub fn fortran_to_c(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize) {
+    let total = array_byte_length(shape, item_size).expect("fortran_to_c: shape overflows");
+    assert!(source.len() == total && destination.len() == total, "fortran_to_c: buffer lengths do not match the shape");
+    if total == 0 {
+        return;
+    }
+    if shape.len() < 2 || shape.iter().filter(|&&dimension| dimension > 1).count() < 2 {
+        // With at most one axis longer than 1 both orders are the same byte sequence.
+        destination.copy_from_slice(source);
+        return;
+    }
+    match item_size {
+        1 => transpose_all::<1>(source, destination, shape),
+        2 => transpose_all::<2>(source, destination, shape),
+        4 => transpose_all::<4>(source, destination, shape),
+        8 => transpose_all::<8>(source, destination, shape),
+        16 => transpose_all::<16>(source, destination, shape),
+        _ => transpose_all_dynamic(source, destination, shape, item_size),
+    }
+}
+
+/// Strides (in elements) of `shape` in Fortran and in C order.
+fn strides(shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let rank = shape.len();
+    let mut fortran = vec![1usize; rank];
+    let mut c = vec![1usize; rank];
+    for axis in 1..rank {
+        fortran[axis] = fortran[axis - 1] * shape[axis - 1];
+    }
+    for axis in (0..rank - 1).rev() {
+        c[axis] = c[axis + 1] * shape[axis + 1];
+    }
+    (fortran, c)
+}
+
+/// Calls `visit(source_offset, destination_offset)` (in elements) for every combination of the middle
+/// axes 1..rank-1, in C order.
+fn for_each_middle(shape: &[usize], fortran: &[usize], c: &[usize], mut visit: impl FnMut(usize, usize)) {
+    let rank = shape.len();
+    let middle = &shape[1..rank - 1];
+    let mut index = vec![0usize; middle.len()];
+    loop {
+        let (mut from, mut to) = (0, 0);
+        for (position, &value) in index.iter().enumerate() {
+            from += value * fortran[position + 1];
+            to += value * c[position + 1];
+        }
+        visit(from, to);
+        // Odometer increment, last middle axis fastest.
+        let mut axis = middle.len();
+        loop {
+            if axis == 0 {
+                return;
+            }
+            axis -= 1;
+            index[axis] += 1;
+            if index[axis] < middle[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+}
+
+fn transpose_all<const N: usize>(source: &[u8], destination: &mut [u8], shape: &[usize]) {
+    let rank = shape.len();
+    let (fortran, c) = strides(shape);
+    let (rows, columns) = (shape[0], shape[rank - 1]);
+    let (source_column_stride, destination_row_stride) = (fortran[rank - 1], c[0]);
+    for_each_middle(shape, &fortran, &c, |from, to| {
+        // Element (row r, column k) of this slab: source from + r + k*scs, destination to + r*drs + k.
+        for row_start in (0..rows).step_by(TILE) {
+            let row_end = (row_start + TILE).min(rows);
+            for column_start in (0..columns).step_by(TILE) {
+                let column_end = (column_start + TILE).min(columns);
+                for row in row_start..row_end {
+                    let destination_base = (to + row * destination_row_stride) * N;
+                    for column in column_start..column_end {
+                        let source_at = (from + row + column * source_column_stride) * N;
+                        let destination_at = destination_base + column * N;
+                        let element: [u8; N] = source[source_at..source_at + N].try_into().expect("N bytes");
+                        destination[destination_at..destination_at + N].copy_from_slice(&element);
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn transpose_all_dynamic(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize) {
+    let rank = shape.len();
+    let (fortran, c) = strides(shape);
+    let (rows, columns) = (shape[0], shape[rank - 1]);
+    for_each_middle(shape, &fortran, &c, |from, to| {
+        for row in 0..rows {
+            for column in 0..columns {
+                let source_at = (from + row + column * fortran[rank - 1]) * item_size;
+                let destination_at = (to + row * c[0] + column) * item_size;
+                destination[destination_at..destination_at + item_size].copy_from_slice(&source[source_at..source_at + item_size]);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small deterministic generator (xorshift) so tests need no crates.
+    fn random_bytes(length: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..length)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn byte_swap_reverses_each_element() {
+        let data: Vec<u8> = (0..32).collect();
+        let mut out = vec![0; 32];
+        byte_swap(&data, &mut out, 2);
+        assert_eq!(&out[..4], &[1, 0, 3, 2]);
+        byte_swap(&data, &mut out, 4);
+        assert_eq!(&out[..8], &[3, 2, 1, 0, 7, 6, 5, 4]);
+        byte_swap(&data, &mut out, 8);
+        assert_eq!(&out[..8], &[7, 6, 5, 4, 3, 2, 1, 0]);
+        // complex128: each float64 half swapped on its own.
+        byte_swap(&data, &mut out, 16);
+        assert_eq!(&out[..16], &[7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8]);
+        for size in [2, 4, 8, 16] {
+            let data = random_bytes(16 * 37, size as u64);
+            let mut copy = data.clone();
+            byte_swap_in_place(&mut copy, size);
+            let mut expected = vec![0; data.len()];
+            byte_swap(&data, &mut expected, size);
+            assert_eq!(copy, expected);
+            byte_swap_in_place(&mut copy, size);
+            assert_eq!(copy, data, "swapping twice is the identity");
+        }
+    }
+
+    #[test]
+    fn float16_known_values() {
+        let cases: [(u16, f32); 10] = [
+            (0x0000, 0.0),
+            (0x3c00, 1.0),
+            (0xc000, -2.0),
+            (0x7bff, 65504.0),
+            (0x0001, 5.960_464_5e-8), // smallest subnormal, 2^-24
+            (0x03ff, 6.097_555e-5),   // largest subnormal
+            (0x0400, 6.103_515_6e-5), // smallest normal
+            (0x3555, 0.333_251_95),
+            (0x7c00, f32::INFINITY),
+            (0xfc00, f32::NEG_INFINITY),
+        ];
+        for (half, expected) in cases {
+            assert_eq!(f32::from_bits(half_bits_to_float_bits(half)), expected, "half {half:#06x}");
+        }
+        assert_eq!(half_bits_to_float_bits(0x8000), 0x8000_0000, "negative zero keeps its sign");
+        // NaN payloads are kept, shifted into the float mantissa.
+        assert_eq!(half_bits_to_float_bits(0x7e00), 0x7fc0_0000);
+        assert_eq!(half_bits_to_float_bits(0x7c01), 0x7f80_2000);
+    }
+
+    #[test]
+    fn float16_matches_reference_for_every_bit_pattern() {
+        // Reference: value = (-1)^s * 2^(e-15) * (1 + m/1024), or subnormal 2^-14 * m/1024.
+        for half in 0..=u16::MAX {
+            let (sign, exponent, mantissa) = ((half >> 15) as i32, ((half >> 10) & 0x1f) as i32, (half & 0x3ff) as f64);
+            let converted = f32::from_bits(half_bits_to_float_bits(half));
+            if exponent == 31 {
+                assert!(if mantissa == 0.0 { converted.is_infinite() } else { converted.is_nan() });
+                continue;
+            }
+            let magnitude = if exponent == 0 { mantissa / 1024.0 * 2f64.powi(-14) } else { (1.0 + mantissa / 1024.0) * 2f64.powi(exponent - 15) };
+            let expected = if sign == 1 { -magnitude } else { magnitude };
+            assert_eq!(converted as f64, expected, "half {half:#06x}");
+            assert_eq!(converted.is_sign_negative(), sign == 1);
+        }
+    }
+
+    #[test]
+    fn float64_rounds_to_nearest_even() {
+        let source = [1.0, 0.1, 1e40, -1e-50, f64::INFINITY, 1.0 + 2f64.powi(-24), 1.0 + 3.0 * 2f64.powi(-24)];
+        let bytes: Vec<u8> = source.iter().flat_map(|value| value.to_ne_bytes()).collect();
+        let mut out = [0f32; 7];
+        float64_to_float32(&bytes, &mut out);
+        // Unaligned source: the same values one byte further in.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&bytes);
+        let mut again = [0f32; 7];
+        float64_to_float32(&shifted[1..], &mut again);
+        assert_eq!(out, again);
+        assert_eq!(out, [1.0, 0.1f32, f32::INFINITY, -0.0, f32::INFINITY, 1.0, 1.0 + 2f32.powi(-22)]);
+    }
+
+    #[test]
+    fn complex_layout_round_trips() {
+        let interleaved: Vec<f64> = (0..14).map(|i| i as f64).collect();
+        let (mut re, mut im) = (vec![0.0; 7], vec![0.0; 7]);
+        interleaved_to_planar(&interleaved, &mut re, &mut im);
+        assert_eq!(re, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+        assert_eq!(im, [1.0, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0]);
+        let mut back = vec![0.0; 14];
+        planar_to_interleaved(&re, &im, &mut back);
+        assert_eq!(back, interleaved);
+    }
+
+    /// Reference Fortran→C: walk C order, compute each element's Fortran offset directly.
+    fn fortran_to_c_reference(source: &[u8], shape: &[usize], item: usize) -> Vec<u8> {
+        let count: usize = shape.iter().product();
+        let mut out = Vec::with_capacity(count * item);
+        let mut index = vec![0usize; shape.len()];
+        for _ in 0..count {
+            let mut offset = 0;
+            let mut stride = 1;
+            for (axis, &value) in index.iter().enumerate() {
+                offset += value * stride;
+                stride *= shape[axis];
+            }
+            out.extend_from_slice(&source[offset * item..(offset + 1) * item]);
+            for axis in (0..shape.len()).rev() {
+                index[axis] += 1;
+                if index[axis] < shape[axis] {
+                    break;
+                }
+                index[axis] = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fortran_to_c_matches_reference() {
+        let shapes: &[&[usize]] = &[&[], &[5], &[3, 4], &[1, 7], &[7, 1], &[33, 65], &[2, 3, 4], &[3, 1, 5, 2], &[40, 3, 37], &[0, 4], &[2, 0, 3]];
+        for &shape in shapes {
+            for item in [1, 2, 3, 4, 8, 12, 16] {
+                let length = array_byte_length(shape, item).unwrap();
+                let source = random_bytes(length, (length * 31 + item) as u64);
+                let mut out = vec![0; length];
+                fortran_to_c(&source, &mut out, shape, item);
+                assert_eq!(out, fortran_to_c_reference(&source, shape, item), "shape {shape:?} item {item}");
+            }
+        }
+    }
+
+    #[test]
+    fn fortran_to_c_2d_is_the_transpose() {
+        // Fortran [[1,2,3],[4,5,6]] is stored 1,4,2,5,3,6.
+        let source = [1u8, 4, 2, 5, 3, 6];
+        let mut out = [0u8; 6];
+        fortran_to_c(&source, &mut out, &[2, 3], 1);
+        assert_eq!(out, [1, 2, 3, 4, 5, 6]);
+    }
+}

@@ -1,0 +1,215 @@
+//! SHA-256 of files, read with positional reads (`pread`) in fixed-size chunks into one reused buffer,
+//! so memory stays bounded whatever the file size and no bytes pass through JS.
+//!
+//! [`FileHasher`] works in *slices* of at most `slice_bytes`: the JS side runs one slice per libuv work
+//! item and gets control back in between (for progress callbacks and cancellation), while
+//! [`hash_file`] runs a whole file in one go (sync API, and each thread of [`hash_files`]).
+//! A shared `AtomicBool` cancels between chunks, so cancellation takes effect within one chunk.
+
+use crate::file_error::{cancelled, io_error, open_regular};
+use crate::napi_glue::NativeError;
+use crate::sha256::Sha256;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Smallest accepted read size: below this the per-call cost of `pread` starts to show.
+pub const MIN_CHUNK_SIZE: usize = 64 * 1024;
+/// Largest accepted read size (the buffer is allocated once per file).
+pub const MAX_CHUNK_SIZE: usize = 256 * 1024 * 1024;
+/// Default read size: big enough that syscalls are negligible, small enough to stay in L2.
+pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
+
+/// Result of hashing one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDigest {
+    pub bytes: u64,
+    pub digest: [u8; 32],
+}
+
+/// Where a [`FileHasher`] is after a slice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes hashed so far.
+    pub bytes_hashed: u64,
+    /// Size of the file when it was opened.
+    pub total_bytes: u64,
+    /// The digest, once the end of the file was reached.
+    pub digest: Option<[u8; 32]>,
+}
+
+/// Checks a chunk size given by a caller.
+pub fn validate_chunk_size(chunk_size: usize) -> Result<usize, NativeError> {
+    if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+        Ok(chunk_size)
+    } else {
+        Err(NativeError::argument(format!(
+            "chunkSize {chunk_size} is out of range; use {MIN_CHUNK_SIZE} (64 KiB) to {MAX_CHUNK_SIZE} (256 MiB) bytes"
+        )))
+    }
+}
+
+struct OpenFile {
+    file: File,
+    total_bytes: u64,
+    buffer: Vec<u8>,
+}
+
+/// Incremental hasher of one file. Opening happens lazily in the first [`FileHasher::step`], so creating
+/// one does no I/O (the JS main thread creates it; the worker thread does the I/O).
+pub struct FileHasher {
+    path: PathBuf,
+    chunk_size: usize,
+    open: Option<OpenFile>,
+    hasher: Sha256,
+    offset: u64,
+    finished: bool,
+}
+
+impl FileHasher {
+    pub fn new(path: PathBuf, chunk_size: usize) -> Result<FileHasher, NativeError> {
+        Ok(FileHasher { path, chunk_size: validate_chunk_size(chunk_size)?, open: None, hasher: Sha256::new(), offset: 0, finished: false })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hashes up to `slice_bytes` more bytes (rounded up to whole chunks), stopping early at end of file
+    /// or when `cancel` is set.
+    pub fn step(&mut self, slice_bytes: u64, cancel: &AtomicBool) -> Result<Progress, NativeError> {
+        if self.finished {
+            return Err(NativeError::argument(format!("hashing {} already finished", self.path.display())));
+        }
+        if self.open.is_none() {
+            let (file, total_bytes) = open_regular(&self.path)?;
+            // The buffer never needs to exceed the file (plus one byte to see end of file in one read).
+            let capacity = self.chunk_size.min(usize::try_from(total_bytes.saturating_add(1)).unwrap_or(usize::MAX)).max(1);
+            self.open = Some(OpenFile { file, total_bytes, buffer: vec![0; capacity] });
+        }
+        let open = self.open.as_mut().expect("opened above");
+        let stop_at = self.offset.saturating_add(slice_bytes.max(1));
+        while self.offset < stop_at {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(cancelled(&self.path));
+            }
+            let read = read_at(&open.file, &mut open.buffer, self.offset).map_err(|error| io_error(&self.path, "read", &error))?;
+            if read == 0 {
+                self.finished = true;
+                let digest = std::mem::take(&mut self.hasher).finalize();
+                return Ok(Progress { bytes_hashed: self.offset, total_bytes: open.total_bytes, digest: Some(digest) });
+            }
+            self.hasher.update(&open.buffer[..read]);
+            self.offset += read as u64;
+        }
+        Ok(Progress { bytes_hashed: self.offset, total_bytes: open.total_bytes, digest: None })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buffer, offset) {
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::windows::fs::FileExt;
+    file.seek_read(buffer, offset)
+}
+
+/// Hashes a whole file on the calling thread.
+pub fn hash_file(path: &Path, chunk_size: usize, cancel: &AtomicBool) -> Result<FileDigest, NativeError> {
+    let mut hasher = FileHasher::new(path.to_path_buf(), chunk_size)?;
+    loop {
+        let progress = hasher.step(u64::MAX, cancel)?;
+        if let Some(digest) = progress.digest {
+            return Ok(FileDigest { bytes: progress.bytes_hashed, digest });
+        }
+    }
+}
+
+/// Hashes many files on up to `concurrency` threads (each file on one thread, files handed out in
+/// order). Results are in the order of `paths`; a failing file does not stop the others.
+pub fn hash_files(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<Result<FileDigest, NativeError>> {
+    let threads = concurrency.max(1).min(paths.len());
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<FileDigest, NativeError>>> = (0..paths.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = paths.get(index) else { return };
+                let outcome = std::panic::catch_unwind(|| hash_file(path, chunk_size, cancel))
+                    .unwrap_or_else(|payload| Err(crate::napi_glue::panic_to_error(payload)));
+                slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[index] = Some(outcome);
+            });
+        }
+    });
+    results.into_iter().map(|slot| slot.expect("every index was claimed by a thread")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sha256::sha256;
+    use std::io::Write;
+
+    fn temp_file(name: &str, length: usize) -> (PathBuf, Vec<u8>) {
+        let data: Vec<u8> = (0..length).map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_right(11) as u8).collect();
+        let path = std::env::temp_dir().join(format!("studykit-file-hash-{}-{name}", std::process::id()));
+        std::fs::File::create(&path).unwrap().write_all(&data).unwrap();
+        (path, data)
+    }
+
+    #[test]
+    fn matches_in_memory_hash_across_chunk_boundaries() {
+        let never = AtomicBool::new(false);
+        for length in [0, 1, MIN_CHUNK_SIZE - 1, MIN_CHUNK_SIZE, MIN_CHUNK_SIZE + 1, 3 * MIN_CHUNK_SIZE + 17] {
+            let (path, data) = temp_file(&format!("len{length}"), length);
+            let result = hash_file(&path, MIN_CHUNK_SIZE, &never).unwrap();
+            assert_eq!(result, FileDigest { bytes: length as u64, digest: sha256(&data) }, "length {length}");
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn steps_report_progress_then_the_digest() {
+        let never = AtomicBool::new(false);
+        let (path, data) = temp_file("steps", 5 * MIN_CHUNK_SIZE + 3);
+        let mut hasher = FileHasher::new(path.clone(), MIN_CHUNK_SIZE).unwrap();
+        let mut seen = Vec::new();
+        let digest = loop {
+            let progress = hasher.step(2 * MIN_CHUNK_SIZE as u64, &never).unwrap();
+            assert_eq!(progress.total_bytes, data.len() as u64);
+            seen.push(progress.bytes_hashed);
+            if let Some(digest) = progress.digest {
+                break digest;
+            }
+        };
+        assert_eq!(digest, sha256(&data));
+        let chunk = MIN_CHUNK_SIZE as u64;
+        assert_eq!(seen, [2 * chunk, 4 * chunk, data.len() as u64]);
+        assert!(hasher.step(1, &never).is_err(), "stepping a finished hasher is an error");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn cancellation_and_errors_have_codes() {
+        let (path, _) = temp_file("cancel", MIN_CHUNK_SIZE * 2);
+        assert_eq!(hash_file(&path, MIN_CHUNK_SIZE, &AtomicBool::new(true)).unwrap_err().code, "E_CANCELLED");
+        assert_eq!(hash_file(&path, 1000, &AtomicBool::new(false)).unwrap_err().code, "E_NATIVE_ARGUMENT");
+        let never = AtomicBool::new(false);
+        let results = hash_files(&[path.clone(), PathBuf::from("/nonexistent/a"), path.clone()], 2, MIN_CHUNK_SIZE, &never);
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert_eq!(results[0], results[2]);
+        assert_eq!(results[1].as_ref().unwrap_err().code, "E_IO_NOT_FOUND");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
