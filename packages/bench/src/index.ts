@@ -1,3 +1,28 @@
-/** `@studykit/bench`: the benchmarking harness (side-by-side ratios, JSON + Markdown + charts). */
+/**
+ * `@studykit/bench`: the benchmarking harness. Each suite runs studykit's code and its peers (numpy,
+ * PyTorch, node:crypto, sha256sum...) in one run on the same generated inputs and reports min / median / max
+ * and the speed ratio of ours to each peer, as JSON, a Markdown table and one chart per suite.
+ */
 export { summarize, speedRatio } from "./statistics.js";
 export type { Summary } from "./statistics.js";
+export { runBench, parseSuiteName, BenchUsageError } from "./internal/run-bench.js";
+export type { BenchOptions, BenchRun } from "./internal/run-bench.js";
+export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./internal/results.js";
+export type {
+  BenchResults,
+  SuiteName,
+  SuiteResult,
+  ComparisonGroup,
+  ContenderResult,
+  ContenderRole,
+  MeasuredContender,
+  UnavailableContender,
+  RatioResult,
+  ValueCheck,
+  Goal,
+  MachineInfo,
+  Work,
+} from "./internal/results.js";
+export { renderMarkdown } from "./internal/markdown-report.js";
+export { describeMachine } from "./internal/machine-info.js";
+export { maxMainThreadStall } from "./internal/main-thread-stall.js";

@@ -7,10 +7,11 @@ import { StudykitError } from "@studykit/native";
 import type { CliContext } from "./cli-context.js";
 import { reportError, ExitCode } from "./error-report.js";
 import { registerInfoCommand } from "./commands/version-info.js";
+import { registerBenchCommand } from "./commands/bench.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** `npm run bench [-- --suite NAME ...] [--quick] [--json FILE] [--out DIR]`: runs the harness. */
+import { parseArgs } from "node:util";
+import { hasErrorCode } from "@studykit/native";
+import { parseSuiteName, runBench } from "./internal/run-bench.js";
+import { SUITE_NAMES } from "./internal/results.js";
+
+const USAGE = `usage: studykit-bench [--suite ${SUITE_NAMES.join("|")}]... [--quick] [--json FILE] [--out DIR]`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      options: { suite: { type: "string", multiple: true }, quick: { type: "boolean" }, json: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`error[E_BENCH_USAGE]: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    const suites = (values.suite ?? []).flatMap((s) => s.split(",")).map(parseSuiteName);
+    const run = await runBench({ suites, quick: values.quick ?? false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.out ? { outDir: values.out } : {}) });
+    process.stdout.write(`${run.files.markdown}\n`);
+    return run.suiteFailed ? 1 : 0;
+  } catch (error) {
+    const code = hasErrorCode(error) ? error.code : "E_BENCH_INTERNAL";
+    process.stderr.write(`error[${code}]: ${(error as Error).message}\n`);
+    return hasErrorCode(error) && (error as { userFacing?: boolean }).userFacing ? 2 : 1;
+  }
+}
+
+process.exitCode = await main();

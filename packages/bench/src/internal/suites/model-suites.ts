@@ -1,0 +1,155 @@
+/**
+ * `train` and `infer` suites: samples/s of the reference ptychography model (425 442 parameters at
+ * 64×64, C = 1) at batch 32, on every engine and back end studykit offers, side by side with PyTorch CPU
+ * running the same architecture (python/torch_peer.py, 2 threads). Unavailable back ends (no GPU, no
+ * tfjs-node, no CUDA provider) are listed with the reason the trainer gives.
+ */
+import * as trainer from "@studykit/trainer";
+import type { EngineHyperparameters, ModelDescription, TrainingBatch, TrainingEngine } from "@studykit/trainer";
+import { absent, GroupBuilder, type RepeatPlan } from "../measure.js";
+import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
+import type { SuiteResult } from "../results.js";
+import { planArguments, type SuiteContext } from "../suite-context.js";
+
+/** Every engine / back end pair the trainer issues name, in priority order. */
+const ENGINE_TARGETS = [
+  { engine: "tfjs", backend: "tensorflow-gpu", label: "TF.js node-gpu" },
+  { engine: "tfjs", backend: "tensorflow", label: "TF.js node" },
+  { engine: "tfjs", backend: "wasm", label: "TF.js wasm" },
+  { engine: "tfjs", backend: "cpu", label: "TF.js cpu" },
+  { engine: "onnxruntime", backend: "cuda", label: "ONNX Runtime CUDA" },
+  { engine: "onnxruntime", backend: "cpu", label: "ONNX Runtime CPU" },
+] as const;
+type EngineTarget = (typeof ENGINE_TARGETS)[number];
+
+/** Threads given to every contender (PyTorch's `set_num_threads`, ORT's intra-op pool). */
+const THREADS = 2;
+
+/**
+ * The engine factory of `@studykit/trainer`, looked up at run time so this suite builds and reports the
+ * engines as absent until the trainer exports it.
+ */
+type EngineFactory = (options: { engine: string; backend: string; threads?: number }) => Promise<TrainingEngine>;
+
+function engineFactory(): EngineFactory {
+  const candidate = (trainer as unknown as { createTrainingEngine?: unknown }).createTrainingEngine;
+  if (typeof candidate !== "function") absent("@studykit/trainer does not export createTrainingEngine yet");
+  return candidate as EngineFactory;
+}
+
+interface Workload {
+  readonly description: ModelDescription;
+  readonly batch: TrainingBatch;
+  readonly size: number;
+  readonly batchSize: number;
+}
+
+/** Deterministic pseudo-random values in [0, 1): inputs only need to be the same for every contender. */
+function uniform(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = (state >>> 0) / 2 ** 32;
+  }
+  return out;
+}
+
+function workload(context: SuiteContext): Workload {
+  const size = context.quick ? 16 : 64;
+  const batchSize = context.quick ? 4 : 32;
+  const channels = 1;
+  const description = trainer.referencePtychoModel({ size, channels, seed: 7 });
+  const values = batchSize * size * size * channels;
+  const phase = uniform(values, 3).map((v) => (v - 0.5) * 2 * Math.PI);
+  return { description, size, batchSize, batch: { count: batchSize, inputs: uniform(values, 1), amplitude: uniform(values, 2), phase } };
+}
+
+const HYPERPARAMETERS: EngineHyperparameters = {
+  loss: { kind: "supervised", metric: "mse", amplitudeWeight: 1, phaseWeight: 1 },
+  optimizer: { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
+};
+
+function modelPlan(context: SuiteContext, mode: "train" | "infer"): RepeatPlan {
+  if (context.quick) return { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 2 };
+  // Two warm-up steps: TF.js and ONNX Runtime compile kernels and plan memory on the first calls.
+  return mode === "train" ? { warmup: 2, repetitions: 10, minRepetitions: 1, budgetSeconds: 15 } : { warmup: 3, repetitions: 10, minRepetitions: 2, budgetSeconds: 15 };
+}
+
+async function createEngine(target: EngineTarget, work: Workload): Promise<TrainingEngine> {
+  const create = engineFactory();
+  let engine: TrainingEngine;
+  try {
+    engine = await create({ engine: target.engine, backend: target.backend, threads: THREADS });
+  } catch (error) {
+    // A back end that cannot start here (no GPU, package not installed) is absent, with the trainer's reason.
+    absent(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+  }
+  if (engine.info.backend !== target.backend && !engine.info.backend.toLowerCase().includes(target.backend)) {
+    await engine.dispose();
+    absent(`asked for ${target.backend}, the trainer started ${engine.info.backend}`);
+  }
+  await engine.init(work.description, trainer.initialWeights(work.description), HYPERPARAMETERS);
+  return engine;
+}
+
+async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Promise<SuiteResult> {
+  const started = performance.now();
+  const work = workload(context);
+  const plan = modelPlan(context, mode);
+  const parameters = trainer.countParameters(work.description);
+  const group = new GroupBuilder({
+    id: `${mode}-reference-model`,
+    title: `${mode === "train" ? "Training step (forward, backward, Adam)" : "Inference"} of the reference model, ${work.size}×${work.size}×1, batch ${work.batchSize}, ${THREADS} threads`,
+    kind: "time",
+    work: { amount: work.batchSize, unit: "samples" },
+    log: context.log,
+  });
+
+  for (const target of ENGINE_TARGETS) {
+    await group.time({ id: `${target.engine}-${target.backend}`, label: target.label, role: "ours" }, plan, async () => {
+      const engine = await createEngine(target, work);
+      const run = mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count);
+      return { run, detail: `${engine.info.backend}, ${engine.info.threads} threads`, cleanup: () => engine.dispose() };
+    });
+  }
+
+  await group.run({ id: "pytorch-cpu", label: "PyTorch CPU", role: "peer" }, async () => {
+    const python = await findPythonWith("torch");
+    const args = [...planArguments(plan), "--mode", mode, "--batch", String(work.batchSize), "--size", String(work.size), "--channels", "1", "--threads", String(THREADS)];
+    const answer = await runPythonScript(python, "torch_peer.py", args, 900_000);
+    if (answer.parameters !== parameters) throw new Error(`PyTorch model has ${String(answer.parameters)} parameters, ours ${parameters}: architectures differ`);
+    return { samples: numbersField(answer, "samples"), detail: `torch ${String(answer.torch)}, ${String(answer.threads)} threads` };
+  });
+
+  const goals =
+    mode === "train"
+      ? [
+          { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu", atLeast: 1.0 },
+          { kind: "ratio" as const, ours: "tfjs-wasm", peer: "pytorch-cpu", atLeast: 0.25 },
+          { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "tfjs-wasm", atLeast: 10 },
+        ]
+      : [
+          { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu", atLeast: 1.2 },
+          { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "tfjs-wasm", atLeast: 5 },
+        ];
+  const notes = [
+    `Same weights initialisation (model seed 7), same batch for every contender; loss: supervised MSE on amplitude and phase; Adam lr 1e-3. PyTorch runs the same layers channels-first with the same heads (sigmoid amplitude, π·tanh phase).`,
+  ];
+  return {
+    suite: mode,
+    wallSeconds: (performance.now() - started) / 1000,
+    groups: [group.finish(goals)],
+    notes,
+  };
+}
+
+export function runTrainSuite(context: SuiteContext): Promise<SuiteResult> {
+  return runModelSuite(context, "train");
+}
+
+export function runInferSuite(context: SuiteContext): Promise<SuiteResult> {
+  return runModelSuite(context, "infer");
+}
