@@ -1,0 +1,143 @@
+/**
+ * Phase D — overlap views. For each dose and each overlap view (dense, sparse) the training positions are
+ * thinned by the spacing threshold S = (1 − f)·N; an accepted view is written as
+ * `phaseD/dose_<d>/<view>/<view>_train.npz` (the same keys as Phase C, rows of the kept positions) with its
+ * gridsize-2 groups in `<view>_groups.json`. A view below the minimum count is rejected: no files, and the
+ * reason is recorded in `phaseD/phase_manifest.json`, which the job matrix turns into skip events.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { fingerprint, writeFileAtomicSync, writeJsonAtomicSync } from "@studykit/core";
+import { loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
+import type { StudyConfig } from "../study-config.js";
+import type { ScanPosition } from "./forward-model.js";
+import { buildGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
+import type { PhaseCManifest } from "./simulate-phase.js";
+import { STUDY_LAYOUT } from "./study-layout.js";
+
+export const PHASE_D_MANIFEST_VERSION = 1;
+
+/** Channels per gridsize-2 group (C = gridsize²). */
+export const GROUP_SIZE = 4;
+
+/** One (dose, view) outcome. */
+export interface PhaseDViewRecord {
+  readonly dose: number;
+  readonly view: OverlapViewName;
+  readonly overlapFraction: number;
+  /** S = (1 − f)·N, pixels. */
+  readonly spacing: number;
+  /** Training positions considered. */
+  readonly candidates: number;
+  /** Positions kept by the spacing filter. */
+  readonly accepted: number;
+  readonly minCount: number;
+  readonly status: "accepted" | "rejected";
+  /** Why a rejected view was rejected. */
+  readonly reason: string | null;
+  /** Relative paths (null when rejected). */
+  readonly files: { readonly train: string; readonly groups: string } | null;
+  /** Fingerprint of the group selection: the feature signature of the view's jobs. */
+  readonly groupsSha256: string | null;
+  readonly groupCount: number;
+}
+
+/** `phaseD/phase_manifest.json`. */
+export interface PhaseDManifest {
+  readonly formatVersion: number;
+  readonly phase: "D";
+  readonly inputsHash: string;
+  readonly gridsize: 2;
+  readonly groupCandidates: number;
+  readonly views: readonly PhaseDViewRecord[];
+}
+
+/** `<view>_groups.json`: rows of the view's npz grouped into C channels (anchor first). */
+export interface GroupsFile {
+  readonly view: OverlapViewName;
+  readonly dose: number;
+  readonly groupSize: number;
+  readonly candidates: number;
+  readonly seed: number;
+  readonly groups: readonly (readonly number[])[];
+}
+
+function rows(array: NdArray, indices: readonly number[]): ArrayInput {
+  const [count, ...rest] = array.shape;
+  const itemLength = rest.reduce((product, size) => product * size, 1) * (array.complex ? 2 : 1);
+  const source = array.data as Float32Array | Float64Array | BigInt64Array;
+  const Constructor = source.constructor as new (length: number) => typeof source;
+  const out = new Constructor(indices.length * itemLength);
+  indices.forEach((index, row) => {
+    if (index >= (count ?? 0)) throw new RangeError(`row ${index} beyond ${count}`);
+    (out as Float64Array).set((source as Float64Array).subarray(index * itemLength, (index + 1) * itemLength), row * itemLength);
+  });
+  return { data: out, shape: [indices.length, ...rest], dtype: array.dtype, complex: array.complex };
+}
+
+function readManifest(file: string): PhaseDManifest | null {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as PhaseDManifest;
+  } catch {
+    return null;
+  }
+}
+
+/** The overlap views of the configuration (baseline has none). */
+export function overlapViewsOf(config: StudyConfig): OverlapViewName[] {
+  return config.views.filter((view): view is OverlapViewName => view === "dense" || view === "sparse");
+}
+
+/** Runs Phase D under `root` from Phase C's manifest; reuses current files like Phase C. */
+export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: { log?: (line: string) => void; force?: boolean } = {}): { manifest: PhaseDManifest; reused: boolean } {
+  const log = options.log ?? (() => {});
+  const views = overlapViewsOf(config);
+  const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed: config.seed } as never);
+  const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
+  const previous = options.force ? null : readManifest(manifestPath);
+  if (previous?.inputsHash === inputsHash && previous.views.every((record) => record.files === null || (existsSync(path.join(root, record.files.train)) && existsSync(path.join(root, record.files.groups))))) {
+    log(`phase D: views are current, not rebuilt`);
+    return { manifest: previous, reused: true };
+  }
+  const size = phaseC.probe.size;
+  const records: PhaseDViewRecord[] = [];
+  for (const doseRecord of phaseC.doses) {
+    const source = path.join(root, doseRecord.files.train);
+    const arrays = loadNpz(source);
+    const xs = arrays["xcoords"]!.data as Float64Array;
+    const ys = arrays["ycoords"]!.data as Float64Array;
+    const positions: ScanPosition[] = Array.from(xs, (x, index) => ({ x, y: ys[index]! }));
+    for (const view of views) {
+      const overlapFraction = config.overlap[view];
+      const spacing = spacingThreshold(overlapFraction, size);
+      const kept = selectBySpacing(positions, spacing);
+      const base = { dose: doseRecord.dose, view, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, minCount: config.overlap.minCount };
+      if (kept.length < config.overlap.minCount || kept.length < GROUP_SIZE) {
+        const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${kept.length} of ${positions.length} training positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
+        records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, groupCount: 0 });
+        // Files of an earlier, accepted build of this view must not make its jobs look runnable.
+        rmSync(path.join(root, STUDY_LAYOUT.viewDataset(doseRecord.dose, view)), { force: true });
+        rmSync(path.join(root, STUDY_LAYOUT.viewGroups(doseRecord.dose, view)), { force: true });
+        log(`phase D: dose ${doseRecord.dose} ${view}: rejected (${kept.length} < ${config.overlap.minCount})`);
+        continue;
+      }
+      const keptPositions = kept.map((index) => positions[index]!);
+      const groups = buildGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed });
+      const files = { train: STUDY_LAYOUT.viewDataset(doseRecord.dose, view), groups: STUDY_LAYOUT.viewGroups(doseRecord.dose, view) };
+      const target = path.join(root, files.train);
+      mkdirSync(path.dirname(target), { recursive: true });
+      const out: Record<string, ArrayInput> = {};
+      for (const [key, array] of Object.entries(arrays)) {
+        out[key] = key === "objectGuess" || key === "probeGuess" ? array : rows(array, kept);
+      }
+      saveNpz(target, out);
+      const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed, groups };
+      writeFileAtomicSync(path.join(root, files.groups), `${JSON.stringify(groupsFile)}\n`);
+      records.push({ ...base, status: "accepted", reason: null, files, groupsSha256: fingerprint(groups as never), groupCount: groups.length });
+      log(`phase D: dose ${doseRecord.dose} ${view}: ${kept.length} of ${positions.length} positions (S = ${spacing.toFixed(1)} px), ${groups.length} groups`);
+    }
+  }
+  const manifest: PhaseDManifest = { formatVersion: PHASE_D_MANIFEST_VERSION, phase: "D", inputsHash, gridsize: 2, groupCandidates: config.overlap.candidates, views: records };
+  writeJsonAtomicSync(manifestPath, manifest);
+  return { manifest, reused: false };
+}

@@ -1,0 +1,72 @@
+/**
+ * The report's plots, written as vega-lite specifications, compiled to vega and rendered headless to SVG
+ * (`vega.View#toSVG` with the `none` renderer: no browser, no canvas).
+ */
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+
+/** One point of a training history. */
+export interface LossPoint {
+  readonly job: string;
+  readonly epoch: number;
+  readonly series: "train" | "validation";
+  readonly loss: number;
+}
+
+/** One metric value of one job. */
+export interface MetricPoint {
+  readonly dose: number;
+  readonly view: string;
+  readonly metric: string;
+  readonly value: number;
+}
+
+/** Renders a vega-lite spec to an SVG string. */
+export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Loss curves of every job (log loss vs epoch), validation dashed. */
+export function lossCurvesSpec(points: readonly LossPoint[]): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Training loss per job",
+    width: 520,
+    height: 300,
+    data: { values: points.filter((point) => Number.isFinite(point.loss) && point.loss > 0) as unknown as Record<string, unknown>[] },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+      y: { field: "loss", type: "quantitative", title: "loss", scale: { type: "log" } },
+      color: { field: "job", type: "nominal", title: "job" },
+      strokeDash: { field: "series", type: "nominal", title: "series" },
+    },
+  } as TopLevelSpec;
+}
+
+/** Small multiples: each metric against dose (log axis), one line per view. */
+export function metricsVsDoseSpec(points: readonly MetricPoint[]): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Reconstruction quality vs dose (test region)",
+    data: { values: points.filter((point) => Number.isFinite(point.value)) as unknown as Record<string, unknown>[] },
+    facet: { field: "metric", type: "nominal", title: null },
+    columns: 3,
+    spec: {
+      width: 200,
+      height: 150,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "dose", type: "quantitative", title: "dose (photons / pattern)", scale: { type: "log" } },
+        y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
+        color: { field: "view", type: "nominal", title: "view" },
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+  } as TopLevelSpec;
+}

@@ -1,0 +1,96 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadNpz } from "@studykit/data";
+import { presetConfig, mergeStudyConfig, type StudyConfig } from "../study-config.js";
+import { runPhaseC } from "./simulate-phase.js";
+import { runPhaseD, type GroupsFile } from "./overlap-phase.js";
+import { spacingThreshold } from "./overlap-views.js";
+
+const root = mkdtempSync(path.join(tmpdir(), "studykit-phases-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const config: StudyConfig = mergeStudyConfig(presetConfig("quick"), {
+  object: { source: "procedural", height: 128, width: 128 },
+  scan: { count: 300 },
+  doses: [1e3, 1e5],
+  overlap: { minCount: 10 },
+});
+
+const hasNumpy = spawnSync("python3", ["-c", "import numpy"], { stdio: "ignore" }).status === 0;
+
+describe("phases C and D", () => {
+  const phaseC = runPhaseC(config, root);
+
+  it("writes patched_{train,test}.npz per dose with the legacy key and the ptycho arrays", () => {
+    expect(phaseC.reused).toBe(false);
+    expect(phaseC.manifest.doses.map((record) => record.dose)).toEqual([1e3, 1e5]);
+    const train = loadNpz(path.join(root, "phaseC/dose_1000/patched_train.npz"));
+    expect(Object.keys(train).sort()).toEqual(["Y", "diffraction", "objectGuess", "probeGuess", "scan_index", "xcoords", "ycoords"]);
+    const n = phaseC.manifest.positions.train;
+    expect(train["diffraction"]!.shape).toEqual([n, 32, 32]);
+    expect(train["diffraction"]!.dtype).toBe("<f4");
+    expect(train["Y"]!.shape).toEqual([n, 32, 32]);
+    expect(train["Y"]!.complex).toBe(true);
+    expect(train["objectGuess"]!.shape).toEqual([128, 128]);
+    expect(train["probeGuess"]!.shape).toEqual([32, 32]);
+    expect(phaseC.manifest.positions.train + phaseC.manifest.positions.test).toBe(300);
+    // Spatial split: every train position lies above every test position.
+    const test = loadNpz(path.join(root, "phaseC/dose_1000/patched_test.npz"));
+    const maxTrainY = Math.max(...(train["ycoords"]!.data as Float64Array));
+    const minTestY = Math.min(...(test["ycoords"]!.data as Float64Array));
+    expect(maxTrainY).toBeLessThan(minTestY);
+  });
+
+  it("mean photons per pattern are within 5% of each dose", () => {
+    for (const record of phaseC.manifest.doses) expect(Math.abs(record.meanPhotonCount / record.dose - 1)).toBeLessThan(0.05);
+  });
+
+  it.skipIf(!hasNumpy)("numpy reads the files, and Y·s is the object crop at (ycoords − N/2, xcoords − N/2)", () => {
+    const scale = phaseC.manifest.doses[0]!.scale;
+    const script = `
+import numpy as np, sys, json
+d = np.load(sys.argv[1])
+assert d["diffraction"].dtype == np.float32 and d["Y"].dtype == np.complex64 and d["scan_index"].dtype == np.int64
+obj = d["objectGuess"]; n = d["probeGuess"].shape[0]; s = float(sys.argv[2])
+err = 0.0
+for i in range(len(d["xcoords"])):
+    y, x = int(d["ycoords"][i]) - n // 2, int(d["xcoords"][i]) - n // 2
+    err = max(err, float(np.abs(d["Y"][i] * s - obj[y:y + n, x:x + n]).max()))
+photons = float((d["diffraction"].astype(np.float64) ** 2).sum(axis=(1, 2)).mean() * s * s)
+print(json.dumps({"err": err, "photons": photons}))`;
+    const out = JSON.parse(execFileSync("python3", ["-c", script, path.join(root, "phaseC/dose_1000/patched_train.npz"), String(scale)], { encoding: "utf8" })) as { err: number; photons: number };
+    expect(out.err).toBeLessThan(1e-5);
+    expect(Math.abs(out.photons / 1000 - 1)).toBeLessThan(0.1);
+  });
+
+  it("a second run with the same config reuses the files; a changed config resimulates", () => {
+    const before = statSync(path.join(root, "phaseC/dose_1000/patched_train.npz")).mtimeMs;
+    expect(runPhaseC(config, root).reused).toBe(true);
+    expect(statSync(path.join(root, "phaseC/dose_1000/patched_train.npz")).mtimeMs).toBe(before);
+  });
+
+  it("phase D keeps dense positions ≥ S apart, groups them in fours, and rejects a view below the minimum", () => {
+    const { manifest } = runPhaseD(config, root, phaseC.manifest);
+    const dense = manifest.views.find((record) => record.view === "dense" && record.dose === 1000)!;
+    expect(dense.status).toBe("accepted");
+    expect(dense.spacing).toBeCloseTo(spacingThreshold(0.7, 32), 10);
+    const view = loadNpz(path.join(root, dense.files!.train));
+    const xs = view["xcoords"]!.data as Float64Array;
+    const ys = view["ycoords"]!.data as Float64Array;
+    expect(xs.length).toBe(dense.accepted);
+    for (let i = 0; i < xs.length; i++) {
+      for (let j = i + 1; j < xs.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
+    }
+    const groups = JSON.parse(readFileSync(path.join(root, dense.files!.groups), "utf8")) as GroupsFile;
+    expect(groups.groups).toHaveLength(dense.accepted);
+    for (const group of groups.groups) expect(new Set(group).size).toBe(4);
+    // On a 128×128 object with 300 positions the sparse view (S = 25.6 px) keeps too few points.
+    const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000)!;
+    expect(sparse.status).toBe("rejected");
+    expect(sparse.reason).toMatch(/spacing threshold/);
+    expect(existsSync(path.join(root, "phaseD/dose_1000/sparse"))).toBe(false);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The study's configuration: what is simulated, which views and doses are trained, how, and how the
+ * models are compared. Presets give complete configurations; a JSON file (`--config study.json`) and flags
+ * override parts of one. Every field lands in the run identity, so two runs with equal configurations (and
+ * seeds, data and code) are comparable.
+ */
+import { z } from "zod";
+import { StudykitError } from "@studykit/native";
+import type { PresetName } from "./presets.js";
+
+/** The study's views: all patterns at gridsize 1, and the two overlap views at gridsize 2. */
+export const STUDY_VIEWS = ["baseline", "dense", "sparse"] as const;
+export type StudyViewName = (typeof STUDY_VIEWS)[number];
+
+/** Error codes of study configuration. */
+export const StudyConfigErrorCode = {
+  /** The configuration (file or flags) is invalid; every problem is listed. */
+  Invalid: "E_STUDY_CONFIG",
+} as const;
+
+/** An invalid study configuration; `problems` lists every problem found. */
+export class StudyConfigError extends StudykitError {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    const shown = problems.slice(0, 20).map((problem) => `  - ${problem}`);
+    if (problems.length > 20) shown.push(`  ... and ${problems.length - 20} more`);
+    super(StudyConfigErrorCode.Invalid, `invalid study configuration (${source}):\n${shown.join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+const positiveInt = z.number().int().positive();
+
+const objectSchema = z.discriminatedUnion("source", [
+  z.object({ source: z.literal("procedural"), height: positiveInt, width: positiveInt }).strict(),
+  z
+    .object({
+      source: z.literal("file"),
+      /** An npz holding `objectGuess` and `probeGuess` (e.g. a real reconstruction). */
+      path: z.string().min(1),
+      /** Use the file's `xcoords`/`ycoords` instead of random positions. */
+      reuseCoordinates: z.boolean(),
+    })
+    .strict(),
+]);
+
+/** Schema of a complete configuration. */
+export const studyConfigSchema = z
+  .object({
+    /** Master seed: object, positions, noise, groups, model initialisation and shuffling derive from it. */
+    seed: z.number().int().nonnegative(),
+    object: objectSchema,
+    probe: z
+      .object({
+        /** N: probe and pattern size (a power of two; the models need a multiple of 8). */
+        size: z.number().int().min(8).refine((n) => (n & (n - 1)) === 0, "must be a power of two"),
+        apertureFraction: z.number().positive().max(0.5),
+        defocusRadians: z.number().nonnegative(),
+      })
+      .strict(),
+    /** Random scan positions (ignored when the object file's coordinates are reused). */
+    scan: z.object({ count: positiveInt }).strict(),
+    doses: z.array(z.number().positive()).min(1),
+    views: z.array(z.enum(STUDY_VIEWS)).min(1),
+    overlap: z
+      .object({
+        dense: z.number().min(0).lt(1),
+        sparse: z.number().min(0).lt(1),
+        /** A view with fewer accepted training positions is rejected (its jobs become skip events). */
+        minCount: positiveInt,
+        /** K: nearest-neighbour candidates a gridsize-2 group's partners are drawn from. */
+        candidates: z.number().int().min(3),
+      })
+      .strict(),
+    training: z
+      .object({
+        model: z.enum(["reference", "tiny"]),
+        epochs: positiveInt,
+        batchSize: positiveInt,
+        learningRate: z.number().positive(),
+        validationFraction: z.number().min(0).lt(1),
+        /** Cap on training samples per job (null: all). */
+        maxTrainSamples: positiveInt.nullable(),
+      })
+      .strict(),
+    compare: z
+      .object({
+        /** Side of each predicted patch's central window used for stitching (≤ N). */
+        stitchWindow: positiveInt,
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    if (config.compare.stitchWindow > config.probe.size) {
+      context.addIssue({ code: "custom", path: ["compare", "stitchWindow"], message: `must be ≤ probe.size (${config.probe.size})` });
+    }
+    if (new Set(config.doses).size !== config.doses.length) context.addIssue({ code: "custom", path: ["doses"], message: "repeats a dose" });
+    if (new Set(config.views).size !== config.views.length) context.addIssue({ code: "custom", path: ["views"], message: "repeats a view" });
+  });
+
+/** A complete study configuration. */
+export type StudyConfig = z.infer<typeof studyConfigSchema>;
+
+/** A partial configuration, as a `--config` file may give it (deep-merged over the preset). */
+export type StudyConfigOverrides = { readonly [K in keyof StudyConfig]?: StudyConfig[K] extends readonly unknown[] ? StudyConfig[K] : Partial<StudyConfig[K]> };
+
+const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
+  // Minutes on a 2-core laptop: 32×32 patterns of a 192×192 object, a small network, a few epochs.
+  quick: {
+    seed: 20251122,
+    object: { source: "procedural", height: 192, width: 192 },
+    probe: { size: 32, apertureFraction: 0.2, defocusRadians: 8 },
+    scan: { count: 1200 },
+    doses: [1e3, 1e4, 1e5],
+    views: ["baseline", "dense", "sparse"],
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7 },
+    training: { model: "tiny", epochs: 12, batchSize: 32, learningRate: 2e-3, validationFraction: 0.1, maxTrainSamples: null },
+    compare: { stitchWindow: 16 },
+  },
+  // What a scientist would publish: 64×64 patterns of a 512×512 object, the reference network.
+  full: {
+    seed: 20251122,
+    object: { source: "procedural", height: 512, width: 512 },
+    probe: { size: 64, apertureFraction: 0.2, defocusRadians: 8 },
+    scan: { count: 6000 },
+    doses: [1e3, 1e4, 1e5],
+    views: ["baseline", "dense", "sparse"],
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7 },
+    training: { model: "reference", epochs: 40, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null },
+    compare: { stitchWindow: 32 },
+  },
+};
+
+/** A copy of a preset's configuration. */
+export function presetConfig(name: PresetName): StudyConfig {
+  return structuredClone(PRESETS[name]) as StudyConfig;
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`);
+}
+
+/** Validates a complete configuration; `E_STUDY_CONFIG` lists every problem. */
+export function validateStudyConfig(value: unknown, source = "configuration"): StudyConfig {
+  const parsed = studyConfigSchema.safeParse(value);
+  if (!parsed.success) throw new StudyConfigError(source, formatIssues(parsed.error));
+  return parsed.data;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Deep-merges `overrides` into `base` (objects merge, arrays and scalars replace) and validates the result. */
+export function mergeStudyConfig(base: StudyConfig, overrides: unknown, source = "overrides"): StudyConfig {
+  if (!isPlainObject(overrides)) throw new StudyConfigError(source, [`expected a JSON object, got ${Array.isArray(overrides) ? "an array" : typeof overrides}`]);
+  const merge = (target: unknown, patch: unknown): unknown => {
+    if (!isPlainObject(target) || !isPlainObject(patch)) return patch;
+    // A different object source replaces the whole object block (the two variants share no fields).
+    if ("source" in patch && patch.source !== target.source) return patch;
+    const out: Record<string, unknown> = { ...target };
+    for (const [key, value] of Object.entries(patch)) out[key] = key in target ? merge(target[key], value) : value;
+    return out;
+  };
+  return validateStudyConfig(merge(base, overrides), source);
+}
