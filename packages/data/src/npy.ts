@@ -4,13 +4,12 @@
  * The header is parsed by a strict literal parser (never evaluated); the declared size is checked against
  * the bytes present before anything is allocated; object arrays are refused without unpickling.
  */
-import { DataErrorCode, NpyError } from "./errors.js";
 import type { ArrayInput, NdArray } from "./ndarray.js";
 import { writeFileAtomic } from "./internal/atomic-file.js";
 import { BufferSource, FileSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements, type DecodeOptions } from "./internal/npy-decode.js";
 import { encodeArray } from "./internal/npy-encode.js";
-import { NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength, type NpyHeader } from "./internal/npy-header.js";
+import { NPY_MAGIC, NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength, type NpyHeader } from "./internal/npy-header.js";
 
 /** Options for every reader. */
 export interface ReadOptions extends DecodeOptions {
@@ -59,6 +58,22 @@ export function loadNpy(path: string, options: ReadOptions = {}): NdArray {
   } finally {
     source.close();
   }
+}
+
+/**
+ * Says whether a file is an `.npy` or an `.npz` from its first bytes (numpy's magic, or a zip's `PK`),
+ * falling back to the extension for files that are neither (so the matching reader reports the damage).
+ */
+export function detectFormat(path: string): "npy" | "npz" {
+  const source = new FileSource(path);
+  try {
+    const head = source.read(0, Math.min(source.size, NPY_MAGIC.length));
+    if (head.length === NPY_MAGIC.length && head.every((byte, index) => byte === NPY_MAGIC[index])) return "npy";
+    if (head[0] === 0x50 && head[1] === 0x4b) return "npz";
+  } finally {
+    source.close();
+  }
+  return path.toLowerCase().endsWith(".npy") ? "npy" : "npz";
 }
 
 /** Reads only the header of an `.npy` file (dtype, shape, order, where the data starts). */
