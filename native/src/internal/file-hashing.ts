@@ -14,7 +14,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { CancelledError, type IoError, NativeError, NativeErrorCode } from "../errors.js";
 import type { NativeBinding, NativeHandle } from "./binding.js";
-import { activeBinding } from "./loader.js";
+import { activeBinding, withBinding } from "./loader.js";
 import { argumentError, callNative, fromNativeError, ioError, isDirectoryError } from "./typed-errors.js";
 
 /** Bytes accepted by the hashing functions. */
@@ -75,7 +75,7 @@ export class Sha256 {
   /** An independent hasher with the same state (to hash several continuations of a common prefix). */
   copy(): Sha256 {
     if (this.#digested) throw finalizedError();
-    const copy = new Sha256();
+    const copy = withBinding(this.#binding, () => new Sha256());
     if (this.#binding) copy.#native = this.#binding.hasherCopy(this.#native!);
     else copy.#fallback = this.#fallback!.copy();
     return copy;

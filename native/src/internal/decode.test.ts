@@ -1,0 +1,208 @@
+import { randomBytes } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { byteSwap, crc32, float16ToFloat32, float64ToFloat32, fortranToC, interleavedToPlanar, planarToInterleaved } from "../index.js";
+import { loadNativeBinding, withBinding } from "./loader.js";
+import type { NativeBinding } from "./binding.js";
+
+const native = loadNativeBinding().binding;
+const implementations: [string, NativeBinding | null][] = [["fallback", null]];
+if (native) implementations.push(["native", native]);
+
+/** `length` random bytes starting at byte offset `offset` of a larger buffer (to test unaligned input). */
+function unalignedBytes(length: number, offset: number): Uint8Array {
+  const backing = randomBytes(length + offset + 8);
+  return new Uint8Array(backing.buffer, backing.byteOffset + offset, length);
+}
+
+/** Byte-for-byte equality of two views (vitest's deep `toEqual` is slow on large typed arrays). */
+function expectSameBytes(actual: ArrayBufferView, expected: ArrayBufferView): void {
+  const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
+  const b = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
+  if (!a.equals(b)) expect(Array.from(a)).toEqual(Array.from(b));
+}
+
+/** Reference byte swap written independently of both kernels: through DataView big/little reads. */
+function referenceSwap(bytes: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  const half = size === 16 ? 8 : size;
+  for (let start = 0; start < bytes.length; start += half) {
+    for (let index = 0; index < half; index++) out[start + index] = bytes[start + half - 1 - index]!;
+  }
+  return out;
+}
+
+describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
+  const run = <T>(body: () => T): T => withBinding(binding, body);
+
+  it("byteSwap reverses each element, for every size, odd element counts and unaligned offsets", () => {
+    for (const size of [2, 4, 8, 16] as const) {
+      for (const count of [0, 1, 3, 17, 1001]) {
+        for (const offset of [0, 1, 3]) {
+          const input = unalignedBytes(count * size, offset);
+          const before = input.slice();
+          const swapped = run(() => byteSwap(input, size));
+          expectSameBytes(swapped, referenceSwap(input, size));
+          expectSameBytes(input, before);
+          run(() => byteSwap(input, size, { inPlace: true }));
+          expectSameBytes(input, swapped);
+        }
+      }
+    }
+    // complex128: real and imaginary float64 swapped separately.
+    expect(run(() => byteSwap(Uint8Array.from({ length: 16 }, (_, i) => i), 16))).toEqual(
+      Uint8Array.from([7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8]),
+    );
+    // A big-endian float64 read through DataView equals the native value after the swap.
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, Math.PI, false);
+    expect(new Float64Array(run(() => byteSwap(new Uint8Array(view.buffer), 8)).buffer)[0]).toBe(Math.PI);
+  });
+
+  it("byteSwap refuses bad element sizes and partial elements with a coded error", () => {
+    expect(() => run(() => byteSwap(new Uint8Array(6), 4))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+    expect(() => run(() => byteSwap(new Uint8Array(6), 3 as 2))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+    expect(() => run(() => byteSwap("abc" as unknown as Uint8Array, 2))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  });
+
+  it("float16ToFloat32 decodes known values exactly (values from numpy's float16 table)", () => {
+    const halves = new Uint16Array([0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x3555, 0x7c00, 0xfc00, 0x7e00]);
+    const out = run(() => float16ToFloat32(halves));
+    expect(Array.from(out.subarray(0, 11))).toEqual([0, -0, 1, -2, 65504, 2 ** -24, 1023 * 2 ** -24, 2 ** -14, 0.333251953125, Infinity, -Infinity]);
+    expect(Object.is(out[1], -0)).toBe(true);
+    expect(Number.isNaN(out[11])).toBe(true);
+  });
+
+  it("float16ToFloat32 matches the IEEE definition for every one of the 65536 bit patterns", () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const out = run(() => float16ToFloat32(all));
+    for (let half = 0; half < 65536; half++) {
+      const sign = half >> 15 ? -1 : 1;
+      const exponent = (half >> 10) & 0x1f;
+      const mantissa = half & 0x3ff;
+      const expected =
+        exponent === 31 ? (mantissa ? NaN : sign * Infinity) : exponent === 0 ? sign * mantissa * 2 ** -24 : sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+      if (!Object.is(out[half], expected)) expect(out[half], `half 0x${half.toString(16)}`).toBe(expected);
+    }
+  });
+
+  it("float16ToFloat32 and float64ToFloat32 accept raw bytes at unaligned offsets", () => {
+    for (const count of [0, 1, 7, 1000]) {
+      const bytes = unalignedBytes(count * 8, 3);
+      const aligned = new Float64Array(bytes.slice().buffer);
+      expectSameBytes(run(() => float64ToFloat32(bytes)), run(() => float64ToFloat32(aligned)));
+      const halves = unalignedBytes(count * 2, 1);
+      expectSameBytes(run(() => float16ToFloat32(halves)), run(() => float16ToFloat32(new Uint16Array(halves.slice().buffer))));
+    }
+    expect(() => run(() => float16ToFloat32(new Uint8Array(3)))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+    expect(() => run(() => float64ToFloat32(new Uint8Array(12)))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  });
+
+  it("float64ToFloat32 rounds like Math.fround (nearest-even, overflow to Infinity)", () => {
+    fc.assert(
+      fc.property(fc.float64Array({ maxLength: 64 }), (values) => {
+        const out = run(() => float64ToFloat32(values));
+        expect(Array.from(out)).toEqual(Array.from(values, (value) => Math.fround(value)));
+      }),
+    );
+    expect(Array.from(run(() => float64ToFloat32(new Float64Array([1 + 2 ** -24, 1 + 3 * 2 ** -24, 1e39, -1e-50]))))).toEqual([1, 1 + 2 ** -22, Infinity, -0]);
+  });
+
+  it("interleavedToPlanar / planarToInterleaved split and join complex values, both float widths", () => {
+    for (const Type of [Float32Array, Float64Array]) {
+      for (const count of [0, 1, 5, 333]) {
+        const interleaved = new Type(Array.from({ length: 2 * count }, () => Math.random() * 100 - 50));
+        const { real, imaginary } = run(() => interleavedToPlanar(interleaved));
+        expect(real).toBeInstanceOf(Type);
+        expect(Array.from(real)).toEqual(Array.from(interleaved).filter((_, i) => i % 2 === 0));
+        expect(Array.from(imaginary)).toEqual(Array.from(interleaved).filter((_, i) => i % 2 === 1));
+        expect(run(() => planarToInterleaved(real, imaginary))).toEqual(interleaved);
+      }
+    }
+    expect(() => run(() => interleavedToPlanar(new Float64Array(3)))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+    expect(() => run(() => planarToInterleaved(new Float64Array(2), new Float32Array(2) as unknown as Float64Array))).toThrow(
+      expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }),
+    );
+    expect(() => run(() => planarToInterleaved(new Float64Array(2), new Float64Array(3)))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  });
+
+  it("fortranToC transposes a 2-D array (numpy: np.asfortranarray([[1,2,3],[4,5,6]]) stores 1,4,2,5,3,6)", () => {
+    expect(Array.from(run(() => fortranToC(new Uint8Array([1, 4, 2, 5, 3, 6]), [2, 3], 1)))).toEqual([1, 2, 3, 4, 5, 6]);
+    // A (2,3,4) int16 array: in Fortran order element (i,j,k) sits at i + 2j + 6k; C order wants 12i + 4j + k.
+    const fortran = new Int16Array(24);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 4; k++) fortran[i + 2 * j + 6 * k] = 100 * i + 10 * j + k;
+    const c = new Int16Array(run(() => fortranToC(fortran, [2, 3, 4], 2)).buffer);
+    expect(Array.from(c)).toEqual(Array.from({ length: 24 }, (_, n) => 100 * Math.floor(n / 12) + 10 * (Math.floor(n / 4) % 3) + (n % 4)));
+  });
+
+  it("fortranToC matches a direct index computation for random shapes, item sizes and offsets", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 0, maxLength: 4 }),
+        fc.constantFrom(1, 2, 3, 4, 8, 12, 16),
+        fc.integer({ min: 0, max: 7 }),
+        (shape, itemSize, offset) => {
+          const count = shape.reduce((a, b) => a * b, 1);
+          const input = unalignedBytes(count * itemSize, offset);
+          const out = run(() => fortranToC(input, shape, itemSize));
+          // Reference: for each C-order flat index, decompose it and read the Fortran-order element.
+          const expected = new Uint8Array(count * itemSize);
+          for (let flat = 0; flat < count; flat++) {
+            let rest = flat;
+            let fortranOffset = 0;
+            const index = new Array<number>(shape.length);
+            for (let axis = shape.length - 1; axis >= 0; axis--) {
+              index[axis] = rest % shape[axis]!;
+              rest = Math.floor(rest / shape[axis]!);
+            }
+            for (let axis = shape.length - 1; axis >= 0; axis--) fortranOffset = fortranOffset * shape[axis]! + index[axis]!;
+            expected.set(input.subarray(fortranOffset * itemSize, (fortranOffset + 1) * itemSize), flat * itemSize);
+          }
+          expectSameBytes(out, expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(() => run(() => fortranToC(new Uint8Array(5), [2, 3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+    expect(() => run(() => fortranToC(new Uint8Array(6), [2, -3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  });
+
+  it("crc32 gives zlib's values and continues across splits", () => {
+    expect(run(() => crc32(new TextEncoder().encode("123456789")))).toBe(0xcbf43926);
+    expect(run(() => crc32(new Uint8Array(0)))).toBe(0);
+    expect(run(() => crc32(new TextEncoder().encode("The quick brown fox jumps over the lazy dog")))).toBe(0x414fa339);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), fc.nat(7), (data, split, offset) => {
+        const cut = Math.min(split, data.length);
+        const shifted = new Uint8Array(data.length + offset);
+        shifted.set(data, offset);
+        const view = shifted.subarray(offset);
+        const whole = run(() => crc32(view));
+        expect(run(() => crc32(view.subarray(cut), crc32(view.subarray(0, cut))))).toBe(whole);
+      }),
+    );
+  });
+});
+
+describe("decode kernels: native and fallback agree on random input", () => {
+  it.skipIf(!native)("for odd lengths and unaligned offsets", () => {
+    for (const length of [0, 1, 2, 7, 31, 64, 1023, 4099]) {
+      for (const offset of [0, 1, 5]) {
+        const bytes = unalignedBytes(length * 16, offset);
+        const both = <T>(body: () => T): [T, T] => [withBinding(null, body), withBinding(native, body)];
+        for (const size of [2, 4, 8, 16] as const) {
+          const [a, b] = both(() => byteSwap(bytes, size));
+          expectSameBytes(b, a);
+        }
+        const [h1, h2] = both(() => float16ToFloat32(bytes));
+        expectSameBytes(h2, h1);
+        const [f1, f2] = both(() => float64ToFloat32(bytes));
+        expectSameBytes(f2, f1);
+        const [c1, c2] = both(() => crc32(bytes, 12345));
+        expect(c2).toBe(c1);
+        const [t1, t2] = both(() => fortranToC(bytes, [length, 4], 4));
+        expectSameBytes(t2, t1);
+      }
+    }
+  });
+});
