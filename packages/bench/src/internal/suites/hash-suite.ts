@@ -16,24 +16,10 @@ import type { SuiteResult } from "../results.js";
 import { maxMainThreadStall } from "../main-thread-stall.js";
 import { planArguments, repeatPlan, writeRepeatedFile, type SuiteContext } from "../suite-context.js";
 
-/** The file-hashing API the native issue defines; looked up at run time so the suite reports it absent until it lands. */
-interface NativeFileHashing {
-  sha256File(path: string, options?: { chunkSize?: number }): Promise<unknown>;
-  sha256Files(paths: readonly string[], options?: { concurrency?: number }): Promise<unknown>;
-}
-
-function nativeFunction<K extends keyof NativeFileHashing>(name: K): NativeFileHashing[K] {
-  const candidate = (native as unknown as Partial<NativeFileHashing>)[name];
-  if (typeof candidate !== "function") absent(`@studykit/native does not export ${name} yet`);
-  return candidate as NativeFileHashing[K];
-}
-
-/** The hex digest from whatever shape a hashing call returns (hex string, Buffer, or `{ sha256 }`). */
-function hexOf(result: unknown): string {
-  if (typeof result === "string") return result;
-  if (Buffer.isBuffer(result)) return result.toString("hex");
-  if (typeof result === "object" && result !== null && typeof (result as { sha256?: unknown }).sha256 === "string") return (result as { sha256: string }).sha256;
-  throw new Error(`unrecognised digest result ${JSON.stringify(result)?.slice(0, 80)}`);
+/** The digest of one `sha256Files` entry; a per-file failure becomes the contender's failure. */
+function hexOf(result: native.Sha256FileResult): string {
+  if (!result.ok) throw result.error;
+  return result.sha256;
 }
 
 function expectDigests(label: string, actual: readonly string[], expected: readonly string[]): void {
@@ -92,8 +78,7 @@ export async function runHashSuite(context: SuiteContext): Promise<SuiteResult> 
   // --- one large file -------------------------------------------------------------------------------
   const single = new GroupBuilder({ id: "hash-one-file", title: `SHA-256 of one ${bigBytes / mib} MiB file (page cache)`, kind: "time", work: { amount: bigBytes, unit: "bytes" }, log });
   await single.time({ id: "native-sha256File", label: "native sha256File", role: "ours" }, fast, async () => {
-    const sha256File = nativeFunction("sha256File");
-    return { detail, run: async () => expectDigests("sha256File", [hexOf(await sha256File(bigPath))], [bigDigest]) };
+    return { detail, run: async () => expectDigests("sha256File", [(await native.sha256File(bigPath)).sha256], [bigDigest]) };
   });
   await single.time({ id: "native-sha256-in-memory", label: "native sha256(buffer), file already in memory", role: "reference" }, fast, async () => {
     const buffer = await readFile(bigPath);
@@ -125,16 +110,14 @@ export async function runHashSuite(context: SuiteContext): Promise<SuiteResult> 
   // --- eight files ------------------------------------------------------------------------------------
   const many = new GroupBuilder({ id: "hash-eight-files", title: `SHA-256 of ${partCount} × ${partBytes / mib} MiB files (page cache)`, kind: "time", work: { amount: partBytes * partCount, unit: "bytes" }, log });
   await many.time({ id: "native-sha256Files", label: "native sha256Files (parallel)", role: "ours" }, fast, async () => {
-    const sha256Files = nativeFunction("sha256Files");
-    return { detail, run: async () => expectDigests("sha256Files", ((await sha256Files(partPaths)) as unknown[]).map(hexOf), partDigests) };
+    return { detail, run: async () => expectDigests("sha256Files", (await native.sha256Files(partPaths)).map(hexOf), partDigests) };
   });
   await many.time({ id: "native-sha256File-sequential", label: "native sha256File, one file after another", role: "reference" }, fast, async () => {
-    const sha256File = nativeFunction("sha256File");
     return {
       detail,
       run: async () => {
         const digests: string[] = [];
-        for (const path of partPaths) digests.push(hexOf(await sha256File(path)));
+        for (const path of partPaths) digests.push((await native.sha256File(path)).sha256);
         expectDigests("sha256File", digests, partDigests);
       },
     };
@@ -174,8 +157,7 @@ export async function runHashSuite(context: SuiteContext): Promise<SuiteResult> 
     return samples;
   };
   await stall.run({ id: "native-sha256File", label: "native sha256File", role: "ours" }, async () => {
-    const sha256File = nativeFunction("sha256File");
-    return { samples: await stallSamples(() => sha256File(bigPath)), detail };
+    return { samples: await stallSamples(() => native.sha256File(bigPath)), detail };
   });
   await stall.run({ id: "node-crypto-stream", label: "node:crypto streaming (fs.createReadStream)", role: "peer" }, async () => ({
     samples: await stallSamples(() => nodeCryptoStream(bigPath)),

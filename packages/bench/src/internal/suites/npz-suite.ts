@@ -8,39 +8,19 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as data from "@studykit/data";
 import { parse as parseNpyjs } from "npyjs";
-import { absent, ContenderAbsentError, GroupBuilder, timeRepeated } from "../measure.js";
+import { ContenderAbsentError, GroupBuilder, timeRepeated } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript, type PythonModule } from "../python-peer.js";
 import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
+import { runDecodeKernelGroups } from "./decode-kernels.js";
 
 const KEY = "diff3d";
 const SIDE = 64;
 const SLAB_ROWS = 256;
 
-/** The loader API the data issue defines; looked up at run time so the suite reports it absent until it lands. */
 interface LoadedArray {
   readonly shape: readonly number[];
-  readonly data: ArrayLike<number> | unknown;
-}
-interface NpzArchiveLike {
-  get(name: string): LoadedArray | Promise<LoadedArray>;
-  close?(): void | Promise<void>;
-}
-interface MemmapLike {
-  readonly shape: readonly number[];
-  rows(start: number, count: number): LoadedArray | Promise<LoadedArray>;
-  close?(): void | Promise<void>;
-}
-interface DataLoaders {
-  loadNpy(path: string): LoadedArray | Promise<LoadedArray>;
-  openNpz(path: string): NpzArchiveLike | Promise<NpzArchiveLike>;
-  openMemmap(path: string, key?: string): MemmapLike | Promise<MemmapLike>;
-}
-
-function dataFunction<K extends keyof DataLoaders>(name: K): DataLoaders[K] {
-  const candidate = (data as unknown as Partial<DataLoaders>)[name];
-  if (typeof candidate !== "function") absent(`@studykit/data does not export ${name} yet`);
-  return candidate.bind(data) as DataLoaders[K];
+  readonly data: unknown;
 }
 
 /** Value at [row, 32, 32] of a float32 (n, 64, 64) array, to cross-check loaders. */
@@ -52,10 +32,6 @@ function probe(array: LoadedArray, row: number): number {
 function expectArray(label: string, array: LoadedArray, rows: number, expectedLast: number | null): void {
   if (array.shape[0] !== rows || array.shape[1] !== SIDE || array.shape[2] !== SIDE) throw new Error(`${label} returned shape [${array.shape.join(", ")}], expected [${rows}, ${SIDE}, ${SIDE}]`);
   if (expectedLast !== null && probe(array, rows - 1) !== expectedLast) throw new Error(`${label} returned ${probe(array, rows - 1)} at [-1, 32, 32], numpy ${expectedLast}`);
-}
-
-async function closeQuietly(handle: { close?(): void | Promise<void> }): Promise<void> {
-  await handle.close?.();
 }
 
 interface Inputs {
@@ -95,7 +71,8 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
   } catch (error) {
     // Without numpy there is neither an input writer nor the main peer: the suite says so and ends.
     const reason = error instanceof ContenderAbsentError ? error.message : `input generation failed: ${(error as Error).message}`;
-    return { suite: "npz", wallSeconds: (performance.now() - started) / 1000, groups: [], notes: [`absent: the npz inputs are written by numpy (${reason})`] };
+    const groups = await runDecodeKernelGroups(context);
+    return { suite: "npz", wallSeconds: (performance.now() - started) / 1000, groups, notes: [`absent: the npz loading groups need inputs written by numpy (${reason})`] };
   }
   const { inputs, numpy } = generated;
   const work = { amount: inputs.bytes, unit: "bytes" as const };
@@ -120,14 +97,13 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
       return result;
     });
     await group.time({ id: "studykit-npz", label: "@studykit/data openNpz().get(key)", role: "ours" }, plan, async () => {
-      const openNpz = dataFunction("openNpz");
       return {
-        run: async () => {
-          const archive = await openNpz(path);
+        run: () => {
+          const archive = data.openNpz(path);
           try {
-            expectArray("openNpz().get", await archive.get(KEY), inputs.patterns, expectedLast);
+            expectArray("openNpz().get", archive.get(KEY), inputs.patterns, expectedLast);
           } finally {
-            await closeQuietly(archive);
+            archive.close();
           }
         },
       };
@@ -137,8 +113,7 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
 
   const npyGroup = new GroupBuilder({ id: "npy", title: `Load a plain .npy, ${mb} MB float32`, kind: "time", work, log });
   await npyGroup.time({ id: "studykit-npy", label: "@studykit/data loadNpy", role: "ours" }, plan, async () => {
-    const loadNpy = dataFunction("loadNpy");
-    return { run: async () => expectArray("loadNpy", await loadNpy(inputs.npy), inputs.patterns, expectedLast) };
+    return { run: () => expectArray("loadNpy", data.loadNpy(inputs.npy), inputs.patterns, expectedLast) };
   });
   await npyGroup.run({ id: "numpy-load", label: "np.load", role: "peer" }, () => numpyLoad("npy", inputs.npy));
   await npyGroup.time({ id: "npyjs", label: "npyjs parse(fs.readFile)", role: "peer" }, plan, async () => ({
@@ -152,12 +127,11 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
   groups.push(npyGroup.finish());
 
   const openGroup = new GroupBuilder({ id: "memmap-open", title: `Open memory-mapped (${mb} MB array): time to a usable array`, kind: "latency", log });
-  await openGroup.run({ id: "studykit-memmap-open", label: "@studykit/data openMemmap(stored npz, key)", role: "ours" }, async () => {
-    const openMemmap = dataFunction("openMemmap");
-    const samples = await timeRepeated(async () => {
-      const mapped = await openMemmap(inputs.stored, KEY);
+  await openGroup.run({ id: "studykit-memmap-open", label: "@studykit/data openMemmap(stored npz, { member })", role: "ours" }, async () => {
+    const samples = await timeRepeated(() => {
+      const mapped = data.openMemmap(inputs.stored, { member: KEY });
       if (mapped.shape[0] !== inputs.patterns) throw new Error(`openMemmap shape [${mapped.shape.join(", ")}]`);
-      await closeQuietly(mapped);
+      mapped.close();
     }, plan);
     return { samples: samples.map((s) => s * 1000) };
   });
@@ -167,21 +141,25 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
 
   const slabGroup = new GroupBuilder({ id: "memmap-slab", title: `Read a ${SLAB_ROWS}-row slab from a memory-mapped array (${((SLAB_ROWS * SIDE * SIDE * 4) / 2 ** 20).toFixed(0)} MiB)`, kind: "time", work: { amount: SLAB_ROWS * SIDE * SIDE * 4, unit: "bytes" }, log });
   const slabRows = Math.min(SLAB_ROWS, inputs.patterns);
-  await slabGroup.time({ id: "studykit-memmap-rows", label: "@studykit/data openMemmap().rows(start, 256)", role: "ours" }, plan, async () => {
-    const openMemmap = dataFunction("openMemmap");
-    const mapped = await openMemmap(inputs.stored, KEY);
+  await slabGroup.time({ id: "studykit-memmap-rows", label: "@studykit/data openMemmap().rows(start, 256), copied", role: "ours" }, plan, async () => {
+    const mapped = data.openMemmap(inputs.stored, { member: KEY });
     let start = 0;
     return {
-      run: async () => {
-        const slab = await mapped.rows(start, slabRows);
+      run: () => {
+        const slab = mapped.rows(start, slabRows);
         if (slab.shape[0] !== slabRows) throw new Error(`rows() returned ${slab.shape[0]} rows`);
+        // Copied, like numpy's np.array(slice): a zero-copy view alone would not read the pages.
+        (slab.data as Float32Array).slice();
         start = (start + 7919 * slabRows) % Math.max(1, inputs.patterns - slabRows);
       },
-      cleanup: () => closeQuietly(mapped),
+      cleanup: () => mapped.close(),
     };
   });
   await slabGroup.run({ id: "numpy-memmap-slab", label: "np.array(np.load(.npy, mmap_mode='r')[start:start+256])", role: "peer" }, () => numpyLoad("memmap-slab", inputs.npy, ["--rows", String(slabRows)]));
   groups.push(slabGroup.finish());
+
+  context.log("npz: decode kernels");
+  groups.push(...(await runDecodeKernelGroups(context)));
 
   return {
     suite: "npz",

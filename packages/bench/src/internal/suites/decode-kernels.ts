@@ -1,0 +1,153 @@
+/**
+ * Decode kernels of `@studykit/native` (the ones `@studykit/data` calls on whole arrays while loading)
+ * against a plain TypeScript loop doing the same job on 100 MB, and CRC-32 also against `node:zlib`.
+ * The loops below are the straightforward code a loader would otherwise run; each kernel's output is
+ * checked bit for bit against its loop before timing.
+ */
+import { randomFillSync } from "node:crypto";
+import * as zlib from "node:zlib";
+import * as native from "@studykit/native";
+import { absent, GroupBuilder } from "../measure.js";
+import type { ComparisonGroup } from "../results.js";
+import { repeatPlan, type SuiteContext } from "../suite-context.js";
+
+function swap4Loop(input: Uint8Array): Uint8Array {
+  const out = new Uint8Array(input.length);
+  for (let i = 0; i < input.length; i += 4) {
+    out[i] = input[i + 3]!;
+    out[i + 1] = input[i + 2]!;
+    out[i + 2] = input[i + 1]!;
+    out[i + 3] = input[i]!;
+  }
+  return out;
+}
+
+function float16Loop(halves: Uint16Array): Float32Array {
+  const bits = new Uint32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) {
+    const h = halves[i]!;
+    const sign = (h & 0x8000) << 16;
+    const exponent = (h >> 10) & 0x1f;
+    let mantissa = h & 0x3ff;
+    if (exponent === 0x1f) bits[i] = (sign | 0x7f800000 | (mantissa << 13)) >>> 0;
+    else if (exponent !== 0) bits[i] = (sign | ((exponent + 112) << 23) | (mantissa << 13)) >>> 0;
+    else if (mantissa === 0) bits[i] = sign >>> 0;
+    else {
+      let shift = 0;
+      while ((mantissa & 0x400) === 0) {
+        mantissa <<= 1;
+        shift++;
+      }
+      bits[i] = (sign | ((113 - shift) << 23) | ((mantissa & 0x3ff) << 13)) >>> 0;
+    }
+  }
+  return new Float32Array(bits.buffer);
+}
+
+function float64Loop(values: Float64Array): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+  return out;
+}
+
+function planarLoop(interleaved: Float32Array): { real: Float32Array; imaginary: Float32Array } {
+  const n = interleaved.length / 2;
+  const real = new Float32Array(n);
+  const imaginary = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    real[i] = interleaved[2 * i]!;
+    imaginary[i] = interleaved[2 * i + 1]!;
+  }
+  return { real, imaginary };
+}
+
+/** Fortran → C order of a 2-D array of 4-byte items `[rows, cols]` (moved as bits: NaN payloads survive). */
+function fortranLoop(input: Uint32Array, rows: number, cols: number): Uint32Array {
+  const out = new Uint32Array(input.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = input[c * rows + r]!;
+  return out;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crcLoop(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+function nativeDetail(): string {
+  const status = native.nativeStatus();
+  return status.implementation === "native" ? "Rust addon" : "pure-TS fallback (addon not loaded)";
+}
+
+export async function runDecodeKernelGroups(context: SuiteContext): Promise<ComparisonGroup[]> {
+  const bytes = context.quick ? 1 << 20 : 100_000_000;
+  const plan = repeatPlan(context, "fast");
+  const mb = `${(bytes / 1e6).toFixed(0)} MB`;
+  const work = { amount: bytes, unit: "bytes" as const };
+  const random = randomFillSync(new Uint8Array(bytes));
+  const groups: ComparisonGroup[] = [];
+  const kernel = async (id: string, title: string, ours: () => ArrayBufferView, loop: () => ArrayBufferView, goal = 5) => {
+    const group = new GroupBuilder({ id: `decode-${id}`, title: `${title}, ${mb}`, kind: "time", work, log: context.log });
+    const expected = loop();
+    await group.time({ id: "native", label: `native ${id}`, role: "ours" }, plan, async () => {
+      if (!sameBytes(ours(), expected)) throw new Error(`native ${id} output differs from the plain loop's`);
+      return { run: ours, detail: nativeDetail() };
+    });
+    await group.time({ id: "ts-loop", label: "plain TypeScript loop", role: "reference" }, plan, async () => ({ run: loop }));
+    groups.push(group.finish([{ kind: "ratio", ours: "native", peer: "ts-loop", atLeast: goal }]));
+  };
+
+  await kernel("byteSwap", "Byte-swap 4-byte elements (big-endian float32 → native)", () => native.byteSwap(random, 4), () => swap4Loop(random));
+  const halves = new Uint16Array(random.buffer, 0, bytes / 2);
+  await kernel("float16ToFloat32", "float16 → float32", () => native.float16ToFloat32(halves), () => float16Loop(halves));
+  const doubles = new Float64Array(bytes / 8);
+  for (let i = 0; i < doubles.length; i++) doubles[i] = (random[i]! - 128) * 1.000001 ** i;
+  await kernel("float64ToFloat32", "float64 → float32", () => native.float64ToFloat32(doubles), () => float64Loop(doubles));
+  const interleaved = new Float32Array(doubles.length * 2).map((_, i) => random[i]! / 7);
+  await kernel(
+    "interleavedToPlanar",
+    "complex64 interleaved → planar",
+    () => {
+      const { real, imaginary } = native.interleavedToPlanar(interleaved);
+      return Buffer.concat([Buffer.from(real.buffer), Buffer.from(imaginary.buffer)]);
+    },
+    () => {
+      const { real, imaginary } = planarLoop(interleaved);
+      return Buffer.concat([Buffer.from(real.buffer), Buffer.from(imaginary.buffer)]);
+    },
+  );
+  const rows = context.quick ? 512 : 5000;
+  const cols = bytes / 4 / rows;
+  const fortran = new Uint32Array(random.buffer, 0, rows * cols);
+  await kernel("fortranToC", `Fortran → C order, float32 [${rows}, ${cols}]`, () => native.fortranToC(fortran, [rows, cols], 4), () => fortranLoop(fortran, rows, cols));
+
+  const crcGroup = new GroupBuilder({ id: "decode-crc32", title: `CRC-32 (zip member check), ${mb}`, kind: "time", work, log: context.log });
+  const expectedCrc = crcLoop(random);
+  await crcGroup.time({ id: "native", label: "native crc32", role: "ours" }, plan, async () => {
+    if (native.crc32(random) !== expectedCrc) throw new Error("native crc32 differs from the table loop");
+    return { run: () => native.crc32(random), detail: nativeDetail() };
+  });
+  await crcGroup.time({ id: "node-zlib-crc32", label: "node:zlib crc32", role: "peer" }, plan, async () => {
+    const crc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
+    if (typeof crc32 !== "function") absent(`node:zlib has no crc32 in Node ${process.version} (added in 20.15 / 22.2)`);
+    if (crc32(random) !== expectedCrc) throw new Error("zlib.crc32 differs from the table loop");
+    return { run: () => crc32(random), detail: `Node ${process.version}` };
+  });
+  await crcGroup.time({ id: "ts-loop", label: "plain TypeScript table loop", role: "reference" }, plan, async () => ({ run: () => crcLoop(random) }));
+  groups.push(crcGroup.finish([{ kind: "ratio", ours: "native", peer: "ts-loop", atLeast: 5 }]));
+  return groups;
+}
