@@ -4,10 +4,16 @@
 // install; the tests that need a missing tool skip with a message, except under CI where they fail.
 import { spawnSync } from "node:child_process";
 
-const REQUIRED = [{ command: "redis-server", debianPackage: "redis-server" }];
+// `check` (a shell command that succeeds when the package is usable) replaces `command -v` where the
+// package is a library, not a command (python3-onnx: the trainer's onnx.checker test).
+const REQUIRED = [
+  { command: "redis-server", debianPackage: "redis-server" },
+  { check: '/usr/bin/python3 -c "import onnx"', debianPackage: "python3-onnx" },
+];
 
 const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
-const missing = REQUIRED.filter(({ command }) => !has(command));
+const usable = ({ command, check }) => (check ? spawnSync("sh", ["-c", check], { stdio: "ignore" }).status === 0 : has(command));
+const missing = REQUIRED.filter((entry) => !usable(entry));
 if (missing.length === 0) process.exit(0);
 
 const packages = missing.map(({ debianPackage }) => debianPackage);

@@ -42,3 +42,15 @@ export type {
   TrainingBatch,
   TrainingEngine,
 } from "./training-engine.js";
+export {
+  exportOnnx,
+  readOnnxModelDescription,
+  OnnxExportError,
+  ONNX_INPUT_NAME,
+  ONNX_OUTPUT_NAME,
+  ONNX_DESCRIPTION_METADATA_KEY,
+} from "./onnx/onnx-export.js";
+export { createInferenceSession, OnnxInferenceError, ONNX_EXECUTION_PROVIDERS } from "./onnx/inference-session.js";
+export type { OnnxExecutionProvider, OnnxInferenceOptions, OnnxInferenceSession, OnnxModelSource, ProviderAttempt } from "./onnx/inference-session.js";
+export { createOnnxTrainingEngine, OnnxEngineError, OnnxTrainingEngine } from "./onnx/onnx-training-engine.js";
+export type { FilterGradientStrategy, OnnxTrainingEngineOptions, SgdMomentumOptimizer } from "./onnx/onnx-training-engine.js";

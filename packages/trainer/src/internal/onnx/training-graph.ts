@@ -1,0 +1,223 @@
+/**
+ * Compiles a model description, its loss and its optimizer into the ONNX graphs the ONNX Runtime engine
+ * runs: `train` (forward, loss, reverse-mode gradients and the optimizer update in one graph, so one
+ * `session.run` is one training step), `evaluate` (forward + loss) and `predict` (forward only).
+ *
+ * Weights and optimizer slots are graph inputs and the updated ones graph outputs (ONNX layout: OIHW
+ * kernels), so the engine keeps them in its own buffers between steps and nothing is re-serialised.
+ * The learning rate and Adam's bias corrections are scalar inputs: the loop's schedule needs no recompile.
+ */
+import type { ModelDescription } from "../../model-description.js";
+import { weightSpecs } from "../../model-description.js";
+import type { AdamOptimizer, LossDescription, PhysicsLoss } from "../../training-engine.js";
+import { LOSS_CONSTANTS } from "../../training-engine.js";
+import { appendGradients, type FilterGradientStrategy } from "./autodiff.js";
+import { GraphBuilder } from "./graph-builder.js";
+import { compileForward, onnxWeightShape } from "./model-compiler.js";
+
+/** SGD with (heavy-ball) momentum: `a ← μa + g`, `w ← w − lr·a` (as TF.js' and PyTorch's momentum). */
+export interface SgdMomentumOptimizer {
+  readonly kind: "sgdMomentum";
+  readonly momentum: number;
+}
+export type GraphOptimizer = AdamOptimizer | SgdMomentumOptimizer;
+
+export type GraphMode = "train" | "evaluate" | "predict";
+
+export interface TrainingGraphSpec {
+  readonly description: ModelDescription;
+  readonly loss: LossDescription;
+  readonly optimizer: GraphOptimizer;
+  readonly mode: GraphMode;
+  /** Batch size; the train graph is static, the others take `-1` (dynamic). */
+  readonly batch: number;
+  /** Train graph only: dropout masks are fed as inputs. */
+  readonly dropout: boolean;
+  readonly filterGradient?: FilterGradientStrategy;
+}
+
+/** Fixed I/O names of the compiled graphs. */
+export const GRAPH_NAMES = {
+  input: "x",
+  amplitude: "target_amplitude",
+  phase: "target_phase",
+  learningRate: "learning_rate",
+  correction1: "adam_correction1",
+  correction2: "adam_correction2",
+  loss: "loss",
+  output: "y",
+  weight: (name: string) => `w:${name}`,
+  slot: (slot: string, name: string) => `${slot}:${name}`,
+  weightOut: (name: string) => `w_out:${name}`,
+  slotOut: (slot: string, name: string) => `${slot}_out:${name}`,
+  dropout: (layer: string) => `dropout:${layer}`,
+} as const;
+
+/** Slot names per optimizer, in output order. */
+export function optimizerSlots(optimizer: GraphOptimizer): readonly string[] {
+  return optimizer.kind === "adam" ? ["m", "v"] : ["momentum"];
+}
+
+export interface CompiledGraph {
+  readonly bytes: Uint8Array;
+  readonly weightNames: readonly string[];
+  /** ONNX-layout weight shapes in `weightNames` order. */
+  readonly weightShapes: readonly (readonly number[])[];
+}
+
+export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
+  const { description } = spec;
+  const { height, width, channels } = description.input;
+  const b = new GraphBuilder(`${description.name}-${spec.mode}`, "float32");
+  const batchDims = spec.batch === -1 ? ["batch"] : [];
+  const x = b.addInput(GRAPH_NAMES.input, "float32", [spec.batch, height, width, channels], batchDims);
+  const specs = weightSpecs(description);
+  const weights = new Map<string, string>();
+  for (const w of specs) weights.set(w.name, b.addInput(GRAPH_NAMES.weight(w.name), "float32", onnxWeightShape(w)));
+  const masks = new Map<string, string>();
+  if (spec.dropout && spec.mode === "train") {
+    const shapes = layerShapes(description);
+    for (const layer of description.layers) {
+      if (layer.kind !== "dropout") continue;
+      const [h, w, c] = shapes.get(layer.name)!;
+      const mask = b.addInput(GRAPH_NAMES.dropout(layer.name), "float32", [spec.batch, h, w, c], batchDims);
+      masks.set(layer.name, b.op("Transpose", [mask], { perm: [0, 3, 1, 2] }));
+    }
+  }
+  const xNchw = b.op("Transpose", [x], { perm: [0, 3, 1, 2] });
+  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks });
+  if (spec.mode === "predict") {
+    b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
+    b.addOutput(GRAPH_NAMES.output);
+    return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape) };
+  }
+  const lossValue = compileLoss(b, spec, prediction, xNchw, batchDims);
+  const loss = b.op("Identity", [lossValue], {}, GRAPH_NAMES.loss);
+  b.addOutput(loss);
+  if (spec.mode === "train") {
+    const wrt = specs.map((s) => weights.get(s.name)!);
+    const grads = appendGradients(b, loss, wrt, spec.filterGradient ? { filterGradient: spec.filterGradient } : {});
+    const lr = b.addInput(GRAPH_NAMES.learningRate, "float32", []);
+    if (spec.optimizer.kind === "adam") {
+      const c1 = b.addInput(GRAPH_NAMES.correction1, "float32", []);
+      const c2 = b.addInput(GRAPH_NAMES.correction2, "float32", []);
+      const { beta1, beta2, epsilon } = spec.optimizer;
+      for (const s of specs) {
+        const w = weights.get(s.name)!;
+        const g = grads.get(w)!;
+        const shape = onnxWeightShape(s);
+        const m = b.addInput(GRAPH_NAMES.slot("m", s.name), "float32", shape);
+        const v = b.addInput(GRAPH_NAMES.slot("v", s.name), "float32", shape);
+        const m2 = b.op("Add", [b.op("Mul", [m, b.constFloat(beta1, [])]), b.op("Mul", [g, b.constFloat(1 - beta1, [])])], {}, GRAPH_NAMES.slotOut("m", s.name));
+        const v2 = b.op("Add", [b.op("Mul", [v, b.constFloat(beta2, [])]), b.op("Mul", [b.op("Mul", [g, g]), b.constFloat(1 - beta2, [])])], {}, GRAPH_NAMES.slotOut("v", s.name));
+        const denominator = b.op("Add", [b.op("Sqrt", [b.op("Mul", [v2, c2])]), b.constFloat(epsilon, [])]);
+        const stepSize = b.op("Div", [b.op("Mul", [m2, c1]), denominator]);
+        b.op("Sub", [w, b.op("Mul", [stepSize, lr])], {}, GRAPH_NAMES.weightOut(s.name));
+        b.addOutput(GRAPH_NAMES.weightOut(s.name));
+        b.addOutput(m2);
+        b.addOutput(v2);
+      }
+    } else {
+      const { momentum } = spec.optimizer;
+      for (const s of specs) {
+        const w = weights.get(s.name)!;
+        const g = grads.get(w)!;
+        const a = b.addInput(GRAPH_NAMES.slot("momentum", s.name), "float32", onnxWeightShape(s));
+        const a2 = b.op("Add", [b.op("Mul", [a, b.constFloat(momentum, [])]), g], {}, GRAPH_NAMES.slotOut("momentum", s.name));
+        b.op("Sub", [w, b.op("Mul", [a2, lr])], {}, GRAPH_NAMES.weightOut(s.name));
+        b.addOutput(GRAPH_NAMES.weightOut(s.name));
+        b.addOutput(a2);
+      }
+    }
+  }
+  return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape) };
+}
+
+function layerShapes(description: ModelDescription): Map<string, readonly [number, number, number]> {
+  // Shapes after each layer, channels-last, from the description's own validator.
+  const map = new Map<string, readonly [number, number, number]>();
+  let shape: readonly [number, number, number] = [description.input.height, description.input.width, description.input.channels];
+  let inChannels = description.input.channels;
+  for (const layer of description.layers) {
+    if (layer.kind === "conv2d") {
+      const out = (size: number, k: number, s: number, d: number) => (layer.padding === "same" ? Math.ceil(size / s) : Math.floor((size - ((k - 1) * d + 1)) / s) + 1);
+      shape = [out(shape[0], layer.kernelSize[0], layer.strides[0], layer.dilation[0]), out(shape[1], layer.kernelSize[1], layer.strides[1], layer.dilation[1]), layer.filters];
+      inChannels = layer.filters;
+    } else if (layer.kind === "maxPool2d") {
+      const out = (size: number, k: number, s: number) => (layer.padding === "same" ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1);
+      shape = [out(shape[0], layer.poolSize[0], layer.strides[0]), out(shape[1], layer.poolSize[1], layer.strides[1]), inChannels];
+    } else if (layer.kind === "upsample2d") {
+      shape = [shape[0] * layer.size[0], shape[1] * layer.size[1], inChannels];
+    }
+    map.set(layer.name, shape);
+  }
+  return map;
+}
+
+function compileLoss(b: GraphBuilder, spec: TrainingGraphSpec, prediction: string, xNchw: string, batchDims: string[]): string {
+  const { description, loss } = spec;
+  const c = description.heads.channels;
+  const { height, width } = description.input;
+  const [amplitude, phase] = b.node("Split", [prediction, b.constInt64([c, c])], { axis: 1 }, { outputs: 2 }) as [string, string];
+  const mean = (v: string): string => b.op("ReduceMean", [v], { keepdims: 0 });
+  if (loss.kind === "supervised") {
+    const target = (name: string): string => b.op("Transpose", [b.addInput(name, "float32", [spec.batch, height, width, c], batchDims)], { perm: [0, 3, 1, 2] });
+    const distance = (p: string, t: string): string => {
+      const d = b.op("Sub", [p, t]);
+      return loss.metric === "mae" ? b.op("Abs", [d]) : b.op("Mul", [d, d]);
+    };
+    const amplitudeTerm = b.op("Mul", [mean(distance(amplitude, target(GRAPH_NAMES.amplitude))), b.constFloat(loss.amplitudeWeight, [])]);
+    const phaseTerm = b.op("Mul", [mean(distance(phase, target(GRAPH_NAMES.phase))), b.constFloat(loss.phaseWeight, [])]);
+    return b.op("Add", [amplitudeTerm, phaseTerm]);
+  }
+  const intensity = physicsIntensity(b, loss, amplitude, phase, height, width);
+  if (loss.objective === "poissonNll") {
+    const logI = b.op("Log", [b.op("Add", [intensity, b.constFloat(LOSS_CONSTANTS.poissonEpsilon, [])])]);
+    return mean(b.op("Sub", [intensity, b.op("Mul", [b.op("Mul", [xNchw, xNchw]), logI])]));
+  }
+  const predictedAmplitude = b.op("Sqrt", [b.op("Add", [intensity, b.constFloat(LOSS_CONSTANTS.amplitudeEpsilon, [])])]);
+  return mean(b.op("Abs", [b.op("Sub", [predictedAmplitude, xNchw])]));
+}
+
+/** Orthonormal DFT matrix of size n (real and imaginary parts), rows rolled by ⌊n/2⌋ when shifted. */
+export function dftMatrix(n: number, shifted: boolean): { real: number[]; imag: number[] } {
+  const real: number[] = [];
+  const imag: number[] = [];
+  const scale = 1 / Math.sqrt(n);
+  for (let row = 0; row < n; row++) {
+    // numpy's fftshift puts frequency k at row (k + ⌊n/2⌋) mod n.
+    const k = shifted ? (row - Math.floor(n / 2) + n) % n : row;
+    for (let j = 0; j < n; j++) {
+      const angle = (-2 * Math.PI * ((k * j) % n)) / n;
+      real.push(Math.cos(angle) * scale);
+      imag.push(Math.sin(angle) * scale);
+    }
+  }
+  return { real, imag };
+}
+
+/** `intensityScale·|D_H (O·P) D_Wᵀ|²` with `O = Â·e^{iφ̂}`, all NCHW; real arithmetic only. */
+function physicsIntensity(b: GraphBuilder, loss: PhysicsLoss, amplitude: string, phase: string, height: number, width: number): string {
+  const { probe } = loss;
+  const objectReal = b.op("Mul", [amplitude, b.op("Cos", [phase])]);
+  const objectImag = b.op("Mul", [amplitude, b.op("Sin", [phase])]);
+  const probeReal = b.constFloat(probe.real, [probe.height, probe.width]);
+  const probeImag = b.constFloat(probe.imag, [probe.height, probe.width]);
+  const psiReal = b.op("Sub", [b.op("Mul", [objectReal, probeReal]), b.op("Mul", [objectImag, probeImag])]);
+  const psiImag = b.op("Add", [b.op("Mul", [objectReal, probeImag]), b.op("Mul", [objectImag, probeReal])]);
+  const dh = dftMatrix(height, loss.fftshift);
+  const dw = dftMatrix(width, loss.fftshift);
+  const transpose = (m: number[], n: number): number[] => m.map((_, k) => m[(k % n) * n + Math.floor(k / n)]!);
+  const hr = b.constFloat(dh.real, [height, height]);
+  const hi = b.constFloat(dh.imag, [height, height]);
+  const wr = b.constFloat(transpose(dw.real, width), [width, width]);
+  const wi = b.constFloat(transpose(dw.imag, width), [width, width]);
+  const mm = (p: string, q: string): string => b.op("MatMul", [p, q]);
+  // A = D_H ψ, then F = A D_Wᵀ, each a complex product written as four real ones.
+  const aReal = b.op("Sub", [mm(hr, psiReal), mm(hi, psiImag)]);
+  const aImag = b.op("Add", [mm(hr, psiImag), mm(hi, psiReal)]);
+  const fReal = b.op("Sub", [mm(aReal, wr), mm(aImag, wi)]);
+  const fImag = b.op("Add", [mm(aReal, wi), mm(aImag, wr)]);
+  const power = b.op("Add", [b.op("Mul", [fReal, fReal]), b.op("Mul", [fImag, fImag])]);
+  return b.op("Mul", [power, b.constFloat(loss.intensityScale, [])]);
+}
