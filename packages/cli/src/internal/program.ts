@@ -8,10 +8,11 @@ import type { CliContext } from "./cli-context.js";
 import { reportError, ExitCode } from "./error-report.js";
 import { registerInfoCommand } from "./commands/version-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
+import { registerHashCommand } from "./commands/hash.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")

@@ -1,0 +1,74 @@
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), "studykit-cli-hash-"));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const run = (args: string[], options: { uid?: number; gid?: number } = {}) =>
+  spawnSync(process.execPath, [bin, "hash", ...args], { encoding: "utf8", cwd: directory, env: { ...process.env, STUDYKIT_DEBUG: "" }, ...options });
+const hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+const files = [
+  { name: "empty.bin", data: new Uint8Array(0) },
+  { name: "small.txt", data: new TextEncoder().encode("abc") },
+  { name: "big.bin", data: randomBytes(3 * 1024 * 1024 + 7) },
+];
+for (const file of files) writeFileSync(join(directory, file.name), file.data);
+
+describe("studykit hash", () => {
+  it("prints sha256sum-style lines, identical to sha256sum's output where it is installed", () => {
+    const result = run(files.map((file) => file.name));
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe(files.map((file) => `${hex(file.data)}  ${file.name}\n`).join(""));
+    const sha256sum = spawnSync("sha256sum", files.map((file) => file.name), { cwd: directory, encoding: "utf8" });
+    if (sha256sum.status === 0) expect(result.stdout).toBe(sha256sum.stdout);
+    expect(result.stdout).toContain("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  small.txt");
+  });
+
+  it("prints a JSON array of { path, bytes, sha256 } with --json, at any --concurrency", () => {
+    for (const concurrency of ["1", "4"]) {
+      const result = run(["--json", "--concurrency", concurrency, ...files.map((file) => file.name)]);
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual(files.map((file) => ({ path: file.name, bytes: file.data.length, sha256: hex(file.data) })));
+    }
+  });
+
+  it("reports a missing file as error[E_IO_NOT_FOUND] with exit 2, and still hashes the others", () => {
+    const result = run(["small.txt", "missing.bin", "empty.bin"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^error\[E_IO_NOT_FOUND\]: .*missing\.bin/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe(`${hex(files[1]!.data)}  small.txt\n${hex(files[0]!.data)}  empty.bin\n`);
+    const json = run(["--json", "missing.bin", "small.txt"]);
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual([{ path: "small.txt", bytes: 3, sha256: hex(files[1]!.data) }]);
+  });
+
+  it("reports an unreadable file as error[E_IO_PERMISSION] with exit 2", () => {
+    const locked = join(directory, "locked.bin");
+    writeFileSync(locked, "secret");
+    chmodSync(locked, 0o000);
+    chmodSync(directory, 0o755);
+    // Root reads anything: run the CLI as an unprivileged user then.
+    const result = run(["locked.bin", "small.txt"], process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {});
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^error\[E_IO_PERMISSION\]: .*locked\.bin/);
+    expect(result.stdout).toBe(`${hex(files[1]!.data)}  small.txt\n`);
+  });
+
+  it("rejects a bad --concurrency and a missing FILE argument as usage errors", () => {
+    const bad = run(["--concurrency", "0", "small.txt"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^error\[E_USAGE\]: .*--concurrency/);
+    const none = run([]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^error\[E_USAGE\]/);
+  });
+});
