@@ -1,0 +1,232 @@
+/**
+ * The ONNX Runtime training engine on real sessions: whole-graph gradients against finite differences of
+ * the engine's own evaluated loss, the Adam and SGD-momentum updates against their formulas, the physics
+ * loss against an FFT (fft.js), determinism, state round trips and errors.
+ */
+import FFT from "fft.js";
+import { describe, expect, it } from "vitest";
+import { initialWeights, type ModelDescription, type NamedWeight, tinyPtychoModel } from "../model-description.js";
+import { Prng } from "../internal/prng.js";
+import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
+import { createOnnxTrainingEngine, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
+
+const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
+const SUPERVISED: LossDescription = { kind: "supervised", metric: "mse", amplitudeWeight: 1, phaseWeight: 0.5 };
+
+function makeBatch(d: ModelDescription, count: number, seed: number): TrainingBatch {
+  const prng = Prng.derive(seed, "batch");
+  const { height, width, channels } = d.input;
+  const size = count * height * width * channels;
+  return {
+    count,
+    inputs: Float32Array.from({ length: size }, () => 0.2 + prng.nextFloat()),
+    amplitude: Float32Array.from({ length: size }, () => prng.nextFloat()),
+    phase: Float32Array.from({ length: size }, () => prng.nextFloat() * 2 - 1),
+  };
+}
+
+function physicsLoss(d: ModelDescription, objective: PhysicsLoss["objective"]): PhysicsLoss {
+  const prng = Prng.derive(5, "probe");
+  const n = d.input.height * d.input.width;
+  return {
+    kind: "physics",
+    objective,
+    probe: { height: d.input.height, width: d.input.width, real: Float32Array.from({ length: n }, () => prng.nextFloat()), imag: Float32Array.from({ length: n }, () => prng.nextFloat() - 0.5) },
+    intensityScale: 3,
+    fftshift: true,
+  };
+}
+
+async function engineFor(d: ModelDescription, loss: LossDescription, options: OnnxTrainingEngineOptions = {}, weights: readonly NamedWeight[] = initialWeights(d)) {
+  const engine = createOnnxTrainingEngine({ intraOpNumThreads: 1, ...options });
+  const hyper: EngineHyperparameters = { loss, optimizer: ADAM };
+  await engine.init(d, weights, hyper);
+  return engine;
+}
+
+/** d loss / d w at `weights`: one SGD step with momentum 0 leaves exactly the gradient in the slot. */
+async function gradientAt(d: ModelDescription, loss: LossDescription, weights: readonly NamedWeight[], batch: TrainingBatch): Promise<{ loss: number; grads: NamedWeight[] }> {
+  const engine = await engineFor(d, loss, { optimizer: { kind: "sgdMomentum", momentum: 0 } }, weights);
+  const value = await engine.trainStep(batch, 0);
+  const state = await engine.getOptimizerState();
+  await engine.dispose();
+  return { loss: value, grads: state.slots.map((s) => ({ ...s, name: s.name.replace(/\/momentum$/, "") })) };
+}
+
+const tiny = tinyPtychoModel({ size: 8, channels: 1, seed: 2 });
+
+describe("ONNX Runtime training engine", () => {
+  for (const [label, loss] of [
+    ["supervised mse", SUPERVISED],
+    ["supervised mae", { ...SUPERVISED, metric: "mae" }],
+    ["physics poissonNll", physicsLoss(tiny, "poissonNll")],
+    ["physics amplitudeMae", physicsLoss(tiny, "amplitudeMae")],
+  ] as const) {
+    it(`whole-model gradient (${label}) matches central differences of the evaluated loss`, async () => {
+      const weights = initialWeights(tiny);
+      const batch = makeBatch(tiny, 2, 1);
+      const { loss: stepLoss, grads } = await gradientAt(tiny, loss, weights, batch);
+      const evaluator = await engineFor(tiny, loss, {}, weights);
+      expect(await evaluator.evaluate(batch)).toBeCloseTo(stepLoss, 6);
+      const prng = Prng.derive(9, label);
+      for (const target of ["enc1/kernel", "dec1/kernel", "out/kernel", "out/bias"]) {
+        const index = weights.findIndex((w) => w.name === target);
+        const direction = Float32Array.from(weights[index]!.values, () => prng.nextFloat() * 2 - 1);
+        // Smaller steps for |·| losses, whose kinks a larger step would cross.
+        const kinked = label.includes("mae") || label.includes("Mae");
+        const eps = (kinked ? 2e-4 : 1e-3) / Math.sqrt(direction.reduce((s, v) => s + v * v, 0));
+        const at = async (sign: number) => {
+          await evaluator.setWeights(weights.map((w, i) => (i === index ? { ...w, values: w.values.map((v, k) => v + sign * eps * direction[k]!) } : w)));
+          return evaluator.evaluate(batch);
+        };
+        const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
+        const analytic = grads[index]!.values.reduce((s, g, k) => s + g * direction[k]!, 0);
+        expect(Math.abs(numeric - analytic), `${label}, ${target}: numeric ${numeric}, autodiff ${analytic}`).toBeLessThan(1e-2 * Math.abs(numeric) + (kinked ? 5e-4 : 2e-4));
+      }
+      await evaluator.dispose();
+    });
+  }
+
+  it("applies Adam's first step as w − lr·g/(|g| + ε) and SGD momentum as a ← μa + g, w ← w − lr·a", async () => {
+    const weights = initialWeights(tiny);
+    const batch = makeBatch(tiny, 2, 3);
+    const { grads } = await gradientAt(tiny, SUPERVISED, weights, batch);
+    const adam = await engineFor(tiny, SUPERVISED, {}, weights);
+    await adam.trainStep(batch, 0.01);
+    const updated = await adam.getWeights();
+    updated.forEach((w, i) =>
+      w.values.forEach((v, k) => {
+        const g = grads[i]!.values[k]!;
+        expect(Math.abs(v - (weights[i]!.values[k]! - (0.01 * g) / (Math.abs(g) + 1e-7)))).toBeLessThan(1e-5);
+      }),
+    );
+    const state = await adam.getOptimizerState();
+    expect(state.step).toBe(1);
+    expect(state.slots.map((s) => s.name).slice(0, 2)).toEqual(["enc1/kernel/m", "enc1/bias/m"]);
+    const sgd = await engineFor(tiny, SUPERVISED, { optimizer: { kind: "sgdMomentum", momentum: 0.9 } }, weights);
+    await sgd.trainStep(batch, 0.1);
+    const { grads: g2 } = await gradientAt(tiny, SUPERVISED, await sgd.getWeights(), batch);
+    await sgd.trainStep(batch, 0.1);
+    const after = await sgd.getWeights();
+    after.forEach((w, i) =>
+      w.values.forEach((v, k) => {
+        const a1 = grads[i]!.values[k]!;
+        const a2 = 0.9 * a1 + g2[i]!.values[k]!;
+        expect(Math.abs(v - (weights[i]!.values[k]! - 0.1 * a1 - 0.1 * a2))).toBeLessThan(1e-5);
+      }),
+    );
+    await Promise.all([adam.dispose(), sgd.dispose()]);
+  });
+
+  it("computes the physics intensity as intensityScale·|fftshift(FFT2(O·P))/√(HW)|² (checked with fft.js)", async () => {
+    const loss = physicsLoss(tiny, "poissonNll");
+    const engine = await engineFor(tiny, loss);
+    const batch = makeBatch(tiny, 2, 4);
+    const value = await engine.evaluate(batch);
+    const prediction = await engine.predict(batch.inputs, batch.count);
+    const n = 8;
+    const fft = new FFT(n);
+    let total = 0;
+    for (let b = 0; b < batch.count; b++) {
+      // exit wave ψ = A·e^{iφ}·P, then a 2-D FFT as rows then columns.
+      const rows: number[][] = [];
+      for (let y = 0; y < n; y++) {
+        const line = fft.createComplexArray() as number[];
+        for (let x = 0; x < n; x++) {
+          const at = (b * n + y) * n + x;
+          const a = prediction[2 * at]!;
+          const phi = prediction[2 * at + 1]!;
+          const [or, oi] = [a * Math.cos(phi), a * Math.sin(phi)];
+          const [pr, pi] = [loss.probe.real[y * n + x]!, loss.probe.imag[y * n + x]!];
+          line[2 * x] = or * pr - oi * pi;
+          line[2 * x + 1] = or * pi + oi * pr;
+        }
+        const out = fft.createComplexArray() as number[];
+        fft.transform(out, line);
+        rows.push(out);
+      }
+      for (let x = 0; x < n; x++) {
+        const column = fft.createComplexArray() as number[];
+        for (let y = 0; y < n; y++) [column[2 * y], column[2 * y + 1]] = [rows[y]![2 * x]!, rows[y]![2 * x + 1]!];
+        const out = fft.createComplexArray() as number[];
+        fft.transform(out, column);
+        for (let k = 0; k < n; k++) {
+          const intensity = (3 * (out[2 * k]! ** 2 + out[2 * k + 1]! ** 2)) / (n * n);
+          // fftshift: frequency k lands at row (k + n/2) mod n, frequency x at column (x + n/2) mod n.
+          const measured = batch.inputs[(b * n + ((k + n / 2) % n)) * n + ((x + n / 2) % n)]!;
+          total += intensity - measured * measured * Math.log(intensity + 1e-6);
+        }
+      }
+    }
+    expect(value).toBeCloseTo(total / (batch.count * n * n), 4);
+    await engine.dispose();
+  });
+
+  it("trains: the loss falls on a fixed batch, and two engines with the same inputs give bit-identical weights", async () => {
+    const batch = makeBatch(tiny, 4, 6);
+    const run = async () => {
+      const engine = await engineFor(tiny, SUPERVISED, { intraOpNumThreads: 2 });
+      const losses: number[] = [];
+      for (let i = 0; i < 25; i++) losses.push(await engine.trainStep(batch, 0.01));
+      const weights = await engine.getWeights();
+      expect(engine.info).toEqual({ engine: "onnxruntime", backend: "cpu", threads: 2, fallbacks: [] });
+      await engine.dispose();
+      return { losses, weights };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.losses.at(-1)!).toBeLessThan(0.5 * a.losses[0]!);
+    expect(b.losses).toEqual(a.losses);
+    a.weights.forEach((w, i) => expect(Buffer.from(w.values.buffer).equals(Buffer.from(b.weights[i]!.values.buffer))).toBe(true));
+  });
+
+  it("resumes from saved weights and optimizer state exactly", async () => {
+    const batch = makeBatch(tiny, 3, 7);
+    const first = await engineFor(tiny, SUPERVISED);
+    await first.trainStep(batch, 0.01);
+    await first.trainStep(batch, 0.01);
+    const saved = { weights: await first.getWeights(), state: await first.getOptimizerState() };
+    await first.trainStep(batch, 0.01);
+    const expected = await first.getWeights();
+    const resumed = await engineFor(tiny, SUPERVISED, {}, saved.weights);
+    await resumed.setOptimizerState(saved.state);
+    await resumed.trainStep(batch, 0.01);
+    const got = await resumed.getWeights();
+    got.forEach((w, i) => expect(Array.from(w.values)).toEqual(Array.from(expected[i]!.values)));
+    await Promise.all([first.dispose(), resumed.dispose()]);
+  });
+
+  it("handles a smaller last batch and dropout masks", async () => {
+    const d: ModelDescription = { ...tiny, layers: [...tiny.layers.slice(0, 2), { kind: "dropout", name: "drop", rate: 0.5, seed: 1 }, ...tiny.layers.slice(2)] };
+    const engine = await engineFor(d, SUPERVISED);
+    const batch = makeBatch(d, 3, 8);
+    const ones = new Float32Array(3 * 4 * 4 * 8).fill(1);
+    const zeros = new Float32Array(3 * 4 * 4 * 8);
+    const base = await engine.evaluate(batch);
+    const before = await engine.getWeights();
+    // An all-ones mask is the identity: the step's loss is the evaluated loss.
+    expect(await engine.trainStep({ ...batch, dropoutMasks: { drop: ones } }, 0)).toBeCloseTo(base, 6);
+    // An all-zero mask cuts the encoder off: its kernel gets no gradient, so a fresh Adam leaves it unchanged.
+    const fresh = await engineFor(d, SUPERVISED);
+    await fresh.trainStep({ ...batch, dropoutMasks: { drop: zeros } }, 0.01);
+    const after = await fresh.getWeights();
+    expect(Array.from(after[0]!.values)).toEqual(Array.from(before[0]!.values));
+    expect(Array.from(after.at(-1)!.values)).not.toEqual(Array.from(before.at(-1)!.values));
+    await fresh.dispose();
+    expect(Number.isFinite(await engine.trainStep(makeBatch(d, 1, 9), 0.01))).toBe(true);
+    await engine.dispose();
+  });
+
+  it("reports misuse with typed errors", async () => {
+    const engine = createOnnxTrainingEngine();
+    await expect(engine.trainStep(makeBatch(tiny, 1, 1), 0.1)).rejects.toMatchObject({ code: "E_ENGINE_NOT_INITIALISED" });
+    await expect(engine.init(tiny, initialWeights(tiny).slice(1), { loss: SUPERVISED, optimizer: ADAM })).rejects.toMatchObject({ code: "E_ONNX_WEIGHTS", message: expect.stringContaining("missing weight enc1/kernel") });
+    await engine.init(tiny, initialWeights(tiny), { loss: SUPERVISED, optimizer: ADAM });
+    const batch = makeBatch(tiny, 2, 1);
+    await expect(engine.trainStep({ ...batch, inputs: batch.inputs.subarray(1) }, 0.1)).rejects.toMatchObject({ code: "E_BATCH_SHAPE" });
+    await expect(engine.trainStep({ count: 2, inputs: batch.inputs }, 0.1)).rejects.toMatchObject({ code: "E_BATCH_SHAPE", message: expect.stringContaining("amplitude targets are missing") });
+    await expect(engine.trainStep(batch, Number.NaN)).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
+    await expect(engine.setOptimizerState({ step: 1, slots: [] })).rejects.toMatchObject({ code: "E_OPTIMIZER_STATE" });
+    await engine.dispose();
+  });
+});
