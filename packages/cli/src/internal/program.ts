@@ -9,10 +9,11 @@ import { reportError, ExitCode } from "./error-report.js";
 import { registerInfoCommand } from "./commands/version-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerHashCommand } from "./commands/hash.js";
+import { registerNpzCommand } from "./commands/npz.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")
