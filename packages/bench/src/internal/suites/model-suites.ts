@@ -4,6 +4,7 @@
  * running the same architecture (python/torch_peer.py, 2 threads). Unavailable back ends (no GPU, no
  * tfjs-node, no CUDA provider) are listed with the reason the trainer gives.
  */
+import { hasErrorCode } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
 import type { EngineHyperparameters, ModelDescription, TrainingBatch, TrainingEngine } from "@studykit/trainer";
 import { absent, GroupBuilder, type RepeatPlan } from "../measure.js";
@@ -25,16 +26,23 @@ type EngineTarget = (typeof ENGINE_TARGETS)[number];
 /** Threads given to every contender (PyTorch's `set_num_threads`, ORT's intra-op pool). */
 const THREADS = 2;
 
-/**
- * The engine factory of `@studykit/trainer`, looked up at run time so this suite builds and reports the
- * engines as absent until the trainer exports it.
- */
-type EngineFactory = (options: { engine: string; backend: string; threads?: number }) => Promise<TrainingEngine>;
+/** Error codes meaning "this back end cannot start on this machine" rather than "it broke". */
+const UNAVAILABLE_CODES = new Set(["E_ONNX_NO_PROVIDER", "E_BACKEND_UNAVAILABLE"]);
 
-function engineFactory(): EngineFactory {
-  const candidate = (trainer as unknown as { createTrainingEngine?: unknown }).createTrainingEngine;
-  if (typeof candidate !== "function") absent("@studykit/trainer does not export createTrainingEngine yet");
-  return candidate as EngineFactory;
+type TfjsEngineFactory = (backend: string) => Promise<TrainingEngine>;
+
+/**
+ * `createTfjsEngine` of `@studykit/trainer`, looked up at run time so this suite builds, and reports the
+ * TF.js back ends as absent, until the trainer exports it.
+ */
+function tfjsEngineFactory(): TfjsEngineFactory {
+  const candidate = (trainer as unknown as { createTfjsEngine?: unknown }).createTfjsEngine;
+  if (typeof candidate !== "function") absent("@studykit/trainer does not export createTfjsEngine yet");
+  return candidate as TfjsEngineFactory;
+}
+
+function firstLine(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0]! : String(error);
 }
 
 interface Workload {
@@ -79,20 +87,56 @@ function modelPlan(context: SuiteContext, mode: "train" | "infer"): RepeatPlan {
 }
 
 async function createEngine(target: EngineTarget, work: Workload): Promise<TrainingEngine> {
-  const create = engineFactory();
   let engine: TrainingEngine;
+  if (target.engine === "onnxruntime") {
+    engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], intraOpNumThreads: THREADS });
+  } else {
+    const create = tfjsEngineFactory();
+    try {
+      engine = await create(target.backend);
+    } catch (error) {
+      // A back end that cannot start here (no GPU, tfjs-node not installed) is absent, with the trainer's reason.
+      if (hasErrorCode(error) && UNAVAILABLE_CODES.has(error.code)) absent(firstLine(error));
+      throw error;
+    }
+  }
   try {
-    engine = await create({ engine: target.engine, backend: target.backend, threads: THREADS });
+    await engine.init(work.description, trainer.initialWeights(work.description), HYPERPARAMETERS);
   } catch (error) {
-    // A back end that cannot start here (no GPU, package not installed) is absent, with the trainer's reason.
-    absent(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+    await engine.dispose().catch(() => undefined);
+    if (hasErrorCode(error) && UNAVAILABLE_CODES.has(error.code)) absent(firstLine(error));
+    throw error;
   }
-  if (engine.info.backend !== target.backend && !engine.info.backend.toLowerCase().includes(target.backend)) {
+  if (engine.info.backend !== target.backend) {
+    const started = engine.info.backend;
     await engine.dispose();
-    absent(`asked for ${target.backend}, the trainer started ${engine.info.backend}`);
+    absent(`asked for ${target.backend}, the trainer started ${started}`);
   }
-  await engine.init(work.description, trainer.initialWeights(work.description), HYPERPARAMETERS);
   return engine;
+}
+
+/** ONNX Runtime inference the way users run it: the exported `model.onnx` in an inference session. */
+async function onnxInference(target: EngineTarget, work: Workload): Promise<{ run: () => unknown; detail: string; cleanup: () => unknown }> {
+  let session: trainer.OnnxInferenceSession;
+  try {
+    session = await trainer.createInferenceSession(
+      { description: work.description, weights: trainer.initialWeights(work.description) },
+      { executionProviders: [target.backend as trainer.OnnxExecutionProvider], intraOpNumThreads: THREADS, batchSize: work.batchSize },
+    );
+  } catch (error) {
+    if (hasErrorCode(error) && UNAVAILABLE_CODES.has(error.code)) absent(firstLine(error));
+    throw error;
+  }
+  if (session.provider !== target.backend) {
+    const started = session.provider;
+    await session.release();
+    absent(`asked for ${target.backend}, ONNX Runtime started ${started}`);
+  }
+  return {
+    run: () => session.predict(work.batch.inputs, work.batch.count),
+    detail: `createInferenceSession on the exported model.onnx, ${session.provider}, ${session.intraOpNumThreads} threads`,
+    cleanup: () => session.release(),
+  };
 }
 
 async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Promise<SuiteResult> {
@@ -109,7 +153,20 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
   });
 
   for (const target of ENGINE_TARGETS) {
-    await group.time({ id: `${target.engine}-${target.backend}`, label: target.label, role: "ours" }, plan, async () => {
+    const spec = { id: `${target.engine}-${target.backend}`, label: target.label, role: "ours" as const };
+    let targetPlan = plan;
+    if (mode === "train" && target.engine === "tfjs" && target.backend === "cpu") {
+      // Pure-JS TF.js trains the reference model at about 1 sample/s (tens of seconds per step): one
+      // timed step is all the run can afford, and the smoke run cannot afford even that.
+      if (context.quick) {
+        group.addUnavailable(spec, "absent", "not run with --quick: pure-JS TF.js cpu needs tens of seconds per training step; run without --quick");
+        continue;
+      }
+      targetPlan = { warmup: 0, repetitions: 1, minRepetitions: 1, budgetSeconds: 0 };
+      group.note("TF.js cpu training: one timed step, no warm-up (a step takes tens of seconds, so set-up costs are a small share).");
+    }
+    await group.time(spec, targetPlan, async () => {
+      if (mode === "infer" && target.engine === "onnxruntime") return onnxInference(target, work);
       const engine = await createEngine(target, work);
       const run = mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count);
       return { run, detail: `${engine.info.backend}, ${engine.info.threads} threads`, cleanup: () => engine.dispose() };
