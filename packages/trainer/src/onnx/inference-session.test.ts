@@ -29,9 +29,11 @@ describe("createInferenceSession", () => {
   it("builds from a description and weights, and from a bundle's model bytes, with the same predictions", async () => {
     const a = await createInferenceSession({ description: d, weights });
     const b = await createInferenceSession({ modelOnnx: exportOnnx(d, weights) });
+    const c = await createInferenceSession({ modelOnnx: null, description: d, weights });
     const x = input(3);
     expect(Array.from(await a.predict(x, 3))).toEqual(Array.from(await b.predict(x, 3)));
-    await Promise.all([a.release(), b.release()]);
+    expect(Array.from(await c.predict(x, 3))).toEqual(Array.from(await b.predict(x, 3)));
+    await Promise.all([a.release(), b.release(), c.release()]);
   });
 
   it("falls back from CUDA to CPU when the CUDA provider is not installed, and says why", async () => {
@@ -53,5 +55,6 @@ describe("createInferenceSession", () => {
     await expect(createInferenceSession(exportOnnx(d, weights), { executionProviders: ["tpu" as "cpu"] })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
     await expect(createInferenceSession(exportOnnx(d, weights), { batchSize: 0 })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
     await expect(createInferenceSession(new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ code: "E_ONNX_MODEL" });
+    await expect(createInferenceSession({ modelOnnx: null })).rejects.toMatchObject({ code: "E_ONNX_MODEL" });
   });
 });

@@ -12,8 +12,13 @@ import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, readOnnxModelDescription
 export const ONNX_EXECUTION_PROVIDERS = ["cuda", "cpu"] as const;
 export type OnnxExecutionProvider = (typeof ONNX_EXECUTION_PROVIDERS)[number];
 
-/** What a session can be built from: model bytes, or a description with weights (compiled here). */
-export type OnnxModelSource = Uint8Array | { readonly modelOnnx: Uint8Array } | { readonly description: ModelDescription; readonly weights: readonly NamedWeight[] };
+/**
+ * What a session can be built from: `model.onnx` bytes, or a bundle-like object (a loaded bundle fits):
+ * its `modelOnnx` bytes when present, else its `description` and `weights`, compiled here.
+ */
+export type OnnxModelSource =
+  | Uint8Array
+  | { readonly modelOnnx?: Uint8Array | null; readonly description?: ModelDescription; readonly weights?: readonly NamedWeight[] };
 
 export interface OnnxInferenceOptions {
   /** Providers to try, in order (default `["cpu"]`). The first that starts is used. */
@@ -51,10 +56,11 @@ export interface OnnxInferenceSession {
 /** Bad inference input or no usable provider. */
 export class OnnxInferenceError extends StudykitError {}
 
-function modelBytesOf(source: OnnxModelSource): Uint8Array {
-  if (source instanceof Uint8Array) return source;
-  if ("modelOnnx" in source) return source.modelOnnx;
-  return exportOnnx(source.description, source.weights);
+function modelOf(source: OnnxModelSource): { bytes: Uint8Array; description: ModelDescription } {
+  if (source instanceof Uint8Array) return { bytes: source, description: readOnnxModelDescription(source) };
+  if (source.modelOnnx instanceof Uint8Array) return { bytes: source.modelOnnx, description: source.description ?? readOnnxModelDescription(source.modelOnnx) };
+  if (source.description !== undefined && source.weights !== undefined) return { bytes: exportOnnx(source.description, source.weights), description: source.description };
+  throw new OnnxInferenceError("E_ONNX_MODEL", "no model to run: pass model.onnx bytes, or a bundle with modelOnnx or with description and weights");
 }
 
 /**
@@ -63,8 +69,7 @@ function modelBytesOf(source: OnnxModelSource): Uint8Array {
  * and the next one is tried; `E_ONNX_NO_PROVIDER` if none starts.
  */
 export async function createInferenceSession(source: OnnxModelSource, options: OnnxInferenceOptions = {}): Promise<OnnxInferenceSession> {
-  const bytes = modelBytesOf(source);
-  const description = source instanceof Uint8Array || "modelOnnx" in source ? readOnnxModelDescription(bytes) : source.description;
+  const { bytes, description } = modelOf(source);
   const providers = options.executionProviders ?? ["cpu"];
   const threads = options.intraOpNumThreads ?? 2;
   const batchSize = options.batchSize ?? 32;

@@ -217,6 +217,21 @@ describe("ONNX Runtime training engine", () => {
     await engine.dispose();
   });
 
+  it("reports the execution provider it runs on, and why CUDA was skipped when its provider is missing", async () => {
+    const engine = createOnnxTrainingEngine({ executionProviders: ["cuda", "cpu"] });
+    const before = engine.info;
+    await engine.init(tiny, initialWeights(tiny), { loss: SUPERVISED, optimizer: ADAM });
+    const after = engine.info;
+    expect(after).toEqual(before);
+    if (after.backend === "cpu") {
+      expect(after.fallbacks.map((f) => f.backend)).toEqual(["cuda"]);
+      expect(after.fallbacks[0]!.reason).toMatch(/cuda/i);
+    } else {
+      expect(after.backend).toBe("cuda");
+    }
+    await engine.dispose();
+  });
+
   it("reports misuse with typed errors", async () => {
     const engine = createOnnxTrainingEngine();
     await expect(engine.trainStep(makeBatch(tiny, 1, 1), 0.1)).rejects.toMatchObject({ code: "E_ENGINE_NOT_INITIALISED" });

@@ -62,11 +62,14 @@ export class OnnxTrainingEngine implements TrainingEngine {
   }
 
   get info(): EngineInfo {
+    // Before the first session starts, the provider is the first configured one whose library is present.
+    const expected = (this.options.executionProviders ?? ["cpu"]).find((p) => providerUnavailableReason(p) === undefined) ?? "cpu";
+    const fallbacks = this.provider !== undefined ? this.failed : (this.options.executionProviders ?? []).slice(0, (this.options.executionProviders ?? []).indexOf(expected)).map((p) => ({ provider: p, error: providerUnavailableReason(p) ?? "not started" }));
     return {
       engine: "onnxruntime",
-      backend: this.provider ?? (this.options.executionProviders?.[0] ?? "cpu"),
+      backend: this.provider ?? expected,
       threads: this.threads,
-      fallbacks: this.failed.map((f) => ({ backend: f.provider, reason: f.error })),
+      fallbacks: fallbacks.map((f) => ({ backend: f.provider, reason: f.error })),
     };
   }
 

@@ -9,7 +9,7 @@
 import { type AttributeValue, type GraphBuilder, type GraphNode, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */
-export type FilterGradientStrategy = "im2col-gemm" | "shifted-gemm" | "transposed-conv";
+export type FilterGradientStrategy = "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
 
 export interface GradientOptions {
   /** Filter-gradient strategy for stride-1, dilation-1 convolutions (default `im2col-gemm`). */
@@ -327,7 +327,7 @@ function convGeometry(b: GraphBuilder, node: GraphNode): ConvGeometry {
  * dL/dX. Stride 1: a Conv of the output gradient with the spatially flipped, in/out-swapped kernel (runs
  * on ORT's fast NCHWc convolution path). Otherwise a ConvTranspose with output padding to the input size.
  */
-function convInputGradient(b: GraphBuilder, node: GraphNode, g: string): string {
+export function convInputGradient(b: GraphBuilder, node: GraphNode, g: string, useConvTranspose = false): string {
   const [x, w] = node.inputs as [string, string];
   const { kernel, strides, dilations, pads } = convGeometry(b, node);
   const xShape = b.shape(x);
@@ -335,7 +335,7 @@ function convInputGradient(b: GraphBuilder, node: GraphNode, g: string): string 
   const effective = kernel.map((k, i) => (k - 1) * dilations[i]! + 1);
   const begin = effective.map((e, i) => e - 1 - pads[i]!);
   const end = effective.map((e, i) => xShape[2 + i]! - gShape[2 + i]! - begin[i]! + e - 1);
-  if (strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
+  if (!useConvTranspose && strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
     const flipped = b.op("Slice", [w, b.constInt64([-1, -1]), b.constInt64([-(2 ** 62), -(2 ** 62)]), b.constInt64([2, 3]), b.constInt64([-1, -1])]);
     const swapped = b.op("Transpose", [flipped], { perm: [1, 0, 2, 3] });
     return b.op("Conv", [g, swapped], { kernel_shape: [...kernel], dilations: [...dilations], pads: [...begin, ...end] });
@@ -351,7 +351,7 @@ function convInputGradient(b: GraphBuilder, node: GraphNode, g: string): string 
 }
 
 /** dL/dW for Conv, by one of the strategies (stride/dilation 1 for the GEMM ones). */
-function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, strategy: FilterGradientStrategy): string {
+export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, strategy: FilterGradientStrategy): string {
   const [x, w] = node.inputs as [string, string];
   const { kernel, strides, dilations, pads } = convGeometry(b, node);
   const [n, c, h, wd] = b.shape(x) as [number, number, number, number];
@@ -377,6 +377,18 @@ function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, strateg
     b.op("Slice", [xNhwc, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]);
   void h;
   void wd;
+  if (strategy === "batched-matmul") {
+    // Per image: g[n] (O × Ho·Wo) times the channels-last window (Ho·Wo × C), summed over the batch;
+    // the gradient keeps its NCHW layout (no transpose of g).
+    const gImages = b.op("Reshape", [g, b.constInt64([n, o, ho * wo])]);
+    const taps: string[] = [];
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) {
+        const rows = b.op("Reshape", [window(i, j), b.constInt64([n, ho * wo, c])]);
+        taps.push(b.op("ReduceSum", [b.op("MatMul", [gImages, rows]), b.constInt64([0])], { keepdims: 0 }));
+      }
+    return b.op("Reshape", [b.op("Concat", taps.map((t) => b.op("Unsqueeze", [t, b.constInt64([2])])), { axis: 2 }), b.constInt64([o, c, kh, kw])]);
+  }
   if (strategy === "shifted-gemm") {
     const taps: string[] = [];
     for (let i = 0; i < kh; i++)
