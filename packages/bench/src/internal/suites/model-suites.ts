@@ -83,7 +83,7 @@ const HYPERPARAMETERS: EngineHyperparameters = {
 function modelPlan(context: SuiteContext, mode: "train" | "infer"): RepeatPlan {
   if (context.quick) return { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 2 };
   // Two warm-up steps: TF.js and ONNX Runtime compile kernels and plan memory on the first calls.
-  return mode === "train" ? { warmup: 2, repetitions: 10, minRepetitions: 1, budgetSeconds: 15 } : { warmup: 3, repetitions: 10, minRepetitions: 2, budgetSeconds: 15 };
+  return mode === "train" ? { warmup: 2, repetitions: 10, minRepetitions: 2, budgetSeconds: 10 } : { warmup: 3, repetitions: 10, minRepetitions: 3, budgetSeconds: 8 };
 }
 
 async function createEngine(target: EngineTarget, work: Workload): Promise<TrainingEngine> {
