@@ -54,3 +54,14 @@ export { createInferenceSession, OnnxInferenceError, ONNX_EXECUTION_PROVIDERS } 
 export type { OnnxExecutionProvider, OnnxInferenceOptions, OnnxInferenceSession, OnnxModelSource, ProviderAttempt } from "./onnx/inference-session.js";
 export { createOnnxTrainingEngine, OnnxEngineError, OnnxTrainingEngine } from "./onnx/onnx-training-engine.js";
 export type { FilterGradientStrategy, OnnxTrainingEngineOptions, SgdMomentumOptimizer } from "./onnx/onnx-training-engine.js";
+export { BACKEND_CHOICES, BACKEND_PRIORITY, parseBackendChoice, selectBackend } from "./backend-selection.js";
+export type { BackendChoice, BackendName, BackendSelection } from "./backend-selection.js";
+export { createTfjsEngine } from "./tfjs-engine.js";
+export { inMemoryTrainingData, rowSourceTrainingData, TrainingDataError } from "./training-data.js";
+export type { TrainingData, TrainingSamples } from "./training-data.js";
+export { train, TrainingError, CHECKPOINT_FILE, METRICS_JSONL_FILE, METRICS_CSV_FILE, LOSS_CURVE_FILE, BUNDLE_FILE } from "./train.js";
+export type { EarlyStopping, EpochMetrics, EpochRecord, LearningRateSchedule, TrainOptions, TrainResult } from "./train.js";
+export { BUNDLE_FORMAT, BUNDLE_MEMBERS, BundleError, encodeBundle, loadBundle, writeBundle } from "./bundle.js";
+export type { BundleContents, LoadedBundle } from "./bundle.js";
+export { loadBundleModel } from "./bundle-model.js";
+export type { BundleModel } from "./bundle-model.js";

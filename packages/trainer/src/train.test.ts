@@ -1,0 +1,212 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { unzipSync } from "fflate";
+import { Prng } from "./internal/prng.js";
+import { tinyPtychoModel, type ModelDescription } from "./model-description.js";
+import { inMemoryTrainingData } from "./training-data.js";
+import { train, type TrainOptions } from "./train.js";
+import { loadBundle } from "./bundle.js";
+import { loadBundleModel } from "./bundle-model.js";
+import { createTfjsEngine } from "./tfjs-engine.js";
+
+const roots: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "studykit-train-"));
+  roots.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of roots) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Smooth random 16×16 inputs; targets are fixed functions of them, so a conv net can learn them. */
+function syntheticData(count: number, seed: number) {
+  const size = 16;
+  const prng = new Prng(seed);
+  const inputs = new Float32Array(count * size * size);
+  for (let n = 0; n < count; n++) {
+    const fx = 0.2 + prng.nextFloat() * 0.6;
+    const fy = 0.2 + prng.nextFloat() * 0.6;
+    const phase = prng.nextFloat() * 6;
+    for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) inputs[(n * size + i) * size + j] = 0.5 + 0.5 * Math.sin(fx * i + fy * j + phase);
+  }
+  const amplitude = inputs.map((v) => 0.2 + 0.6 * v);
+  const phase = inputs.map((v) => 1.5 * (v - 0.5));
+  return inMemoryTrainingData({ sampleShape: [size, size, 1], inputs, amplitude, phase });
+}
+
+const IDENTITY = { stage: "train-test", note: "fixed identity so bundles compare across runs" };
+
+function options(outDir: string, overrides: Partial<TrainOptions> = {}, model: ModelDescription = tinyPtychoModel({ size: 16, channels: 1, seed: 7 })): TrainOptions {
+  return {
+    description: model,
+    data: syntheticData(48, 3),
+    loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 },
+    epochs: 4,
+    batchSize: 8,
+    learningRate: 3e-3,
+    validationSplit: 0.25,
+    outDir,
+    backend: "wasm",
+    progress: false,
+    identity: IDENTITY,
+    ...overrides,
+  };
+}
+
+describe.each(["wasm", "cpu"])("train on %s", (backend) => {
+  it("trains the tiny model for real: the loss falls and the bundle loads and predicts identically", async () => {
+    const outDir = tempDir();
+    // cpu is slow (pure JS): fewer samples there.
+    const result = await train(options(outDir, { backend, ...(backend === "cpu" ? { data: syntheticData(24, 3), epochs: 4 } : {}) }));
+    expect(result.backend).toBe(backend);
+    expect(result.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+    const first = result.history[0]!;
+    const last = result.history.at(-1)!;
+    expect(last.loss).toBeLessThan(first.loss * 0.8);
+    expect(last.valLoss!).toBeLessThan(first.valLoss!);
+
+    const bundle = await loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 });
+    expect(bundle.history).toEqual(JSON.parse(JSON.stringify(result.history)));
+    expect(bundle.backend).toMatchObject({ engine: "tfjs", backend });
+    expect(bundle.identity).toEqual(IDENTITY);
+
+    // The bundled model predicts exactly what an engine holding the trained weights predicts.
+    const model = await loadBundleModel(result.bundlePath, { expectSha256: result.bundleSha256, backend });
+    const probe = syntheticData(5, 99);
+    const inputs = (await probe.read(Uint32Array.from([0, 1, 2, 3, 4]))).inputs;
+    const fromBundle = await model.predict(inputs, 5);
+    await model.dispose();
+    const engine = await createTfjsEngine(backend);
+    await engine.init(bundle.description, result.weights, { loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }, optimizer: { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } });
+    const fromEngine = await engine.predict(inputs, 5);
+    await engine.dispose();
+    expect(Buffer.from(fromBundle.buffer).equals(Buffer.from(fromEngine.buffer))).toBe(true);
+
+    // Metrics files: one JSONL line and one CSV row per epoch.
+    const jsonl = readFileSync(join(outDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(jsonl.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
+    expect(jsonl[0]).toMatchObject({ backend, engine: "tfjs" });
+    expect(jsonl[0].samplesPerSecond).toBeGreaterThan(0);
+    expect(readFileSync(join(outDir, "metrics.csv"), "utf8").trim().split("\n")).toHaveLength(5);
+    expect(readFileSync(join(outDir, "loss-curve.svg"), "utf8")).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+  }, 120_000);
+});
+
+describe("determinism and bundles (wasm)", () => {
+  it("gives the same bundle SHA-256 for the same seeds, and a different one when a seed changes", async () => {
+    const a = await train(options(tempDir()));
+    const b = await train(options(tempDir()));
+    expect(b.bundleSha256).toBe(a.bundleSha256);
+    expect(Buffer.from(readFileSync(a.bundlePath)).equals(readFileSync(b.bundlePath))).toBe(true);
+    const shuffled = await train(options(tempDir(), { seeds: { shuffle: 8 } }));
+    expect(shuffled.bundleSha256).not.toBe(a.bundleSha256);
+    const reinitialised = await train(options(tempDir(), {}, tinyPtychoModel({ size: 16, channels: 1, seed: 8 })));
+    expect(reinitialised.bundleSha256).not.toBe(a.bundleSha256);
+  }, 120_000);
+
+  it("writes the members in a fixed order with fixed timestamps and no absolute paths", async () => {
+    const result = await train(options(tempDir(), { epochs: 1 }));
+    const zip = readFileSync(result.bundlePath);
+    const names = Object.keys(unzipSync(zip));
+    expect(names.slice(0, 8)).toEqual(["model.json", "weights.bin", "description.json", "hyperparameters.json", "history.json", "identity.json", "backend.json", "loss-curve.svg"]);
+    // Every local file header (PK\3\4) carries DOS time 00:00 and date 1980-01-01 (0x0021).
+    for (let at = zip.indexOf("PK\u0003\u0004"); at >= 0; at = zip.indexOf("PK\u0003\u0004", at + 4)) {
+      expect(zip.readUInt16LE(at + 10)).toBe(0);
+      expect(zip.readUInt16LE(at + 12)).toBe(0x21);
+    }
+    const files = unzipSync(zip);
+    for (const [name, bytes] of Object.entries(files)) {
+      if (name.endsWith(".bin") || name.endsWith(".onnx")) continue;
+      expect(new TextDecoder().decode(bytes), name).not.toContain(tmpdir());
+    }
+    const modelJson = JSON.parse(new TextDecoder().decode(files["model.json"]));
+    expect(modelJson.weightsManifest[0].paths).toEqual(["weights.bin"]);
+    expect(files["weights.bin"]!.length).toBe(modelJson.weightsManifest[0].weights.reduce((s: number, w: { shape: number[] }) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0));
+  }, 60_000);
+
+  it("refuses a bundle whose bytes do not match the recorded SHA-256 (E_BUNDLE_CORRUPT)", async () => {
+    const result = await train(options(tempDir(), { epochs: 1 }));
+    await expect(loadBundle(result.bundlePath, { expectSha256: "0".repeat(64) })).rejects.toMatchObject({ code: "E_BUNDLE_CORRUPT", message: expect.stringContaining(result.bundleSha256) });
+    const bytes = readFileSync(result.bundlePath);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(result.bundlePath, bytes);
+    await expect(loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 })).rejects.toMatchObject({ code: "E_BUNDLE_CORRUPT" });
+  }, 60_000);
+});
+
+describe("checkpoints, resume and cancellation (wasm)", () => {
+  it("resumes after an abort and ends bitwise where an uninterrupted run ends", async () => {
+    const uninterrupted = await train(options(tempDir()));
+    const outDir = tempDir();
+    const controller = new AbortController();
+    await expect(
+      train(options(outDir, { signal: controller.signal, onEpoch: (m) => m.epoch === 2 && controller.abort(new Error("test stop")) })),
+    ).rejects.toMatchObject({ code: "E_ABORTED" });
+    const resumed = await train(options(outDir));
+    expect(resumed.resumedFromEpoch).toBe(2);
+    expect(resumed.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+    expect(resumed.bundleSha256).toBe(uninterrupted.bundleSha256);
+    const jsonl = readFileSync(join(outDir, "metrics.jsonl"), "utf8").trim().split("\n");
+    expect(jsonl).toHaveLength(4);
+  }, 120_000);
+
+  it("refuses a checkpoint written for other hyperparameters", async () => {
+    const outDir = tempDir();
+    await train(options(outDir, { epochs: 1 }));
+    await expect(train(options(outDir, { learningRate: 1e-2 }))).rejects.toMatchObject({ code: "E_CHECKPOINT_MISMATCH" });
+  }, 60_000);
+
+  it("stops early when the monitored loss stops improving", async () => {
+    // A learning rate this small cannot move the validation loss by minDelta.
+    const result = await train(options(tempDir(), { epochs: 6, learningRate: 1e-9, earlyStopping: { patience: 2, minDelta: 0.01 } }));
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.epochsRun).toBe(3);
+  }, 60_000);
+
+  it("rejects data that does not fit the model with every problem listed", async () => {
+    await expect(train(options(tempDir(), { description: tinyPtychoModel({ size: 8, channels: 1 }), batchSize: 0 }))).rejects.toMatchObject({
+      code: "E_TRAIN_CONFIG",
+      message: expect.stringMatching(/batchSize must be a positive integer.*16×16×1 but model "tiny-ptycho" takes 8×8×1/),
+    });
+  });
+});
+
+describe("physics-informed loss (wasm)", () => {
+  it("trains against measured diffraction amplitudes with the Poisson NLL and the amplitude MAE", async () => {
+    // Measured amplitudes |DFT(O·P)| of known objects, built with a plain O(n^4) DFT in the test.
+    const size = 8;
+    const count = 24;
+    const prng = new Prng(5);
+    const probeReal = new Float32Array(size * size);
+    const probeImag = new Float32Array(size * size);
+    for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) probeReal[i * size + j] = Math.exp(-((i - 3.5) ** 2 + (j - 3.5) ** 2) / 8);
+    const inputs = new Float32Array(count * size * size);
+    for (let n = 0; n < count; n++) {
+      const amp = Array.from({ length: size * size }, () => 0.5 + 0.4 * prng.nextFloat());
+      const ph = Array.from({ length: size * size }, () => prng.nextFloat() - 0.5);
+      for (let k = 0; k < size; k++) for (let l = 0; l < size; l++) {
+        let re = 0, im = 0;
+        for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) {
+          const a = amp[i * size + j]! * probeReal[i * size + j]!;
+          const angle = ph[i * size + j]! - (2 * Math.PI * (k * i + l * j)) / size;
+          re += a * Math.cos(angle);
+          im += a * Math.sin(angle);
+        }
+        inputs[(n * size + k) * size + l] = Math.hypot(re, im) / size;
+      }
+    }
+    const data = inMemoryTrainingData({ sampleShape: [size, size, 1], inputs });
+    for (const objective of ["poissonNll", "amplitudeMae"] as const) {
+      const result = await train({
+        ...options(tempDir(), { epochs: 5, batchSize: 6, learningRate: 5e-3, validationSplit: 0 }),
+        description: tinyPtychoModel({ size, channels: 1, seed: 2 }),
+        data,
+        loss: { kind: "physics", objective, probe: { height: size, width: size, real: probeReal, imag: probeImag }, intensityScale: 1, fftshift: false },
+      });
+      expect(result.history.at(-1)!.loss, objective).toBeLessThan(result.history[0]!.loss);
+    }
+  }, 120_000);
+});
