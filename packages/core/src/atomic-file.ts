@@ -26,7 +26,8 @@ export interface AtomicWriteOptions {
 
 const TEMP_SUFFIX = ".tmp";
 
-function tempPathFor(target: string): string {
+/** A fresh temp path next to `target`, named so that {@link sweepStaleTempFiles} recognises it. */
+export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`);
 }
 

@@ -19,7 +19,7 @@ import { unlinkSync } from "node:fs";
 import { link, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "./atomic-file.js";
+import { isProcessAlive, sweepStaleTempFiles, tempPathFor, writeFileAtomic } from "./atomic-file.js";
 import { LockedError } from "./errors.js";
 
 /** What a lock file records about its holder. */
@@ -122,7 +122,8 @@ function isStale(found: { holder: LockHolder | null; mtimeMs: number }, staleAft
 
 // Removes the stale lock file whose content was `staleText`, unless it has been replaced meanwhile.
 async function takeOver(path: string, staleText: string): Promise<void> {
-  const grave = `${path}.stale-${process.pid}-${randomBytes(6).toString("hex")}`;
+  // Named like a temp file of the lock, so a taker killed right here leaves something the next sweep removes.
+  const grave = tempPathFor(path);
   try {
     await rename(path, grave);
   } catch (error) {

@@ -83,8 +83,10 @@ export async function updateJsonFile<T>(
   return withLock(
     `${path}.lock`,
     async (lock) => {
-      // A writer that died holding this lock may have left its temp file behind.
-      if (lock.tookOver) await sweepStaleTempFiles(path);
+      // Writers killed mid-update leave temp files of the document or of its lock behind; sweep them
+      // while holding the lock (a live writer's temp files are never touched: their pid is alive).
+      await sweepStaleTempFiles(path);
+      await sweepStaleTempFiles(lock.path);
       const { found, value } = await readParsed(path);
       const current = found ? (options.schema ? validateJson(value, options.schema, path) : (value as T)) : undefined;
       const next = await mutate(current);
