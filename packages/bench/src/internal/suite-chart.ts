@@ -34,7 +34,7 @@ function barsOf(group: ComparisonGroup): { bars: Bar[]; axisTitle: string } {
 
 function groupPanel(group: ComparisonGroup): Record<string, unknown> {
   const { bars, axisTitle } = barsOf(group);
-  const y = { field: "contender", type: "nominal", sort: null, title: null, axis: { labelLimit: 320 } };
+  const y = { field: "contender", type: "nominal", sort: null, title: null, axis: { labelLimit: 520 } };
   return {
     title: { text: group.title, anchor: "start", fontSize: 12 },
     width: 360,

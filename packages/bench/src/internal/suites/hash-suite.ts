@@ -168,6 +168,12 @@ export async function runHashSuite(context: SuiteContext): Promise<SuiteResult> 
     const buffer = await readFile(bigPath);
     return { samples: await stallSamples(() => native.sha256(buffer)), detail };
   });
+  await stall.run({ id: "idle", label: "no hashing: the probe alone for as long as node:crypto takes", role: "reference" }, async () => {
+    // The noise floor: what the OS scheduler and the garbage collector cost the timer on this machine now.
+    const measured = single.get("node-crypto-stream");
+    const durationMs = Math.min(5000, Math.max(50, (measured?.status === "ok" ? measured.summary.median : 1) * 1000));
+    return { samples: await stallSamples(() => new Promise((resolve) => setTimeout(resolve, durationMs))) };
+  });
   stall.note("Measured by a 1 ms interval timer on the main thread: the largest gap between two ticks beyond the 1 ms interval.");
   groups.push(stall.finish([{ kind: "value", contender: "native-sha256File", atMost: 20 }]));
 
