@@ -6,7 +6,7 @@
  */
 import type { ArrayInput, NdArray } from "./ndarray.js";
 import { writeFileAtomic } from "./internal/atomic-file.js";
-import { BufferSource, FileSource, type ByteSource } from "./internal/byte-source.js";
+import { BufferSource, FileSource, MappedSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements, type DecodeOptions } from "./internal/npy-decode.js";
 import { encodeArray } from "./internal/npy-encode.js";
 import { NPY_MAGIC, NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength, type NpyHeader } from "./internal/npy-header.js";
@@ -15,6 +15,12 @@ import { NPY_MAGIC, NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength, type 
 export interface ReadOptions extends DecodeOptions {
   /** Refuse arrays whose data exceeds this many bytes (`E_NPY_SIZE` / `E_ZIP_SIZE`). Default: no limit beyond memory. */
   readonly maxBytes?: number;
+  /**
+   * Read files through a memory map instead of `read` calls: aligned native-endian arrays become views of
+   * the mapping (no copy; CRC-32 is still checked). Faster for large stored arrays, but another process
+   * truncating the file in place while the arrays are alive crashes this one (SIGBUS), so it is opt-in.
+   */
+  readonly mmap?: boolean;
 }
 
 /** What an `.npy` header declares, without the data. */
@@ -50,11 +56,11 @@ export function parseNpy(bytes: Uint8Array, options: ReadOptions = {}): NdArray 
 
 /** Reads an `.npy` file. */
 export function loadNpy(path: string, options: ReadOptions = {}): NdArray {
-  const source = new FileSource(path);
+  const source = options.mmap ? new MappedSource(path) : new FileSource(path);
   try {
     const header = readHeaderFrom(source, 0, source.size, path, options.maxBytes);
     const data = source.read(header.dataOffset, header.dataByteLength);
-    return decodeElements(data, header, "", path, true, options);
+    return decodeElements(data, header, "", path, source.ownsReads, options);
   } finally {
     source.close();
   }

@@ -8,7 +8,7 @@
 import { DataError, DataErrorCode, ZipError } from "./errors.js";
 import type { ArrayInput, NdArray } from "./ndarray.js";
 import { readHeaderFrom, toInfo, type NpyInfo, type ReadOptions } from "./npy.js";
-import { BufferSource, FileSource, type ByteSource } from "./internal/byte-source.js";
+import { BufferSource, FileSource, MappedSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements } from "./internal/npy-decode.js";
 import { encodeArray } from "./internal/npy-encode.js";
 import { NPY_PREFIX_LENGTH, parseNpyHeader, readPreambleLength } from "./internal/npy-header.js";
@@ -143,7 +143,7 @@ export class NpzFile {
 
 /** Opens an `.npz` (a path, or the archive's bytes) reading only its directory. */
 export function openNpz(file: string | Uint8Array, options: ReadOptions = {}): NpzFile {
-  const source = typeof file === "string" ? new FileSource(file) : new BufferSource(file);
+  const source = typeof file === "string" ? (options.mmap ? new MappedSource(file) : new FileSource(file)) : new BufferSource(file);
   try {
     return new NpzFile(source, options);
   } catch (error) {

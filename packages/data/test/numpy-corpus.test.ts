@@ -48,12 +48,12 @@ function expectArray(actual: NdArray, expected: ExpectedArray): void {
   expect(arraySha256(actual)).toBe(expected.sha256);
 }
 
-function readEverything(path: string, kind: "npy" | "npz"): void {
+function readEverything(path: string, kind: "npy" | "npz", mmap: boolean): void {
   if (kind === "npy") {
-    loadNpy(path);
+    loadNpy(path, { mmap });
     return;
   }
-  const npz = openNpz(path);
+  const npz = openNpz(path, { mmap });
   try {
     for (const name of npz.names) npz.get(name);
   } finally {
@@ -73,19 +73,22 @@ describe("numpy fixture corpus", () => {
   for (const [name, file] of entries) {
     const path = join(fixtures, name);
     if ("error" in file) {
-      it(`${name} (${file.note}) fails with ${file.error}`, () => {
-        let caught: unknown;
-        try {
-          readEverything(path, file.kind);
-        } catch (error) {
-          caught = error;
+      it(`${name} (${file.note}) fails with ${file.error}, read or memory-mapped`, () => {
+        for (const mmap of [false, true]) {
+          let caught: unknown;
+          try {
+            readEverything(path, file.kind, mmap);
+          } catch (error) {
+            caught = error;
+          }
+          expect(hasErrorCode(caught, file.error), String(caught)).toBe(true);
+          expect((caught as Error).message).toContain(name);
         }
-        expect(hasErrorCode(caught, file.error), String(caught)).toBe(true);
-        expect((caught as Error).message).toContain(name);
       });
     } else if (file.kind === "npy" && "array" in file) {
       it(`${name} (${file.note}) reads as numpy wrote it`, () => {
         expectArray(loadNpy(path), file.array);
+        expectArray(loadNpy(path, { mmap: true }), file.array);
         const info = readNpyInfo(path);
         expect(info.fortranOrder).toBe(file.array.fortranOrder);
         expect(datasetSnapshotHash(path)).toBe(file.snapshot);
@@ -115,6 +118,9 @@ describe("numpy fixture corpus", () => {
           npz.close();
         }
         expect(datasetSnapshotHash(path)).toBe(file.snapshot);
+        const mapped = openNpz(path, { mmap: true });
+        for (const [key, expected] of Object.entries(file.arrays)) expectArray(mapped.get(key), expected);
+        mapped.close();
       });
     }
   }

@@ -234,14 +234,15 @@ export function readMember(source: ByteSource, entry: ZipEntry, dataOffset: numb
   checkEntry(source, entry, maxBytes);
   let bytes: Uint8Array;
   let owned: boolean;
+  let actual = 0;
   if (entry.method === METHOD_STORED) {
-    bytes = source.read(dataOffset, entry.compressedSize);
+    bytes = source.readVisiting(dataOffset, entry.compressedSize, (chunk) => (actual = crc32(chunk, actual)));
     owned = source.ownsReads;
   } else {
     bytes = inflateMember(source, entry, source.read(dataOffset, entry.compressedSize));
     owned = true;
+    actual = crc32(bytes);
   }
-  const actual = crc32(bytes);
   if (actual !== entry.crc32) {
     throw new ZipError(
       DataErrorCode.ZipCrc,
