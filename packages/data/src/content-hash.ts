@@ -10,7 +10,7 @@
  */
 import { sha256 } from "@studykit/native";
 import { descrKindSize, inferDescr, parseDescr, type Dtype } from "./dtype.js";
-import type { ArrayInput } from "./ndarray.js";
+import { toArrayInput, type WritableArray } from "./ndarray.js";
 import { detectFormat, loadNpy } from "./npy.js";
 import { openNpz } from "./npz.js";
 import { canonicalNames } from "./schema.js";
@@ -24,7 +24,8 @@ function littleEndian(dtype: Dtype): string {
 }
 
 /** SHA-256 (hex) of an array's elements in C order, little-endian per element; see the module doc for the exact bytes. */
-export function arraySha256(array: ArrayInput): string {
+export function arraySha256(given: WritableArray): string {
+  const array = toArrayInput(given);
   const dtype = parseDescr(array.dtype ?? inferDescr(array.data, array.complex ?? false));
   const encoded = encodeArray({ ...array, dtype: littleEndian(dtype) }, "array");
   let bytes = encoded.body;
@@ -57,14 +58,15 @@ export function snapshotHashOfEntries(entries: readonly SnapshotEntry[]): string
 }
 
 /** Snapshot entry of one in-memory array. */
-export function snapshotEntry(name: string, array: ArrayInput): SnapshotEntry {
+export function snapshotEntry(name: string, given: WritableArray): SnapshotEntry {
+  const array = toArrayInput(given);
   const dtype = parseDescr(array.dtype ?? inferDescr(array.data, array.complex ?? false));
   const shape = array.shape ? [...array.shape] : [Array.isArray(array.data) ? array.data.length : array.data.length / (dtype.kind === "c" ? 2 : 1)];
   return { name, dtype: descrKindSize(dtype), shape, sha256: arraySha256(array) };
 }
 
 /** Snapshot hash of in-memory arrays (names canonicalised through the schema, like {@link datasetSnapshotHash}). */
-export function arraysSnapshotHash(arrays: Readonly<Record<string, ArrayInput>>, options: SnapshotOptions = {}): string {
+export function arraysSnapshotHash(arrays: Readonly<Record<string, WritableArray>>, options: SnapshotOptions = {}): string {
   const names = Object.keys(arrays);
   const canonical = canonicalNames(names, options.schema === undefined ? "ptycho" : options.schema);
   return snapshotHashOfEntries(names.map((name) => snapshotEntry(canonical.get(name)!, arrays[name]!)));

@@ -36,6 +36,15 @@ export interface ArrayInput {
   readonly order?: "C" | "F";
 }
 
+/** What writers and hashes accept: an array object, or bare elements (a TypedArray or `string[]`, taken as 1-D). */
+export type WritableArray = ArrayInput | ArrayData;
+
+/** The {@link ArrayInput} form of a {@link WritableArray}. */
+export function toArrayInput(array: WritableArray): ArrayInput {
+  if (ArrayBuffer.isView(array) || Array.isArray(array)) return { data: array as ArrayData };
+  return array;
+}
+
 /** Element strides for a C-ordered (or, with `fortran`, F-ordered) array of this shape. */
 export function contiguousStrides(shape: readonly number[], fortran = false): number[] {
   const strides = new Array<number>(shape.length);

@@ -4,7 +4,7 @@
  * The header is parsed by a strict literal parser (never evaluated); the declared size is checked against
  * the bytes present before anything is allocated; object arrays are refused without unpickling.
  */
-import type { ArrayInput, NdArray } from "./ndarray.js";
+import type { NdArray, WritableArray } from "./ndarray.js";
 import { writeFileAtomic } from "./internal/atomic-file.js";
 import { BufferSource, FileSource, MappedSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements, type DecodeOptions } from "./internal/npy-decode.js";
@@ -93,13 +93,13 @@ export function readNpyInfo(path: string): NpyInfo {
 }
 
 /** The `.npy` bytes numpy's `np.save` would write for `array` (preamble padded to 64 bytes). */
-export function encodeNpy(array: ArrayInput): Buffer {
+export function encodeNpy(array: WritableArray): Buffer {
   const encoded = encodeArray(array, "array");
   return Buffer.concat([encoded.preamble, encoded.body]);
 }
 
 /** Writes `array` to `path` as an `.npy`, atomically (temporary file, fsync, rename). */
-export function saveNpy(path: string, array: ArrayInput): void {
+export function saveNpy(path: string, array: WritableArray): void {
   const encoded = encodeArray(array, path);
   writeFileAtomic(path, [encoded.preamble, encoded.body]);
 }

@@ -210,3 +210,29 @@ describe("random corruption (property)", () => {
     });
   }
 });
+
+describe("writer inputs", () => {
+  it("accepts bare TypedArrays and string arrays as 1-D arrays, and lists names like numpy's NpzFile.files", () => {
+    const path = join(directory, "bare.npz");
+    saveNpz(path, { a: Float32Array.of(1, 2), b: ["x", "yz"], c: BigInt64Array.of(-1n) });
+    const npz = openNpz(path);
+    try {
+      expect(npz.files).toEqual(["a", "b", "c"]);
+      expect(npz.get("a")).toMatchObject({ dtype: "<f4", shape: [2], key: "a" });
+      expect(npz.get("b")).toMatchObject({ dtype: "<U2", data: ["x", "yz"] });
+      expect(npz.get("c").data).toEqual(BigInt64Array.of(-1n));
+      expect(() => npz.get("d")).toThrow(expect.objectContaining({ code: "E_NPZ_MEMBER_MISSING" }));
+    } finally {
+      npz.close();
+    }
+    expect(arraySha256(Float32Array.of(1, 2))).toBe(arraySha256({ data: Float32Array.of(1, 2), dtype: ">f4" }));
+  });
+
+  it("refuses data that does not fit its shape or dtype, leaving no file behind", () => {
+    const path = join(directory, "refused.npz");
+    expect(() => saveNpz(path, { a: { data: Float32Array.of(1, 2, 3), shape: [2, 2] } })).toThrow(expect.objectContaining({ code: "E_DATA_ARGUMENT" }));
+    expect(() => saveNpz(path, { a: { data: Float32Array.of(1), dtype: "<i4" } })).toThrow(/needs a Int32Array/);
+    expect(() => saveNpz(path, { a: { data: ["toolong"], dtype: "<U3" } })).toThrow(/longer than <U3/);
+    expect(() => readFileSync(path)).toThrow();
+  });
+});

@@ -6,7 +6,7 @@
  * without the `.npy` suffix.
  */
 import { DataError, DataErrorCode, ZipError } from "./errors.js";
-import type { ArrayInput, NdArray } from "./ndarray.js";
+import type { NdArray, WritableArray } from "./ndarray.js";
 import { readHeaderFrom, toInfo, type NpyInfo, type ReadOptions } from "./npy.js";
 import { BufferSource, FileSource, MappedSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements } from "./internal/npy-decode.js";
@@ -37,6 +37,10 @@ export class NpzFile {
   readonly path: string;
   /** Array names in archive order, without `.npy`. */
   readonly names: readonly string[];
+  /** The same as `names` (numpy's `NpzFile.files`). */
+  get files(): readonly string[] {
+    return this.names;
+  }
   private readonly source: ByteSource;
   private readonly entries: Map<string, ZipEntry>;
   private readonly directoryOffset: number;
@@ -171,8 +175,8 @@ export interface SaveNpzOptions {
 }
 
 /** Writes arrays to an `.npz` that `np.load` reads back bit-exactly, atomically. */
-export function saveNpz(path: string, arrays: Readonly<Record<string, ArrayInput>> | ReadonlyMap<string, ArrayInput>, options: SaveNpzOptions = {}): void {
-  const entries = arrays instanceof Map ? [...arrays.entries()] : Object.entries(arrays as Record<string, ArrayInput>);
+export function saveNpz(path: string, arrays: Readonly<Record<string, WritableArray>> | ReadonlyMap<string, WritableArray>, options: SaveNpzOptions = {}): void {
+  const entries = arrays instanceof Map ? [...arrays.entries()] : Object.entries(arrays as Record<string, WritableArray>);
   const members = entries.map(([name, array]) => {
     if (name.length === 0 || name.includes("\0")) throw new DataError(DataErrorCode.Argument, `${path}: array name ${JSON.stringify(name)} is not usable as a member name`);
     const encoded = encodeArray(array, `${path}[${name}]`);

@@ -4,7 +4,7 @@
  */
 import { inferDescr, parseDescr, scalarByteSize, typedArrayConstructor, type Dtype } from "../dtype.js";
 import { DataError, DataErrorCode } from "../errors.js";
-import { elementCount, type ArrayInput } from "../ndarray.js";
+import { elementCount, toArrayInput, type WritableArray } from "../ndarray.js";
 import { byteSwapInPlace, float32ToFloat16 } from "./element-kernels.js";
 import { encodeNpyPreamble } from "./npy-header.js";
 
@@ -22,7 +22,8 @@ function argumentError(name: string, message: string): DataError {
 }
 
 /** Validates `input` against its dtype and shape and encodes it. `name` labels errors. */
-export function encodeArray(input: ArrayInput, name: string): EncodedArray {
+export function encodeArray(given: WritableArray, name: string): EncodedArray {
+  const input = given === null || given === undefined ? given : toArrayInput(given);
   if (input === null || typeof input !== "object" || !("data" in input)) throw argumentError(name, "expected an array object with a `data` field");
   const { data } = input;
   const isStrings = Array.isArray(data);
