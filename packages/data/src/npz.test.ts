@@ -94,9 +94,9 @@ describe("write then read (property)", () => {
         expect(arraySha256(converted)).toBe(arraySha256(array));
         expect(arraySha256(kept)).toBe(arraySha256(array));
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
-  });
+  }, 60_000);
 
   it("saveNpz → loadNpz, stored and compressed, gives identical arrays and the same snapshot hash", () => {
     let file = 0;
@@ -111,7 +111,7 @@ describe("write then read (property)", () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, 60_000);
 
   it("gives the same snapshot hash whatever the storage: compressed, big-endian, Fortran order", () => {
     const values = Float64Array.from({ length: 12 }, (_, index) => index * 1.5 - 3);
@@ -207,7 +207,7 @@ describe("random corruption (property)", () => {
         }),
         { numRuns: 400 },
       );
-    });
+    }, 60_000);
   }
 });
 
