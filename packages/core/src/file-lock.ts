@@ -15,7 +15,7 @@
  * Within one process, waiters for the same lock queue in memory instead of polling the file.
  */
 import { randomBytes } from "node:crypto";
-import { unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import { link, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
@@ -67,6 +67,9 @@ const UNREADABLE_LOCK_GRACE_MS = 2_000;
 const MAX_POLL_MS = 50;
 
 const heldLocks = new Map<string, LockHolder>();
+// Tokens of this process's locks, held or being created: a lock file with our pid and one of these tokens
+// is live even before its acquisition has finished.
+const ownTokens = new Set<string>();
 const inProcessTails = new Map<string, Promise<void>>();
 let exitHookInstalled = false;
 
@@ -75,9 +78,9 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once("exit", () => {
-    for (const path of heldLocks.keys()) {
+    for (const [path, holder] of heldLocks) {
       try {
-        unlinkSync(path);
+        if (readFileSync(path, "utf8").includes(holder.token)) unlinkSync(path);
       } catch {
         // already gone
       }
@@ -114,7 +117,7 @@ function isStale(found: { holder: LockHolder | null; mtimeMs: number }, staleAft
   if (holder.host === hostname()) {
     // Our own pid: stale unless this process really holds it (a reused pid or a leftover of an earlier
     // process with our pid).
-    if (holder.pid === process.pid) return ![...heldLocks.values()].some((held) => held.token === holder.token);
+    if (holder.pid === process.pid) return !ownTokens.has(holder.token);
     return !isProcessAlive(holder.pid);
   }
   return staleAfterMs !== undefined && age > staleAfterMs;
@@ -143,6 +146,33 @@ function describeHolder(holder: LockHolder | null, path: string): string {
   if (!holder) return `lock ${path} is held (its lock file could not be read)`;
   const self = holder.pid === process.pid && holder.host === hostname() ? " (this process: a nested acquire of the same lock?)" : "";
   return `lock ${path} is held by pid ${holder.pid} on host ${holder.host}${self} since ${holder.createdAt} for "${holder.purpose}"`;
+}
+
+// Creates the lock file for `holder`, taking over stale locks, until `deadline`. Returns whether it took over.
+async function createLockFile(lockPath: string, holder: LockHolder, deadline: number, timeoutMs: number, staleAfterMs: number | undefined): Promise<boolean> {
+  const record = `${JSON.stringify(holder)}\n`;
+  let tookOver = false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFileAtomic(lockPath, record, { exclusive: true });
+      return tookOver;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const found = await readHolder(lockPath);
+    if (!found) continue; // released in between: try again at once
+    if (isStale(found, staleAfterMs)) {
+      await takeOver(lockPath, found.text);
+      tookOver = true;
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockedError(`${describeHolder(found.holder, lockPath)}; waited ${timeoutMs} ms. Wait for it to finish or raise the timeout.`, found.holder);
+    }
+    // Jittered, growing poll interval: contention between processes is short (one manifest update).
+    const wait = Math.min(MAX_POLL_MS, 1 + attempt * 2) * (0.5 + Math.random());
+    await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+  }
 }
 
 /**
@@ -185,28 +215,13 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       purpose: options.purpose,
       token: randomBytes(12).toString("hex"),
     };
-    const record = `${JSON.stringify(holder)}\n`;
-    let tookOver = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await writeFileAtomic(lockPath, record, { exclusive: true });
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      }
-      const found = await readHolder(lockPath);
-      if (!found) continue; // released in between: try again at once
-      if (isStale(found, options.staleAfterMs)) {
-        await takeOver(lockPath, found.text);
-        tookOver = true;
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        throw new LockedError(`${describeHolder(found.holder, lockPath)}; waited ${timeoutMs} ms. Wait for it to finish or raise the timeout.`, found.holder);
-      }
-      // Jittered, growing poll interval: contention between processes is short (one manifest update).
-      const wait = Math.min(MAX_POLL_MS, 1 + attempt * 2) * (0.5 + Math.random());
-      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+    ownTokens.add(holder.token);
+    let tookOver: boolean;
+    try {
+      tookOver = await createLockFile(lockPath, holder, deadline, timeoutMs, options.staleAfterMs);
+    } catch (error) {
+      ownTokens.delete(holder.token);
+      throw error;
     }
 
     if (tookOver) {
@@ -233,6 +248,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
         released = true;
         clearInterval(refresh);
         heldLocks.delete(lockPath);
+        ownTokens.delete(holder.token);
         try {
           const found = await readHolder(lockPath);
           // Only remove our own lock file; if it was (wrongly) taken over, the new holder keeps it.

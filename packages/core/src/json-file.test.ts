@@ -1,8 +1,9 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { fixture, runNode, useTempDirs } from "../test/helpers.js";
+import { deadPid, fixture, runNode, useTempDirs } from "../test/helpers.js";
 import { readJsonFile, updateJsonFile } from "./json-file.js";
 
 const tempDir = useTempDirs();
@@ -43,5 +44,14 @@ describe("updateJsonFile", () => {
     await Promise.all(labels.map((label) => runNode(fixture("json-counter.mjs"), [path, label, "25"])));
     const doc = await readJsonFile(path, { schema: Counter });
     expect(doc).toEqual({ total: 100, counts: { a: 25, b: 25, c: 25, d: 25 } });
+  }, 60_000);
+
+  it("processes racing to take over a dead holder's lock still lose no update", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "shared.json");
+    await writeFile(`${path}.lock`, JSON.stringify({ pid: deadPid(), host: hostname(), createdAt: new Date().toISOString(), purpose: "crashed", token: "gone" }));
+    await Promise.all(["a", "b", "c"].map((label) => runNode(fixture("json-counter.mjs"), [path, label, "10"])));
+    expect(await readJsonFile(path, { schema: Counter })).toEqual({ total: 30, counts: { a: 10, b: 10, c: 10 } });
+    expect(await readdir(dir)).toEqual(["shared.json"]);
   }, 60_000);
 });
