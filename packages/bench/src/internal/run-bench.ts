@@ -1,4 +1,5 @@
 /** Runs the chosen suites in one process, then writes the JSON, the Markdown table and one chart per suite. */
+import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -21,6 +22,8 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
   infer: runInferSuite,
   study: runStudySuite,
 };
+
+const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Bad `--suite` values and the like. */
 export class BenchUsageError extends StudykitError {
@@ -71,6 +74,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   const machine = machineInfo();
   const started = performance.now();
   const scratchDir = await mkdtemp(join(tmpdir(), "studykit-bench-"));
+  // The scratch folder holds gigabytes: remove it even when the run is interrupted or crashes.
+  const removeScratch = () => rmSync(scratchDir, { recursive: true, force: true });
+  const onSignal = (signal: NodeJS.Signals) => {
+    removeScratch();
+    process.kill(process.pid, signal);
+  };
+  process.once("exit", removeScratch);
+  for (const signal of INTERRUPTS) process.once(signal, onSignal);
   const suites: SuiteResult[] = [];
   let suiteFailed = false;
   try {
@@ -87,6 +98,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
       }
     }
   } finally {
+    process.off("exit", removeScratch);
+    for (const signal of INTERRUPTS) process.off(signal, onSignal);
     await rm(scratchDir, { recursive: true, force: true });
   }
 
