@@ -17,6 +17,7 @@
  */
 import { constants as zlibConstants, inflateRawSync } from "node:zlib";
 import { constants as bufferConstants } from "node:buffer";
+import { totalmem } from "node:os";
 import { DataErrorCode, ZipError } from "../errors.js";
 import type { ByteSource } from "./byte-source.js";
 import { crc32 } from "./element-kernels.js";
@@ -215,7 +216,9 @@ export function checkEntry(source: ByteSource, entry: ZipEntry, maxBytes: number
       `${source.label}: member '${entry.name}' claims ${entry.uncompressedSize} bytes from ${entry.compressedSize} compressed bytes, beyond deflate's maximum ratio; refusing a likely zip bomb`,
     );
   }
-  const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH);
+  // Even an honestly declared size may not claim more than half the machine's memory: a 4 MB archive
+  // inflating to 4 GB is still a bomb for a small machine.
+  const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH, Math.floor(totalmem() / 2));
   if (entry.uncompressedSize > limit) {
     throw new ZipError(DataErrorCode.ZipSize, `${source.label}: member '${entry.name}' declares ${entry.uncompressedSize} bytes, over the limit of ${limit} bytes (raise maxBytes to read it)`);
   }
