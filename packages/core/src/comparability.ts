@@ -24,7 +24,7 @@ export type ComparabilityMode = "off" | "warn" | "strict" | "best-effort";
 /** Comparability verdict level. */
 export type ComparabilityLevel = "stable" | "best-effort" | "incomparable";
 
-/** One reason behind a verdict. */
+/** One reason behind a verdict, structured (`Comparability.details`). */
 export interface ComparabilityReason {
   /** The identity field (or config key path, `config.optimizer.lr`) concerned. */
   readonly field: string;
@@ -32,6 +32,7 @@ export interface ComparabilityReason {
   readonly kind: "differs" | "missing" | "not-final" | "replicate";
   /** What it does to the verdict. */
   readonly effect: ComparabilityLevel;
+  /** Human-readable, starting with the field name, e.g. `config.lr differs: 0.001 vs 0.01`. */
   readonly message: string;
   readonly a?: JsonValue;
   readonly b?: JsonValue;
@@ -41,7 +42,10 @@ export interface ComparabilityReason {
 export interface Comparability {
   readonly comparable: boolean;
   readonly level: ComparabilityLevel;
-  readonly reasons: readonly ComparabilityReason[];
+  /** One line per reason, each starting with the field it concerns (the `message` of each detail). */
+  readonly reasons: readonly string[];
+  /** The same reasons, structured: field, kind, effect on the verdict, the two values. */
+  readonly details: readonly ComparabilityReason[];
 }
 
 /** Options of {@link assessComparability}. */
@@ -104,14 +108,14 @@ export function assessComparability(a: RunIdentity | IdentityRecord, b: RunIdent
       if (mode === "strict") {
         throw new CoreError(CoreErrorCode.IdentityNotFinal, `cannot assess comparability in strict mode: identity ${label(identity, side)} is not final; finalise both identities first`);
       }
-      add({ field: "isFinal", kind: "not-final", effect: "best-effort", message: `identity ${label(identity, side)} is not final: features are not fixed, so the verdict is best-effort` });
+      add({ field: "isFinal", kind: "not-final", effect: "best-effort", message: `isFinal: identity ${label(identity, side)} is not final (features not fixed), so the verdict is best-effort` });
     }
     if (identity.datasetSnapshotHash === null || identity.datasetSnapshotHash === undefined) {
       if (mode === "strict") {
         throw new CoreError(CoreErrorCode.SnapshotRequired, `cannot assess comparability in strict mode: identity ${label(identity, side)} has no dataset snapshot hash; record the dataset's snapshot hash in the identity (or use mode "warn")`);
       }
       if (mode === "warn") {
-        add({ field: "datasetSnapshotHash", kind: "missing", effect: "best-effort", message: `identity ${label(identity, side)} has no dataset snapshot hash, so equal data cannot be proven` });
+        add({ field: "datasetSnapshotHash", kind: "missing", effect: "best-effort", message: `datasetSnapshotHash: missing on identity ${label(identity, side)}, so equal data cannot be proven` });
       }
     }
   }
@@ -124,15 +128,15 @@ export function assessComparability(a: RunIdentity | IdentityRecord, b: RunIdent
     for (const diff of diffs.slice(0, MAX_CONFIG_REASONS)) {
       add({ field: diff.path, kind: "differs", effect: "incomparable", message: `${diff.path} differs: ${show(diff.a)} vs ${show(diff.b)}`, a: (diff.a ?? null) as JsonValue, b: (diff.b ?? null) as JsonValue });
     }
-    if (diffs.length > MAX_CONFIG_REASONS) add({ field: "config", kind: "differs", effect: "incomparable", message: `... more config keys differ (first ${MAX_CONFIG_REASONS} listed)` });
+    if (diffs.length > MAX_CONFIG_REASONS) add({ field: "config", kind: "differs", effect: "incomparable", message: `config: more keys differ (first ${MAX_CONFIG_REASONS} listed)` });
   }
   const snapA = a.datasetSnapshotHash ?? null;
   const snapB = b.datasetSnapshotHash ?? null;
   if (snapA !== null && snapB !== null && snapA !== snapB) {
-    add({ field: "datasetSnapshotHash", kind: "differs", effect: "incomparable", message: `dataset snapshot hash differs: ${snapA} vs ${snapB}: the runs saw different data`, a: snapA, b: snapB });
+    add({ field: "datasetSnapshotHash", kind: "differs", effect: "incomparable", message: `datasetSnapshotHash differs: ${snapA} vs ${snapB} (the runs saw different data)`, a: snapA, b: snapB });
   }
   if (a.isFinal && b.isFinal && a.featureSignatureHash !== b.featureSignatureHash) {
-    add({ field: "featureSignatureHash", kind: "differs", effect: "incomparable", message: `feature signature differs: ${a.featureSignatureHash} vs ${b.featureSignatureHash}: the runs used different features`, a: a.featureSignatureHash ?? null, b: b.featureSignatureHash ?? null });
+    add({ field: "featureSignatureHash", kind: "differs", effect: "incomparable", message: `featureSignatureHash differs: ${a.featureSignatureHash} vs ${b.featureSignatureHash} (the runs used different features)`, a: a.featureSignatureHash ?? null, b: b.featureSignatureHash ?? null });
   }
   if (!sameJson(a.runtime, b.runtime)) {
     const diffs: { path: string; a: unknown; b: unknown }[] = [];
@@ -146,11 +150,11 @@ export function assessComparability(a: RunIdentity | IdentityRecord, b: RunIdent
   for (const diff of codeDiffs) add({ field: diff.path, kind: "differs", effect: codeEffect, message: `${diff.path} differs: ${show(diff.a)} vs ${show(diff.b)}`, a: (diff.a ?? null) as JsonValue, b: (diff.b ?? null) as JsonValue });
   if (a.codeVersion?.git?.dirty || b.codeVersion?.git?.dirty) {
     if (!codeDiffs.some((diff) => diff.path === "codeVersion.git.dirty")) {
-      add({ field: "codeVersion.git.dirty", kind: "missing", effect: codeEffect, message: "a run was made from a checkout with uncommitted changes, so equal code cannot be proven" });
+      add({ field: "codeVersion.git.dirty", kind: "missing", effect: codeEffect, message: "codeVersion.git.dirty: a run was made from a checkout with uncommitted changes, so equal code cannot be proven" });
     }
   }
   if (!sameJson(a.seeds, b.seeds)) {
-    add({ field: "seeds", kind: "replicate", effect: "stable", message: `seeds differ (${show(a.seeds)} vs ${show(b.seeds)}): the runs are replicates`, a: a.seeds, b: b.seeds });
+    add({ field: "seeds", kind: "replicate", effect: "stable", message: `seeds differ: ${show(a.seeds)} vs ${show(b.seeds)} (the runs are replicates)`, a: a.seeds, b: b.seeds });
   }
 
   const level = reasons.reduce<ComparabilityLevel>((worst, reason) => (LEVEL_ORDER[reason.effect] > LEVEL_ORDER[worst] ? reason.effect : worst), "stable");
@@ -159,5 +163,5 @@ export function assessComparability(a: RunIdentity | IdentityRecord, b: RunIdent
     if (options.onWarning) options.onWarning(message);
     else process.emitWarning(message, { code: "STUDYKIT_COMPARABILITY" });
   }
-  return { comparable: level !== "incomparable", level, reasons };
+  return { comparable: level !== "incomparable", level, reasons: reasons.map((reason) => reason.message), details: reasons };
 }
