@@ -224,12 +224,12 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       throw error;
     }
 
-    if (tookOver) {
-      // A dead holder may also have left temp files of the lock behind.
-      await sweepStaleTempFiles(lockPath);
-    }
     heldLocks.set(lockPath, holder);
     installExitHook();
+    if (tookOver) {
+      // A dead holder may also have left temp files of the lock behind.
+      await sweepStaleTempFiles(lockPath).catch(() => undefined);
+    }
     let refresh: NodeJS.Timeout | undefined;
     if (options.staleAfterMs !== undefined && Number.isFinite(options.staleAfterMs)) {
       refresh = setInterval(() => {
@@ -248,12 +248,12 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
         released = true;
         clearInterval(refresh);
         heldLocks.delete(lockPath);
-        ownTokens.delete(holder.token);
         try {
           const found = await readHolder(lockPath);
           // Only remove our own lock file; if it was (wrongly) taken over, the new holder keeps it.
           if (found?.holder?.token === holder.token) await unlink(lockPath).catch(() => undefined);
         } finally {
+          ownTokens.delete(holder.token);
           forgetTail();
         }
       },
