@@ -164,10 +164,12 @@ function channelsLast(array: NdArray, batch: number, channels: number): NdArray 
 }
 
 /**
- * Yields seeded mini-batches from `sources` (all with the same number of rows), reading only the rows
- * each batch needs.
+ * Yields seeded mini-batches from the given sources (memory maps, row sources or loaded arrays, all with
+ * the same number of rows), reading only the rows each batch needs.
  */
-export function* iterateBatches(sources: Readonly<Record<string, RowSource>>, options: BatchOptions): Generator<Batch> {
+export function* iterateBatches(given: Readonly<Record<string, RowSource | NdArray>>, options: BatchOptions): Generator<Batch> {
+  const sources: Record<string, RowSource> = {};
+  for (const [key, source] of Object.entries(given)) sources[key] = "gather" in source ? source : arrayRowSource(source);
   const keys = Object.keys(sources);
   if (keys.length === 0) throw new DataError(DataErrorCode.Argument, "iterateBatches needs at least one source array");
   if (!Number.isSafeInteger(options.batchSize) || options.batchSize < 1) throw new DataError(DataErrorCode.Argument, `batchSize must be a positive integer, got ${options.batchSize}`);

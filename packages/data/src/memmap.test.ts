@@ -124,6 +124,18 @@ describe("iterateBatches", () => {
     expect(() => [...iterateBatches({ x: source, y: short }, { batchSize: 2, seed: 0 })]).toThrow(expect.objectContaining({ code: "E_DATA_ARGUMENT" }));
   });
 
+  it("draws from loaded arrays too, with the same batches as from the memory map", () => {
+    const mapped = openMemmap(npz, { member: "diff3d" });
+    try {
+      const loaded = mapped.rows(0, 10);
+      const fromMap = [...iterateBatches({ d: mapped }, { batchSize: 3, seed: 5 })];
+      const fromArray = [...iterateBatches({ d: loaded }, { batchSize: 3, seed: 5 })];
+      expect(fromArray.map((batch) => Array.from(batch.arrays.d!.data as Float32Array))).toEqual(fromMap.map((batch) => Array.from(batch.arrays.d!.data as Float32Array)));
+    } finally {
+      mapped.close();
+    }
+  });
+
   it("shuffles with a permutation", () => {
     const order = shuffledOrder(1000, 3);
     expect(new Set(order).size).toBe(1000);
