@@ -11,7 +11,7 @@
  * - `padding: "same"` pads so that `out = ceil(in / stride)`, putting the odd extra pixel at the end
  *   (bottom/right), as TensorFlow does (ONNX `SAME_UPPER`). `"valid"` pads nothing.
  * - The last layer outputs `2·C` channels. `heads` then maps channels `[0, C)` to the object amplitude
- *   through `sigmoid` (range (0, 1)) and channels `[C, 2C)` to the phase through `π·tanh` (range (-π, π)).
+ *   through `sigmoid` (range (0, 1)) and channels `[C, 2C)` to the phase through `π·tanh` (range (-π, π); float32 rounding can reach ±π exactly).
  *   The model's output is `concat([amplitude, phase], channel axis)`, shape `[N, H, W, 2C]`.
  * - Initial weights come from `initialWeights(description)`: our own PRNG (xoshiro128**), stream per
  *   layer derived from the layer's `init.seed`, so every engine and back end starts from identical

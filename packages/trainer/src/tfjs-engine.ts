@@ -110,9 +110,14 @@ class TfjsEngine implements TrainingEngine {
     const specs = weightSpecs(description);
     this.order = specs.map((s) => s.name);
     for (const spec of specs) {
-      const zeros = () => tf.tidy(() => tf.zeros(spec.shape));
-      this.params.set(spec.name, tf.variable(zeros(), true));
-      this.moments.set(spec.name, { m: tf.variable(zeros(), false), v: tf.variable(zeros(), false) });
+      const zeroVariable = (trainable: boolean) => {
+        const initial = tf.zeros(spec.shape);
+        const variable = tf.variable(initial, trainable);
+        initial.dispose(); // the variable holds its own reference
+        return variable;
+      };
+      this.params.set(spec.name, zeroVariable(true));
+      this.moments.set(spec.name, { m: zeroVariable(false), v: zeroVariable(false) });
     }
     await this.setWeights(weights);
     this.step = 0;

@@ -128,3 +128,47 @@ describe("wasm conv gradient kernels vs cpu", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("ResizeNearestNeighborGrad (wasm and cpu)", () => {
+  beforeAll(() => {
+    registerConvGradientKernels("wasm");
+    registerConvGradientKernels("cpu");
+  });
+
+  it.each(["wasm", "cpu"])("on %s, ×2 upsampling's gradient is the 2×2 block sum (batched, multi-channel)", async (backend) => {
+    await tf.setBackend(backend);
+    const prng = new Prng(11);
+    const [n, h, w, c] = [2, 4, 3, 5];
+    const dy = randomArray(prng, n * 2 * h * 2 * w * c);
+    const x = randomArray(prng, n * h * w * c);
+    const got = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [2 * h, 2 * w]), tf.tensor(dy, [n, 2 * h, 2 * w, c]))))(tf.tensor4d(x, [n, h, w, c])).dataSync() as Float32Array);
+    const expected = new Float32Array(n * h * w * c);
+    for (let b = 0; b < n; b++) for (let i = 0; i < 2 * h; i++) for (let j = 0; j < 2 * w; j++) for (let k = 0; k < c; k++) {
+      expected[((b * h + (i >> 1)) * w + (j >> 1)) * c + k] += dy[((b * 2 * h + i) * 2 * w + j) * c + k]!;
+    }
+    expectClose(got, expected, `resize grad on ${backend}`);
+  });
+
+  it("is the adjoint of the forward resize for any sizes and modes (property, both back ends)", async () => {
+    const geometry = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 6 }), w: fc.integer({ min: 1, max: 6 }), c: fc.integer({ min: 1, max: 3 }),
+      oh: fc.integer({ min: 1, max: 13 }), ow: fc.integer({ min: 1, max: 13 }), align: fc.boolean(), half: fc.boolean(), seed: fc.nat(),
+      backend: fc.constantFrom("wasm", "cpu"),
+    }).filter((g) => !(g.align && g.half));
+    await fc.assert(fc.asyncProperty(geometry, async (g) => {
+      await tf.setBackend(g.backend);
+      const prng = new Prng(g.seed);
+      const x = randomArray(prng, g.n * g.h * g.w * g.c);
+      const dy = randomArray(prng, g.n * g.oh * g.ow * g.c);
+      const [forward, adjoint] = tf.tidy(() => {
+        const xt = tf.tensor4d(x, [g.n, g.h, g.w, g.c]);
+        const dyt = tf.tensor4d(dy, [g.n, g.oh, g.ow, g.c]);
+        const resize = (t: tf.Tensor) => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [g.oh, g.ow], g.align, g.half);
+        const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(resize(t), dyt)))(xt);
+        // <resize(x), dy> must equal <x, resize^T(dy)>.
+        return [tf.sum(tf.mul(resize(xt), dyt)).dataSync()[0]!, tf.sum(tf.mul(xt, dx)).dataSync()[0]!];
+      });
+      expect(Math.abs(forward - adjoint)).toBeLessThan(1e-4 * (1 + Math.abs(forward)));
+    }), { numRuns: 40 });
+  });
+});

@@ -187,8 +187,54 @@ export function conv2dWithGradients(x: tf.Tensor4D, filter: tf.Tensor4D, strides
   return op(x, filter) as tf.Tensor4D;
 }
 
-/** Gradient kernels this module registers (or replaces) on `wasm`. */
-export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput"] as const;
+/** Gradient kernels this module registers (or replaces) on `wasm` (`ResizeNearestNeighborGrad` also on `cpu`). */
+export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "ResizeNearestNeighborGrad"] as const;
+
+/**
+ * Source row (or column) of output position `out` in TF.js's nearest-neighbour resize, as its forward
+ * kernels compute it (align_corners / half_pixel_centers conventions).
+ */
+function nearestSource(out: number, inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): number {
+  const effectiveIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
+  const effectiveOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
+  const scale = effectiveIn / effectiveOut;
+  const fraction = halfPixelCenters ? scale * (out + 0.5) : scale * out;
+  let source = Math.min(inSize - 1, alignCorners ? Math.round(fraction) : Math.floor(fraction));
+  if (halfPixelCenters) source = Math.max(0, source);
+  return source;
+}
+
+/**
+ * `ResizeNearestNeighborGrad` as the exact adjoint of the forward resize: every output gradient is added
+ * to the input pixel the forward pass read. Registered on `cpu` because tfjs-backend-cpu 4.22's kernel
+ * gives wrong gradients for ×2 upsampling of batched multi-channel tensors (differences of order 1
+ * against the block sums; found by our wasm-vs-cpu model test), and on `wasm` so both back ends share
+ * one definition. A plain loop: one read and one add per output element.
+ */
+export function resizeNearestNeighborGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
+  const images = args.inputs["images"]!;
+  const dy = args.inputs["dy"]!;
+  const attrs = (args.attrs ?? {}) as { alignCorners?: boolean; halfPixelCenters?: boolean };
+  const [n, inH, inW, c] = images.shape as Quad;
+  const [, outH, outW] = dy.shape as Quad;
+  const dyValues = args.backend.readSync(dy.dataId) as Float32Array;
+  const dx = new Float32Array(n * inH * inW * c);
+  const rows = Int32Array.from({ length: outH }, (_, r) => nearestSource(r, inH, outH, attrs.alignCorners ?? false, attrs.halfPixelCenters ?? false));
+  const cols = Int32Array.from({ length: outW }, (_, q) => nearestSource(q, inW, outW, attrs.alignCorners ?? false, attrs.halfPixelCenters ?? false));
+  for (let b = 0; b < n; b++) {
+    for (let r = 0; r < outH; r++) {
+      const inRow = (b * inH + rows[r]!) * inW;
+      const outRow = (b * outH + r) * outW;
+      for (let q = 0; q < outW; q++) {
+        const to = (inRow + cols[q]!) * c;
+        const from = (outRow + q) * c;
+        for (let k = 0; k < c; k++) dx[to + k] = dx[to + k]! + dyValues[from + k]!;
+      }
+    }
+  }
+  const shape = [n, inH, inW, c];
+  return { dataId: args.backend.write(dx, shape, "float32"), shape, dtype: "float32" };
+}
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend };
 
@@ -227,5 +273,6 @@ export function registerConvGradientKernels(backendName: string): void {
     register("Conv2DBackpropFilter", "wasm", filterGradientKernel("Conv2DBackpropFilter"));
     register("Conv2DBackpropInput", "wasm", inputGradientKernel("Conv2DBackpropInput"));
   }
+  if (backendName === "wasm" || backendName === "cpu") register("ResizeNearestNeighborGrad", backendName, resizeNearestNeighborGradKernel);
   registeredBackends.add(backendName);
 }
