@@ -91,6 +91,16 @@ describe("createRun", () => {
     expect(await readRaw(run.root)).toMatchObject({ runId: stableRunId(final), runIdSource: "final", identity: { isFinal: true } });
   });
 
+  it("builds the identity from plan-level config and seeds, and refuses a plan with neither", async () => {
+    const { identity: _ignored, ...rest } = plan();
+    const run = await createRun(join(await tempDir(), "p"), { ...rest, config: { lr: 0.5 }, seeds: { init: 9 }, datasetSnapshotHash: "a".repeat(64) });
+    expect(await readRaw(run.root)).toMatchObject({ config: { lr: 0.5 }, identity: { stage: "pretrain", seeds: { init: 9 }, datasetSnapshotHash: "a".repeat(64), isFinal: false } });
+    expect(Object.keys(run.stages)).toEqual(["pretrain", "finetune"]);
+    const final = await run.finalize(["f"]);
+    expect((await readRaw(run.root)).runId).toBe(stableRunId(final));
+    await expect(createRun(join(await tempDir(), "q"), { ...rest, config: { lr: 0.5 } })).rejects.toMatchObject({ code: "E_PLAN_INVALID", message: expect.stringContaining("seeds") });
+  });
+
   it("refuses a second createRun in the same root", async () => {
     const root = join(await tempDir(), "r");
     await createRun(root, plan());

@@ -61,8 +61,20 @@ export interface StagePlan {
 export interface RunPlan {
   /** Stages in the order they run. */
   readonly stages: readonly StagePlan[];
-  /** The run's identity so far (or the input to build it; its git state is then read from the run root). */
-  readonly identity: RunIdentity | PartialIdentityInput;
+  /**
+   * The run's identity so far, or the input to build it (its git state is then read from the run root).
+   * May be left out when `seeds` is given: the identity is then built from `name`, `config`, `seeds`,
+   * `datasetSnapshotHash` and `runtime`.
+   */
+  readonly identity?: RunIdentity | PartialIdentityInput;
+  /** Identity stage name when `identity` is left out (default: the first stage's name). */
+  readonly name?: string;
+  /** Seeds when `identity` is left out. */
+  readonly seeds?: PartialIdentityInput["seeds"];
+  /** Dataset snapshot hash when `identity` is left out. */
+  readonly datasetSnapshotHash?: string | null;
+  /** Runtime when `identity` is left out. */
+  readonly runtime?: JsonObject;
   /** The run configuration recorded in the manifest; default: the identity's config. */
   readonly config?: JsonObject;
   /** `strict` (default): no run id before finalisation. `best-effort`: fallback ids, recorded as such. */
@@ -90,11 +102,15 @@ export interface Run {
   read(): Promise<RunManifest>;
   /** A handle on one stage (`E_STAGE_STATE` for an unknown name). */
   stage(name: string): StageHandle;
+  /** Handles on every stage, by name. */
+  readonly stages: Readonly<Record<string, StageHandle>>;
   /**
    * Finalises the run's identity with the feature signature and records it and the stable run id in the
    * manifest, atomically. `E_IDENTITY_FINAL` if the manifest's identity is already final.
    */
   finalizeIdentity(featureSignature: JsonValue): Promise<FinalIdentity>;
+  /** Same as {@link Run.finalizeIdentity}. */
+  finalize(featureSignature: JsonValue): Promise<FinalIdentity>;
   /**
    * The run id: the stable one once final. Before that, `strict` mode throws `E_IDENTITY_NOT_FINAL`;
    * `best-effort` warns and records a fallback id with `runIdSource: "fallback"`.
@@ -250,6 +266,23 @@ function isIdentity(value: RunIdentity | PartialIdentityInput): value is RunIden
   return typeof (value as RunIdentity).isFinal === "boolean" && typeof (value as RunIdentity).configHash === "string";
 }
 
+function identityOfPlan(plan: RunPlan, root: string): RunIdentity {
+  if (plan.identity !== undefined && plan.identity !== null) {
+    return isIdentity(plan.identity) ? plan.identity : createPartialIdentity({ root, ...plan.identity });
+  }
+  if (plan.seeds === undefined || plan.config === undefined) {
+    throw new CoreError(CoreErrorCode.PlanInvalid, "run plan needs an identity (plan.identity), or config and seeds to build one (plan.config, plan.seeds): seeds make a run reproducible");
+  }
+  return createPartialIdentity({
+    root,
+    stage: plan.name ?? plan.stages[0]?.name ?? "run",
+    config: plan.config,
+    seeds: plan.seeds,
+    ...(plan.datasetSnapshotHash !== undefined ? { datasetSnapshotHash: plan.datasetSnapshotHash } : {}),
+    ...(plan.runtime !== undefined ? { runtime: plan.runtime } : {}),
+  });
+}
+
 function checkMode(mode: unknown): IdentityMode {
   if (mode === undefined) return "strict";
   if (mode !== "strict" && mode !== "best-effort") throw new CoreError(CoreErrorCode.PlanInvalid, `mode must be "strict" or "best-effort", got ${JSON.stringify(mode)}`);
@@ -265,7 +298,7 @@ export async function createRun(root: string, plan: RunPlan, options: RunOptions
   const mode = checkMode(plan.mode);
   const stages = buildStageRecords(plan.stages);
   const absoluteRoot = resolve(root);
-  const identity = isIdentity(plan.identity) ? plan.identity : createPartialIdentity({ root: absoluteRoot, ...plan.identity });
+  const identity = identityOfPlan(plan, absoluteRoot);
   const now = new Date().toISOString();
   const manifest: RunManifest = validateJson(
     {
@@ -332,6 +365,10 @@ function makeRun(root: string, initial: RunManifest, mode: IdentityMode, startId
       return identity;
     },
     stageNames,
+    get stages() {
+      return Object.fromEntries(stageNames.map((stageName) => [stageName, run.stage(stageName)]));
+    },
+    finalize: (featureSignature: JsonValue) => run.finalizeIdentity(featureSignature),
     read: () => readRunManifest(root),
     update: (mutate) => updateRunManifest(root, mutate),
     stage(name: string): StageHandle {

@@ -49,6 +49,18 @@ describe("stage handles", () => {
     expect(Date.parse(record.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(record.startedAt!));
   });
 
+  it("complete takes reported hashes (object or hex string) and a duration", async () => {
+    const root = join(await tempDir(), "run");
+    const run = await createRun(root, plan);
+    const stage = run.stages.pretrain!;
+    await stage.begin();
+    await writeFile(stage.paths.data!, "d");
+    await writeFile(stage.paths.model!, "m");
+    const record = await stage.complete({ outputs: { data: "b".repeat(64), model: { sha256: "c".repeat(64) } }, duration: 1234 });
+    expect(record).toMatchObject({ durationMs: 1234, artifacts: { data: { sha256: "b".repeat(64), bytes: 1 }, model: { sha256: "c".repeat(64) } } });
+    await expect(run.stages.finetune!.complete({ outputs: { nope: "a".repeat(64) } })).rejects.toMatchObject({ code: "E_PLAN_INVALID", message: expect.stringContaining("nope") });
+  });
+
   it("complete refuses while a promised artifact is absent; optional ones may be", async () => {
     const root = join(await tempDir(), "run");
     const run = await createRun(root, plan);

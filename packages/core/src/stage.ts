@@ -19,12 +19,14 @@ import type { Run } from "./run-manifest.js";
 
 /** What a stage reports when it completes. */
 export interface StageCompletion {
-  /** Known output hashes by artifact name (files); artifacts not listed are hashed here. */
-  readonly outputs?: Readonly<Record<string, { readonly sha256: string }>>;
+  /** Known output hashes by artifact name (files), as `{ sha256 }` or the hex string; others are hashed here. */
+  readonly outputs?: Readonly<Record<string, { readonly sha256: string } | string>>;
   /** Metrics to record (JSON). */
   readonly metrics?: Readonly<Record<string, JsonValue>>;
   /** Wall time in milliseconds; default: since `begin()` as recorded in the manifest. */
   readonly durationMs?: number;
+  /** Alias of `durationMs`. */
+  readonly duration?: number;
 }
 
 /** Options of {@link StageHandle.requireUpstream}. */
@@ -188,7 +190,8 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
           outputs[artifactName] = { sha256: null, bytes: null };
           continue;
         }
-        const given = completion.outputs?.[artifactName]?.sha256;
+        const reported = completion.outputs?.[artifactName];
+        const given = typeof reported === "string" ? reported : reported?.sha256;
         if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) {
           throw new CoreError(CoreErrorCode.PlanInvalid, `stage "${name}" output "${artifactName}": sha256 ${JSON.stringify(given)} is not a lower-case SHA-256 hex digest`);
         }
@@ -204,7 +207,7 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
         for (const [artifactName, output] of Object.entries(outputs)) Object.assign(stage.artifacts[artifactName]!, output);
         stage.status = "succeeded";
         stage.finishedAt = finishedAt.toISOString();
-        stage.durationMs = completion.durationMs ?? Math.max(0, finishedAt.getTime() - Date.parse(stage.startedAt!));
+        stage.durationMs = completion.durationMs ?? completion.duration ?? Math.max(0, finishedAt.getTime() - Date.parse(stage.startedAt!));
         stage.metrics = { ...stage.metrics, ...(completion.metrics as StageRecord["metrics"] | undefined) };
         stage.error = null;
         manifest.status = runStatusAfter(manifest);
