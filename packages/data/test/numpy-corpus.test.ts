@@ -125,11 +125,11 @@ describe("numpy fixture corpus", () => {
     }
   }
 
-  it("refuses a header declaring 10^18 elements at once, without allocating", () => {
-    const started = process.hrtime.bigint();
+  it("refuses a header declaring 10^18 elements from the header alone, before allocating", () => {
+    // An attempt to allocate would surface as a RangeError (or an OOM), not as the coded size error.
     expect(() => loadNpy(join(fixtures, "hostile-huge-shape.npy"))).toThrow(expect.objectContaining({ code: "E_NPY_SIZE" }));
-    // Far below what allocating (or even zero-filling) 8 EB would take; not a speed assertion.
-    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(2);
+    expect(() => loadNpy(join(fixtures, "hostile-huge-shape.npy"))).toThrow(/1000000000000000000/);
+    expect(() => loadNpy(join(fixtures, "hostile-huge-2d.npy"))).toThrow(/needs 40000000000 data bytes but only 64 are present/);
   });
 
   it("names the descr of unsupported dtypes", () => {
