@@ -38,7 +38,7 @@ fn sha256_impl(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn sha256_file_impl(path: &Path, chunk_size: usize, cancel: &AtomicBool) -> NativeResult<file_hash::FileDigest> {
-    file_hash::hash_file(path, chunk_size, cancel)
+    file_hash::hash_file(path, chunk_size, true, cancel)
 }
 
 fn sha256_files_impl(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<NativeResult<file_hash::FileDigest>> {
