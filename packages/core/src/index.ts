@@ -58,3 +58,24 @@ export type { ArtifactPlan, StagePlan, RunPlan, RunOptions, Run } from "./run-ma
 export type { StageHandle, StageCompletion, RequireUpstreamOptions } from "./stage.js";
 export { runPipeline } from "./pipeline.js";
 export type { StageContext, StageOutcome, PipelineStage, PipelineDefinition, RunPipelineOptions, PipelineResult } from "./pipeline.js";
+export { buildJobMatrix, normalizeFilters, axisValuesMatch, JobMatrixError, MissingInputError, JobMatrixErrorCode } from "./job-matrix.js";
+export type { AxisValue, JobParams, JobRule, JobInputs, JobMatrixSpec, JobFilters, BuildJobMatrixOptions, StudyJob, SkipEvent, NormalizedFilters, JobMatrix } from "./job-matrix.js";
+export { runJob, summarizeJobPlan, DRY_RUN_MARKER, RunnerError, RunnerErrorCode } from "./runner.js";
+export type { JobLog, RunnerContext, RunnerOutput, RunnerFunction, RunnerModule, JobRunner, JobStatus, JobErrorRecord, JobResult, JobPlanSummary, RunJobOptions } from "./runner.js";
+export { createLocalExecutor, checkConcurrency } from "./executor.js";
+export type { Executor, ExecutorCallbacks, ExecutorRunOptions, LocalExecutorOptions } from "./executor.js";
+export { createStudyProgress, silentProgress } from "./progress.js";
+export type { StudyProgress, ProgressMode, StudyProgressOptions } from "./progress.js";
+export {
+  TRAINING_MANIFEST_FILE,
+  SKIP_SUMMARY_FILE,
+  TRAINING_MANIFEST_VERSION,
+  trainingManifestSchema,
+  trainingManifestJsonSchema,
+  readTrainingManifest,
+  countJobs,
+  formatSkipSummary,
+} from "./study-manifest.js";
+export type { JobAction, JobIdentityRecord, TrainingJobRecord, SkipEventRecord, StudyState, StudyCounts, TrainingManifest, SkipSummary } from "./study-manifest.js";
+export { planStudy, runStudy, formatPlanSummary, formatStudySummary, STUDY_LOCK_FILE } from "./study-runner.js";
+export type { InputHasher, PlanStudyOptions, PlannedJob, StudyPlan, RunStudyOptions, StudyRunResult } from "./study-runner.js";
