@@ -15,7 +15,8 @@ const corpus = JSON.parse(readFileSync(join(fixtures, "expected.json"), "utf8"))
 };
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: fixtures, env: { ...process.env, STUDYKIT_DEBUG: "" } });
 
-describe("studykit npz inspect", () => {
+// Each test spawns the CLI, whose start-up takes seconds on a busy shared machine.
+describe("studykit npz inspect", { timeout: 60_000 }, () => {
   it("prints the documented JSON for an npz, matching numpy's dtypes, shapes and content hashes", () => {
     const result = run("npz", "inspect", "savez-compressed.npz", "--json");
     expect(result.status, result.stderr).toBe(0);
@@ -69,7 +70,7 @@ describe("studykit npz inspect", () => {
   });
 });
 
-describe("studykit npz validate", () => {
+describe("studykit npz validate", { timeout: 60_000 }, () => {
   it("accepts a valid ptycho dataset and reports the alias warning-free mapping", () => {
     const result = run("npz", "validate", "ptycho-legacy.npz", "--schema", "ptycho", "--json");
     expect(result.status, result.stderr).toBe(0);

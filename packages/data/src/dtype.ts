@@ -15,7 +15,7 @@
  * | `c8` `c16`   | interleaved (real, imag) `Float32Array` / `Float64Array` |
  * | `U<n>` `S<n>`| `string[]`                                   |
  */
-import { NpyError } from "./errors.js";
+import { DataErrorCode, NpyError } from "./errors.js";
 
 /** numpy's kind letters for the dtypes studykit supports. */
 export type DtypeKind = "f" | "i" | "u" | "b" | "c" | "U" | "S";
@@ -55,13 +55,13 @@ const REFUSED_KINDS: Readonly<Record<string, string>> = {
 const MAX_STRING_LENGTH = 1 << 24;
 
 function unsupported(descr: string, why: string): DtypeError {
-  return new DtypeError("E_NPY_DTYPE_UNSUPPORTED", `unsupported dtype descr ${JSON.stringify(descr)}: ${why}`);
+  return new DtypeError(DataErrorCode.NpyDtypeUnsupported, `unsupported dtype descr ${JSON.stringify(descr)}: ${why}`);
 }
 
 /** Parses a numpy descr string; throws `E_NPY_OBJECT` for object arrays and `E_NPY_DTYPE_UNSUPPORTED` naming it otherwise. */
 export function parseDescr(descr: string): Dtype {
   if (/^[<>|=]?O\d*$/.test(descr)) {
-    throw new DtypeError("E_NPY_OBJECT", `object arrays (${JSON.stringify(descr)}) are refused: loading them would require unpickling, which studykit never does`);
+    throw new DtypeError(DataErrorCode.NpyObject, `object arrays (${JSON.stringify(descr)}) are refused: loading them would require unpickling, which studykit never does`);
   }
   const match = /^([<>|=]?)([a-zA-Z?])(\d*)(\[[^\]]*\])?$/.exec(descr);
   if (!match) throw unsupported(descr, "not a simple numpy descr such as '<f8'");
@@ -176,7 +176,7 @@ export function inferDescr(data: NumericArray | readonly string[], complex = fal
   if (complex) {
     if (data instanceof Float32Array) return "<c8";
     if (data instanceof Float64Array) return "<c16";
-    throw new DtypeError("E_DATA_ARGUMENT", `complex arrays must be an interleaved Float32Array or Float64Array, got ${data.constructor.name}`);
+    throw new DtypeError(DataErrorCode.Argument, `complex arrays must be an interleaved Float32Array or Float64Array, got ${data.constructor.name}`);
   }
   if (data instanceof Float32Array) return "<f4";
   if (data instanceof Float64Array) return "<f8";
@@ -188,5 +188,5 @@ export function inferDescr(data: NumericArray | readonly string[], complex = fal
   if (data instanceof Uint16Array) return "<u2";
   if (data instanceof Uint32Array) return "<u4";
   if (data instanceof BigUint64Array) return "<u8";
-  throw new DtypeError("E_DATA_ARGUMENT", `cannot infer a numpy dtype for ${(data as object)?.constructor?.name ?? typeof data}`);
+  throw new DtypeError(DataErrorCode.Argument, `cannot infer a numpy dtype for ${(data as object)?.constructor?.name ?? typeof data}`);
 }

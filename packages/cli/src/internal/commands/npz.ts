@@ -8,6 +8,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import {
+  DataErrorCode,
   SchemaError,
   arraySha256,
   canonicalNames,
@@ -110,9 +111,9 @@ export function registerNpzCommand(program: Command, context: CliContext): void 
         else for (const violation of report.violations) context.stdout(`${violation.key}: ${violation.message}\n`);
       }
       if (!report.valid) {
-        const missing = report.violations.some((violation) => violation.code === "E_SCHEMA_MISSING_KEY");
+        const missing = report.violations.some((violation) => violation.code === DataErrorCode.SchemaMissingKey);
         throw new SchemaError(
-          missing ? "E_SCHEMA_MISSING_KEY" : "E_SCHEMA_VIOLATION",
+          missing ? DataErrorCode.SchemaMissingKey : DataErrorCode.SchemaViolation,
           `${file} does not match schema '${report.schema}': ${report.violations.length} problem${report.violations.length === 1 ? "" : "s"} (${report.violations
             .slice(0, 3)
             .map((violation) => violation.message)
