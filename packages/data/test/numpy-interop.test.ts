@@ -95,7 +95,7 @@ const arrays: Record<string, ArrayInput> = {
   empty_fortran: { data: new Int16Array(0), shape: [4, 0], order: "F" },
 };
 
-describe.skipIf(!hasNumpy)("np.load reads what studykit writes", () => {
+describe.skipIf(!hasNumpy)("np.load reads what studykit writes", { timeout: 120_000 }, () => {
   it("bit-exactly, for every dtype, byte order, layout, stored and compressed, npz and npy", () => {
     const stored = join(directory, "stored.npz");
     const compressed = join(directory, "compressed.npz");
