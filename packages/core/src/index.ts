@@ -79,3 +79,5 @@ export {
 export type { JobAction, JobIdentityRecord, TrainingJobRecord, SkipEventRecord, StudyState, StudyCounts, TrainingManifest, SkipSummary } from "./study-manifest.js";
 export { planStudy, runStudy, formatPlanSummary, formatStudySummary, STUDY_LOCK_FILE } from "./study-runner.js";
 export type { InputHasher, PlanStudyOptions, PlannedJob, StudyPlan, RunStudyOptions, StudyRunResult } from "./study-runner.js";
+export { createBullmqExecutor, runWorker, QueueError, QueueErrorCode, DEFAULT_QUEUE_NAME } from "./executor-bullmq.js";
+export type { BullmqExecutorOptions, RunWorkerOptions } from "./executor-bullmq.js";

@@ -10,7 +10,8 @@
  * CLI mapping (`studykit study plan|run`): `--artifact-root` → the matrix's `artifactRoot`; `--dose`,
  * `--view`, `--gridsize`, `--job-id` → the matrix's `filters`; `--strict` → the matrix's `strict`;
  * `--dry-run`, `--concurrency`, `--force`, `--fail-fast` → {@link RunStudyOptions}; `--json` → print the
- * returned `manifest` (or plan) as JSON; `--executor local|bullmq` → `executor`.
+ * returned `manifest` (or plan) as JSON; `--executor local|bullmq` → `executor`, `--redis URL` →
+ * `bullmq.redisUrl`.
  */
 import { existsSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -21,6 +22,7 @@ import { detectCodeVersion, type CodeVersion } from "./code-version.js";
 import { writeJsonAtomic } from "./atomic-file.js";
 import { acquireLock } from "./file-lock.js";
 import { createLocalExecutor, type Executor } from "./executor.js";
+import { createBullmqExecutor, QueueError, QueueErrorCode, type BullmqExecutorOptions } from "./executor-bullmq.js";
 import { hashFile } from "./internal/runner/execute-job.js";
 import type { JobMatrix, SkipEvent, StudyJob } from "./job-matrix.js";
 import { createStudyProgress, type ProgressMode, type StudyProgress } from "./progress.js";
@@ -90,8 +92,10 @@ export interface RunStudyOptions extends PlanStudyOptions {
   readonly failFast?: boolean;
   /** Plan only: writes the manifest (`dryRun: true`) and each job's `DRY RUN` log marker; no runner call. */
   readonly dryRun?: boolean;
-  /** `"local"` (default) or an executor (e.g. `createBullmqExecutor(...)`). */
-  readonly executor?: "local" | Executor;
+  /** `"local"` (default), `"bullmq"` (needs `bullmq.redisUrl`), or an executor of your own. */
+  readonly executor?: "local" | "bullmq" | Executor;
+  /** Options of the `"bullmq"` executor (see `createBullmqExecutor`). */
+  readonly bullmq?: BullmqExecutorOptions;
   /** Cancels the study: running jobs become `failed` / `E_CANCELLED`, the rest stay pending for a later run. */
   readonly signal?: AbortSignal;
   /** Cancel on SIGINT/SIGTERM (for CLIs). A second Ctrl-C exits at once. Default false. */
@@ -325,6 +329,18 @@ function skippedJobRecord(matrix: JobMatrix, event: SkipEvent, layout: { artifac
   };
 }
 
+function resolveExecutor(options: RunStudyOptions): Executor {
+  if (options.executor === undefined || options.executor === "local") return createLocalExecutor({ concurrency: options.concurrency ?? 1, cancelGraceMs: options.cancelGraceMs });
+  if (options.executor === "bullmq") {
+    if (!options.bullmq?.redisUrl) throw new QueueError(QueueErrorCode.Config, 'executor "bullmq" needs a Redis URL: pass bullmq: { redisUrl: "redis://HOST:PORT" } (CLI: --redis URL)');
+    return createBullmqExecutor(options.bullmq);
+  }
+  if (typeof options.executor !== "object" || options.executor === null || typeof options.executor.run !== "function") {
+    throw new QueueError(QueueErrorCode.Config, `unknown executor ${JSON.stringify(options.executor)}: use "local", "bullmq" or an Executor object`);
+  }
+  return options.executor;
+}
+
 function resolveProgress(option: RunStudyOptions["progress"]): StudyProgress {
   if (option === undefined || typeof option === "string") return createStudyProgress({ mode: option ?? "auto" });
   return option;
@@ -338,7 +354,7 @@ function resolveProgress(option: RunStudyOptions["progress"]): StudyProgress {
  */
 export async function runStudy(matrix: JobMatrix, runner: JobRunner, options: RunStudyOptions = {}): Promise<StudyRunResult> {
   // Options are checked before the lock is taken, so bad input never leaves a lock behind.
-  const executor = options.executor === undefined || options.executor === "local" ? createLocalExecutor({ concurrency: options.concurrency ?? 1, cancelGraceMs: options.cancelGraceMs }) : options.executor;
+  const executor = resolveExecutor(options);
   await mkdir(matrix.artifactRoot, { recursive: true });
   const lock = await acquireLock(path.join(matrix.artifactRoot, STUDY_LOCK_FILE), { purpose: `run the study in ${matrix.artifactRoot}`, timeoutMs: options.lockTimeoutMs ?? 0 });
   const cancel = new AbortController();
