@@ -5,7 +5,7 @@
 import { StudykitError } from "@studykit/native";
 import * as ort from "onnxruntime-node";
 import type { ModelDescription, NamedWeight } from "../model-description.js";
-import { providerUnavailableReason } from "./provider-check.js";
+import { providerUnavailableReason, spinningOption } from "./provider-check.js";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, readOnnxModelDescription } from "./onnx-export.js";
 
 /** Execution providers studykit knows how to ask onnxruntime-node for, in the default priority order. */
@@ -25,6 +25,8 @@ export interface OnnxInferenceOptions {
   readonly executionProviders?: readonly OnnxExecutionProvider[];
   /** Intra-op threads (default 2); fixed so results are reproducible across sessions. */
   readonly intraOpNumThreads?: number;
+  /** Whether ORT's intra-op threads spin while idle (ORT's default, true); see the training engine. */
+  readonly intraOpSpinning?: boolean;
   /** Samples per `session.run` in `predict` (default 32). */
   readonly batchSize?: number;
 }
@@ -92,6 +94,7 @@ export async function createInferenceSession(source: OnnxModelSource, options: O
         interOpNumThreads: 1,
         graphOptimizationLevel: "all",
         logSeverityLevel: 3,
+        ...spinningOption(options.intraOpSpinning),
       });
       return new Session(session, provider, failed, description, threads, batchSize);
     } catch (cause) {

@@ -12,7 +12,7 @@ import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
 import { checkWeights, hwioToOihw, oihwToHwio } from "../internal/onnx/model-compiler.js";
 import { compileTrainingGraph, GRAPH_NAMES, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
-import { providerUnavailableReason } from "./provider-check.js";
+import { providerUnavailableReason, spinningOption } from "./provider-check.js";
 
 export type { FilterGradientStrategy, SgdMomentumOptimizer };
 
@@ -21,10 +21,15 @@ export interface OnnxTrainingEngineOptions {
   readonly executionProviders?: readonly OnnxExecutionProvider[];
   /** Intra-op threads (default 2). Fixed per engine so that results are bit-identical across sessions. */
   readonly intraOpNumThreads?: number;
-  /** How Conv filter gradients are formed (default `im2col-gemm`, the fastest measured). */
+  /** How Conv filter gradients are formed (default `batched-matmul`, the fastest measured). */
   readonly filterGradient?: FilterGradientStrategy;
   /** Overrides `hyper.optimizer`, e.g. SGD with momentum (not yet part of the shared hyperparameters). */
   readonly optimizer?: GraphOptimizer;
+  /**
+   * Whether ORT's intra-op threads spin while waiting for work (ORT's default, true): lowest latency on
+   * an idle machine; false gives the cores back at once, kinder where many processes share few cores.
+   */
+  readonly intraOpSpinning?: boolean;
   /** ORT graph optimisation level (default `all`). */
   readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
 }
@@ -139,6 +144,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
           executionMode: "sequential",
           graphOptimizationLevel: this.options.graphOptimizationLevel ?? "all",
           logSeverityLevel: 3,
+          ...spinningOption(this.options.intraOpSpinning),
         });
         this.provider = provider;
         return session;

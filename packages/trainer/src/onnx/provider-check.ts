@@ -25,3 +25,9 @@ export function providerUnavailableReason(provider: string): string | undefined 
   const found = existsSync(bin) && readdirSync(bin).some((napi) => existsSync(path.join(bin, napi, "linux", process.arch, library)));
   return found ? undefined : `${library} is not installed (npm install onnxruntime-node --onnxruntime-node-install=cuda12)`;
 }
+
+/** Session options turning ORT's intra-op spin-waiting on or off (absent: ORT's default). */
+export function spinningOption(spinning: boolean | undefined): { extra?: Record<string, unknown> } {
+  if (spinning === undefined) return {};
+  return { extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } } };
+}

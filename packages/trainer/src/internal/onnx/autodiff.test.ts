@@ -116,7 +116,7 @@ const CASES: Case[] = [
     inputs: { a: [2, 3, 3, 4] },
     build: (b, x) => b.op("Resize", [x.a!, "", b.constFloat32([1, 1, 2, 2])], { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" }),
   },
-  ...(["im2col-gemm", "shifted-gemm", "transposed-conv"] as const).map((strategy): Case => ({
+  ...(["row-shift", "im2col-gemm", "shifted-gemm", "batched-matmul", "transposed-conv"] as const).map((strategy): Case => ({
     name: `Conv 3x3 same (${strategy})`,
     dtype: "float32",
     filterGradient: strategy,

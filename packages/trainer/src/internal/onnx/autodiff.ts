@@ -9,10 +9,10 @@
 import { type AttributeValue, type GraphBuilder, type GraphNode, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */
-export type FilterGradientStrategy = "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
+export type FilterGradientStrategy = "row-shift" | "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
 
 export interface GradientOptions {
-  /** Filter-gradient strategy for stride-1, dilation-1 convolutions (default `im2col-gemm`). */
+  /** Filter-gradient strategy for stride-1, dilation-1 convolutions (default `batched-matmul`, the fastest measured). */
   readonly filterGradient?: FilterGradientStrategy;
 }
 
@@ -285,11 +285,18 @@ const RULES: Record<string, Rule> = {
     void w;
     return [
       needs[0] ? convInputGradient(b, node, g!) : undefined,
-      needs[1] ? convFilterGradient(b, node, g!, options.filterGradient ?? "im2col-gemm") : undefined,
-      bias !== undefined && needs[2] ? b.op("ReduceSum", [g!, b.constInt64([0, 2, 3])], { keepdims: 0 }) : undefined,
+      needs[1] ? convFilterGradient(b, node, g!, options.filterGradient ?? "batched-matmul") : undefined,
+      bias !== undefined && needs[2] ? biasGradient(b, g!) : undefined,
     ];
   },
 };
+
+/** Σ over batch and pixels of an NCHW gradient: pixels first (contiguous), then the batch (faster in ORT). */
+function biasGradient(b: GraphBuilder, g: string): string {
+  const [n, o, h, w] = b.shape(g) as [number, number, number, number];
+  const perImage = b.op("ReduceSum", [b.op("Reshape", [g, b.constInt64([n, o, h * w])]), b.constInt64([2])], { keepdims: 0 });
+  return b.op("ReduceSum", [perImage, b.constInt64([0])], { keepdims: 0 });
+}
 
 function expandReduced(b: GraphBuilder, node: GraphNode, g: string, axes: readonly number[] | undefined, scale: number): string {
   const shape = b.shape(node.inputs[0]!);
@@ -377,6 +384,24 @@ export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, 
     b.op("Slice", [xNhwc, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]);
   void h;
   void wd;
+  if (strategy === "row-shift") {
+    // The taps' shifts split between the operands so that only kh + kw shifted copies are made (not
+    // kh·kw): vertical shifts slice whole rows of the channels-last padded input (contiguous blocks);
+    // horizontal shifts pad the gradient's rows to the padded width, so that in the flattened
+    // (row · padded-width) index both line up. Per image, tap (i, j) is then one MatMul
+    // [O × Ho·Wp] · [Ho·Wp × C]; the batch sum is one ReduceSum over every tap at once.
+    const wp = b.shape(xNhwc)[2]!;
+    const rowsOf = Array.from({ length: kh }, (_, i) =>
+      b.op("Reshape", [b.op("Slice", [xNhwc, b.constInt64([i]), b.constInt64([i + ho]), b.constInt64([1])]), b.constInt64([n, ho * wp, c])]),
+    );
+    const shiftedGradient = Array.from({ length: kw }, (_, j) =>
+      b.op("Reshape", [b.op("Pad", [g, b.constInt64([0, 0, 0, j, 0, 0, 0, wp - wo - j])]), b.constInt64([n, o, ho * wp])]),
+    );
+    const taps: string[] = [];
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(b.op("MatMul", [shiftedGradient[j]!, rowsOf[i]!]));
+    const summed = b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 });
+    return b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh, kw, c])])], { perm: [0, 3, 1, 2] });
+  }
   if (strategy === "batched-matmul") {
     // Per image: g[n] (O × Ho·Wo) times the channels-last window (Ho·Wo × C), summed over the batch;
     // the gradient keeps its NCHW layout (no transpose of g).
