@@ -59,7 +59,7 @@ export const PTYCHO_SCHEMA: DatasetSchema = {
     { name: "probeGuess", required: true, kinds: ["c"], shape: ["probeHeight", "probeWidth"], description: "complex probe estimate" },
     { name: "xcoords_start", required: false, kinds: ["f"], shape: ["n"], description: "x coordinate at the start of each exposure" },
     { name: "ycoords_start", required: false, kinds: ["f"], shape: ["n"], description: "y coordinate at the start of each exposure" },
-    { name: "scan_index", required: false, kinds: ["i", "u"], shape: ["n"], description: "scan each pattern belongs to" },
+    { name: "scan_index", required: false, kinds: ["i", "u", "f"], shape: ["n"], description: "scan each pattern belongs to (integers; float-typed legacy files accepted)" },
     { name: "Y", required: false, kinds: ["c"], shape: ["n", "patchHeight", "patchWidth"], squeezeTrailingSingleton: true, description: "complex ground-truth patches" },
     { name: "filenames", required: false, kinds: ["U", "S"], description: "source file names" },
   ],
