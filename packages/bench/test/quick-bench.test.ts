@@ -18,7 +18,13 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function checkGroup(group: ComparisonGroup): void {
+/**
+ * `allowFailed`: whether a contender may have failed (thrown) without failing this smoke test. Hashing and
+ * decoding check their digests/bytes against node:crypto and plain loops, so a failure there is a wrong
+ * answer; in the model and study suites it is another package's bug, which the run reports and which that
+ * package's own tests own.
+ */
+function checkGroup(group: ComparisonGroup, allowFailed: boolean): void {
   expect(group.contenders.length, group.id).toBeGreaterThan(0);
   for (const contender of group.contenders) {
     expect(["ours", "peer", "reference"]).toContain(contender.role);
@@ -31,7 +37,7 @@ function checkGroup(group: ComparisonGroup): void {
       expect(contender.summary.median).toBeCloseTo(median(contender.samples), 12);
     } else {
       // Absent or failed contenders stay in the results, with a reason a reader can act on.
-      expect(contender.status, `${group.id}/${contender.id}: ${contender.reason}`).toBe("absent");
+      expect(allowFailed ? ["absent", "failed"] : ["absent"], `${group.id}/${contender.id}: ${contender.reason}`).toContain(contender.status);
       expect(contender.reason.length).toBeGreaterThan(5);
     }
   }
@@ -64,12 +70,13 @@ describe("npm run bench -- --quick", () => {
     const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
     expect(results.schemaVersion).toBe(1);
     expect(results.quick).toBe(true);
+    expect(results.complete).toBe(true);
     expect(results.date).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.suites.map((s) => s.suite)).toEqual([...SUITE_NAMES]);
     for (const suite of results.suites) {
       expect(suite.notes.join(" "), suite.suite).not.toMatch(/suite failed/);
-      for (const group of suite.groups) checkGroup(group);
+      for (const group of suite.groups) checkGroup(group, suite.suite !== "hash" && suite.suite !== "npz");
     }
     const hash = results.suites.find((s) => s.suite === "hash")!;
     const oneFile = hash.groups.find((g) => g.id === "hash-one-file")!;

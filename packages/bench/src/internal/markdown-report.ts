@@ -71,6 +71,7 @@ export function renderMarkdown(results: BenchResults, chartFiles: ReadonlyMap<st
   const lines = [
     `# studykit benchmarks — ${results.date}${results.quick ? " (quick smoke run: small inputs, numbers not meaningful)" : ""}`,
     "",
+    ...(results.complete ? [] : ["> **Partial results**: the run had not finished (or was interrupted) when this was written.", ""]),
     `- Machine: ${describeMachine(results.machine)}; native addon: ${results.machine.native.implementation} (sha256 ${results.machine.native.sha256Backend}); 1-min load average at start ${results.machine.loadAverageAtStart}.`,
     `- Started ${results.startedAt}; total wall time ${formatDuration(results.wallSeconds)}; command \`${results.command}\`.`,
     "- Every contender ran in this one run on the same generated inputs, with warm-up runs discarded. Ratios are ours ÷ peer as speeds from medians: above 1 means ours is faster. Absolute times vary between machines; the ratios are the claim.",

@@ -59,6 +59,7 @@ describe("renderMarkdown", () => {
       startedAt: "2026-01-02T03:04:05.000Z",
       date: "2026-01-02",
       quick: false,
+      complete: true,
       command: "npm run bench",
       machine: { cpuModel: "CPU X", cores: 2, cpuFlags: ["sha_ni"], memoryGiB: 8, platform: "linux-x64", node: "v20", native: { implementation: "native", sha256Backend: "x86-sha-ni" }, loadAverageAtStart: 0.5 },
       wallSeconds: 3,

@@ -114,6 +114,8 @@ export interface BenchResults {
   readonly startedAt: string;
   readonly date: string;
   readonly quick: boolean;
+  /** False while the run is still going (results are written after each suite) or when it was cut short. */
+  readonly complete: boolean;
   readonly command: string;
   readonly machine: MachineInfo;
   readonly wallSeconds: number;

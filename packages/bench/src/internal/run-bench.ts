@@ -71,8 +71,29 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   const outDir = resolve(cwd, options.outDir ?? (quick ? join(tmpdir(), "studykit-bench-quick") : join("bench", "results")));
   const startedAt = new Date();
   const date = startedAt.toISOString().slice(0, 10);
+  const baseName = `${date}${chosen.length < SUITE_NAMES.length ? `-${chosen.join("-")}` : ""}${quick ? "-quick" : ""}`;
+  const files = {
+    json: options.jsonFile ? resolve(cwd, options.jsonFile) : join(outDir, `${baseName}.json`),
+    markdown: join(outDir, `${baseName}.md`),
+    charts: [] as string[],
+  };
   const machine = machineInfo();
   const started = performance.now();
+  const suites: SuiteResult[] = [];
+  const snapshot = (complete: boolean): BenchResults => ({
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    startedAt: startedAt.toISOString(),
+    date,
+    quick,
+    complete,
+    command: options.command ?? `npm run bench --${quick ? " --quick" : ""}${chosen.length < SUITE_NAMES.length ? ` ${chosen.map((s) => `--suite ${s}`).join(" ")}` : ""}`,
+    machine,
+    wallSeconds: (performance.now() - started) / 1000,
+    suites: [...suites],
+  });
+  await mkdir(outDir, { recursive: true });
+  await mkdir(dirname(files.json), { recursive: true });
+
   const scratchDir = await mkdtemp(join(tmpdir(), "studykit-bench-"));
   // The scratch folder holds gigabytes: remove it even when the run is interrupted or crashes.
   const removeScratch = () => rmSync(scratchDir, { recursive: true, force: true });
@@ -82,55 +103,47 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   };
   process.once("exit", removeScratch);
   for (const signal of INTERRUPTS) process.once(signal, onSignal);
-  const suites: SuiteResult[] = [];
   let suiteFailed = false;
   try {
     for (const name of chosen) {
       log(`== suite ${name}${quick ? " (quick)" : ""}`);
       const suiteStarted = performance.now();
+      let suite: SuiteResult;
       try {
-        suites.push(await SUITES[name]({ quick, scratchDir, log }));
+        suite = await SUITES[name]({ quick, scratchDir, log });
       } catch (error) {
         suiteFailed = true;
         const reason = error instanceof Error ? error.message.split("\n")[0]! : String(error);
         log(`suite ${name} failed: ${reason}`);
-        suites.push({ suite: name, wallSeconds: (performance.now() - suiteStarted) / 1000, groups: [], notes: [`suite failed: ${reason}`] });
+        suite = { suite: name, wallSeconds: (performance.now() - suiteStarted) / 1000, groups: [], notes: [`suite failed: ${reason}`] };
       }
+      suites.push(suite);
+      const svg = await renderSuiteChartSvg(suite, date);
+      if (svg !== null) {
+        const chart = join(outDir, `${baseName}-${suite.suite}.svg`);
+        await writeFileAtomic(chart, svg);
+        files.charts.push(chart);
+      }
+      // Written after every suite, so an interrupted run still leaves the suites it finished.
+      await writeResults(files, snapshot(false));
     }
   } finally {
     process.off("exit", removeScratch);
     for (const signal of INTERRUPTS) process.off(signal, onSignal);
     await rm(scratchDir, { recursive: true, force: true });
   }
+  const results = snapshot(true);
+  await writeResults(files, results);
+  log(`results: ${relative(cwd, files.json) || files.json}, ${relative(cwd, files.markdown) || files.markdown}${files.charts.length > 0 ? `, ${files.charts.length} chart(s)` : ""}`);
+  return { results, files, suiteFailed };
+}
 
-  const results: BenchResults = {
-    schemaVersion: RESULTS_SCHEMA_VERSION,
-    startedAt: startedAt.toISOString(),
-    date,
-    quick,
-    command: options.command ?? `npm run bench --${quick ? " --quick" : ""}${chosen.length < SUITE_NAMES.length ? ` ${chosen.map((s) => `--suite ${s}`).join(" ")}` : ""}`,
-    machine,
-    wallSeconds: (performance.now() - started) / 1000,
-    suites,
-  };
-
-  await mkdir(outDir, { recursive: true });
-  const baseName = `${date}${chosen.length < SUITE_NAMES.length ? `-${chosen.join("-")}` : ""}${quick ? "-quick" : ""}`;
-  const charts: string[] = [];
+async function writeResults(files: { json: string; markdown: string; charts: readonly string[] }, results: BenchResults): Promise<void> {
   const chartFiles = new Map<string, string>();
-  for (const suite of suites) {
-    const svg = await renderSuiteChartSvg(suite, date);
-    if (svg === null) continue;
-    const file = join(outDir, `${baseName}-${suite.suite}.svg`);
-    await writeFileAtomic(file, svg);
-    charts.push(file);
-    chartFiles.set(suite.suite, basename(file));
+  for (const chart of files.charts) {
+    const suite = results.suites.find((s) => chart.endsWith(`-${s.suite}.svg`));
+    if (suite) chartFiles.set(suite.suite, basename(chart));
   }
-  const markdown = join(outDir, `${baseName}.md`);
-  await writeFileAtomic(markdown, renderMarkdown(results, chartFiles));
-  const json = options.jsonFile ? resolve(cwd, options.jsonFile) : join(outDir, `${baseName}.json`);
-  await mkdir(dirname(json), { recursive: true });
-  await writeFileAtomic(json, `${JSON.stringify(results, null, 2)}\n`);
-  log(`results: ${relative(cwd, json) || json}, ${relative(cwd, markdown) || markdown}${charts.length > 0 ? `, ${charts.length} chart(s)` : ""}`);
-  return { results, files: { json, markdown, charts }, suiteFailed };
+  await writeFileAtomic(files.markdown, renderMarkdown(results, chartFiles));
+  await writeFileAtomic(files.json, `${JSON.stringify(results, null, 2)}\n`);
 }

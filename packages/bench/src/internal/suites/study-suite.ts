@@ -34,7 +34,7 @@ const TINY_OVERRIDES = {
   probe: { size: 16 },
   scan: { count: 120 },
   doses: [1e4],
-  views: ["baseline"],
+  views: ["baseline", "dense"],
   overlap: { minCount: 4 },
   training: { epochs: 1, maxTrainSamples: 64 },
   compare: { stitchWindow: 8 },
