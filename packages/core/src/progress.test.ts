@@ -48,6 +48,25 @@ describe("createStudyProgress", () => {
     );
   });
 
+  it("on a terminal draws an overall bar with ETA and one line per running job, and prints finished jobs", async () => {
+    const { stream, text } = capture();
+    // A terminal as cli-progress sees one: isTTY plus its size; escape sequences are plain writes.
+    Object.assign(stream, { isTTY: true, columns: 120, rows: 40 });
+    const progress = createStudyProgress({ stream });
+    progress.begin({ total: 3, toRun: 2, reused: 1, skipped: 0 });
+    progress.jobStarted("dose_1000/dense/gs2");
+    progress.jobLog("dose_1000/dense/gs2", "epoch 3/10 loss 0.25");
+    await new Promise((done) => setTimeout(done, 250));
+    const live = text();
+    expect(live).toContain("dose_1000/dense/gs2");
+    expect(live).toContain("epoch 3/10 loss 0.25");
+    expect(live).toMatch(/0\/2 jobs \| elapsed \S+ \| ETA/);
+    progress.jobFinished("dose_1000/dense/gs2", result("succeeded"));
+    progress.end();
+    expect(text()).toContain("succeeded dose_1000/dense/gs2 (1.3s)");
+    expect(text()).toContain("1 job(s) reused, 0 skipped");
+  });
+
   it("silent mode prints nothing", () => {
     const { stream, text } = capture();
     const progress = createStudyProgress({ stream, mode: "silent" });

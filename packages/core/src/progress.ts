@@ -76,6 +76,7 @@ function ttyProgress(stream: NodeJS.WritableStream): StudyProgress {
   );
   let overall: cliProgress.SingleBar | null = null;
   let done = 0;
+  let ended = false;
   const running = new Map<string, { bar: cliProgress.SingleBar; started: number; line: string }>();
   const ticker = setInterval(() => {
     for (const [, entry] of running) entry.bar.update(0, { elapsed: seconds(Date.now() - entry.started), line: entry.line });
@@ -110,7 +111,11 @@ function ttyProgress(stream: NodeJS.WritableStream): StudyProgress {
       multibar.log(`${message}\n`);
     },
     end() {
+      if (ended) return;
+      ended = true;
       clearInterval(ticker);
+      // Log lines are buffered until the next redraw; draw once more so the last ones are not lost.
+      multibar.update();
       multibar.stop();
     },
   };
