@@ -137,6 +137,25 @@ describe.runIf(runTests)("bullmq executor", () => {
     for (const id of interrupted) expect(lines(calls).filter(([called]) => called === id).length).toBeGreaterThanOrEqual(2);
   });
 
+  it("cancel reaches jobs running on workers; a later run completes every job exactly once", async () => {
+    await startWorkers(2);
+    const staggered = () =>
+      buildJobMatrix(
+        { axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => ({ ...params, calls: path.join(root, "calls.txt"), ledger: path.join(root, "ledger.txt"), delayMs: params["n"] === 0 ? 50 : 1500 }) },
+        { inputRoot: path.join(root, "in"), artifactRoot: path.join(root, "out") },
+      );
+    const controller = new AbortController();
+    const progress: StudyProgress = { ...silentProgress(), jobFinished: () => controller.abort() };
+    const cancelled = await runStudy(staggered(), { module: STUB }, { executor: createBullmqExecutor({ redisUrl: redis.url, queueName }), progress, signal: controller.signal, codeVersion });
+    expect(cancelled.cancelled).toBe(true);
+    expect(cancelled.manifest.state).toBe("cancelled");
+    expect(cancelled.manifest.jobs.some((record) => record.result.error?.code === "E_CANCELLED")).toBe(true);
+    const resumed = await runStudy(staggered(), { module: STUB }, { executor: createBullmqExecutor({ redisUrl: redis.url, queueName }), progress: "silent", codeVersion });
+    expect(resumed.manifest.state).toBe("completed");
+    expect(resumed.counts.succeeded + resumed.counts.reused).toBe(6);
+    expect(lines(path.join(root, "ledger.txt")).map(([id]) => id).sort()).toEqual(["n_0", "n_1", "n_2", "n_3", "n_4", "n_5"]);
+  });
+
   it("Redis stopped and restarted mid-study: the coordinator reports the outage and the study completes", async () => {
     await startWorkers(2);
     const notices: string[] = [];
