@@ -19,6 +19,7 @@ const codeVersion = { packages: { "@studykit/core": "test" }, git: null };
 
 // Under CI a missing redis-server is a failure (ensure-system-deps installs it); elsewhere the tests skip.
 const runTests = hasRedisServer || Boolean(process.env.CI);
+if (!runTests) console.warn("bullmq executor tests skipped: redis-server is not installed (as root, `npm test` installs it with apt-get)");
 
 let redis: TestRedis;
 let root: string;
