@@ -25,7 +25,7 @@ export function absent(reason: string): never {
 }
 
 /** Runs `run` per `plan` and returns the timed repetitions in seconds. */
-export async function timeRepeated(run: () => unknown, plan: RepeatPlan): Promise<number[]> {
+export async function timeRepeated(run: () => unknown, plan: RepeatPlan, onProgress?: (samples: readonly number[]) => void): Promise<number[]> {
   const started = performance.now();
   for (let i = 0; i < plan.warmup; i++) await run();
   const samples: number[] = [];
@@ -33,6 +33,7 @@ export async function timeRepeated(run: () => unknown, plan: RepeatPlan): Promis
     const t0 = performance.now();
     await run();
     samples.push((performance.now() - t0) / 1000);
+    onProgress?.(samples);
     const spent = (performance.now() - started) / 1000;
     if (samples.length >= plan.minRepetitions && spent > plan.budgetSeconds) break;
   }
