@@ -52,9 +52,10 @@ describe("run manifest across processes", () => {
     const roots = await Promise.all(Array.from({ length: lanes }, startedRun));
     const lastStep = roots.map(() => 0);
     let kills = 0;
-    await Promise.all(
+    let stop = false; // once a lane fails, the others stop too, so the failure is reported cleanly
+    const outcomes = await Promise.allSettled(
       roots.map(async (root, lane) => {
-        for (let i = 0; i < killsPerLane; i++) {
+        for (let i = 0; i < killsPerLane && !stop; i++) {
           await killDuringUpdates(root);
           kills++;
           // Old or new, never torn: the file parses, passes the schema, and progress never goes back.
@@ -64,8 +65,13 @@ describe("run manifest across processes", () => {
           expect(step).toBeGreaterThanOrEqual(lastStep[lane]!);
           lastStep[lane] = step;
         }
-      }),
+      }).map((lane) => lane.catch((error: unknown) => {
+        stop = true;
+        throw error;
+      })),
     );
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
     expect(kills).toBeGreaterThanOrEqual(200);
     for (const root of roots) {
       // Every killed child completed at least one update before it was killed.
