@@ -32,3 +32,14 @@ describe("studykit CLI", () => {
     if (process.env.STUDYKIT_REQUIRE_NATIVE === "1") expect(info.native.implementation).toBe("native");
   });
 });
+
+describe("studykit CLI output pipes", () => {
+  it("exits quietly when the reader closes the pipe early", () => {
+    // Enough output (thousands of lines) that the writer is still writing when `head` has gone.
+    const file = fileURLToPath(new URL("../package.json", import.meta.url));
+    const files = Array.from({ length: 3000 }, () => `"${file}"`).join(" ");
+    const result = spawnSync("sh", ["-c", `"${process.execPath}" "${bin}" hash ${files} | head -c 10 >/dev/null`], { encoding: "utf8" });
+    expect(result.status).toBe(0);
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled/);
+  });
+});
