@@ -60,7 +60,7 @@ export interface TrainOptions {
   /** Loop seeds (default: the description's seed for each). Initialisation seeds live in the description. */
   readonly seeds?: { readonly shuffle?: number; readonly dropout?: number };
   readonly optimizer?: Partial<Omit<AdamOptimizer, "kind">>;
-  /** `"tfjs"` (default), `"onnxruntime"`, or an engine instance (its `init` is called here). */
+  /** `"tfjs"` (default), `"onnxruntime"`, or an engine instance (its `init` is called here; the caller disposes it). */
   readonly engine?: EngineName | TrainingEngine;
   /** TF.js back end (default `STUDYKIT_BACKEND`, then `auto`). */
   readonly backend?: BackendChoice | string;
@@ -81,6 +81,7 @@ export interface TrainOptions {
 
 /** One epoch's deterministic record (what the bundle's history holds). */
 export interface EpochRecord {
+  /** 1-based: the first epoch is 1. */
   readonly epoch: number;
   readonly loss: number;
   readonly valLoss: number | null;
@@ -475,6 +476,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       weights,
     };
   } finally {
-    await engine.dispose();
+    if (typeof options.engine !== "object") await engine.dispose();
   }
 }
