@@ -180,7 +180,7 @@ async function createLockFile(lockPath: string, holder: LockHolder, deadline: nu
  * waiting up to `timeoutMs`. Throws `E_LOCKED` naming the holder's pid and host when it stays held.
  * The lock file's directory must exist.
  */
-export async function acquireLock(path: string, options: LockOptions): Promise<LockHandle> {
+export async function acquireLock(path: string, options: LockOptions = { purpose: "lock" }): Promise<LockHandle> {
   const lockPath = resolve(path);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -212,7 +212,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<L
       pid: process.pid,
       host: hostname(),
       createdAt: new Date().toISOString(),
-      purpose: options.purpose,
+      purpose: options.purpose ?? "lock",
       token: randomBytes(12).toString("hex"),
     };
     ownTokens.add(holder.token);

@@ -80,5 +80,5 @@ describe("run manifest across processes", () => {
       await updateRunManifest(root, () => {});
       expect((await readdir(root)).sort()).toEqual(["run-manifest.json", "train"]);
     }
-  }, 170_000);
+  }, 300_000);
 });
