@@ -57,8 +57,8 @@ function checkGroup(group: ComparisonGroup, allowFailed: boolean): void {
 describe("npm run bench -- --quick", () => {
   let run: SpawnSyncReturns<string>;
   beforeAll(() => {
-    run = spawnSync(process.execPath, [bin, "--quick", "--out", outDir], { encoding: "utf8", timeout: 170_000 });
-  }, 180_000);
+    run = spawnSync(process.execPath, [bin, "--quick", "--out", outDir], { encoding: "utf8", timeout: 280_000 });
+  }, 300_000);
 
   it("exits 0 and reports where the table is", () => {
     expect(run.status, run.stderr).toBe(0);

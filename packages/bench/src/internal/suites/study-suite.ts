@@ -15,7 +15,7 @@ interface StudyApi {
   presetConfig(name: "quick" | "full"): unknown;
   mergeStudyConfig(base: unknown, overrides: unknown, source?: string): unknown;
   runStudyPipeline(options: { config: unknown; preset: string; out: string; log?: (line: string) => void; progress?: string }): Promise<{
-    readonly manifest: { readonly timings?: Readonly<Record<string, number>>; readonly runtime?: unknown; readonly engine?: unknown };
+    readonly manifest: { readonly timings?: Readonly<Record<string, number>>; readonly runtime?: { readonly engine?: string; readonly backend?: string } };
     readonly failed: boolean;
   }>;
 }
@@ -62,6 +62,8 @@ export async function runStudySuite(context: SuiteContext): Promise<SuiteResult>
     const result = await api.runStudyPipeline({ config, preset: context.quick ? "custom" : "quick", out: join(context.scratchDir, "study"), log: (line) => context.log(`  | ${line}`), progress: "silent" });
     if (result.failed) throw new Error("the study reported a failed job; see its manifest");
     timings = result.manifest.timings ?? null;
+    const runtime = result.manifest.runtime;
+    if (runtime?.engine) notes.push(`Phase E trained on ${runtime.engine} (${runtime.backend ?? "?"}), the study's \`auto\` choice on this machine.`);
     if (!timings) throw new Error("the study manifest has no timings");
   } catch (error) {
     const isAbsent = error instanceof Error && error.name === "ContenderAbsentError";
@@ -73,6 +75,6 @@ export async function runStudySuite(context: SuiteContext): Promise<SuiteResult>
     else if (typeof timings?.[key] === "number") group.addSamples(spec, [timings[key] / 1000]);
     else group.addUnavailable(spec, "absent", `the study manifest records no ${key}`);
   }
-  notes.push("Engine and back end: the study's `auto` choice. Outputs go to the OS temp folder and are removed after the run.");
+  notes.push("One run, no warm-up: the preset takes minutes and its phases are what a user waits for. Outputs go to the OS temp folder and are removed after the run.");
   return { suite: "study", wallSeconds: (performance.now() - started) / 1000, groups: [group.finish()], notes };
 }
