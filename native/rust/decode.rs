@@ -1,42 +1,78 @@
 //! Whole-array decode kernels used when loading numpy data: byte order, float widths, complex layout and
 //! memory order. Each works on a source slice and a separate destination of the right size, so the
 //! adapter can hand them JS typed arrays directly; all are plain loops written so LLVM vectorises them.
+//!
+//! The crate is built for baseline x86-64 (SSE2), which has no byte shuffle; the element-wise kernels are
+//! therefore compiled twice by [`with_avx2`], once for baseline and once with AVX2 (chosen at run time),
+//! which is what lets LLVM turn the byte swaps and float16 decoding into 256-bit shuffles and blends.
 
-/// Reverses the bytes of every `element_size`-byte element of `source` into `destination`.
-///
-/// `element_size` 16 is treated as two independent 8-byte halves, which is what `complex128` needs
-/// (numpy byte-swaps the real and imaginary float64 separately). For `complex64` pass 4.
-/// Callers check that both lengths are equal and a multiple of `element_size`.
-pub fn byte_swap(source: &[u8], destination: &mut [u8], element_size: usize) {
-    assert_eq!(source.len(), destination.len(), "byte_swap: source and destination differ in length");
-    match element_size {
-        2 => swap_words::<2>(source, destination, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        4 => swap_words::<4>(source, destination, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        8 | 16 => swap_words::<8>(source, destination, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        other => panic!("byte_swap: unsupported element size {other}"),
-    }
+/// Defines `pub fn $name` from a body compiled for baseline and, on x86-64, again with AVX2 enabled;
+/// the AVX2 copy runs when the CPU has it. The body must only call `#[inline(always)]` helpers so that
+/// all of it is compiled with the wider instruction set.
+macro_rules! with_avx2 {
+    ($(#[$meta:meta])* pub fn $name:ident($($argument:ident: $type:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        pub fn $name($($argument: $type),*) {
+            #[inline(always)]
+            fn body($($argument: $type),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($argument: $type),*) {
+                    body($($argument),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU reported AVX2.
+                    return unsafe { avx2($($argument),*) };
+                }
+            }
+            body($($argument),*)
+        }
+    };
 }
 
-/// In-place variant of [`byte_swap`].
-pub fn byte_swap_in_place(data: &mut [u8], element_size: usize) {
-    fn each<const N: usize>(data: &mut [u8], swap: impl Fn([u8; N]) -> [u8; N]) {
-        for word in data.chunks_exact_mut(N) {
-            let value: [u8; N] = (&*word).try_into().expect("chunk of N bytes");
-            word.copy_from_slice(&swap(value));
+with_avx2! {
+    /// Reverses the bytes of every `element_size`-byte element of `source` into `destination`.
+    ///
+    /// `element_size` 16 is treated as two independent 8-byte halves, which is what `complex128` needs
+    /// (numpy byte-swaps the real and imaginary float64 separately). For `complex64` pass 4.
+    /// Callers check that both lengths are equal and a multiple of `element_size`.
+    pub fn byte_swap(source: &[u8], destination: &mut [u8], element_size: usize) {
+        assert_eq!(source.len(), destination.len(), "byte_swap: source and destination differ in length");
+        match element_size {
+            2 => swap_words::<2>(source, destination, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            4 => swap_words::<4>(source, destination, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            8 | 16 => swap_words::<8>(source, destination, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            other => panic!("byte_swap: unsupported element size {other}"),
         }
     }
-    match element_size {
-        2 => each::<2>(data, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        4 => each::<4>(data, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        8 | 16 => each::<8>(data, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
-        other => panic!("byte_swap_in_place: unsupported element size {other}"),
+}
+
+with_avx2! {
+    /// In-place variant of [`byte_swap`].
+    pub fn byte_swap_in_place(data: &mut [u8], element_size: usize) {
+        match element_size {
+            2 => swap_words_in_place::<2>(data, |w| u16::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            4 => swap_words_in_place::<4>(data, |w| u32::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            8 | 16 => swap_words_in_place::<8>(data, |w| u64::from_ne_bytes(w).swap_bytes().to_ne_bytes()),
+            other => panic!("byte_swap_in_place: unsupported element size {other}"),
+        }
     }
 }
 
+#[inline(always)]
 fn swap_words<const N: usize>(source: &[u8], destination: &mut [u8], swap: impl Fn([u8; N]) -> [u8; N]) {
     assert!(source.len() % N == 0, "byte_swap: length {} is not a multiple of {N}", source.len());
     for (from, to) in source.chunks_exact(N).zip(destination.chunks_exact_mut(N)) {
         to.copy_from_slice(&swap(from.try_into().expect("chunk of N bytes")));
+    }
+}
+
+#[inline(always)]
+fn swap_words_in_place<const N: usize>(data: &mut [u8], swap: impl Fn([u8; N]) -> [u8; N]) {
+    for word in data.chunks_exact_mut(N) {
+        let value: [u8; N] = (&*word).try_into().expect("chunk of N bytes");
+        word.copy_from_slice(&swap(value));
     }
 }
 
@@ -51,34 +87,35 @@ pub fn half_bits_to_float_bits(half: u16) -> u32 {
     let magnitude = (half & 0x7fff) << 13;
     let exponent = magnitude & SHIFTED_EXPONENT;
     let rebiased = magnitude + ((127 - 15) << 23);
-    let bits = if exponent == SHIFTED_EXPONENT {
-        // Inf or NaN: push the exponent to all ones.
-        rebiased + ((128 - 16) << 23)
-    } else if exponent == 0 {
-        // Zero or subnormal: renormalise through one float subtraction (exact: the result is a small
-        // multiple of 2^-24, representable in binary32).
-        let renormalised = f32::from_bits(rebiased + (1 << 23)) - f32::from_bits(113 << 23);
-        renormalised.to_bits()
-    } else {
-        rebiased
-    };
+    // Every case is computed and then selected (no branches), so the loop vectorises.
+    // Inf or NaN: push the exponent to all ones.
+    let infinite = rebiased + ((128 - 16) << 23);
+    // Zero or subnormal: renormalise through one float subtraction (exact: the result is a small
+    // multiple of 2^-24, representable in binary32).
+    let subnormal = (f32::from_bits(rebiased + (1 << 23)) - f32::from_bits(113 << 23)).to_bits();
+    let bits = if exponent == SHIFTED_EXPONENT { infinite } else { rebiased };
+    let bits = if exponent == 0 { subnormal } else { bits };
     bits | ((half & 0x8000) << 16)
 }
 
-/// Converts native-endian float16 values, given as raw bytes at any alignment, to float32.
-pub fn float16_to_float32(source: &[u8], destination: &mut [f32]) {
-    assert_eq!(source.len(), 2 * destination.len(), "float16_to_float32: lengths differ");
-    for (from, to) in source.chunks_exact(2).zip(destination.iter_mut()) {
-        *to = f32::from_bits(half_bits_to_float_bits(u16::from_ne_bytes([from[0], from[1]])));
+with_avx2! {
+    /// Converts native-endian float16 values, given as raw bytes at any alignment, to float32.
+    pub fn float16_to_float32(source: &[u8], destination: &mut [f32]) {
+        assert_eq!(source.len(), 2 * destination.len(), "float16_to_float32: lengths differ");
+        for (from, to) in source.chunks_exact(2).zip(destination.iter_mut()) {
+            *to = f32::from_bits(half_bits_to_float_bits(u16::from_ne_bytes([from[0], from[1]])));
+        }
     }
 }
 
-/// Converts native-endian float64 values, given as raw bytes at any alignment, to float32, rounding to
-/// nearest-even (as `Math.fround` and numpy's `astype(float32)`).
-pub fn float64_to_float32(source: &[u8], destination: &mut [f32]) {
-    assert_eq!(source.len(), 8 * destination.len(), "float64_to_float32: lengths differ");
-    for (from, to) in source.chunks_exact(8).zip(destination.iter_mut()) {
-        *to = f64::from_ne_bytes(from.try_into().expect("8 bytes")) as f32;
+with_avx2! {
+    /// Converts native-endian float64 values, given as raw bytes at any alignment, to float32, rounding
+    /// to nearest-even (as `Math.fround` and numpy's `astype(float32)`).
+    pub fn float64_to_float32(source: &[u8], destination: &mut [f32]) {
+        assert_eq!(source.len(), 8 * destination.len(), "float64_to_float32: lengths differ");
+        for (from, to) in source.chunks_exact(8).zip(destination.iter_mut()) {
+            *to = f64::from_ne_bytes(from.try_into().expect("8 bytes")) as f32;
+        }
     }
 }
 
@@ -115,23 +152,32 @@ const TILE: usize = 32;
 /// middle axes this is a 2-D transpose between axis 0 and the last axis, done in tiles so both the reads
 /// and the writes stay within a few cache lines.
 pub fn fortran_to_c(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize) {
+    let rows = shape.first().copied().unwrap_or(1);
+    fortran_to_c_rows(source, destination, shape, item_size, 0..rows)
+}
+
+/// The part of [`fortran_to_c`] that produces C-order rows `rows` (indices along axis 0): in C order those
+/// are one contiguous block of the output, which `destination` holds. Lets callers split the work.
+pub fn fortran_to_c_rows(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize, rows: std::ops::Range<usize>) {
     let total = array_byte_length(shape, item_size).expect("fortran_to_c: shape overflows");
-    assert!(source.len() == total && destination.len() == total, "fortran_to_c: buffer lengths do not match the shape");
-    if total == 0 {
+    let row_bytes = if shape.is_empty() { total } else { array_byte_length(&shape[1..], item_size).expect("checked above") };
+    assert!(source.len() == total, "fortran_to_c: source length does not match the shape");
+    assert!(rows.end <= shape.first().copied().unwrap_or(1) && destination.len() == rows.len() * row_bytes, "fortran_to_c: destination does not match the rows");
+    if destination.is_empty() {
         return;
     }
     if shape.len() < 2 || shape.iter().filter(|&&dimension| dimension > 1).count() < 2 {
         // With at most one axis longer than 1 both orders are the same byte sequence.
-        destination.copy_from_slice(source);
+        destination.copy_from_slice(&source[rows.start * row_bytes..rows.end * row_bytes]);
         return;
     }
     match item_size {
-        1 => transpose_all::<1>(source, destination, shape),
-        2 => transpose_all::<2>(source, destination, shape),
-        4 => transpose_all::<4>(source, destination, shape),
-        8 => transpose_all::<8>(source, destination, shape),
-        16 => transpose_all::<16>(source, destination, shape),
-        _ => transpose_all_dynamic(source, destination, shape, item_size),
+        1 => transpose_all::<1>(source, destination, shape, rows),
+        2 => transpose_all::<2>(source, destination, shape, rows),
+        4 => transpose_all::<4>(source, destination, shape, rows),
+        8 => transpose_all::<8>(source, destination, shape, rows),
+        16 => transpose_all::<16>(source, destination, shape, rows),
+        _ => transpose_all_dynamic(source, destination, shape, item_size, rows),
     }
 }
 
@@ -178,24 +224,31 @@ fn for_each_middle(shape: &[usize], fortran: &[usize], c: &[usize], mut visit: i
     }
 }
 
-fn transpose_all<const N: usize>(source: &[u8], destination: &mut [u8], shape: &[usize]) {
+fn transpose_all<const N: usize>(source: &[u8], destination: &mut [u8], shape: &[usize], rows: std::ops::Range<usize>) {
     let rank = shape.len();
     let (fortran, c) = strides(shape);
-    let (rows, columns) = (shape[0], shape[rank - 1]);
+    let columns = shape[rank - 1];
     let (source_column_stride, destination_row_stride) = (fortran[rank - 1], c[0]);
+    let (from_base, to_base) = (source.as_ptr(), destination.as_mut_ptr());
     for_each_middle(shape, &fortran, &c, |from, to| {
         // Element (row r, column k) of this slab: source from + r + k*scs, destination to + r*drs + k.
-        for row_start in (0..rows).step_by(TILE) {
-            let row_end = (row_start + TILE).min(rows);
+        for row_start in rows.clone().step_by(TILE) {
+            let row_end = (row_start + TILE).min(rows.end);
             for column_start in (0..columns).step_by(TILE) {
                 let column_end = (column_start + TILE).min(columns);
                 for row in row_start..row_end {
-                    let destination_base = (to + row * destination_row_stride) * N;
-                    for column in column_start..column_end {
-                        let source_at = (from + row + column * source_column_stride) * N;
-                        let destination_at = destination_base + column * N;
-                        let element: [u8; N] = source[source_at..source_at + N].try_into().expect("N bytes");
-                        destination[destination_at..destination_at + N].copy_from_slice(&element);
+                    // SAFETY: every (row, column, middle index) addresses an element inside the array, and
+                    // `fortran_to_c_rows` checked that `source` holds the whole array and `destination`
+                    // exactly rows `rows`. Raw pointers because per-element slice bounds checks cost
+                    // more than the copy itself here.
+                    unsafe {
+                        let mut read = from_base.add((from + row + column_start * source_column_stride) * N);
+                        let mut write = to_base.add((to + (row - rows.start) * destination_row_stride + column_start) * N);
+                        for _ in column_start..column_end {
+                            std::ptr::copy_nonoverlapping(read, write, N);
+                            read = read.add(source_column_stride * N);
+                            write = write.add(N);
+                        }
                     }
                 }
             }
@@ -203,15 +256,15 @@ fn transpose_all<const N: usize>(source: &[u8], destination: &mut [u8], shape: &
     });
 }
 
-fn transpose_all_dynamic(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize) {
+fn transpose_all_dynamic(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize, rows: std::ops::Range<usize>) {
     let rank = shape.len();
     let (fortran, c) = strides(shape);
-    let (rows, columns) = (shape[0], shape[rank - 1]);
+    let columns = shape[rank - 1];
     for_each_middle(shape, &fortran, &c, |from, to| {
-        for row in 0..rows {
+        for row in rows.clone() {
             for column in 0..columns {
                 let source_at = (from + row + column * fortran[rank - 1]) * item_size;
-                let destination_at = (to + row * c[0] + column) * item_size;
+                let destination_at = (to + (row - rows.start) * c[0] + column) * item_size;
                 destination[destination_at..destination_at + item_size].copy_from_slice(&source[source_at..source_at + item_size]);
             }
         }
@@ -362,6 +415,23 @@ mod tests {
                 fortran_to_c(&source, &mut out, shape, item);
                 assert_eq!(out, fortran_to_c_reference(&source, shape, item), "shape {shape:?} item {item}");
             }
+        }
+    }
+
+    #[test]
+    fn fortran_to_c_rows_pieces_make_the_whole() {
+        for (shape, item) in [(vec![9usize, 5, 7], 4usize), (vec![10, 33], 3), (vec![6, 1], 8), (vec![5], 2)] {
+            let length = array_byte_length(&shape, item).unwrap();
+            let source = random_bytes(length, 99);
+            let mut whole = vec![0; length];
+            fortran_to_c(&source, &mut whole, &shape, item);
+            let rows = shape[0];
+            let row_bytes = length / rows;
+            let mut pieces = vec![0; length];
+            for (start, end) in [(0, 2), (2, 3), (3, rows)] {
+                fortran_to_c_rows(&source, &mut pieces[start * row_bytes..end * row_bytes], &shape, item, start..end);
+            }
+            assert_eq!(pieces, whole, "shape {shape:?}");
         }
     }
 

@@ -12,6 +12,7 @@ pub mod file_hash;
 pub mod mmap;
 pub mod napi_ffi;
 pub mod napi_glue;
+pub mod parallel;
 pub mod sha256;
 
 use napi_ffi::{napi_callback_info, napi_env, napi_type_tag, napi_value, typedarray_type as kind};
@@ -46,8 +47,58 @@ fn sha256_files_impl(paths: &[PathBuf], concurrency: usize, chunk_size: usize, c
 }
 
 fn byte_swap_impl(source: &[u8], destination: &mut [u8], element_size: usize) {
-    decode::byte_swap(source, destination, element_size)
+    parallel::for_each_piece(destination, source.len() / element_size, |range, piece| {
+        decode::byte_swap(&source[range.start * element_size..range.end * element_size], piece, element_size)
+    })
 }
+
+fn byte_swap_in_place_impl(data: &mut [u8], element_size: usize) {
+    let units = data.len() / element_size;
+    parallel::for_each_piece(data, units, |_, piece| decode::byte_swap_in_place(piece, element_size))
+}
+
+fn float16_to_float32_impl(source: &[u8], destination: &mut [f32]) {
+    parallel::for_each_piece(destination, source.len() / 2, |range, piece| {
+        decode::float16_to_float32(&source[range.start * 2..range.end * 2], piece)
+    })
+}
+
+fn float64_to_float32_impl(source: &[u8], destination: &mut [f32]) {
+    parallel::for_each_piece(destination, source.len() / 8, |range, piece| {
+        decode::float64_to_float32(&source[range.start * 8..range.end * 8], piece)
+    })
+}
+
+fn interleaved_to_planar_impl<T: Copy + Send + Sync>(interleaved: &[T], real: &mut [T], imaginary: &mut [T]) {
+    // Two outputs: split the real plane, and take the matching range of the imaginary one through a
+    // pointer (the ranges of different pieces are disjoint).
+    parallel::prepare_output(imaginary);
+    let imaginary_base = SendPointer(imaginary.as_mut_ptr());
+    parallel::for_each_piece(real, interleaved.len() / 2, |range, piece| {
+        let base = &imaginary_base;
+        // SAFETY: `range` is within `imaginary` (same length as `real`) and disjoint between pieces.
+        let imaginary = unsafe { std::slice::from_raw_parts_mut(base.0.add(range.start), range.len()) };
+        decode::interleaved_to_planar(&interleaved[range.start * 2..range.end * 2], piece, imaginary)
+    })
+}
+
+fn planar_to_interleaved_impl<T: Copy + Send + Sync>(real: &[T], imaginary: &[T], interleaved: &mut [T]) {
+    parallel::for_each_piece(interleaved, real.len(), |range, piece| {
+        decode::planar_to_interleaved(&real[range.clone()], &imaginary[range], piece)
+    })
+}
+
+fn fortran_to_c_impl(source: &[u8], destination: &mut [u8], shape: &[usize], item_size: usize) {
+    // Whole C-order rows (axis 0) are contiguous in the output: split along them.
+    let rows = shape.first().copied().unwrap_or(1);
+    parallel::for_each_piece(destination, rows, |range, piece| decode::fortran_to_c_rows(source, piece, shape, item_size, range))
+}
+
+/// A raw pointer that may cross to the kernel threads (each uses a disjoint range of it).
+struct SendPointer<T>(*mut T);
+// SAFETY: only used for disjoint ranges, see `interleaved_to_planar_impl`.
+unsafe impl<T> Sync for SendPointer<T> {}
+unsafe impl<T> Send for SendPointer<T> {}
 
 fn crc32_impl(bytes: &[u8], initial: u32) -> u32 {
     crc32::crc32(bytes, initial)
@@ -366,7 +417,7 @@ unsafe extern "C" fn js_byte_swap(env: napi_env, info: napi_callback_info) -> na
         }
         same_length("output", destination.byte_length, source.byte_length)?;
         if source.data == destination.data {
-            decode::byte_swap_in_place(view_slice_mut::<u8>(&destination), element_size);
+            byte_swap_in_place_impl(view_slice_mut::<u8>(&destination), element_size);
         } else if source.overlaps(&destination) {
             return Err(NativeError::argument("byteSwap input and output overlap partially"));
         } else {
@@ -395,7 +446,7 @@ unsafe extern "C" fn js_float16_to_float32(env: napi_env, info: napi_callback_in
         let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
         same_length("output", destination.byte_length, source.byte_length * 2)?;
         distinct(&[&source, &destination])?;
-        decode::float16_to_float32(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
+        float16_to_float32_impl(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
         js_undefined(env)
     })
 }
@@ -408,7 +459,7 @@ unsafe extern "C" fn js_float64_to_float32(env: napi_env, info: napi_callback_in
         let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
         same_length("output", destination.byte_length * 2, source.byte_length)?;
         distinct(&[&source, &destination])?;
-        decode::float64_to_float32(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
+        float64_to_float32_impl(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
         js_undefined(env)
     })
 }
@@ -436,9 +487,9 @@ unsafe extern "C" fn js_interleaved_to_planar(env: napi_env, info: napi_callback
         same_length("real", real.byte_length * 2, interleaved.byte_length)?;
         same_length("imaginary", imaginary.byte_length * 2, interleaved.byte_length)?;
         if interleaved.kind == kind::FLOAT32 {
-            decode::interleaved_to_planar(view_slice::<f32>(&interleaved), view_slice_mut::<f32>(&real), view_slice_mut::<f32>(&imaginary));
+            interleaved_to_planar_impl(view_slice::<f32>(&interleaved), view_slice_mut::<f32>(&real), view_slice_mut::<f32>(&imaginary));
         } else {
-            decode::interleaved_to_planar(view_slice::<f64>(&interleaved), view_slice_mut::<f64>(&real), view_slice_mut::<f64>(&imaginary));
+            interleaved_to_planar_impl(view_slice::<f64>(&interleaved), view_slice_mut::<f64>(&real), view_slice_mut::<f64>(&imaginary));
         }
         js_undefined(env)
     })
@@ -452,9 +503,9 @@ unsafe extern "C" fn js_planar_to_interleaved(env: napi_env, info: napi_callback
         same_length("imaginary", imaginary.byte_length, real.byte_length)?;
         same_length("interleaved", interleaved.byte_length, real.byte_length * 2)?;
         if interleaved.kind == kind::FLOAT32 {
-            decode::planar_to_interleaved(view_slice::<f32>(&real), view_slice::<f32>(&imaginary), view_slice_mut::<f32>(&interleaved));
+            planar_to_interleaved_impl(view_slice::<f32>(&real), view_slice::<f32>(&imaginary), view_slice_mut::<f32>(&interleaved));
         } else {
-            decode::planar_to_interleaved(view_slice::<f64>(&real), view_slice::<f64>(&imaginary), view_slice_mut::<f64>(&interleaved));
+            planar_to_interleaved_impl(view_slice::<f64>(&real), view_slice::<f64>(&imaginary), view_slice_mut::<f64>(&interleaved));
         }
         js_undefined(env)
     })
@@ -479,7 +530,7 @@ unsafe extern "C" fn js_fortran_to_c(env: napi_env, info: napi_callback_info) ->
         same_length("input", source.byte_length, needed)?;
         same_length("output", destination.byte_length, needed)?;
         distinct(&[&source, &destination])?;
-        decode::fortran_to_c(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), &shape, item_size);
+        fortran_to_c_impl(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), &shape, item_size);
         js_undefined(env)
     })
 }

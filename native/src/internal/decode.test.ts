@@ -206,3 +206,25 @@ describe("decode kernels: native and fallback agree on random input", () => {
     }
   });
 });
+
+describe("decode kernels: large arrays (split across threads natively) match the fallback", () => {
+  it.skipIf(!native)("byteSwap, float16/float64 → float32, complex split/join and fortranToC on 12 MiB", () => {
+    const bytes = unalignedBytes(12 * 1024 * 1024, 1);
+    const both = <T>(body: () => T): [T, T] => [withBinding(null, body), withBinding(native, body)];
+    for (const size of [2, 8, 16] as const) {
+      const [a, b] = both(() => byteSwap(bytes, size));
+      expectSameBytes(b, a);
+    }
+    const [h1, h2] = both(() => float16ToFloat32(bytes));
+    expectSameBytes(h2, h1);
+    const [f1, f2] = both(() => float64ToFloat32(bytes));
+    expectSameBytes(f2, f1);
+    const complex = new Float64Array(bytes.slice().buffer);
+    const [p1, p2] = both(() => interleavedToPlanar(complex));
+    expectSameBytes(p2.real, p1.real);
+    expectSameBytes(p2.imaginary, p1.imaginary);
+    expectSameBytes(withBinding(native, () => planarToInterleaved(p2.real, p2.imaginary)), complex);
+    const [t1, t2] = both(() => fortranToC(bytes, [3 * 1024, 1024, 2], 2));
+    expectSameBytes(t2, t1);
+  }, 60_000);
+});
