@@ -1,3 +1,41 @@
-/** `@studykit/study`: the ptychography dose/overlap study — simulate, overlap, train, compare, report. */
+/**
+ * `@studykit/study`: the ptychography dose/overlap study — simulate (Phase C), overlap views (Phase D),
+ * train (Phase E, through `@studykit/core`'s job matrix and runner), compare and report (Phase G).
+ *
+ * ```ts
+ * import { presetConfig, runStudyPipeline } from "@studykit/study";
+ * const result = await runStudyPipeline({ config: presetConfig("quick"), preset: "quick", out: "study-out/quick" });
+ * console.log(result.report?.html);
+ * ```
+ */
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
+export {
+  STUDY_VIEWS,
+  StudyConfigError,
+  StudyConfigErrorCode,
+  mergeStudyConfig,
+  presetConfig,
+  studyConfigSchema,
+  validateStudyConfig,
+} from "./study-config.js";
+export type { StudyConfig, StudyConfigOverrides, StudyViewName } from "./study-config.js";
+export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./internal/study-pipeline.js";
+export type { StudyManifest, StudyManifestJob, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
+export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepareSample, runPhaseC } from "./internal/simulate-phase.js";
+export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./internal/simulate-phase.js";
+export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, runPhaseD } from "./internal/overlap-phase.js";
+export type { GroupsFile, PhaseDManifest, PhaseDViewRecord } from "./internal/overlap-phase.js";
+export type { ComparisonResult, JobComparison } from "./internal/compare-phase.js";
+export type { ResolvedRuntime } from "./internal/runtime-selection.js";
+export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout.js";
+export type { StudyJobConfig, StudyJobOutput } from "./internal/study-job.js";
+export { generateObject, generateProbe } from "./internal/procedural-sample.js";
+export type { ObjectOptions, ProbeOptions } from "./internal/procedural-sample.js";
+export { simulatePatterns, farFieldAmplitude, exitWave } from "./internal/forward-model.js";
+export type { ScanPosition, SimulatedPatterns, SimulateOptions } from "./internal/forward-model.js";
+export { VIEW_OVERLAP, buildGroups, selectBySpacing, spacingThreshold } from "./internal/overlap-views.js";
+export type { GroupOptions, OverlapViewName } from "./internal/overlap-views.js";
+export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./internal/reconstruction-metrics.js";
+export type { ReconstructionMetrics } from "./internal/reconstruction-metrics.js";
+export type { ComplexImage, RealImage } from "./internal/complex-image.js";

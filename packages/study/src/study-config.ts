@@ -55,7 +55,8 @@ export const studyConfigSchema = z
         /** N: probe and pattern size (a power of two; the models need a multiple of 8). */
         size: z.number().int().min(8).refine((n) => (n & (n - 1)) === 0, "must be a power of two"),
         apertureFraction: z.number().positive().max(0.5),
-        defocusRadians: z.number().nonnegative(),
+        /** Quadratic phase at the aperture edge (radians); the sign picks the side of focus. */
+        defocusRadians: z.number().min(-1000).max(1000),
       })
       .strict(),
     /** Random scan positions (ignored when the object file's coordinates are reused). */
@@ -110,12 +111,12 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
   quick: {
     seed: 20251122,
     object: { source: "procedural", height: 192, width: 192 },
-    probe: { size: 32, apertureFraction: 0.2, defocusRadians: 8 },
+    probe: { size: 32, apertureFraction: 0.3, defocusRadians: -8 },
     scan: { count: 1200 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
     overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7 },
-    training: { model: "tiny", epochs: 12, batchSize: 32, learningRate: 2e-3, validationFraction: 0.1, maxTrainSamples: null },
+    training: { model: "tiny", epochs: 20, batchSize: 32, learningRate: 2e-3, validationFraction: 0.1, maxTrainSamples: null },
     compare: { stitchWindow: 16 },
   },
   // What a scientist would publish: 64×64 patterns of a 512×512 object, the reference network.

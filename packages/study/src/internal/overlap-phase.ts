@@ -138,6 +138,7 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
     }
   }
   const manifest: PhaseDManifest = { formatVersion: PHASE_D_MANIFEST_VERSION, phase: "D", inputsHash, gridsize: 2, groupCandidates: config.overlap.candidates, views: records };
+  mkdirSync(path.dirname(manifestPath), { recursive: true });
   writeJsonAtomicSync(manifestPath, manifest);
   return { manifest, reused: false };
 }

@@ -8,9 +8,9 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fingerprint, writeJsonAtomicSync } from "@studykit/core";
-import { loadNpz, saveNpz, type NdArray } from "@studykit/data";
+import { loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
 import { sha256, StudykitError } from "@studykit/native";
-import type { StudyConfig } from "../study-config.js";
+import { mergeStudyConfig, type StudyConfig } from "../study-config.js";
 import type { ComplexImage } from "./complex-image.js";
 import { simulatePatterns, type ScanPosition } from "./forward-model.js";
 import { generateObject, generateProbe } from "./procedural-sample.js";
@@ -65,6 +65,35 @@ function complexImageFrom(array: NdArray, file: string, key: string): ComplexIma
 function realVector(array: NdArray | undefined): Float64Array | null {
   if (!array || array.complex || array.shape.length !== 1 || Array.isArray(array.data)) return null;
   return Float64Array.from(array.data as ArrayLike<number | bigint>, (value) => Number(value));
+}
+
+/**
+ * `config` switched to simulate from an object file (`--object-from`): the file's probe fixes the pattern
+ * size N (read from its header), and the stitch window becomes N/2.
+ */
+export function configForObjectFile(config: StudyConfig, file: string, reuseCoordinates: boolean): StudyConfig {
+  if (!existsSync(file)) {
+    throw new StudykitError(SimulateErrorCode.ObjectFile, `object file ${file} does not exist: pass an npz holding objectGuess and probeGuess (e.g. ../shared/data/Run1084_recon3_postPC.npz)`);
+  }
+  const npz = openNpz(file);
+  let shape: readonly number[];
+  try {
+    if (!npz.names.includes("probeGuess")) {
+      throw new StudykitError(SimulateErrorCode.ObjectFile, `${file} has no probeGuess (it holds: ${npz.names.join(", ") || "nothing"}): --object-from needs a complex objectGuess and probeGuess`);
+    }
+    shape = npz.describe("probeGuess").shape;
+  } finally {
+    npz.close();
+  }
+  const size = shape[0]!;
+  if (shape.length !== 2 || shape[1] !== size) {
+    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: probeGuess has shape (${shape.join(", ")}); the study needs a square 2-D probe`);
+  }
+  return mergeStudyConfig(
+    config,
+    { object: { source: "file", path: file, reuseCoordinates }, probe: { size }, compare: { stitchWindow: Math.max(1, Math.floor(size / 2)) } },
+    `--object-from ${file}`,
+  );
 }
 
 /** The sample of a study: ground truth object, probe and scan positions. */
@@ -228,6 +257,7 @@ export function runPhaseC(config: StudyConfig, root: string, options: PhaseCOpti
     doses,
     timings: { totalMs, patterns, patternsPerSecond: simulateTotal > 0 ? (patterns / simulateTotal) * 1000 : 0 },
   };
+  mkdirSync(path.dirname(manifestPath), { recursive: true });
   writeJsonAtomicSync(manifestPath, manifest);
   return { manifest, sample, reused: false };
 }

@@ -1,0 +1,193 @@
+/**
+ * `studykit study run|plan`: the ptychography dose/overlap study.
+ *
+ * - `run` simulates (Phase C), cuts the overlap views (Phase D), trains the job matrix (Phase E) and
+ *   compares the models in a report (Phase G); it prints each phase's progress, the skip summary, the wall
+ *   time and where the report is. `--dry-run` stops after planning the training jobs.
+ * - `plan` prepares the data (Phases C and D, which the plan needs) and prints which jobs would run, which
+ *   would be reused (and why) and which are skipped (and why), without training.
+ *
+ * The configuration is the preset (`quick` by default), then `--config FILE` (a JSON object deep-merged
+ * over it), then `--object-from`. `--dose`, `--view`, `--gridsize` and `--job-id` filter the job matrix
+ * without changing job ids.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import type { JobFilters } from "@studykit/core";
+import { StudykitError } from "@studykit/native";
+import type { StudyConfig } from "@studykit/study";
+import type { CliContext } from "../cli-context.js";
+
+// The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the
+// other commands start fast.
+const loadStudy = () => import("@studykit/study");
+const loadCore = () => import("@studykit/core");
+
+interface StudyFlags {
+  preset?: string;
+  config?: string;
+  out?: string;
+  artifactRoot?: string;
+  objectFrom?: string;
+  reuseCoordinates?: boolean;
+  engine?: string;
+  backend?: string;
+  concurrency?: string;
+  dryRun?: boolean;
+  dose?: string[];
+  view?: string[];
+  gridsize?: string[];
+  jobId?: string[];
+  strict?: boolean;
+  force?: boolean;
+  failFast?: boolean;
+  json?: boolean;
+}
+
+/** `--dose 1e3 1e4` and `--dose 1e3,1e4` both work. */
+function splitList(values: readonly string[] | undefined): string[] | undefined {
+  if (!values) return undefined;
+  const out = values.flatMap((value) => value.split(",")).map((value) => value.trim()).filter((value) => value.length > 0);
+  return out.length > 0 ? out : undefined;
+}
+
+function parseConcurrency(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new StudykitError("E_USAGE", `--concurrency must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: StudyConfig; preset: string }> {
+  const { configForObjectFile, mergeStudyConfig, parsePresetName, presetConfig, StudyConfigError } = await loadStudy();
+  const preset = parsePresetName(flags.preset ?? "quick");
+  let config = presetConfig(preset);
+  let label: string = preset;
+  if (flags.config) {
+    const file = path.resolve(cwd, flags.config);
+    if (!existsSync(file)) throw new StudyConfigError(file, ["the file does not exist: pass a JSON file with the fields to override (see `studykit study run --help`)"]);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, "utf8"));
+    } catch (error) {
+      throw new StudyConfigError(file, [`not valid JSON: ${(error as Error).message}`]);
+    }
+    config = mergeStudyConfig(config, parsed, file);
+    label = `${preset}+${path.basename(file)}`;
+  }
+  if (flags.objectFrom) {
+    config = configForObjectFile(config, path.resolve(cwd, flags.objectFrom), flags.reuseCoordinates ?? false);
+    label = `${label}+object-from`;
+  } else if (flags.reuseCoordinates) {
+    throw new StudykitError("E_USAGE", "--reuse-coordinates needs --object-from FILE (the coordinates come from that file)");
+  }
+  return { config, preset: label };
+}
+
+function filtersOf(flags: StudyFlags): JobFilters {
+  const dose = splitList(flags.dose);
+  const view = splitList(flags.view);
+  const gridsize = splitList(flags.gridsize);
+  const jobId = splitList(flags.jobId);
+  return { ...(dose ? { dose } : {}), ...(view ? { view } : {}), ...(gridsize ? { gridsize } : {}), ...(jobId ? { jobId } : {}) };
+}
+
+function addSharedOptions(command: Command): Command {
+  return command
+    .option("--preset <name>", "quick (minutes on a laptop, the default) or full (publishable)")
+    .option("--config <file>", "JSON object deep-merged over the preset (e.g. {\"doses\": [1e3, 1e4]})")
+    .option("--out <dir>", "output root for every phase (default study-out/<preset>)")
+    .option("--artifact-root <dir>", "same as --out")
+    .option("--object-from <file>", "npz with objectGuess and probeGuess to simulate from (instead of the procedural object)")
+    .option("--reuse-coordinates", "with --object-from: use the file's xcoords/ycoords as scan positions")
+    .option("--engine <name>", "auto (ONNX Runtime when it loads, else TF.js), onnxruntime or tfjs", "auto")
+    .option("--backend <name>", "TF.js back end (auto, tensorflow-gpu, tensorflow, wasm, cpu) or ONNX Runtime provider (cpu, cuda)", "auto")
+    .option("--dose <values...>", "only jobs at these doses (filter; ids unchanged)")
+    .option("--view <names...>", "only these views: baseline, dense, sparse")
+    .option("--gridsize <values...>", "only these gridsizes (1, 2)")
+    .option("--job-id <globs...>", "only jobs whose id matches a glob (e.g. 'dose_1000/*')")
+    .option("--strict", "a rejected view (missing inputs) is an error (E_MISSING_INPUT) instead of a skip event")
+    .option("--force", "rerun every phase and job even when reusable results exist")
+    .option("--json", "print JSON instead of text");
+}
+
+function outDirOf(flags: StudyFlags, preset: string, cwd: string): string {
+  const chosen = flags.out ?? flags.artifactRoot;
+  if (flags.out && flags.artifactRoot && path.resolve(cwd, flags.out) !== path.resolve(cwd, flags.artifactRoot)) {
+    throw new StudykitError("E_USAGE", `--out ${flags.out} and --artifact-root ${flags.artifactRoot} name different directories: give one`);
+  }
+  return path.resolve(cwd, chosen ?? path.join("study-out", preset.split("+")[0]!));
+}
+
+export function registerStudyCommand(program: Command, context: CliContext): void {
+  const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, compare, report");
+
+  addSharedOptions(study.command("run").description("run the study end to end and write the report"))
+    .option("--concurrency <n>", "training jobs at once (default 1)")
+    .option("--dry-run", "plan the training jobs (data is prepared), train nothing, write no report")
+    .option("--fail-fast", "stop starting jobs after the first failure")
+    .action(async (flags: StudyFlags) => {
+      const started = performance.now();
+      const { config, preset } = await resolveConfig(flags, context.cwd);
+      const out = outDirOf(flags, preset, context.cwd);
+      const { runStudyPipeline } = await loadStudy();
+      const { formatSkipSummary } = await loadCore();
+      const log = (line: string): void => context.stderr(`${line}\n`);
+      const result = await runStudyPipeline({
+        config,
+        preset,
+        out,
+        engine: flags.engine ?? "auto",
+        backend: flags.backend ?? "auto",
+        concurrency: parseConcurrency(flags.concurrency),
+        dryRun: flags.dryRun ?? false,
+        force: flags.force ?? false,
+        failFast: flags.failFast ?? false,
+        strict: flags.strict ?? false,
+        filters: filtersOf(flags),
+        log,
+        progress: flags.json ? "silent" : "auto",
+        cancelOnSignals: true,
+      });
+      const seconds = (performance.now() - started) / 1000;
+      if (result.failed) context.exitCode = 1;
+      if (flags.json) {
+        context.stdout(`${JSON.stringify({ ...result.manifest, wallTimeSeconds: seconds, manifestPath: result.manifestPath }, null, 2)}\n`);
+        return;
+      }
+      const counts = result.training?.counts;
+      const lines = [
+        `study ${result.manifest.runId} (${preset}) ${flags.dryRun ? "planned" : "finished"} in ${seconds.toFixed(1)} s`,
+        counts ? `jobs: ${counts.succeeded} trained, ${counts.reused} reused, ${counts.skipped} skipped, ${counts.failed} failed` : "",
+        result.training ? formatSkipSummary(result.training.skipped_views) : "",
+        `manifest: ${result.manifestPath}`,
+        result.report ? `report: ${result.report.html}\n        ${result.report.markdown}` : "report: none (dry run)",
+      ];
+      context.stdout(`${lines.filter((line) => line.length > 0).join("\n")}\n`);
+    });
+
+  addSharedOptions(study.command("plan").description("prepare the data and print which jobs would run, be reused or be skipped (and why)")).action(async (flags: StudyFlags) => {
+    const { config, preset } = await resolveConfig(flags, context.cwd);
+    const out = outDirOf(flags, preset, context.cwd);
+    const { planStudyPipeline } = await loadStudy();
+    const { formatPlanSummary, formatSkipSummary } = await loadCore();
+    const { plan } = await planStudyPipeline({
+      config,
+      preset,
+      out,
+      engine: flags.engine ?? "auto",
+      backend: flags.backend ?? "auto",
+      force: flags.force ?? false,
+      strict: flags.strict ?? false,
+      filters: filtersOf(flags),
+      log: (line) => context.stderr(`${line}\n`),
+    });
+    if (flags.json) {
+      const jobs = plan.jobs.map((planned) => ({ id: planned.job.id, action: planned.action, reason: planned.reason, params: planned.job.params, runId: planned.identity.runId }));
+      context.stdout(`${JSON.stringify({ artifactRoot: plan.artifactRoot, counts: plan.counts, jobs, skipped: plan.skipped }, null, 2)}\n`);
+      return;
+    }
+    context.stdout(`${formatPlanSummary(plan)}\n${formatSkipSummary(plan.skipped)}\n`);
+  });
+}

@@ -1,0 +1,243 @@
+/**
+ * Phase G — compare: every trained model reconstructs the held-out test region of its dose (ONNX Runtime
+ * inference on the bundle's `model.onnx` when ONNX Runtime loads, the TF.js model otherwise), the
+ * predicted patches are stitched by averaging overlaps, and the result is scored against the ground truth
+ * (amplitude/phase MAE, PSNR, SSIM, FRC). Writes `phaseG/comparison.json` and the report.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { writeJsonAtomicSync, type TrainingManifest } from "@studykit/core";
+import { loadDataset } from "@studykit/data";
+import { createInferenceSession, loadBundle, loadBundleModel } from "@studykit/trainer";
+import type { StudyConfig } from "../study-config.js";
+import type { ComplexImage } from "./complex-image.js";
+import type { ScanPosition } from "./forward-model.js";
+import type { PhaseCManifest } from "./simulate-phase.js";
+import type { PhaseDManifest } from "./overlap-phase.js";
+import { globalPhaseOffset, scoreReconstruction, type ReconstructionMetrics } from "./reconstruction-metrics.js";
+import { reconstructTestRegion, type Predictor, type TestSet } from "./reconstruct.js";
+import { renderFieldPng } from "./report-images.js";
+import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
+import type { ResolvedRuntime } from "./runtime-selection.js";
+import { PatchStitcher } from "./stitch.js";
+import { STUDY_LAYOUT, doseDirectory } from "./study-layout.js";
+import type { StudyJobConfig } from "./study-job.js";
+
+/** One model's comparison. */
+export interface JobComparison {
+  readonly jobId: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly gridsize: number;
+  readonly status: string;
+  readonly note: string | null;
+  readonly metrics: ReconstructionMetrics | null;
+  readonly inference: { readonly engine: string; readonly provider: string } | null;
+  readonly images: { readonly amplitude: string; readonly phase: string } | null;
+}
+
+/** `phaseG/comparison.json`. */
+export interface ComparisonResult {
+  readonly runId: string;
+  readonly testRegion: { readonly top: number; readonly left: number; readonly bottom: number; readonly right: number; readonly pixels: number };
+  readonly jobs: readonly JobComparison[];
+}
+
+/** Options of {@link compareModels}. */
+export interface CompareOptions {
+  readonly config: StudyConfig;
+  readonly root: string;
+  readonly runId: string;
+  readonly preset: string;
+  readonly phaseC: PhaseCManifest;
+  readonly phaseD: PhaseDManifest;
+  readonly training: TrainingManifest;
+  readonly runtime: ResolvedRuntime;
+  readonly log?: (line: string) => void;
+}
+
+function loadTestSet(file: string): TestSet {
+  const dataset = loadDataset(file, { schema: "ptycho" });
+  const diffraction = dataset.arrays["diff3d"]!;
+  const objectGuess = dataset.arrays["objectGuess"]!;
+  const xs = dataset.arrays["xcoords"]!.data as ArrayLike<number>;
+  const ys = dataset.arrays["ycoords"]!.data as ArrayLike<number>;
+  const positions: ScanPosition[] = Array.from({ length: xs.length }, (_, index) => ({ x: Number(xs[index]), y: Number(ys[index]) }));
+  const object: ComplexImage = { height: objectGuess.shape[0]!, width: objectGuess.shape[1]!, data: Float64Array.from(objectGuess.data as Float64Array) };
+  return { size: diffraction.shape[1]!, diffraction: Float32Array.from(diffraction.data as Float32Array), positions, object };
+}
+
+/** A predictor for a bundle: ONNX Runtime when it loads (and the bundle has an ONNX export), else TF.js. */
+async function openPredictor(bundlePath: string, sha: string | null, runtime: ResolvedRuntime): Promise<{ predictor: Predictor; engine: string; provider: string; release: () => Promise<void> }> {
+  const bundle = await loadBundle(bundlePath, sha ? { expectSha256: sha } : {});
+  try {
+    const provider = runtime.engine === "onnxruntime" && runtime.backend === "cuda" ? (["cuda", "cpu"] as const) : (["cpu"] as const);
+    const session = await createInferenceSession(bundle.modelOnnx ? { modelOnnx: bundle.modelOnnx } : { description: bundle.description, weights: bundle.weights }, { executionProviders: provider });
+    return { predictor: session, engine: "onnxruntime", provider: session.provider, release: () => session.release() };
+  } catch (error) {
+    const model = await loadBundleModel(bundlePath, sha ? { expectSha256: sha } : {});
+    return { predictor: model, engine: "tfjs", provider: `${model.backend} (ONNX Runtime unavailable: ${error instanceof Error ? error.message : String(error)})`, release: () => model.dispose() };
+  }
+}
+
+function cropField(values: Float64Array, width: number, box: { top: number; left: number; bottom: number; right: number }): Float64Array {
+  const cropWidth = box.right - box.left;
+  const out = new Float64Array((box.bottom - box.top) * cropWidth);
+  for (let row = box.top; row < box.bottom; row++) out.set(values.subarray(row * width + box.left, row * width + box.right), (row - box.top) * cropWidth);
+  return out;
+}
+
+/** Runs Phase G and writes the report. */
+export async function compareModels(options: CompareOptions): Promise<ComparisonResult> {
+  const { root, phaseC, training, config } = options;
+  const log = options.log ?? (() => {});
+  const comparisons: JobComparison[] = [];
+  const images = new Map<string, Buffer>();
+  const testSets = new Map<number, TestSet>();
+  const testSet = (dose: number): TestSet => {
+    let set = testSets.get(dose);
+    if (!set) {
+      const record = phaseC.doses.find((entry) => entry.dose === dose);
+      if (!record) throw new Error(`phase C has no dose ${dose}`);
+      set = loadTestSet(path.join(root, record.files.test));
+      testSets.set(dose, set);
+    }
+    return set;
+  };
+
+  // The scored region: pixels covered by the central windows of the test positions (the same for every
+  // model of a study, since it depends only on the positions).
+  const firstDose = phaseC.doses[0]!.dose;
+  const reference = testSet(firstDose);
+  const coverageStitcher = new PatchStitcher(reference.object.height, reference.object.width, reference.size, config.compare.stitchWindow);
+  const zeros = new Float32Array(reference.size * reference.size);
+  for (const position of reference.positions) coverageStitcher.add(position, zeros, zeros);
+  const coverage = coverageStitcher.finish();
+  const box = coverage.box;
+  const boxHeight = box.bottom - box.top;
+  const boxWidth = box.right - box.left;
+  const scale = Math.max(1, Math.min(4, Math.floor(480 / Math.max(boxHeight, boxWidth))));
+  const mask = cropField(Float64Array.from(coverage.counts, (count) => (count > 0 ? 1 : 0)), reference.object.width, box);
+  const truthAmplitude = new Float64Array(reference.object.height * reference.object.width);
+  const truthPhase = new Float64Array(truthAmplitude.length);
+  for (let index = 0; index < truthAmplitude.length; index++) {
+    truthAmplitude[index] = Math.hypot(reference.object.data[2 * index]!, reference.object.data[2 * index + 1]!);
+    truthPhase[index] = Math.atan2(reference.object.data[2 * index + 1]!, reference.object.data[2 * index]!);
+  }
+  const amplitudeCrop = cropField(truthAmplitude, reference.object.width, box);
+  const phaseCrop = cropField(truthPhase, reference.object.width, box);
+  const range = (values: Float64Array) => {
+    let min = Infinity;
+    let max = -Infinity;
+    values.forEach((value, index) => {
+      if (!mask[index]) return;
+      min = Math.min(min, value);
+      max = Math.max(max, value);
+    });
+    return { min, max };
+  };
+  const amplitudeRange = range(amplitudeCrop);
+  const phaseRange = range(phaseCrop);
+  images.set("ground-truth-amplitude.png", renderFieldPng(amplitudeCrop, boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
+  images.set("ground-truth-phase.png", renderFieldPng(phaseCrop, boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
+
+  const historyOf = (output: unknown): ReportJobRow["history"] => {
+    const history = (output as { history?: unknown } | null)?.history;
+    if (!Array.isArray(history)) return [];
+    return history.map((entry: { epoch?: number; loss?: number; validationLoss?: number | null }) => ({ epoch: Number(entry.epoch), loss: Number(entry.loss), validationLoss: entry.validationLoss ?? null }));
+  };
+  const rows: ReportJobRow[] = [];
+  for (const job of training.jobs) {
+    // Skipped jobs are reported from the skip events below (with their reasons).
+    if (job.result.status === "skipped") continue;
+    const params = job.params;
+    const dose = params["dose"] as number;
+    const view = params["view"] as string;
+    const gridsize = params["gridsize"] as number;
+    const base = { jobId: job.id, dose, view, gridsize, status: job.result.status };
+    const output = job.result.output as { history?: unknown; metrics?: { trainingSamples?: number } } | null;
+    const trainingSamples = typeof job.result.metrics?.["trainingSamples"] === "number" ? (job.result.metrics["trainingSamples"] as number) : null;
+    if ((job.result.status !== "succeeded" && job.result.status !== "reused") || !job.result.bundlePath) {
+      const note = job.result.error ? `${job.result.error.code}: ${job.result.error.message}` : `not trained (${job.result.status})`;
+      comparisons.push({ ...base, note, metrics: null, inference: null, images: null });
+      rows.push({ ...base, note, metrics: null, bundleSha256: null, trainingSamples, history: [], images: null });
+      continue;
+    }
+    const jobConfig = job.config as unknown as StudyJobConfig;
+    const bundlePath = path.join(root, STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath);
+    const opened = await openPredictor(bundlePath, job.result.bundleSha256, options.runtime);
+    let stitched;
+    try {
+      stitched = await reconstructTestRegion(opened.predictor, testSet(dose), {
+        gridsize: jobConfig.gridsize,
+        candidates: config.overlap.candidates,
+        seed: config.seed,
+        inputScale: jobConfig.inputScale,
+        amplitudeScale: phaseC.object.maxAmplitude,
+        stitchWindow: config.compare.stitchWindow,
+      });
+    } finally {
+      await opened.release();
+    }
+    const truth = testSet(dose).object;
+    const metrics = scoreReconstruction(truth, stitched.object, coverage.counts, box);
+    const offset = globalPhaseOffset(truth, stitched.object, coverage.counts);
+    const reconAmplitude = new Float64Array(truth.height * truth.width);
+    const reconPhase = new Float64Array(reconAmplitude.length);
+    for (let index = 0; index < reconAmplitude.length; index++) {
+      reconAmplitude[index] = Math.hypot(stitched.object.data[2 * index]!, stitched.object.data[2 * index + 1]!);
+      const raw = Math.atan2(stitched.object.data[2 * index + 1]!, stitched.object.data[2 * index]!) - offset;
+      reconPhase[index] = raw - 2 * Math.PI * Math.round(raw / (2 * Math.PI));
+    }
+    const name = `${doseDirectory(dose)}-${view}-gs${gridsize}`;
+    const jobImages = { amplitude: `${name}-amplitude.png`, phase: `${name}-phase.png` };
+    images.set(jobImages.amplitude, renderFieldPng(cropField(reconAmplitude, truth.width, box), boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
+    images.set(jobImages.phase, renderFieldPng(cropField(reconPhase, truth.width, box), boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
+    log(`phase G: ${job.id}: amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px (${opened.engine}/${opened.provider})`);
+    comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages });
+    rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), images: jobImages });
+  }
+  for (const event of training.skipped_views) {
+    const params = event.params;
+    const base = { jobId: event.jobId, dose: params["dose"] as number, view: params["view"] as string, gridsize: params["gridsize"] as number, status: "skipped" };
+    comparisons.push({ ...base, note: event.reason, metrics: null, inference: null, images: null });
+    rows.push({ ...base, note: event.reason, metrics: null, bundleSha256: null, trainingSamples: null, history: [], images: null });
+  }
+  rows.sort((a, b) => a.dose - b.dose || config.views.indexOf(a.view as never) - config.views.indexOf(b.view as never));
+
+  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons };
+  mkdirSync(path.join(root, STUDY_LAYOUT.comparisonDir), { recursive: true });
+  writeJsonAtomicSync(path.join(root, STUDY_LAYOUT.comparisonManifest), result);
+
+  const viewSummary = options.phaseD.views
+    .filter((record) => record.dose === firstDose)
+    .map((record) => `${record.view}: S = ${record.spacing.toFixed(1)} px, ${record.accepted} of ${record.candidates} positions${record.status === "rejected" ? " (rejected)" : ""}`)
+    .join("; ");
+  const object = phaseC.object.source === "file" ? `${phaseC.object.file} (${phaseC.object.height}×${phaseC.object.width})` : `procedural ${phaseC.object.height}×${phaseC.object.width}, seed ${config.seed}`;
+  await writeStudyReport(
+    path.join(root, STUDY_LAYOUT.reportDir),
+    {
+      title: "Ptychography dose / overlap study",
+      runId: options.runId,
+      preset: options.preset,
+      summary: [
+        ["object", object],
+        ["probe", `${phaseC.probe.size}×${phaseC.probe.size}`],
+        ["scan positions", `${phaseC.positions.total} (${phaseC.positions.train} train, ${phaseC.positions.test} test; split at y = ${phaseC.positions.splitY.toFixed(1)})`],
+        ["doses", phaseC.doses.map((record) => `${record.dose} (${record.meanPhotonCount.toFixed(0)} photons/pattern measured)`).join(", ")],
+        ["overlap views", viewSummary || "none"],
+        ["training", `${config.training.model} model, ${config.training.epochs} epochs, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, engine ${options.runtime.engine}/${options.runtime.backend}`],
+        ["test region", `rows ${box.top}–${box.bottom}, columns ${box.left}–${box.right} (${result.testRegion.pixels} pixels scored, central ${config.compare.stitchWindow}×${config.compare.stitchWindow} of each patch stitched)`],
+        ["simulation speed", `${phaseC.timings.patternsPerSecond.toFixed(0)} patterns/s (${phaseC.probe.size}×${phaseC.probe.size})`],
+      ],
+      groundTruth: { amplitude: "ground-truth-amplitude.png", phase: "ground-truth-phase.png" },
+      rows,
+      notes: [
+        "Amplitude images share the ground truth's grey scale; phase images share its colour scale, with each reconstruction's global phase offset removed.",
+        "Grey pixels lie outside the scored test region.",
+      ],
+    },
+    images,
+  );
+  return result;
+}

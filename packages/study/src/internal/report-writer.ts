@@ -1,0 +1,188 @@
+/**
+ * Phase G's report: `report/report.md` (images and plots as files beside it) and a self-contained
+ * `report/report.html` (plots inlined as SVG, images as PNG data URIs) that can be mailed or archived on
+ * its own. Both hold the metrics table per dose × view, the loss curves, metric-vs-dose plots, and ground
+ * truth vs reconstruction images.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { writeFileAtomicSync } from "@studykit/core";
+import { lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type LossPoint, type MetricPoint } from "./report-plots.js";
+
+/** Scores of one model as the report shows them. */
+export interface ReportMetrics {
+  readonly amplitudeMae: number;
+  readonly phaseMae: number;
+  readonly amplitudePsnr: number;
+  readonly phasePsnr: number;
+  readonly amplitudeSsim: number;
+  readonly phaseSsim: number;
+  readonly frc50ResolutionPx: number;
+}
+
+/** One row of the report: a job of the matrix. */
+export interface ReportJobRow {
+  readonly jobId: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly gridsize: number;
+  readonly status: string;
+  /** Skip reason or error message. */
+  readonly note: string | null;
+  readonly metrics: ReportMetrics | null;
+  readonly bundleSha256: string | null;
+  readonly trainingSamples: number | null;
+  readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
+  /** PNG images (names inside the report's `images/`). */
+  readonly images: { readonly amplitude: string; readonly phase: string } | null;
+}
+
+/** Everything the report shows. */
+export interface StudyReportData {
+  readonly title: string;
+  readonly runId: string;
+  readonly preset: string;
+  readonly summary: readonly (readonly [string, string])[];
+  readonly groundTruth: { readonly amplitude: string; readonly phase: string };
+  readonly rows: readonly ReportJobRow[];
+  readonly notes: readonly string[];
+}
+
+/** Paths written, relative to the report directory. */
+export interface ReportFiles {
+  readonly markdown: string;
+  readonly html: string;
+  readonly plots: readonly string[];
+  readonly images: readonly string[];
+}
+
+const METRIC_COLUMNS: readonly { key: keyof ReportMetrics; label: string; digits: number; better: "lower" | "higher" }[] = [
+  { key: "amplitudeMae", label: "amplitude MAE", digits: 4, better: "lower" },
+  { key: "phaseMae", label: "phase MAE (rad)", digits: 4, better: "lower" },
+  { key: "amplitudePsnr", label: "amplitude PSNR (dB)", digits: 2, better: "higher" },
+  { key: "phasePsnr", label: "phase PSNR (dB)", digits: 2, better: "higher" },
+  { key: "amplitudeSsim", label: "amplitude SSIM", digits: 3, better: "higher" },
+  { key: "phaseSsim", label: "phase SSIM", digits: 3, better: "higher" },
+  { key: "frc50ResolutionPx", label: "FRC 0.5 resolution (px)", digits: 2, better: "lower" },
+];
+
+function formatDose(dose: number): string {
+  return dose >= 1000 && Number.isInteger(Math.log10(dose)) ? `1e${Math.log10(dose)}` : String(dose);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function tableRows(data: StudyReportData): string[][] {
+  return data.rows.map((row) => [
+    formatDose(row.dose),
+    row.view,
+    String(row.gridsize),
+    row.status,
+    ...METRIC_COLUMNS.map((column) => (row.metrics ? row.metrics[column.key].toFixed(column.digits) : "—")),
+    row.trainingSamples === null ? "—" : String(row.trainingSamples),
+    row.bundleSha256 ? row.bundleSha256.slice(0, 12) : "—",
+  ]);
+}
+
+const TABLE_HEADER = ["dose", "view", "gridsize", "status", ...METRIC_COLUMNS.map((column) => column.label), "training samples", "bundle SHA-256"];
+
+/** Writes the report (plots rendered here; `images` maps file names to PNG bytes). */
+export async function writeStudyReport(reportDir: string, data: StudyReportData, images: ReadonlyMap<string, Buffer>): Promise<ReportFiles> {
+  mkdirSync(path.join(reportDir, "images"), { recursive: true });
+  mkdirSync(path.join(reportDir, "plots"), { recursive: true });
+  const imageFiles: string[] = [];
+  for (const [name, bytes] of images) {
+    writeFileAtomicSync(path.join(reportDir, "images", name), bytes);
+    imageFiles.push(`images/${name}`);
+  }
+
+  const lossPoints: LossPoint[] = data.rows.flatMap((row) =>
+    row.history.flatMap((entry) => [
+      { job: row.jobId, epoch: entry.epoch, series: "train" as const, loss: entry.loss },
+      ...(entry.validationLoss === null ? [] : [{ job: row.jobId, epoch: entry.epoch, series: "validation" as const, loss: entry.validationLoss }]),
+    ]),
+  );
+  const metricPoints: MetricPoint[] = data.rows.flatMap((row) =>
+    row.metrics ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, metric: column.label, value: row.metrics![column.key] })) : [],
+  );
+  const plots: { file: string; title: string; svg: string }[] = [];
+  if (lossPoints.length > 0) plots.push({ file: "plots/loss-curves.svg", title: "Loss curves", svg: await renderVegaLiteSvg(lossCurvesSpec(lossPoints)) });
+  if (metricPoints.length > 0) plots.push({ file: "plots/metrics-vs-dose.svg", title: "Metrics vs dose", svg: await renderVegaLiteSvg(metricsVsDoseSpec(metricPoints)) });
+  for (const plot of plots) writeFileAtomicSync(path.join(reportDir, plot.file), plot.svg);
+
+  const rows = tableRows(data);
+  const imageRows = data.rows.filter((row) => row.images !== null);
+
+  // Markdown.
+  const md: string[] = [`# ${data.title}`, "", `Run id: \`${data.runId}\` · preset: \`${data.preset}\``, ""];
+  for (const [key, value] of data.summary) md.push(`- **${key}:** ${value}`);
+  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR and SSIM. Phase metrics remove the global phase offset.", "");
+  md.push(`| ${TABLE_HEADER.join(" | ")} |`, `| ${TABLE_HEADER.map(() => "---").join(" | ")} |`);
+  for (const row of rows) md.push(`| ${row.join(" | ")} |`);
+  const skipped = data.rows.filter((row) => row.note !== null);
+  if (skipped.length > 0) {
+    md.push("", "### Skipped and failed jobs", "");
+    for (const row of skipped) md.push(`- \`${row.jobId}\` (${row.status}): ${row.note}`);
+  }
+  md.push("", "## Plots", "");
+  for (const plot of plots) md.push(`![${plot.title}](${plot.file})`, "");
+  md.push("## Ground truth vs reconstructions (test region)", "", "| model | amplitude | phase |", "| --- | --- | --- |");
+  md.push(`| ground truth | ![ground truth amplitude](images/${data.groundTruth.amplitude}) | ![ground truth phase](images/${data.groundTruth.phase}) |`);
+  for (const row of imageRows) md.push(`| ${row.jobId} | ![${row.jobId} amplitude](images/${row.images!.amplitude}) | ![${row.jobId} phase](images/${row.images!.phase}) |`);
+  if (data.notes.length > 0) {
+    md.push("", "## Notes", "");
+    for (const note of data.notes) md.push(`- ${note}`);
+  }
+  md.push("");
+  writeFileAtomicSync(path.join(reportDir, "report.md"), md.join("\n"));
+
+  // Self-contained HTML.
+  const dataUri = (name: string): string => {
+    const bytes = images.get(name);
+    return bytes ? `data:image/png;base64,${bytes.toString("base64")}` : "";
+  };
+  const html: string[] = [
+    "<!doctype html>",
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${escapeHtml(data.title)}</title>`,
+    "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}table{border-collapse:collapse;margin:1em 0}" +
+      "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}td.text{text-align:left}" +
+      "img{image-rendering:pixelated;max-width:360px}code{background:#f3f3f3;padding:1px 4px}figure{margin:1em 0}</style>",
+    "</head><body>",
+    `<h1>${escapeHtml(data.title)}</h1>`,
+    `<p>Run id: <code>${escapeHtml(data.runId)}</code> · preset: <code>${escapeHtml(data.preset)}</code></p>`,
+    "<ul>",
+    ...data.summary.map(([key, value]) => `<li><b>${escapeHtml(key)}:</b> ${escapeHtml(value)}</li>`),
+    "</ul>",
+    "<h2>Metrics on the held-out test region</h2>",
+    "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR and SSIM. Phase metrics remove the global phase offset.</p>",
+    "<table><thead><tr>",
+    ...TABLE_HEADER.map((label) => `<th>${escapeHtml(label)}</th>`),
+    "</tr></thead><tbody>",
+    ...rows.map((row) => `<tr>${row.map((cell, index) => `<td${index === 1 || index === 3 ? ' class="text"' : ""}>${escapeHtml(cell)}</td>`).join("")}</tr>`),
+    "</tbody></table>",
+  ];
+  if (skipped.length > 0) {
+    html.push("<h3>Skipped and failed jobs</h3><ul>");
+    for (const row of skipped) html.push(`<li><code>${escapeHtml(row.jobId)}</code> (${escapeHtml(row.status)}): ${escapeHtml(row.note ?? "")}</li>`);
+    html.push("</ul>");
+  }
+  html.push("<h2>Plots</h2>");
+  for (const plot of plots) html.push(`<figure>${plot.svg}<figcaption>${escapeHtml(plot.title)}</figcaption></figure>`);
+  html.push("<h2>Ground truth vs reconstructions (test region)</h2>", "<table><thead><tr><th>model</th><th>amplitude</th><th>phase</th></tr></thead><tbody>");
+  html.push(`<tr><td class="text">ground truth</td><td><img alt="ground truth amplitude" src="${dataUri(data.groundTruth.amplitude)}"></td><td><img alt="ground truth phase" src="${dataUri(data.groundTruth.phase)}"></td></tr>`);
+  for (const row of imageRows) {
+    html.push(`<tr><td class="text">${escapeHtml(row.jobId)}</td><td><img alt="${escapeHtml(row.jobId)} amplitude" src="${dataUri(row.images!.amplitude)}"></td><td><img alt="${escapeHtml(row.jobId)} phase" src="${dataUri(row.images!.phase)}"></td></tr>`);
+  }
+  html.push("</tbody></table>");
+  if (data.notes.length > 0) {
+    html.push("<h2>Notes</h2><ul>");
+    for (const note of data.notes) html.push(`<li>${escapeHtml(note)}</li>`);
+    html.push("</ul>");
+  }
+  html.push("</body></html>", "");
+  writeFileAtomicSync(path.join(reportDir, "report.html"), html.join("\n"));
+  return { markdown: "report.md", html: "report.html", plots: plots.map((plot) => plot.file), images: imageFiles };
+}

@@ -1,0 +1,57 @@
+/**
+ * Which engine and back end the study's jobs train on, resolved once in the parent so that the choice is
+ * recorded in every job's identity (a job trained on TF.js `wasm` is not silently "the same" as one
+ * trained on ONNX Runtime).
+ *
+ * `auto` prefers ONNX Runtime (its CPU kernels train these models several times faster than TF.js `wasm`)
+ * and falls back to TF.js, whose own `auto` picks tfjs-node-gpu → tfjs-node → wasm → cpu.
+ */
+import { StudykitError } from "@studykit/native";
+import { parseEngineName, selectBackend } from "@studykit/trainer";
+
+/** The resolved runtime. */
+export interface ResolvedRuntime {
+  readonly engine: "onnxruntime" | "tfjs";
+  /** ONNX Runtime execution provider (`cpu`, `cuda`) or TF.js back end (`wasm`, `cpu`, …). */
+  readonly backend: string;
+  /** Why each preferred option was passed over. */
+  readonly fallbacks: readonly { readonly name: string; readonly reason: string }[];
+}
+
+const ORT_PROVIDERS = ["auto", "cpu", "cuda"];
+
+async function onnxRuntimeLoads(): Promise<string | null> {
+  try {
+    await import("onnxruntime-node");
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** Resolves `--engine` / `--backend` (both default `auto`). */
+export async function resolveRuntime(engine: string, backend: string): Promise<ResolvedRuntime> {
+  const fallbacks: { name: string; reason: string }[] = [];
+  const wanted = engine === "auto" ? "auto" : parseEngineName(engine);
+  if (wanted === "auto" || wanted === "onnxruntime") {
+    const failure = await onnxRuntimeLoads();
+    if (failure === null) {
+      if (!ORT_PROVIDERS.includes(backend)) {
+        if (wanted === "onnxruntime") {
+          throw new StudykitError("E_BACKEND_UNKNOWN", `back end ${JSON.stringify(backend)} is not an ONNX Runtime execution provider: use one of ${ORT_PROVIDERS.join(", ")}`);
+        }
+        // `--backend wasm` (a TF.js back end) with `--engine auto` means TF.js.
+        fallbacks.push({ name: "onnxruntime", reason: `back end ${backend} is a TF.js back end` });
+      } else {
+        return { engine: "onnxruntime", backend: backend === "auto" ? "cpu" : backend, fallbacks };
+      }
+    } else if (wanted === "onnxruntime") {
+      throw new StudykitError("E_ENGINE_UNAVAILABLE", `ONNX Runtime does not load (${failure}): reinstall onnxruntime-node, or use --engine tfjs`);
+    } else {
+      fallbacks.push({ name: "onnxruntime", reason: failure });
+    }
+  }
+  const selection = await selectBackend(backend);
+  for (const entry of selection.fallbacks) fallbacks.push({ name: `tfjs/${entry.backend}`, reason: entry.reason });
+  return { engine: "tfjs", backend: selection.backend, fallbacks };
+}

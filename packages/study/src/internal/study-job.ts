@@ -1,0 +1,50 @@
+/**
+ * The contract between the study's pipeline (parent) and its training job runner (a child process per
+ * job, started by `@studykit/core`'s runner): the job config every training job receives. It is JSON and
+ * lands, hashed, in the job's run identity.
+ */
+import type { StudyViewName } from "../study-config.js";
+
+/** A training job's configuration. */
+export interface StudyJobConfig {
+  readonly study: "ptycho-dose-overlap";
+  readonly dose: number;
+  readonly view: StudyViewName;
+  readonly gridsize: 1 | 2;
+  /** Pattern size N. */
+  readonly size: number;
+  /** C = gridsize². */
+  readonly channels: number;
+  readonly seed: number;
+  readonly model: "reference" | "tiny";
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly validationFraction: number;
+  readonly maxTrainSamples: number | null;
+  /** Resolved engine (`onnxruntime` or `tfjs`) and back end. */
+  readonly engine: string;
+  readonly backend: string;
+  /** Model input = diffraction · inputScale (see `model-tensors.ts`). */
+  readonly inputScale: number;
+  /** Amplitude target = |Y| · amplitudeScale (= s / max |object|). */
+  readonly amplitudeScale: number;
+}
+
+/** What the job runner returns (recorded under the job's result). */
+export interface StudyJobOutput {
+  readonly [key: string]: unknown;
+  readonly bundlePath: string;
+  readonly metrics: {
+    readonly finalLoss: number | null;
+    readonly finalValidationLoss: number | null;
+    readonly trainingSamples: number;
+    readonly epochs: number;
+    readonly samplesPerSecond: number;
+  };
+  readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
+  readonly engine: { readonly engine: string; readonly backend: string };
+}
+
+/** Relative path of the job runner module inside the built package (`dist/internal/train-job.js`). */
+export const TRAIN_JOB_EXPORT = "trainStudyJob";

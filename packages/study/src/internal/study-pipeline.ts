@@ -1,0 +1,349 @@
+/**
+ * The whole study, phase by phase, under one output root:
+ *
+ *   C  simulate      phaseC/…           (datasets per dose, phase manifest)
+ *   D  overlap views phaseD/…           (dense/sparse views, groups, rejected views in the phase manifest)
+ *   E  train         phaseE/…           (job matrix through @studykit/core's runner: training_manifest.json,
+ *                                        skip events, one bundle per job with its SHA-256)
+ *   G  compare       phaseG/, report/   (test-region reconstructions, metrics, report.md / report.html)
+ *
+ * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
+ * and bundle hash, skip events, timings, and the report paths.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  buildJobMatrix,
+  createPartialIdentity,
+  detectCodeVersion,
+  fingerprint,
+  planStudy,
+  runStudy,
+  stableRunId,
+  writeJsonAtomicSync,
+  type JobFilters,
+  type JobMatrix,
+  type JobParams,
+  type JsonValue,
+  type StudyPlan,
+  type TrainingManifest,
+} from "@studykit/core";
+import { datasetSnapshotHash } from "@studykit/data";
+import { sha256 } from "@studykit/native";
+import type { StudyConfig, StudyViewName } from "../study-config.js";
+import { compareModels, type ComparisonResult } from "./compare-phase.js";
+import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
+import { runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
+import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
+
+/** Format version of `study_manifest.json`. */
+export const STUDY_MANIFEST_VERSION = 1;
+
+/** Options of {@link runStudyPipeline}. */
+export interface StudyPipelineOptions {
+  /** The resolved configuration. */
+  readonly config: StudyConfig;
+  /** Preset it came from (recorded; `custom` when none). */
+  readonly preset: string;
+  /** Output root: every phase writes under it. */
+  readonly out: string;
+  /** `auto` (ONNX Runtime when it loads, else TF.js), `onnxruntime` or `tfjs`. */
+  readonly engine?: string;
+  /** TF.js back end (`auto`, `wasm`, `cpu`, …) or ONNX Runtime provider (`cpu`, `cuda`). */
+  readonly backend?: string;
+  readonly concurrency?: number;
+  readonly dryRun?: boolean;
+  readonly force?: boolean;
+  readonly failFast?: boolean;
+  /** Missing inputs (rejected views) throw `E_MISSING_INPUT` instead of becoming skip events. */
+  readonly strict?: boolean;
+  readonly filters?: JobFilters;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** Core's progress display mode (`auto` on a TTY; `plain`, `none`). */
+  readonly progress?: "auto" | "tty" | "plain" | "silent";
+  /** Cancel cleanly on Ctrl-C (CLI). */
+  readonly cancelOnSignals?: boolean;
+}
+
+/** One job as the study manifest records it. */
+export interface StudyManifestJob {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly gridsize: number;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly bundlePath: string | null;
+  readonly bundleSha256: string | null;
+  readonly durationMs: number | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+/** `study_manifest.json`. */
+export interface StudyManifest {
+  readonly formatVersion: number;
+  readonly kind: "studykit-study";
+  readonly runId: string;
+  readonly identity: { readonly strictKey: string; readonly debugKey: string; readonly fields: unknown };
+  readonly preset: string;
+  readonly config: StudyConfig;
+  readonly runtime: ResolvedRuntime;
+  readonly dryRun: boolean;
+  readonly phases: {
+    readonly C: { readonly manifest: string; readonly reused: boolean; readonly datasetSnapshots: Readonly<Record<string, string>> };
+    readonly D: { readonly manifest: string; readonly reused: boolean };
+    readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
+    readonly G: { readonly comparison: string | null };
+  };
+  readonly jobs: readonly StudyManifestJob[];
+  readonly skipped_views: TrainingManifest["skipped_views"];
+  readonly skipped_count: number;
+  readonly timings: Readonly<Record<string, number>>;
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+}
+
+/** What {@link runStudyPipeline} returns. */
+export interface StudyPipelineResult {
+  readonly manifestPath: string;
+  readonly manifest: StudyManifest;
+  readonly plan: StudyPlan | null;
+  readonly training: TrainingManifest | null;
+  readonly comparison: ComparisonResult | null;
+  /** Absolute report paths (null for a dry run). */
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+  /** True when a job failed or the study was cancelled. */
+  readonly failed: boolean;
+}
+
+function trainJobModule(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const beside = path.join(here, "train-job.js");
+  if (existsSync(beside)) return beside;
+  // Running from src/ (vitest): the child process needs the built JavaScript.
+  const parts = here.split(path.sep);
+  const srcIndex = parts.lastIndexOf("src");
+  return srcIndex >= 0 ? path.join([...parts.slice(0, srcIndex), "dist", ...parts.slice(srcIndex + 1)].join(path.sep), "train-job.js") : beside;
+}
+
+function viewRecord(phaseD: PhaseDManifest, dose: number, view: string) {
+  return phaseD.views.find((record) => record.dose === dose && record.view === view) ?? null;
+}
+
+/** Hashes job inputs: array-content snapshot hashes for npz, SHA-256 of the bytes otherwise. */
+function hashInput(file: string): string {
+  return file.endsWith(".npz") || file.endsWith(".npy") ? datasetSnapshotHash(file) : sha256(readFileSync(file));
+}
+
+/** Builds the study's job matrix from the phase manifests. */
+export function buildStudyMatrix(
+  config: StudyConfig,
+  root: string,
+  phaseC: PhaseCManifest,
+  phaseD: PhaseDManifest,
+  runtime: ResolvedRuntime,
+  options: { strict?: boolean; filters?: JobFilters } = {},
+): JobMatrix {
+  const scaleOf = (dose: number): number => phaseC.doses.find((record) => record.dose === dose)?.scale ?? 1;
+  const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
+  return buildJobMatrix(
+    {
+      axes: { dose: [...config.doses], view: [...config.views] },
+      rules: [
+        (params: JobParams) => {
+          const view = params["view"] as StudyViewName;
+          const dose = params["dose"] as number;
+          const gridsize = view === "baseline" ? 1 : 2;
+          // The feature signature: which patterns are grouped into which channels.
+          const featureSignature = view === "baseline" ? `all-patterns:${phaseC.positions.train}` : (viewRecord(phaseD, dose, view)?.groupsSha256 ?? null);
+          return { gridsize, featureSignature };
+        },
+      ],
+      id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number),
+      inputs: (params): Record<string, string> => {
+        const dose = params["dose"] as number;
+        const view = params["view"] as string;
+        if (view === "baseline") return { train: STUDY_LAYOUT.patched(dose, "train") };
+        return { train: STUDY_LAYOUT.viewDataset(dose, view), groups: STUDY_LAYOUT.viewGroups(dose, view) };
+      },
+      explainMissing: (params, missing) => {
+        const record = viewRecord(phaseD, params["dose"] as number, params["view"] as string);
+        if (record?.status === "rejected" && record.reason) return record.reason;
+        return `input file(s) not found: ${missing.map((file) => path.relative(root, file)).join(", ")} (rerun phases C and D)`;
+      },
+      config: (params) => {
+        const dose = params["dose"] as number;
+        const gridsize = params["gridsize"] as 1 | 2;
+        const jobConfig: StudyJobConfig = {
+          study: "ptycho-dose-overlap",
+          dose,
+          view: params["view"] as StudyViewName,
+          gridsize,
+          size: phaseC.probe.size,
+          channels: gridsize * gridsize,
+          seed: config.seed,
+          model: config.training.model,
+          epochs: config.training.epochs,
+          batchSize: config.training.batchSize,
+          learningRate: config.training.learningRate,
+          validationFraction: config.training.validationFraction,
+          maxTrainSamples: config.training.maxTrainSamples,
+          engine: runtime.engine,
+          backend: runtime.backend,
+          inputScale,
+          amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
+        };
+        return jobConfig as unknown as JsonValue;
+      },
+      seeds: () => ({ seed: config.seed }),
+      artifactDir: (id) => `jobs/${id}`,
+      logPath: (id) => `logs/${id}.log`,
+    },
+    { inputRoot: root, artifactRoot: path.join(root, STUDY_LAYOUT.trainingDir), strict: options.strict ?? false, filters: options.filters ?? {} },
+  );
+}
+
+/** Runs phases C, D, E and G (see the module doc). */
+export async function runStudyPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  mkdirSync(root, { recursive: true });
+  const { config } = options;
+  const timings: Record<string, number> = {};
+  const started = performance.now();
+
+  let mark = performance.now();
+  const phaseC = runPhaseC(config, root, { log, force: options.force ?? false });
+  timings["phaseC_ms"] = performance.now() - mark;
+  mark = performance.now();
+  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: options.force ?? false });
+  timings["phaseD_ms"] = performance.now() - mark;
+
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
+  const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  const codeVersion = detectCodeVersion({ cwd: root });
+  const identityRuntime = { engine: runtime.engine, backend: runtime.backend };
+
+  mark = performance.now();
+  const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+    concurrency: options.concurrency ?? 1,
+    failFast: options.failFast ?? false,
+    dryRun: options.dryRun ?? false,
+    force: options.force ?? false,
+    inputHasher: hashInput,
+    codeVersion,
+    runtime: identityRuntime,
+    progress: options.progress ?? "auto",
+    cancelOnSignals: options.cancelOnSignals ?? false,
+  });
+  timings["phaseE_ms"] = performance.now() - mark;
+  const training = studyResult.manifest;
+
+  // Dataset snapshot hashes of Phase C: the study's data identity.
+  const datasetSnapshots: Record<string, string> = {};
+  for (const record of phaseC.manifest.doses) {
+    datasetSnapshots[`${doseDirectory(record.dose)}/train`] = datasetSnapshotHash(path.join(root, record.files.train));
+    datasetSnapshots[`${doseDirectory(record.dose)}/test`] = datasetSnapshotHash(path.join(root, record.files.test));
+  }
+  const partial = createPartialIdentity({
+    stage: "study",
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    datasetSnapshotHash: fingerprint(datasetSnapshots),
+    seeds: { seed: config.seed },
+    codeVersion,
+    runtime: identityRuntime,
+  });
+  // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
+  const final = partial.finalize({
+    jobs: training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: training.skipped_views.map((event) => event.jobId),
+  });
+  const runId = stableRunId(final);
+
+  let comparison: ComparisonResult | null = null;
+  let report: { markdown: string; html: string } | null = null;
+  if (!(options.dryRun ?? false)) {
+    mark = performance.now();
+    comparison = await compareModels({
+      config,
+      root,
+      runId,
+      preset: options.preset,
+      phaseC: phaseC.manifest,
+      phaseD: phaseD.manifest,
+      training,
+      runtime,
+      log,
+    });
+    timings["phaseG_ms"] = performance.now() - mark;
+    report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
+  }
+  timings["total_ms"] = performance.now() - started;
+
+  const jobs: StudyManifestJob[] = [
+    ...training.jobs.map((job) => ({
+      id: job.id,
+      dose: job.params["dose"] as number,
+      view: job.params["view"] as string,
+      gridsize: job.params["gridsize"] as number,
+      status: job.result.status,
+      runId: job.identity?.runId ?? null,
+      strictKey: job.identity?.strictKey ?? null,
+      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+      bundleSha256: job.result.bundleSha256,
+      durationMs: job.result.durationMs,
+      error: job.result.error,
+    })),
+  ];
+  const manifest: StudyManifest = {
+    formatVersion: STUDY_MANIFEST_VERSION,
+    kind: "studykit-study",
+    runId,
+    identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
+    preset: options.preset,
+    config,
+    runtime,
+    dryRun: options.dryRun ?? false,
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused },
+      E: {
+        manifest: path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+        skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
+        counts: training.counts,
+      },
+      G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
+    },
+    jobs,
+    skipped_views: training.skipped_views,
+    skipped_count: training.skipped_count,
+    timings,
+    report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
+  };
+  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
+  writeJsonAtomicSync(manifestPath, manifest);
+  return { manifestPath, manifest, plan: studyResult.plan, training, comparison, report, failed: studyResult.failed };
+}
+
+/** Plans the study (phases C and D run, since the plan needs their files; nothing is trained). */
+export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  mkdirSync(root, { recursive: true });
+  const phaseC = runPhaseC(options.config, root, { log });
+  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log });
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  const plan = await planStudy(matrix, {
+    force: options.force ?? false,
+    inputHasher: hashInput,
+    codeVersion: detectCodeVersion({ cwd: root }),
+    runtime: { engine: runtime.engine, backend: runtime.backend },
+  });
+  return { plan, matrix, runtime };
+}

@@ -1,0 +1,102 @@
+/**
+ * Phase E's job runner: `@studykit/core`'s runner loads this module in a child process per job and calls
+ * {@link trainStudyJob}. It reads the job's dataset through the ptycho schema (the legacy `diffraction`
+ * key arrives as `diff3d`), forms the model's channels-last inputs and targets (gridsize-2 views use the
+ * Phase D groups), and trains with `@studykit/trainer`, which writes the bundle.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { RunnerContext } from "@studykit/core";
+import { datasetSnapshotHash, loadDataset } from "@studykit/data";
+import { StudykitError } from "@studykit/native";
+import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train } from "@studykit/trainer";
+import { groupedInputs, groupedTargets } from "./model-tensors.js";
+import type { GroupsFile } from "./overlap-phase.js";
+import { SeededRandom } from "./seeded-random.js";
+import type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
+
+/** Picks `limit` groups (seeded, order kept) when a job caps its training samples. */
+function capGroups(groups: number[][], limit: number | null, seed: number): number[][] {
+  if (limit === null || groups.length <= limit) return groups;
+  const random = new SeededRandom(seed, "training-subset");
+  const indices = groups.map((_, index) => index);
+  for (let index = indices.length - 1; index > 0; index--) {
+    const other = random.nextInt(index + 1);
+    [indices[index], indices[other]] = [indices[other]!, indices[index]!];
+  }
+  return indices
+    .slice(0, limit)
+    .sort((a, b) => a - b)
+    .map((index) => groups[index]!);
+}
+
+/** Trains one (dose, view) model; see the module doc. */
+export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOutput> {
+  const config = context.config as unknown as StudyJobConfig;
+  const trainFile = context.job.inputs["train"];
+  if (!trainFile) throw new StudykitError("E_MISSING_INPUT", `job ${context.job.id} has no train input`);
+  const dataset = loadDataset(trainFile, { schema: "ptycho" });
+  for (const warning of dataset.warnings) context.log.warn(warning);
+  const diffraction = dataset.arrays["diff3d"];
+  const patches = dataset.arrays["Y"];
+  if (!diffraction || !patches) {
+    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${trainFile} lacks ${!diffraction ? "diff3d (diffraction)" : "Y"}: supervised training needs both`);
+  }
+  const count = diffraction.shape[0]!;
+  const size = diffraction.shape[1]!;
+  if (size !== config.size) throw new StudykitError("E_TRAINING_DATA", `${trainFile}: patterns are ${size}×${size} but the job expects ${config.size}×${config.size}`);
+
+  let groups: number[][];
+  if (config.gridsize === 1) {
+    groups = Array.from({ length: count }, (_, index) => [index]);
+  } else {
+    const groupsFile = context.job.inputs["groups"];
+    if (!groupsFile) throw new StudykitError("E_MISSING_INPUT", `job ${context.job.id} (gridsize 2) has no groups input`);
+    const parsed = JSON.parse(readFileSync(groupsFile, "utf8")) as GroupsFile;
+    groups = parsed.groups.map((group) => [...group]);
+    const bad = groups.find((group) => group.length !== config.channels || group.some((row) => !Number.isInteger(row) || row < 0 || row >= count));
+    if (bad) throw new StudykitError("E_TRAINING_DATA", `${groupsFile}: group ${JSON.stringify(bad)} does not hold ${config.channels} rows of ${trainFile} (0..${count - 1})`);
+  }
+  groups = capGroups(groups, config.maxTrainSamples, config.seed);
+
+  const diffractionData = Float32Array.from(diffraction.data as Float32Array);
+  const inputs = groupedInputs(diffractionData, size, groups, config.inputScale);
+  const targets = groupedTargets(patches.data as Float32Array | Float64Array, size, groups, config.amplitudeScale);
+  const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-gs${config.gridsize}` };
+  const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
+  context.log(`training ${description.name} on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
+
+  const started = performance.now();
+  const result = await train({
+    description,
+    data: inMemoryTrainingData({ sampleShape: [size, size, config.channels], inputs, amplitude: targets.amplitude, phase: targets.phase }),
+    loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 },
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    validationSplit: config.validationFraction,
+    seeds: { shuffle: config.seed, dropout: config.seed },
+    engine: config.engine === "onnxruntime" ? "onnxruntime" : "tfjs",
+    ...(config.engine === "tfjs" ? { backend: config.backend } : {}),
+    outDir: context.job.artifactDir,
+    signal: context.signal,
+    progress: false,
+    datasetSnapshotHash: datasetSnapshotHash(trainFile),
+    onEpoch: (metrics) =>
+      context.log(`epoch ${metrics.epoch}/${config.epochs}: loss ${metrics.loss.toFixed(5)}${metrics.valLoss === null ? "" : `, validation ${metrics.valLoss.toFixed(5)}`}, ${metrics.samplesPerSecond.toFixed(0)} samples/s`),
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const last = result.history[result.history.length - 1];
+  return {
+    bundlePath: path.relative(context.job.artifactDir, result.bundlePath).split(path.sep).join("/"),
+    metrics: {
+      finalLoss: last?.loss ?? null,
+      finalValidationLoss: last?.valLoss ?? null,
+      trainingSamples: groups.length,
+      epochs: result.epochsRun,
+      samplesPerSecond: seconds > 0 ? (groups.length * result.epochsRun) / seconds : 0,
+    },
+    history: result.history.map((entry) => ({ epoch: entry.epoch, loss: entry.loss, validationLoss: entry.valLoss })),
+    engine: { engine: result.engine, backend: result.backend },
+  };
+}

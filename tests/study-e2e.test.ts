@@ -1,0 +1,136 @@
+/**
+ * End to end: `studykit study run` on a tiny configuration through all four phases (simulate, overlap
+ * views, train, compare + report), run twice. Checks the study manifest, the skip events of a rejected
+ * view, bundle hashes against the files on disk, reuse on the second run, and the report files.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PNG } from "pngjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadDataset } from "@studykit/data";
+
+const root = path.resolve(new URL("..", import.meta.url).pathname);
+const bin = path.join(root, "packages/cli/dist/bin.js");
+const work = mkdtempSync(path.join(tmpdir(), "studykit-e2e-"));
+const out = path.join(work, "study");
+const configFile = path.join(work, "tiny.json");
+
+// Tiny: a 96×96 object, 16×16 patterns, 160 positions, two doses, two epochs. The sparse view (S = 12.8 px)
+// keeps about 14 training positions, below the minimum of 20: its jobs must become skip events.
+const tiny = {
+  object: { source: "procedural", height: 96, width: 96 },
+  probe: { size: 16 },
+  scan: { count: 160 },
+  doses: [1000, 100000],
+  overlap: { minCount: 20 },
+  training: { model: "tiny", epochs: 2, batchSize: 16 },
+  compare: { stitchWindow: 8 },
+};
+
+interface Manifest {
+  runId: string;
+  identity: { strictKey: string };
+  phases: { C: { manifest: string; datasetSnapshots: Record<string, string> }; D: { manifest: string }; E: { manifest: string; skipSummary: string }; G: { comparison: string } };
+  jobs: { id: string; status: string; view: string; dose: number; bundlePath: string | null; bundleSha256: string | null; strictKey: string | null }[];
+  skipped_views: { jobId: string; reason: string; missingPaths: string[] }[];
+  skipped_count: number;
+  timings: Record<string, number>;
+  report: { markdown: string; html: string };
+}
+
+function runStudy(): { manifest: Manifest; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, "study", "run", "--config", configFile, "--out", out], { encoding: "utf8", timeout: 300_000 });
+  expect(result.status, `stderr:\n${result.stderr}`).toBe(0);
+  return { manifest: JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest, stdout: result.stdout, stderr: result.stderr };
+}
+
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+describe("studykit study run (tiny configuration)", () => {
+  let first: ReturnType<typeof runStudy>;
+  beforeAll(() => {
+    writeFileSync(configFile, JSON.stringify(tiny));
+    first = runStudy();
+  }, 300_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("prints the wall time and where the report is", () => {
+    expect(first.stdout).toMatch(/finished in \d+(\.\d+)? s/);
+    expect(first.stdout).toContain(path.join(out, "report", "report.html"));
+    expect(first.stdout).toMatch(/2 jobs skipped/);
+  });
+
+  it("writes phase C datasets with the legacy key, which the loader canonicalises to diff3d", () => {
+    const file = path.join(out, "phaseC/dose_1000/patched_train.npz");
+    const dataset = loadDataset(file, { schema: "ptycho" });
+    expect(dataset.sources["diff3d"]).toBe("diffraction");
+    expect(Object.keys(dataset.arrays)).toEqual(expect.arrayContaining(["diff3d", "objectGuess", "probeGuess", "xcoords", "ycoords", "Y", "scan_index"]));
+    expect(Object.keys(first.manifest.phases.C.datasetSnapshots).sort()).toEqual(["dose_1000/test", "dose_1000/train", "dose_100000/test", "dose_100000/train"]);
+  });
+
+  it("trains baseline and dense at every dose and records the rejected sparse view as skip events", () => {
+    const byId = new Map(first.manifest.jobs.map((job) => [job.id, job]));
+    for (const id of ["dose_1000/baseline/gs1", "dose_1000/dense/gs2", "dose_100000/baseline/gs1", "dose_100000/dense/gs2"]) {
+      expect(byId.get(id)?.status).toBe("succeeded");
+    }
+    expect(first.manifest.skipped_count).toBe(2);
+    expect(first.manifest.skipped_views.map((event) => event.jobId).sort()).toEqual(["dose_1000/sparse/gs2", "dose_100000/sparse/gs2"].sort());
+    expect(first.manifest.jobs.filter((job) => job.status === "skipped").map((job) => job.id).sort()).toEqual(["dose_1000/sparse/gs2", "dose_100000/sparse/gs2"].sort());
+    for (const event of first.manifest.skipped_views) {
+      expect(event.reason).toMatch(/spacing threshold/);
+      expect(event.missingPaths.some((file) => file.endsWith("sparse_train.npz"))).toBe(true);
+    }
+    const phaseD = JSON.parse(readFileSync(path.join(out, first.manifest.phases.D.manifest), "utf8")) as { views: { view: string; status: string }[] };
+    expect(phaseD.views.filter((record) => record.view === "sparse").every((record) => record.status === "rejected")).toBe(true);
+    const summary = JSON.parse(readFileSync(path.join(out, first.manifest.phases.E.skipSummary), "utf8")) as { skipped_count: number };
+    expect(summary.skipped_count).toBe(2);
+  });
+
+  it("records bundle hashes that match the bundle files on disk", () => {
+    const trained = first.manifest.jobs.filter((job) => job.status === "succeeded");
+    expect(trained).toHaveLength(4);
+    for (const job of trained) {
+      const file = path.join(out, job.bundlePath!);
+      expect(existsSync(file)).toBe(true);
+      expect(sha256(file)).toBe(job.bundleSha256);
+    }
+    expect(new Set(trained.map((job) => job.strictKey)).size).toBe(4);
+  });
+
+  it("writes a non-trivial report: metrics table, plots, images", () => {
+    const markdown = readFileSync(path.join(out, first.manifest.report.markdown), "utf8");
+    for (const id of ["dose_1000/baseline/gs1", "dose_100000/dense/gs2"]) expect(markdown).toContain(id);
+    expect(markdown).toMatch(/\| 1e3 \| baseline \| 1 \| succeeded \| \d+\.\d+/);
+    expect(markdown).toContain("spacing threshold");
+    const html = readFileSync(path.join(out, first.manifest.report.html), "utf8");
+    expect(html).toContain("<svg");
+    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 4);
+    const image = PNG.sync.read(readFileSync(path.join(out, "report/images/ground-truth-amplitude.png")));
+    expect(image.width).toBeGreaterThan(16);
+    const values = new Set<number>();
+    for (let index = 0; index < image.data.length; index += 4) values.add(image.data[index]!);
+    expect(values.size).toBeGreaterThan(10);
+    const comparison = JSON.parse(readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: { amplitudeMae: number; frc50ResolutionPx: number } | null }[] };
+    const scored = comparison.jobs.filter((job) => job.metrics);
+    expect(scored).toHaveLength(4);
+    for (const job of scored) {
+      expect(job.metrics!.amplitudeMae).toBeGreaterThan(0);
+      expect(job.metrics!.frc50ResolutionPx).toBeGreaterThanOrEqual(2);
+    }
+    for (const key of ["phaseC_ms", "phaseD_ms", "phaseE_ms", "phaseG_ms", "total_ms"]) expect(first.manifest.timings[key]).toBeGreaterThan(0);
+  });
+
+  it("a second run gives the same run id and bundle hashes and reuses every job", () => {
+    const second = runStudy();
+    expect(second.manifest.runId).toBe(first.manifest.runId);
+    expect(second.manifest.identity.strictKey).toBe(first.manifest.identity.strictKey);
+    for (const job of second.manifest.jobs) {
+      expect(job.status).toBe(job.view === "sparse" ? "skipped" : "reused");
+      expect(job.bundleSha256).toBe(first.manifest.jobs.find((other) => other.id === job.id)?.bundleSha256);
+    }
+    expect(second.stdout).toMatch(/0 trained, 4 reused, 2 skipped/);
+  }, 300_000);
+});
