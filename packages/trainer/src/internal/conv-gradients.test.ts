@@ -172,3 +172,30 @@ describe("ResizeNearestNeighborGrad (wasm and cpu)", () => {
     }), { numRuns: 40 });
   });
 });
+
+describe("MaxPoolGrad (wasm) vs cpu", () => {
+  beforeAll(() => registerConvGradientKernels("wasm"));
+
+  it("matches cpu on random pools, including ties, overlaps and same padding (property)", async () => {
+    const geometry = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }), c: fc.integer({ min: 1, max: 3 }),
+      fh: fc.integer({ min: 1, max: 3 }), fw: fc.integer({ min: 1, max: 3 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+      pad: fc.constantFrom<"same" | "valid">("same", "valid"), levels: fc.constantFrom(3, 1000), seed: fc.nat(),
+    }).filter((g) => g.pad === "same" || (g.fh <= g.h && g.fw <= g.w));
+    await fc.assert(fc.asyncProperty(geometry, async (g) => {
+      const prng = new Prng(g.seed);
+      // Few levels make ties (as ReLU zeros do); TF sends the gradient to the first maximum.
+      const x = Float32Array.from({ length: g.n * g.h * g.w * g.c }, () => Math.floor(prng.nextFloat() * g.levels) - 1);
+      const gradient = () => tf.tidy(() => {
+        const xt = tf.tensor4d(x, [g.n, g.h, g.w, g.c]);
+        const pool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, [g.fh, g.fw], [g.sh, g.sw], g.pad);
+        const dy = tf.tensor(Float32Array.from({ length: pool(xt).size }, (_, i) => (i % 7) + 1), pool(xt).shape);
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t), dy)))(xt).dataSync() as Float32Array;
+      });
+      await tf.setBackend("cpu");
+      const expected = gradient();
+      await tf.setBackend("wasm");
+      expect(Array.from(gradient())).toEqual(Array.from(expected));
+    }), { numRuns: 60 });
+  });
+});

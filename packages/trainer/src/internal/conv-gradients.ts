@@ -188,7 +188,58 @@ export function conv2dWithGradients(x: tf.Tensor4D, filter: tf.Tensor4D, strides
 }
 
 /** Gradient kernels this module registers (or replaces) on `wasm` (`ResizeNearestNeighborGrad` also on `cpu`). */
-export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "ResizeNearestNeighborGrad"] as const;
+export const WASM_TRAINING_KERNELS = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "ResizeNearestNeighborGrad", "MaxPoolGrad"] as const;
+
+/**
+ * `MaxPoolGrad`: each output gradient goes to the first maximum of its window (row-major scan, strictly
+ * greater wins, padding skipped; a window of only NaN or −∞ passes nothing), as tfjs-backend-cpu does.
+ * Replaces the wasm kernel (a scalar C++ loop): this JS pass reads each window once and measured about
+ * 1.4× faster on the reference model's first pool (32×64×64×32); tested equal to `cpu`, ties included.
+ */
+export function maxPoolGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: tf.KernelBackend }): tf.TensorInfo {
+  const dy = args.inputs["dy"]!;
+  const input = args.inputs["input"]!;
+  const attrs = (args.attrs ?? {}) as { filterSize: number | [number, number]; strides: number | [number, number]; pad: PadSpec; dimRoundingMode?: "floor" | "round" | "ceil" };
+  const info = tf.backend_util.computePool2DInfo(input.shape as Quad, attrs.filterSize, attrs.strides, 1, attrs.pad as "same", attrs.dimRoundingMode);
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, effectiveFilterHeight, effectiveFilterWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const x = args.backend.readSync(input.dataId) as Float32Array;
+  const g = args.backend.readSync(dy.dataId) as Float32Array;
+  const dx = new Float32Array(batchSize * inHeight * inWidth * c);
+  const best = new Float64Array(c);
+  const where = new Int32Array(c);
+  for (let b = 0; b < batchSize; b++) {
+    for (let r = 0; r < outHeight; r++) {
+      const rowStart = r * strideHeight - top;
+      for (let q = 0; q < outWidth; q++) {
+        const colStart = q * strideWidth - left;
+        best.fill(-Infinity);
+        where.fill(-1);
+        for (let wr = 0; wr < effectiveFilterHeight; wr += dilationHeight) {
+          const xr = rowStart + wr;
+          if (xr < 0 || xr >= inHeight) continue;
+          for (let wc = 0; wc < effectiveFilterWidth; wc += dilationWidth) {
+            const xc = colStart + wc;
+            if (xc < 0 || xc >= inWidth) continue;
+            const base = ((b * inHeight + xr) * inWidth + xc) * c;
+            for (let k = 0; k < c; k++) {
+              const v = x[base + k]!;
+              if (v > best[k]!) {
+                best[k] = v;
+                where[k] = base + k;
+              }
+            }
+          }
+        }
+        const from = ((b * outHeight + r) * outWidth + q) * c;
+        for (let k = 0; k < c; k++) if (where[k]! >= 0) dx[where[k]!] = dx[where[k]!]! + g[from + k]!;
+      }
+    }
+  }
+  const shape = [batchSize, inHeight, inWidth, c];
+  return { dataId: args.backend.write(dx, shape, "float32"), shape, dtype: "float32" };
+}
 
 /**
  * Source row (or column) of output position `out` in TF.js's nearest-neighbour resize, as its forward
@@ -273,6 +324,7 @@ export function registerConvGradientKernels(backendName: string): void {
     register("Conv2DBackpropFilter", "wasm", filterGradientKernel("Conv2DBackpropFilter"));
     register("Conv2DBackpropInput", "wasm", inputGradientKernel("Conv2DBackpropInput"));
   }
+  if (backendName === "wasm") register("MaxPoolGrad", "wasm", maxPoolGradKernel);
   if (backendName === "wasm" || backendName === "cpu") register("ResizeNearestNeighborGrad", backendName, resizeNearestNeighborGradKernel);
   registeredBackends.add(backendName);
 }
