@@ -1,9 +1,9 @@
 // Cross-process behaviour of run manifests with real processes: concurrent writers lose no update, and a
 // writer SIGKILLed at random points never leaves an unreadable manifest.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createRun, readRunManifest, updateRunManifest, type RunPlan } from "@studykit/core";
 import { fixture, runNode, useTempDirs } from "./helpers.js";
 
@@ -21,10 +21,17 @@ async function startedRun() {
   return root;
 }
 
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 // Starts an updater, waits until it has completed one update, kills it after a random short delay.
 function killDuringUpdates(root: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [updater, root, "kill-target", "forever"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [updater, root, "kill-target", "forever"], { stdio: ["pipe", "pipe", "pipe"] });
+    running.add(child);
+    child.on("exit", () => running.delete(child));
     let stderr = "";
     let killed = false;
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
