@@ -21,8 +21,10 @@ export interface OnnxTrainingEngineOptions {
   readonly executionProviders?: readonly OnnxExecutionProvider[];
   /** Intra-op threads (default 2). Fixed per engine so that results are bit-identical across sessions. */
   readonly intraOpNumThreads?: number;
-  /** How Conv filter gradients are formed (default `batched-matmul`, the fastest measured). */
+  /** How Conv filter gradients are formed (default `chunked-matmul`, the fastest measured). */
   readonly filterGradient?: FilterGradientStrategy;
+  /** MaxPool gradient: `scatter` through argmax indices (default) or `mask` by the upsampled maximum. */
+  readonly maxPoolGradient?: "scatter" | "mask";
   /** Overrides `hyper.optimizer`, e.g. SGD with momentum (not yet part of the shared hyperparameters). */
   readonly optimizer?: GraphOptimizer;
   /**
@@ -127,6 +129,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       batch,
       dropout,
       ...(this.options.filterGradient ? { filterGradient: this.options.filterGradient } : {}),
+      ...(this.options.maxPoolGradient ? { maxPoolGradient: this.options.maxPoolGradient } : {}),
     });
     const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
     for (const provider of providers) {

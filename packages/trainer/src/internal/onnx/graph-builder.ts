@@ -325,6 +325,8 @@ export class GraphBuilder {
         });
         return [{ dtype: x.dtype, shape }];
       }
+      case "ScatterElements":
+        return [x];
       case "Expand": {
         return [{ dtype: x.dtype, shape: broadcastShapes(x.shape, this.constValues(inputs[1]!, "Expand shape")) }];
       }

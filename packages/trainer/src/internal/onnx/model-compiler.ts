@@ -70,6 +70,8 @@ export interface ForwardOptions {
   readonly weights: ReadonlyMap<string, string>;
   /** Per dropout layer, a graph value with the keep-mask (NCHW, already scaled); absent → identity. */
   readonly dropoutMasks?: ReadonlyMap<string, string>;
+  /** Emit MaxPool's Indices output (training graphs: its gradient scatters through them). */
+  readonly poolIndices?: boolean;
 }
 
 /**
@@ -87,7 +89,10 @@ export function compileForward(b: GraphBuilder, description: ModelDescription, i
         break;
       case "maxPool2d": {
         const [ph, pw] = padsFor(layer.padding, height, width, layer.poolSize, layer.strides, [1, 1]);
-        x = b.op("MaxPool", [x], { kernel_shape: [...layer.poolSize], strides: [...layer.strides], pads: [ph[0], pw[0], ph[1], pw[1]] });
+        const attributes = { kernel_shape: [...layer.poolSize], strides: [...layer.strides], pads: [ph[0], pw[0], ph[1], pw[1]] };
+        // Training graphs keep the argmax indices for a scatter gradient; inference graphs leave them out
+        // so ORT can run its blocked (NCHWc) pooling.
+        x = options.poolIndices ? b.node("MaxPool", [x], attributes, { outputs: 2 })[0]! : b.op("MaxPool", [x], attributes);
         break;
       }
       case "upsample2d":

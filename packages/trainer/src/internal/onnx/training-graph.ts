@@ -34,6 +34,8 @@ export interface TrainingGraphSpec {
   /** Train graph only: dropout masks are fed as inputs. */
   readonly dropout: boolean;
   readonly filterGradient?: FilterGradientStrategy;
+  /** MaxPool gradient: scatter through the argmax indices (default) or mask by the upsampled maximum. */
+  readonly maxPoolGradient?: "scatter" | "mask";
 }
 
 /** Fixed I/O names of the compiled graphs. */
@@ -85,7 +87,7 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
     }
   }
   const xNchw = b.op("Transpose", [x], { perm: [0, 3, 1, 2] });
-  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks });
+  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask" });
   if (spec.mode === "predict") {
     b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
     b.addOutput(GRAPH_NAMES.output);
