@@ -8,11 +8,11 @@
  * present only once their stage's completion is in the manifest, so a stage can never read a half-written
  * upstream output.
  */
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
-import { sha256 } from "@studykit/native";
 import type { JsonValue } from "./canonical-json.js";
 import { CoreError, CoreErrorCode } from "./errors.js";
+import { hashFile, hashFiles } from "./internal/file-hash.js";
 import { resolveInsideRoot } from "./manifest-paths.js";
 import type { ArtifactRecord, RunManifest, StageRecord } from "./manifest-schema.js";
 import type { Run } from "./run-manifest.js";
@@ -69,11 +69,6 @@ async function fileExists(path: string, kind: ArtifactRecord["kind"]): Promise<{
     if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return { exists: false, bytes: null };
     throw error;
   }
-}
-
-async function hashFile(path: string): Promise<string> {
-  // Through @studykit/native like every other content hash (whole-file read: stage outputs are bounded).
-  return sha256(await readFile(path));
 }
 
 function runStatusAfter(manifest: RunManifest): RunManifest["status"] {
@@ -173,6 +168,7 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
     async complete(completion: StageCompletion = {}) {
       const outputs: Record<string, { sha256: string | null; bytes: number | null }> = {};
       const missing: string[] = [];
+      const toHash: { artifactName: string; path: string }[] = [];
       for (const declared of Object.keys(completion.outputs ?? {})) {
         if (!record.artifacts[declared]) {
           throw new CoreError(CoreErrorCode.PlanInvalid, `stage "${name}" reported output "${declared}", which is not in its manifest contract (${Object.keys(record.artifacts).join(", ")})`);
@@ -195,8 +191,12 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
         if (given !== undefined && !/^[0-9a-f]{64}$/.test(given)) {
           throw new CoreError(CoreErrorCode.PlanInvalid, `stage "${name}" output "${artifactName}": sha256 ${JSON.stringify(given)} is not a lower-case SHA-256 hex digest`);
         }
-        outputs[artifactName] = { sha256: given ?? (await hashFile(path)), bytes: found.bytes };
+        if (given !== undefined) outputs[artifactName] = { sha256: given, bytes: found.bytes };
+        else toHash.push({ artifactName, path });
       }
+      // Unreported hashes: all outputs at once, streamed and in parallel (digest and size from one read).
+      const hashed = await hashFiles(toHash.map((entry) => entry.path));
+      toHash.forEach((entry, index) => (outputs[entry.artifactName] = hashed[index]!));
       if (missing.length > 0) {
         throw new CoreError(CoreErrorCode.MissingArtifact, `stage "${name}" cannot complete: it promised artifacts that are absent:\n  ${missing.join("\n  ")}\nWrite them, or mark them optional in the run plan.`);
       }

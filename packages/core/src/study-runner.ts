@@ -23,7 +23,7 @@ import { writeJsonAtomic } from "./atomic-file.js";
 import { acquireLock } from "./file-lock.js";
 import { createLocalExecutor, type Executor } from "./executor.js";
 import { createBullmqExecutor, QueueError, QueueErrorCode, type BullmqExecutorOptions } from "./executor-bullmq.js";
-import { hashFile } from "./internal/runner/execute-job.js";
+import { hashFile, hashFiles } from "./internal/file-hash.js";
 import type { JobMatrix, SkipEvent, StudyJob } from "./job-matrix.js";
 import { createStudyProgress, type ProgressMode, type StudyProgress } from "./progress.js";
 import { createPartialIdentity, stableRunId, type JsonObject } from "./run-identity.js";
@@ -181,6 +181,12 @@ export async function planStudy(matrix: JobMatrix, options: PlanStudyOptions = {
   const previousById = previousRecords(previous);
   const hasher = options.inputHasher ?? hashFile;
   const hashCache = new Map<string, Promise<string>>();
+  if (!options.inputHasher) {
+    // Every distinct input at once, in parallel across cores (jobs share inputs; each is read once).
+    const files = [...new Set(matrix.jobs.flatMap((job) => Object.values(job.inputs)))];
+    const hashed = await hashFiles(files);
+    files.forEach((file, index) => hashCache.set(file, Promise.resolve(hashed[index]!.sha256)));
+  }
   const hashInput = (file: string): Promise<string> => {
     let cached = hashCache.get(file);
     if (!cached) {

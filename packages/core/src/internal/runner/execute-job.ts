@@ -6,31 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import * as native from "@studykit/native";
 import { hasErrorCode } from "@studykit/native";
 import type { JsonValue } from "../../canonical-json.js";
 import type { StudyJob } from "../../job-matrix.js";
 import { RunnerError, RunnerErrorCode, type JobResult, type JobRunner, type RunJobOptions, type RunnerOutput } from "../../runner.js";
 import { runInChildProcess } from "./child-runner.js";
 import { openJobLog } from "./job-log.js";
-
-type NativeWithFileHash = { sha256File?: (file: string) => Promise<string | { sha256: string }> };
-
-/**
- * SHA-256 (hex) of a file through `@studykit/native`: its streaming, off-main-thread `sha256File` when the
- * installed version has it, else the in-memory hash of the file's bytes.
- */
-export async function hashFile(file: string): Promise<string> {
-  const fileHasher = (native as unknown as NativeWithFileHash).sha256File;
-  if (typeof fileHasher === "function") {
-    const digest = await fileHasher(file);
-    return typeof digest === "string" ? digest : digest.sha256;
-  }
-  return native.sha256(await readFile(file));
-}
+import { hashFile } from "../file-hash.js";
 
 const STAGING_MARK = ".staging-";
 
