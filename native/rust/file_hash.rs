@@ -21,6 +21,9 @@ pub const MAX_CHUNK_SIZE: usize = 256 * 1024 * 1024;
 /// Default read size: big enough that syscalls are negligible, small enough to stay in L2.
 pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
 
+/// Most threads [`hash_files`] starts, whatever concurrency it is asked for.
+pub const MAX_THREADS: usize = 256;
+
 /// Result of hashing one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDigest {
@@ -251,7 +254,8 @@ pub fn hash_file(path: &Path, chunk_size: usize, read_ahead: bool, cancel: &Atom
 /// Hashes many files on up to `concurrency` threads (each file on one thread, files handed out in
 /// order). Results are in the order of `paths`; a failing file does not stop the others.
 pub fn hash_files(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<Result<FileDigest, NativeError>> {
-    let threads = concurrency.max(1).min(paths.len());
+    // Far more threads than files in flight helps only on slow network file systems; cap it anyway.
+    let threads = concurrency.clamp(1, MAX_THREADS).min(paths.len());
     let next = AtomicUsize::new(0);
     let mut results: Vec<Option<Result<FileDigest, NativeError>>> = (0..paths.len()).map(|_| None).collect();
     let slots = std::sync::Mutex::new(&mut results);
