@@ -108,6 +108,11 @@ export type StudyConfigOverrides = { readonly [K in keyof StudyConfig]?: StudyCo
 
 const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
   // Minutes on a 2-core laptop: 32×32 patterns of a 192×192 object, a small network, a few epochs.
+  // Probe (both presets): aperture radius 0.3·N with a defocus of about 0.9·π·R²/N rad at its edge, so the
+  // bright-field disc holds a shadow image of the illuminated object at about 0.9×: the diffraction then
+  // correlates locally with the object (measured: ~0.4 with the phase, ~0.2 with the amplitude, against ~0
+  // for the focused-aperture default), which convolutional networks pick up far sooner than a far-field
+  // inversion. The illuminated spot (~0.55·N across) fits the N/2 stitch window.
   quick: {
     seed: 20251122,
     object: { source: "procedural", height: 192, width: 192 },
@@ -123,7 +128,7 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
   full: {
     seed: 20251122,
     object: { source: "procedural", height: 512, width: 512 },
-    probe: { size: 64, apertureFraction: 0.2, defocusRadians: 8 },
+    probe: { size: 64, apertureFraction: 0.3, defocusRadians: -16 },
     scan: { count: 6000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],

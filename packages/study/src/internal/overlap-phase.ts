@@ -5,10 +5,10 @@
  * gridsize-2 groups in `<view>_groups.json`. A view below the minimum count is rejected: no files, and the
  * reason is recorded in `phaseD/phase_manifest.json`, which the job matrix turns into skip events.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fingerprint, writeFileAtomicSync, writeJsonAtomicSync } from "@studykit/core";
-import { loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
+import { datasetSnapshotHash, loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
 import type { StudyConfig } from "../study-config.js";
 import type { ScanPosition } from "./forward-model.js";
 import { buildGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
@@ -39,6 +39,8 @@ export interface PhaseDViewRecord {
   readonly files: { readonly train: string; readonly groups: string } | null;
   /** Fingerprint of the group selection: the feature signature of the view's jobs. */
   readonly groupsSha256: string | null;
+  /** Snapshot hash of the view's npz, checked before it is reused. */
+  readonly snapshot: string | null;
   readonly groupCount: number;
 }
 
@@ -75,6 +77,17 @@ function rows(array: NdArray, indices: readonly number[]): ArrayInput {
   return { data: out, shape: [indices.length, ...rest], dtype: array.dtype, complex: array.complex };
 }
 
+/** An accepted view's files exist and hold what was recorded; a rejected view left no files. */
+function viewIntact(root: string, record: PhaseDViewRecord): boolean {
+  if (record.files === null) return true;
+  try {
+    const groups = (JSON.parse(readFileSync(path.join(root, record.files.groups), "utf8")) as GroupsFile).groups;
+    return datasetSnapshotHash(path.join(root, record.files.train)) === record.snapshot && fingerprint(groups as never) === record.groupsSha256;
+  } catch {
+    return false;
+  }
+}
+
 function readManifest(file: string): PhaseDManifest | null {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as PhaseDManifest;
@@ -95,7 +108,7 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
   const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed: config.seed } as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
   const previous = options.force ? null : readManifest(manifestPath);
-  if (previous?.inputsHash === inputsHash && previous.views.every((record) => record.files === null || (existsSync(path.join(root, record.files.train)) && existsSync(path.join(root, record.files.groups))))) {
+  if (previous?.inputsHash === inputsHash && previous.views.every((record) => viewIntact(root, record))) {
     log(`phase D: views are current, not rebuilt`);
     return { manifest: previous, reused: true };
   }
@@ -114,7 +127,7 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
       const base = { dose: doseRecord.dose, view, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, minCount: config.overlap.minCount };
       if (kept.length < config.overlap.minCount || kept.length < GROUP_SIZE) {
         const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${kept.length} of ${positions.length} training positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
-        records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, groupCount: 0 });
+        records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, snapshot: null, groupCount: 0 });
         // Files of an earlier, accepted build of this view must not make its jobs look runnable.
         rmSync(path.join(root, STUDY_LAYOUT.viewDataset(doseRecord.dose, view)), { force: true });
         rmSync(path.join(root, STUDY_LAYOUT.viewGroups(doseRecord.dose, view)), { force: true });
@@ -133,7 +146,7 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
       saveNpz(target, out);
       const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed, groups };
       writeFileAtomicSync(path.join(root, files.groups), `${JSON.stringify(groupsFile)}\n`);
-      records.push({ ...base, status: "accepted", reason: null, files, groupsSha256: fingerprint(groups as never), groupCount: groups.length });
+      records.push({ ...base, status: "accepted", reason: null, files, groupsSha256: fingerprint(groups as never), snapshot: datasetSnapshotHash(target), groupCount: groups.length });
       log(`phase D: dose ${doseRecord.dose} ${view}: ${kept.length} of ${positions.length} positions (S = ${spacing.toFixed(1)} px), ${groups.length} groups`);
     }
   }

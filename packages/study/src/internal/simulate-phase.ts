@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fingerprint, writeJsonAtomicSync } from "@studykit/core";
-import { loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
+import { datasetSnapshotHash, loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
 import { sha256, StudykitError } from "@studykit/native";
 import { mergeStudyConfig, type StudyConfig } from "../study-config.js";
 import type { ComplexImage } from "./complex-image.js";
@@ -28,6 +28,8 @@ export interface PhaseCDoseRecord {
   /** Mean detected photons per pattern (≈ dose). */
   readonly meanPhotonCount: number;
   readonly files: { readonly train: string; readonly test: string };
+  /** Snapshot hashes (array contents) of the files, checked before they are reused. */
+  readonly snapshots: { readonly train: string; readonly test: string };
   readonly simulateMs: number;
 }
 
@@ -167,6 +169,19 @@ function pick(source: Float32Array, indices: readonly number[], itemLength: numb
   return out;
 }
 
+/** The dose's files exist and hold the arrays recorded (a damaged or edited file is resimulated). */
+function filesIntact(root: string, record: PhaseCDoseRecord): boolean {
+  try {
+    return (
+      record.snapshots !== undefined &&
+      datasetSnapshotHash(path.join(root, record.files.train)) === record.snapshots.train &&
+      datasetSnapshotHash(path.join(root, record.files.test)) === record.snapshots.test
+    );
+  } catch {
+    return false;
+  }
+}
+
 function readManifest(file: string): PhaseCManifest | null {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as PhaseCManifest;
@@ -195,10 +210,7 @@ export function runPhaseC(config: StudyConfig, root: string, options: PhaseCOpti
   const inputsHash = fingerprint(phaseCInputs(config, sample) as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseCManifest);
   const previous = options.force ? null : readManifest(manifestPath);
-  if (
-    previous?.inputsHash === inputsHash &&
-    previous.doses.every((record) => existsSync(path.join(root, record.files.train)) && existsSync(path.join(root, record.files.test)))
-  ) {
+  if (previous?.inputsHash === inputsHash && previous.doses.every((record) => filesIntact(root, record))) {
     log(`phase C: datasets are current (${previous.doses.length} doses), not resimulated`);
     return { manifest: previous, sample, reused: true };
   }
@@ -233,7 +245,8 @@ export function runPhaseC(config: StudyConfig, root: string, options: PhaseCOpti
         scan_index: { data: BigInt64Array.from(indices, (index) => BigInt(index)), shape: [indices.length] },
       });
     }
-    doses.push({ dose, scale: simulated.scale, meanPhotonCount: simulated.meanPhotonCount, files, simulateMs });
+    const snapshots = { train: datasetSnapshotHash(path.join(root, files.train)), test: datasetSnapshotHash(path.join(root, files.test)) };
+    doses.push({ dose, scale: simulated.scale, meanPhotonCount: simulated.meanPhotonCount, files, snapshots, simulateMs });
     log(`phase C: dose ${dose}: ${sample.positions.length} patterns in ${(simulateMs / 1000).toFixed(2)} s, ${simulated.meanPhotonCount.toFixed(1)} photons/pattern (s = ${simulated.scale.toFixed(4)})`);
   }
   const totalMs = performance.now() - started;

@@ -94,3 +94,24 @@ print(json.dumps({"err": err, "photons": photons}))`;
     expect(existsSync(path.join(root, "phaseD/dose_1000/sparse"))).toBe(false);
   });
 });
+
+describe("phase reuse checks contents", () => {
+  it("a damaged phase C file is resimulated, not reused", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "studykit-damage-"));
+    try {
+      const first = runPhaseC(config, dir);
+      const file = path.join(dir, first.manifest.doses[0]!.files.test);
+      const { saveNpz } = await import("@studykit/data");
+      // Same keys, different contents: existence alone must not count as current.
+      const arrays = loadNpz(file);
+      const diffraction = arrays["diffraction"]!;
+      const changed = Float32Array.from(diffraction.data as Float32Array, (value) => value + 1);
+      saveNpz(file, { ...arrays, diffraction: { data: changed, shape: diffraction.shape } });
+      const second = runPhaseC(config, dir);
+      expect(second.reused).toBe(false);
+      expect(Array.from(loadNpz(file)["diffraction"]!.data as Float32Array)).toEqual(Array.from(diffraction.data as Float32Array));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -67,6 +67,10 @@ export interface StudyPipelineOptions {
   readonly progress?: "auto" | "tty" | "plain" | "silent";
   /** Cancel cleanly on Ctrl-C (CLI). */
   readonly cancelOnSignals?: boolean;
+  /** `local` (default: child processes on this machine) or `bullmq` (workers on other machines). */
+  readonly executor?: "local" | "bullmq";
+  /** Redis URL of the BullMQ queue (with `executor: "bullmq"`). */
+  readonly redisUrl?: string;
 }
 
 /** One job as the study manifest records it. */
@@ -240,6 +244,8 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
     runtime: identityRuntime,
     progress: options.progress ?? "auto",
     cancelOnSignals: options.cancelOnSignals ?? false,
+    executor: options.executor ?? "local",
+    ...(options.redisUrl ? { bullmq: { redisUrl: options.redisUrl } } : {}),
   });
   timings["phaseE_ms"] = performance.now() - mark;
   const training = studyResult.manifest;

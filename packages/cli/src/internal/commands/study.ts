@@ -43,6 +43,8 @@ interface StudyFlags {
   force?: boolean;
   failFast?: boolean;
   json?: boolean;
+  executor?: string;
+  redis?: string;
 }
 
 /** `--dose 1e3 1e4` and `--dose 1e3,1e4` both work. */
@@ -127,7 +129,10 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
     .option("--concurrency <n>", "training jobs at once (default 1)")
     .option("--dry-run", "plan the training jobs (data is prepared), train nothing, write no report")
     .option("--fail-fast", "stop starting jobs after the first failure")
+    .option("--executor <name>", "local (child processes here, the default) or bullmq (studykit worker processes, see --redis)", "local")
+    .option("--redis <url>", "Redis URL of the BullMQ queue (with --executor bullmq)")
     .action(async (flags: StudyFlags) => {
+      if (flags.executor !== "local" && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", `unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
       const started = performance.now();
       const { config, preset } = await resolveConfig(flags, context.cwd);
       const out = outDirOf(flags, preset, context.cwd);
@@ -149,6 +154,8 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
         log,
         progress: flags.json ? "silent" : "auto",
         cancelOnSignals: true,
+        executor: flags.executor,
+        ...(flags.redis ? { redisUrl: flags.redis } : {}),
       });
       const seconds = (performance.now() - started) / 1000;
       if (result.failed) context.exitCode = 1;

@@ -1,0 +1,52 @@
+/**
+ * The quick preset end to end (`studykit study run --preset quick`, what `npm run study` runs), twice:
+ * higher dose must give lower reconstruction error, and the second run must reuse every job with the same
+ * run id and bundle hashes. It takes minutes, so it runs when STUDYKIT_QUICK_STUDY=1 (CI's nightly job, or
+ * by hand); the tiny end-to-end test (study-e2e) covers the same machinery on every `npm test`.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const enabled = process.env["STUDYKIT_QUICK_STUDY"] === "1";
+if (!enabled) console.warn("skipping the quick-preset study (minutes): set STUDYKIT_QUICK_STUDY=1 to run it");
+
+const root = path.resolve(new URL("..", import.meta.url).pathname);
+const out = mkdtempSync(path.join(tmpdir(), "studykit-quick-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface Manifest {
+  runId: string;
+  jobs: { id: string; status: string; bundleSha256: string | null }[];
+}
+interface Comparison {
+  jobs: { dose: number; view: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
+}
+
+const runQuick = () => spawnSync(process.execPath, [path.join(root, "packages/cli/dist/bin.js"), "study", "run", "--preset", "quick", "--out", out], { encoding: "utf8", timeout: 1_800_000 });
+
+describe.skipIf(!enabled)("studykit study run --preset quick", () => {
+  it("gives lower reconstruction error at higher dose, and a second run reuses every job", () => {
+    const first = runQuick();
+    expect(first.status, first.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest;
+    const comparison = JSON.parse(readFileSync(path.join(out, "phaseG/comparison.json"), "utf8")) as Comparison;
+    // The baseline view (every training pattern) at the three doses: error falls as the dose rises.
+    const baseline = comparison.jobs.filter((job) => job.view === "baseline" && job.metrics).sort((a, b) => a.dose - b.dose);
+    expect(baseline.map((job) => job.dose)).toEqual([1e3, 1e4, 1e5]);
+    const error = (job: (typeof baseline)[number]) => job.metrics!.amplitudeMae + job.metrics!.phaseMae;
+    expect(error(baseline[0]!)).toBeGreaterThan(error(baseline[1]!));
+    expect(error(baseline[1]!)).toBeGreaterThan(error(baseline[2]!));
+
+    const second = runQuick();
+    expect(second.status, second.stderr).toBe(0);
+    const again = JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest;
+    expect(again.runId).toBe(manifest.runId);
+    for (const job of again.jobs.filter((entry) => entry.status !== "skipped")) {
+      expect(job.status).toBe("reused");
+      expect(job.bundleSha256).toBe(manifest.jobs.find((entry) => entry.id === job.id)?.bundleSha256);
+    }
+  }, 3_600_000);
+});
