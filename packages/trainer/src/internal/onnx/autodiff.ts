@@ -305,10 +305,14 @@ const RULES: Record<string, Rule> = {
     const [x, w, bias] = node.inputs as [string, string, string | undefined];
     void x;
     void w;
+    const strategy = options.filterGradient ?? "chunked-matmul";
+    const wantBias = bias !== undefined && needs[2] === true;
+    // The chunked strategy also sums the bias gradient per chunk, while that chunk of g is in cache.
+    const filter = needs[1] ? convFilterGradient(b, node, g!, strategy, wantBias) : undefined;
     return [
       needs[0] ? convInputGradient(b, node, g!) : undefined,
-      needs[1] ? convFilterGradient(b, node, g!, options.filterGradient ?? "chunked-matmul") : undefined,
-      bias !== undefined && needs[2] ? biasGradient(b, g!) : undefined,
+      filter?.kernel,
+      wantBias ? (filter?.bias ?? biasGradient(b, g!)) : undefined,
     ];
   },
 };
@@ -383,7 +387,13 @@ export function convInputGradient(b: GraphBuilder, node: GraphNode, g: string, u
 }
 
 /** dL/dW for Conv, by one of the strategies (stride/dilation 1 for the GEMM ones). */
-export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, strategy: FilterGradientStrategy): string {
+export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, strategy: FilterGradientStrategy, withBias = false): { kernel: string; bias?: string } {
+  const bias: string[] = [];
+  const kernel = filterGradientOf(b, node, g, strategy, withBias ? bias : undefined);
+  return bias.length > 0 ? { kernel, bias: bias[0]! } : { kernel };
+}
+
+function filterGradientOf(b: GraphBuilder, node: GraphNode, g: string, strategy: FilterGradientStrategy, biasOut: string[] | undefined): string {
   const [x, w] = node.inputs as [string, string];
   const { kernel, strides, dilations, pads } = convGeometry(b, node);
   const [n, c, h, wd] = b.shape(x) as [number, number, number, number];
@@ -419,9 +429,16 @@ export function convFilterGradient(b: GraphBuilder, node: GraphNode, g: string, 
           const win = b.op("Reshape", [b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]), b.constInt64([count, ho * wo, c])]);
           taps.push(b.op("MatMul", [gs, win]));
         }
+      if (biasOut) taps.push(b.op("MatMul", [gs, b.constFloat(new Array<number>(ho * wo).fill(1), [ho * wo, 1])]));
       partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
     }
-    const summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
+    let summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
+    if (biasOut) {
+      // The last column holds Σ over the chunk's pixels and images of g: the bias gradient.
+      const [weightPart, biasPart] = b.node("Split", [summed, b.constInt64([kh * kw * c, 1])], { axis: 1 }, { outputs: 2 }) as [string, string];
+      biasOut.push(b.op("Reshape", [biasPart, b.constInt64([o])]));
+      summed = weightPart;
+    }
     return b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh, kw, c])])], { perm: [0, 3, 1, 2] });
   }
   // Channels-last: every (kh, kw) tap is a shifted window of the padded input; the filter gradient is
