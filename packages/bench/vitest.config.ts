@@ -1,3 +1,5 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared.ts";
 
-export default defineConfig({ test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 120_000 } });
+// The --quick smoke run spawns many measured processes; give it more room than the shared default.
+export default mergeConfig(shared, defineConfig({ test: { testTimeout: 120_000 } }));

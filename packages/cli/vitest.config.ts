@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { defineConfig, mergeConfig } from "vitest/config";
+import shared from "../../vitest.shared.ts";
 
-// CLI tests spawn real `studykit` processes; on a loaded 2-core machine start-up alone can take seconds.
-export default defineConfig({ test: { include: ["src/**/*.test.ts", "test/**/*.test.ts"], testTimeout: 60_000 } });
+export default mergeConfig(shared, defineConfig({}));
