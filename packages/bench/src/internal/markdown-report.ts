@@ -41,7 +41,8 @@ function groupSection(group: ComparisonGroup): string[] {
   if (group.ratios.length > 0) {
     lines.push(`| ours ÷ peer (speed) | ratio | goal |`, `| --- | --- | --- |`);
     for (const ratio of group.ratios) {
-      const value = ratio.ratio === null ? `n/a (${escapeCell(ratio.reason ?? "not measured")})` : `**${ratio.ratio.toFixed(2)}×**`;
+      // The reason is in the contender table above; here only who was missing ("X absent").
+      const value = ratio.ratio === null ? `n/a (${escapeCell((ratio.reason ?? "not measured").split(":")[0]!)})` : `**${ratio.ratio.toFixed(2)}×**`;
       const goal = ratio.atLeast === undefined ? "" : `≥ ${ratio.atLeast}× ${ratio.met === undefined ? "(not measured)" : ratio.met ? "met" : "**not met**"}`;
       lines.push(`| ${escapeCell(labelOf(group, ratio.ours))} ÷ ${escapeCell(labelOf(group, ratio.peer))} | ${value} | ${goal} |`);
     }
