@@ -9,17 +9,25 @@
  * A lock whose holder is dead is *stale* and is taken over: on the same host, the holder's pid no longer
  * exists; on another host (a shared file system) its pid cannot be checked, so it is stale once it has
  * not been refreshed for `staleAfterMs` (holders refresh the file's mtime while they hold it).
- * Takeover renames the stale file away and checks that the renamed file is the stale one, putting it
- * back if a live holder slipped in between, so two takers cannot both remove a live lock.
+ * Takeover never moves or removes a lock file it has not proven stale. A lock file's text is unique (it
+ * holds a random token), so takers of one stale lock first compete for a *takeover marker* named after
+ * the SHA-256 of that text (`.<lock>.takeover-<first 32 hex>`, created with the same exclusive link). Only the
+ * marker's winner may delete the lock file, and only after re-reading it and finding that same stale text.
+ * That is race-free: a lock file can only be deleted by its live holder (on release) or by the one winner
+ * for its exact text, so a live lock created after the stale one was removed can never be deleted by a
+ * slow taker (its text, hence its marker, differs). Then every taker competes with an exclusive create
+ * like any new acquirer. A marker whose taker died is itself stale and is removed the same way (a marker
+ * for the marker), so a crash mid-takeover cannot wedge the lock.
  *
  * Within one process, waiters for the same lock queue in memory instead of polling the file.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
-import { link, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+import { readFile, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
-import { resolve } from "node:path";
-import { isProcessAlive, sweepStaleTempFiles, tempPathFor, writeFileAtomic } from "./atomic-file.js";
+import { basename, dirname, join, resolve } from "node:path";
+import { sha256 } from "@studykit/native";
+import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "./atomic-file.js";
 import { LockedError } from "./errors.js";
 
 /** What a lock file records about its holder. */
@@ -54,7 +62,7 @@ export interface LockHandle {
   /** Absolute path of the lock file. */
   readonly path: string;
   readonly holder: LockHolder;
-  /** True when acquiring it took over a stale lock (its holder died holding it). */
+  /** True when this acquisition removed a stale lock (its holder died holding it); one taker per stale lock. */
   readonly tookOver: boolean;
   /** Releases the lock; idempotent. */
   release(): Promise<void>;
@@ -123,23 +131,63 @@ function isStale(found: { holder: LockHolder | null; mtimeMs: number }, staleAft
   return staleAfterMs !== undefined && age > staleAfterMs;
 }
 
-// Removes the stale lock file whose content was `staleText`, unless it has been replaced meanwhile.
-async function takeOver(path: string, staleText: string): Promise<void> {
-  // Named like a temp file of the lock, so a taker killed right here leaves something the next sweep removes.
-  const grave = tempPathFor(path);
+const TAKEOVER_MARK = ".takeover-";
+
+// The marker that takers of the stale lock file `path` with text `staleText` compete for.
+function takeoverMarkerPath(path: string, staleText: string): string {
+  return join(dirname(path), `.${basename(path)}${TAKEOVER_MARK}${sha256(Buffer.from(staleText, "utf8")).slice(0, 32)}`);
+}
+
+/**
+ * Deletes the stale lock file at `path` if it still has the text `staleText`; see the module doc for why
+ * this is race-free. Returns whether this call deleted it: false when another taker is doing it or has
+ * done it (the caller re-reads the lock).
+ */
+async function removeStaleLock(path: string, staleText: string, staleAfterMs: number | undefined): Promise<boolean> {
+  const marker = takeoverMarkerPath(path, staleText);
+  const taker: LockHolder = { pid: process.pid, host: hostname(), createdAt: new Date().toISOString(), purpose: `take over stale ${basename(path)}`, token: randomBytes(12).toString("hex") };
+  ownTokens.add(taker.token);
   try {
-    await rename(path, grave);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw error;
+    try {
+      await writeFileAtomic(marker, `${JSON.stringify(taker)}\n`, { exclusive: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      // Another taker holds the marker. If it died there, clear its marker (same protocol, one level up).
+      const found = await readHolder(marker);
+      if (found && isStale(found, staleAfterMs)) await removeStaleLock(marker, found.text, staleAfterMs);
+      return false;
+    }
+    try {
+      const current = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return null;
+        throw error;
+      });
+      // Still the stale file: no one else may delete it while we hold its marker, and its holder is dead.
+      if (current !== staleText) return false;
+      return await unlink(path).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === "ENOENT") return false;
+          throw error;
+        },
+      );
+    } finally {
+      await unlink(marker).catch(() => undefined);
+    }
+  } finally {
+    ownTokens.delete(taker.token);
   }
-  const moved = await readFile(grave, "utf8").catch(() => null);
-  if (moved !== null && moved !== staleText) {
-    // A live holder took over and locked between our read and our rename: give its lock back. If a third
-    // process locked in the instant the path was free, link fails and that process holds the lock.
-    await link(grave, path).catch(() => undefined);
+}
+
+// Clears takeover markers of `lockPath` whose takers died mid-takeover (called while holding the lock).
+async function sweepStaleTakeoverMarkers(lockPath: string, staleAfterMs: number | undefined): Promise<void> {
+  const prefix = `.${basename(lockPath)}${TAKEOVER_MARK}`;
+  for (const entry of await readdir(dirname(lockPath))) {
+    if (!entry.startsWith(prefix)) continue;
+    const marker = join(dirname(lockPath), entry);
+    const found = await readHolder(marker);
+    if (found && isStale(found, staleAfterMs)) await removeStaleLock(marker, found.text, staleAfterMs);
   }
-  await unlink(grave).catch(() => undefined);
 }
 
 function describeHolder(holder: LockHolder | null, path: string): string {
@@ -162,8 +210,7 @@ async function createLockFile(lockPath: string, holder: LockHolder, deadline: nu
     const found = await readHolder(lockPath);
     if (!found) continue; // released in between: try again at once
     if (isStale(found, staleAfterMs)) {
-      await takeOver(lockPath, found.text);
-      tookOver = true;
+      if (await removeStaleLock(lockPath, found.text, staleAfterMs)) tookOver = true;
       continue;
     }
     if (Date.now() >= deadline) {
@@ -229,6 +276,7 @@ export async function acquireLock(path: string, options: LockOptions = { purpose
     if (tookOver) {
       // A dead holder may also have left temp files of the lock behind.
       await sweepStaleTempFiles(lockPath).catch(() => undefined);
+      await sweepStaleTakeoverMarkers(lockPath, options.staleAfterMs).catch(() => undefined);
     }
     let refresh: NodeJS.Timeout | undefined;
     if (options.staleAfterMs !== undefined && Number.isFinite(options.staleAfterMs)) {
