@@ -42,8 +42,8 @@ export function lossCurvesSpec(points: readonly LossPoint[]): TopLevelSpec {
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-      y: { field: "loss", type: "quantitative", title: "loss", scale: { type: "log" } },
-      color: { field: "job", type: "nominal", title: "job" },
+      y: { field: "loss", type: "quantitative", title: "loss", scale: { type: "log", nice: false } },
+      color: { field: "job", type: "nominal", title: "job", legend: { labelLimit: 400 } },
       strokeDash: { field: "series", type: "nominal", title: "series" },
     },
   } as TopLevelSpec;

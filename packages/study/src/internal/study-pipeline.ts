@@ -158,13 +158,14 @@ export function buildStudyMatrix(
     {
       axes: { dose: [...config.doses], view: [...config.views] },
       rules: [
-        (params: JobParams) => {
+        (params: JobParams): Record<string, JsonValue> => {
           const view = params["view"] as StudyViewName;
           const dose = params["dose"] as number;
           const gridsize = view === "baseline" ? 1 : 2;
           // The feature signature: which patterns are grouped into which channels.
           const featureSignature = view === "baseline" ? `all-patterns:${phaseC.positions.train}` : (viewRecord(phaseD, dose, view)?.groupsSha256 ?? null);
-          return { gridsize, featureSignature };
+          // A rejected view has no groups; its job is skipped and carries no signature.
+          return featureSignature === null ? { gridsize } : { gridsize, featureSignature };
         },
       ],
       id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number),

@@ -1,0 +1,46 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PNG } from "pngjs";
+import { afterAll, describe, expect, it } from "vitest";
+import { renderFieldPng } from "./report-images.js";
+import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "studykit-report-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const metrics = { amplitudeMae: 0.1, phaseMae: 0.2, amplitudePsnr: 20, phasePsnr: 18, amplitudeSsim: 0.8, phaseSsim: 0.7, frc50ResolutionPx: 4 };
+const rows: ReportJobRow[] = [
+  { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], images: { amplitude: "a.png", phase: "p.png" } },
+  { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", gridsize: 2, status: "skipped", note: "overlap view sparse rejected <by> the spacing threshold", metrics: null, bundleSha256: null, trainingSamples: null, history: [], images: null },
+];
+
+describe("report", () => {
+  it("writes report.md with the metrics table and a self-contained report.html", async () => {
+    const field = Float64Array.from({ length: 12 * 10 }, (_, index) => index);
+    const png = renderFieldPng(field, 12, 10, { min: 0, max: 119, scheme: "viridis", scale: 2 });
+    const images = new Map([["a.png", png], ["p.png", png], ["gt-a.png", png], ["gt-p.png", png]]);
+    const files = await writeStudyReport(dir, { title: "T", runId: "run-1", preset: "quick", summary: [["object", "x"]], groundTruth: { amplitude: "gt-a.png", phase: "gt-p.png" }, rows, notes: [] }, images);
+    expect(files.plots).toEqual(["plots/loss-curves.svg", "plots/metrics-vs-dose.svg"]);
+    const md = readFileSync(path.join(dir, "report.md"), "utf8");
+    expect(md).toContain("| 1e3 | baseline | 1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 10 | abababababab |");
+    expect(md).toContain("`dose_1000/sparse/gs2` (skipped): overlap view sparse rejected <by> the spacing threshold");
+    const html = readFileSync(path.join(dir, "report.html"), "utf8");
+    // Self-contained: images inline, plots inline, no relative references.
+    expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(4);
+    expect(html).not.toMatch(/src="(images|plots)\//);
+    expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(2);
+    expect(html).toContain("rejected &lt;by&gt; the spacing threshold");
+  });
+
+  it("renders PNGs pngjs decodes, with the colour scale and the mask applied", () => {
+    const field = Float64Array.from([0, 1, 2, 3]);
+    const png = PNG.sync.read(renderFieldPng(field, 2, 2, { min: 0, max: 3, scheme: "greys", scale: 3, mask: [1, 1, 1, 0] }));
+    expect([png.width, png.height]).toEqual([6, 6]);
+    const pixel = (x: number, y: number) => Array.from(png.data.subarray(4 * (y * 6 + x), 4 * (y * 6 + x) + 4));
+    // greys runs dark (low) to light (high); the masked pixel is neutral grey.
+    expect(pixel(0, 0)[0]!).toBeLessThan(pixel(5, 0)[0]!);
+    expect(pixel(5, 5)).toEqual([230, 230, 230, 255]);
+    expect(pixel(0, 0)[3]).toBe(255);
+  });
+});

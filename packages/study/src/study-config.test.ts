@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { mergeStudyConfig, presetConfig, validateStudyConfig } from "./study-config.js";
+
+describe("study configuration", () => {
+  it("both presets are valid complete configurations", () => {
+    for (const name of ["quick", "full"] as const) expect(validateStudyConfig(presetConfig(name))).toEqual(presetConfig(name));
+    expect(presetConfig("full").probe.size).toBe(64);
+    expect(presetConfig("quick").doses).toEqual([1e3, 1e4, 1e5]);
+  });
+
+  it("merges objects deeply and replaces arrays and scalars", () => {
+    const merged = mergeStudyConfig(presetConfig("quick"), { doses: [500], training: { epochs: 3 }, object: { source: "procedural", width: 160 } });
+    expect(merged.doses).toEqual([500]);
+    expect(merged.training.epochs).toBe(3);
+    expect(merged.training.batchSize).toBe(presetConfig("quick").training.batchSize);
+    expect(merged.object).toEqual({ source: "procedural", height: 192, width: 160 });
+  });
+
+  it("reports every problem at once with E_STUDY_CONFIG", () => {
+    try {
+      mergeStudyConfig(presetConfig("quick"), { doses: [0], views: ["dense", "dense"], probe: { size: 24 }, compare: { stitchWindow: 99 }, extra: 1 });
+      expect.unreachable();
+    } catch (error) {
+      const { code, problems } = error as { code: string; problems: string[] };
+      expect(code).toBe("E_STUDY_CONFIG");
+      const text = problems.join("\n");
+      for (const field of ["doses", "views", "probe.size", "compare.stitchWindow", "extra"]) expect(text).toContain(field);
+    }
+    expect(() => mergeStudyConfig(presetConfig("quick"), [1, 2])).toThrow(expect.objectContaining({ code: "E_STUDY_CONFIG" }));
+  });
+
+  it("switching the object to a file replaces the whole object block", () => {
+    const merged = mergeStudyConfig(presetConfig("quick"), { object: { source: "file", path: "x.npz", reuseCoordinates: true } });
+    expect(merged.object).toEqual({ source: "file", path: "x.npz", reuseCoordinates: true });
+  });
+});
