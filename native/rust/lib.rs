@@ -399,33 +399,135 @@ fn same_length(what: &str, actual: usize, expected: usize) -> NativeResult<()> {
     }
 }
 
-/// `byteSwap(input: Uint8Array, output: Uint8Array, elementSize)`; `output` may be `input` (in place).
-unsafe extern "C" fn js_byte_swap(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let [input, output, size] = arguments::<3>(env, info)?;
-        let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
-        let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
-        let element_size = index_of(env, size, "elementSize")?;
-        if ![2, 4, 8, 16].contains(&element_size) {
-            return Err(NativeError::argument(format!("elementSize must be 2, 4, 8 or 16, got {element_size}")));
-        }
-        if source.byte_length % element_size != 0 {
-            return Err(NativeError::argument(format!(
-                "input length {} is not a multiple of elementSize {element_size}",
-                source.byte_length
-            )));
-        }
-        same_length("output", destination.byte_length, source.byte_length)?;
-        if source.data == destination.data {
-            byte_swap_in_place_impl(view_slice_mut::<u8>(&destination), element_size);
-        } else if source.overlaps(&destination) {
-            return Err(NativeError::argument("byteSwap input and output overlap partially"));
-        } else {
-            byte_swap_impl(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), element_size);
-        }
-        js_undefined(env)
-    })
+/// A decode kernel with its arguments checked, ready to run on any thread: its result is a number
+/// (`crc32`) or nothing. Built once per call by a `prepare_*` function, then run inline by the sync
+/// export or on a libuv worker by the `*Async` one (STYLE §1: one implementation, two entry points).
+type KernelJob = Box<dyn FnOnce() -> Option<f64> + Send>;
+
+/// A prepared kernel and the JS arrays it reads and writes (kept alive while it runs off-thread).
+struct Prepared {
+    job: KernelJob,
+    arrays: Vec<napi_value>,
 }
+
+/// A typed array's memory, sendable to the worker thread. The JS side keeps the array referenced (see
+/// [`Pinned`]) and must not detach it until the promise settles.
+#[derive(Clone, Copy)]
+struct SendView {
+    data: *mut u8,
+    byte_length: usize,
+}
+// SAFETY: plain memory whose lifetime the caller guarantees (see above).
+unsafe impl Send for SendView {}
+
+impl SendView {
+    fn of(view: &TypedView) -> SendView {
+        SendView { data: view.data, byte_length: view.byte_length }
+    }
+    /// # Safety
+    /// As [`view_slice`].
+    unsafe fn slice<'a, T>(self) -> &'a [T] {
+        view_slice(&TypedView { kind: 0, data: self.data, byte_length: self.byte_length })
+    }
+    /// # Safety
+    /// As [`view_slice_mut`].
+    unsafe fn slice_mut<'a, T>(self) -> &'a mut [T] {
+        view_slice_mut(&TypedView { kind: 0, data: self.data, byte_length: self.byte_length })
+    }
+}
+
+/// References that keep JS values alive until dropped (on the main thread, where async work completes).
+struct Pinned {
+    env: napi_env,
+    references: Vec<napi_ffi::napi_ref>,
+}
+
+impl Pinned {
+    unsafe fn new(env: napi_env, values: &[napi_value]) -> NativeResult<Pinned> {
+        let mut pinned = Pinned { env, references: Vec::with_capacity(values.len()) };
+        for value in values {
+            let mut reference = std::ptr::null_mut();
+            if napi_ffi::napi_create_reference(env, *value, 1, &mut reference) != napi_ffi::NAPI_OK {
+                return Err(NativeError::new("E_NATIVE_NAPI", "could not reference an array for an async kernel"));
+            }
+            pinned.references.push(reference);
+        }
+        Ok(pinned)
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        for reference in self.references.drain(..) {
+            // SAFETY: created in `new` with this env; dropped on the main thread.
+            unsafe { napi_ffi::napi_delete_reference(self.env, reference) };
+        }
+    }
+}
+
+unsafe fn job_result(env: napi_env, result: Option<f64>) -> NativeResult<napi_value> {
+    match result {
+        Some(number) => js_number(env, number),
+        None => js_undefined(env),
+    }
+}
+
+/// Defines the sync export (runs the job now) and the async export (runs it on a libuv worker and
+/// returns a promise) of one kernel.
+macro_rules! kernel_exports {
+    ($sync:ident, $async_name:ident, $prepare:ident, $label:literal) => {
+        unsafe extern "C" fn $sync(env: napi_env, info: napi_callback_info) -> napi_value {
+            guarded(env, || {
+                let prepared = $prepare(env, info)?;
+                job_result(env, (prepared.job)())
+            })
+        }
+        unsafe extern "C" fn $async_name(env: napi_env, info: napi_callback_info) -> napi_value {
+            guarded(env, || {
+                let prepared = $prepare(env, info)?;
+                let pinned = Pinned::new(env, &prepared.arrays)?;
+                let job = prepared.job;
+                spawn_promise(env, $label, move || Ok(job()), move |env, result| {
+                    drop(pinned);
+                    job_result(env, result)
+                })
+            })
+        }
+    };
+}
+
+/// `byteSwap(input: Uint8Array, output: Uint8Array, elementSize)`; `output` may be `input` (in place).
+unsafe fn prepare_byte_swap(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, output, size] = arguments::<3>(env, info)?;
+    let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
+    let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
+    let element_size = index_of(env, size, "elementSize")?;
+    if ![2, 4, 8, 16].contains(&element_size) {
+        return Err(NativeError::argument(format!("elementSize must be 2, 4, 8 or 16, got {element_size}")));
+    }
+    if source.byte_length % element_size != 0 {
+        return Err(NativeError::argument(format!(
+            "input length {} is not a multiple of elementSize {element_size}",
+            source.byte_length
+        )));
+    }
+    same_length("output", destination.byte_length, source.byte_length)?;
+    let in_place = source.data == destination.data;
+    if !in_place && source.overlaps(&destination) {
+        return Err(NativeError::argument("byteSwap input and output overlap partially"));
+    }
+    let (source, destination) = (SendView::of(&source), SendView::of(&destination));
+    let job: KernelJob = Box::new(move || {
+        if in_place {
+            byte_swap_in_place_impl(unsafe { destination.slice_mut::<u8>() }, element_size);
+        } else {
+            byte_swap_impl(unsafe { source.slice::<u8>() }, unsafe { destination.slice_mut::<u8>() }, element_size);
+        }
+        None
+    });
+    Ok(Prepared { job, arrays: vec![input, output] })
+}
+kernel_exports!(js_byte_swap, js_byte_swap_async, prepare_byte_swap, "studykit:byteSwap");
 
 unsafe fn distinct(views: &[&TypedView]) -> NativeResult<()> {
     for (index, a) in views.iter().enumerate() {
@@ -439,30 +541,36 @@ unsafe fn distinct(views: &[&TypedView]) -> NativeResult<()> {
 }
 
 /// `float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array)`.
-unsafe extern "C" fn js_float16_to_float32(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let [input, output] = arguments::<2>(env, info)?;
-        let source = typed_view(env, input, "input", &[kind::UINT16, kind::UINT8], "Uint16Array or Uint8Array")?;
-        let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
-        same_length("output", destination.byte_length, source.byte_length * 2)?;
-        distinct(&[&source, &destination])?;
-        float16_to_float32_impl(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
-        js_undefined(env)
-    })
+unsafe fn prepare_float16_to_float32(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, output] = arguments::<2>(env, info)?;
+    let source = typed_view(env, input, "input", &[kind::UINT16, kind::UINT8], "Uint16Array or Uint8Array")?;
+    let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
+    same_length("output", destination.byte_length, source.byte_length * 2)?;
+    distinct(&[&source, &destination])?;
+    let (source, destination) = (SendView::of(&source), SendView::of(&destination));
+    let job: KernelJob = Box::new(move || {
+        float16_to_float32_impl(unsafe { source.slice::<u8>() }, unsafe { destination.slice_mut::<f32>() });
+        None
+    });
+    Ok(Prepared { job, arrays: vec![input, output] })
 }
+kernel_exports!(js_float16_to_float32, js_float16_to_float32_async, prepare_float16_to_float32, "studykit:float16ToFloat32");
 
 /// `float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array)`.
-unsafe extern "C" fn js_float64_to_float32(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let [input, output] = arguments::<2>(env, info)?;
-        let source = typed_view(env, input, "input", &[kind::FLOAT64, kind::UINT8], "Float64Array or Uint8Array")?;
-        let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
-        same_length("output", destination.byte_length * 2, source.byte_length)?;
-        distinct(&[&source, &destination])?;
-        float64_to_float32_impl(view_slice::<u8>(&source), view_slice_mut::<f32>(&destination));
-        js_undefined(env)
-    })
+unsafe fn prepare_float64_to_float32(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, output] = arguments::<2>(env, info)?;
+    let source = typed_view(env, input, "input", &[kind::FLOAT64, kind::UINT8], "Float64Array or Uint8Array")?;
+    let destination = typed_view(env, output, "output", &[kind::FLOAT32], "Float32Array")?;
+    same_length("output", destination.byte_length * 2, source.byte_length)?;
+    distinct(&[&source, &destination])?;
+    let (source, destination) = (SendView::of(&source), SendView::of(&destination));
+    let job: KernelJob = Box::new(move || {
+        float64_to_float32_impl(unsafe { source.slice::<u8>() }, unsafe { destination.slice_mut::<f32>() });
+        None
+    });
+    Ok(Prepared { job, arrays: vec![input, output] })
 }
+kernel_exports!(js_float64_to_float32, js_float64_to_float32_async, prepare_float64_to_float32, "studykit:float64ToFloat32");
 
 const FLOAT_KINDS: &[i32] = &[kind::FLOAT32, kind::FLOAT64];
 
@@ -480,73 +588,85 @@ unsafe fn complex_views(env: napi_env, values: [napi_value; 3], names: [&str; 3]
 }
 
 /// `interleavedToPlanar(interleaved, real, imaginary)`.
-unsafe extern "C" fn js_interleaved_to_planar(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let values = arguments::<3>(env, info)?;
-        let [interleaved, real, imaginary] = complex_views(env, values, ["interleaved", "real", "imaginary"])?;
-        same_length("real", real.byte_length * 2, interleaved.byte_length)?;
-        same_length("imaginary", imaginary.byte_length * 2, interleaved.byte_length)?;
-        if interleaved.kind == kind::FLOAT32 {
-            interleaved_to_planar_impl(view_slice::<f32>(&interleaved), view_slice_mut::<f32>(&real), view_slice_mut::<f32>(&imaginary));
+unsafe fn prepare_interleaved_to_planar(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let values = arguments::<3>(env, info)?;
+    let [interleaved, real, imaginary] = complex_views(env, values, ["interleaved", "real", "imaginary"])?;
+    same_length("real", real.byte_length * 2, interleaved.byte_length)?;
+    same_length("imaginary", imaginary.byte_length * 2, interleaved.byte_length)?;
+    let single = interleaved.kind == kind::FLOAT32;
+    let (interleaved, real, imaginary) = (SendView::of(&interleaved), SendView::of(&real), SendView::of(&imaginary));
+    let job: KernelJob = Box::new(move || {
+        if single {
+            interleaved_to_planar_impl(unsafe { interleaved.slice::<f32>() }, unsafe { real.slice_mut::<f32>() }, unsafe { imaginary.slice_mut::<f32>() });
         } else {
-            interleaved_to_planar_impl(view_slice::<f64>(&interleaved), view_slice_mut::<f64>(&real), view_slice_mut::<f64>(&imaginary));
+            interleaved_to_planar_impl(unsafe { interleaved.slice::<f64>() }, unsafe { real.slice_mut::<f64>() }, unsafe { imaginary.slice_mut::<f64>() });
         }
-        js_undefined(env)
-    })
+        None
+    });
+    Ok(Prepared { job, arrays: values.to_vec() })
 }
+kernel_exports!(js_interleaved_to_planar, js_interleaved_to_planar_async, prepare_interleaved_to_planar, "studykit:interleavedToPlanar");
 
 /// `planarToInterleaved(real, imaginary, interleaved)`.
-unsafe extern "C" fn js_planar_to_interleaved(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let values = arguments::<3>(env, info)?;
-        let [real, imaginary, interleaved] = complex_views(env, values, ["real", "imaginary", "interleaved"])?;
-        same_length("imaginary", imaginary.byte_length, real.byte_length)?;
-        same_length("interleaved", interleaved.byte_length, real.byte_length * 2)?;
-        if interleaved.kind == kind::FLOAT32 {
-            planar_to_interleaved_impl(view_slice::<f32>(&real), view_slice::<f32>(&imaginary), view_slice_mut::<f32>(&interleaved));
+unsafe fn prepare_planar_to_interleaved(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let values = arguments::<3>(env, info)?;
+    let [real, imaginary, interleaved] = complex_views(env, values, ["real", "imaginary", "interleaved"])?;
+    same_length("imaginary", imaginary.byte_length, real.byte_length)?;
+    same_length("interleaved", interleaved.byte_length, real.byte_length * 2)?;
+    let single = interleaved.kind == kind::FLOAT32;
+    let (real, imaginary, interleaved) = (SendView::of(&real), SendView::of(&imaginary), SendView::of(&interleaved));
+    let job: KernelJob = Box::new(move || {
+        if single {
+            planar_to_interleaved_impl(unsafe { real.slice::<f32>() }, unsafe { imaginary.slice::<f32>() }, unsafe { interleaved.slice_mut::<f32>() });
         } else {
-            planar_to_interleaved_impl(view_slice::<f64>(&real), view_slice::<f64>(&imaginary), view_slice_mut::<f64>(&interleaved));
+            planar_to_interleaved_impl(unsafe { real.slice::<f64>() }, unsafe { imaginary.slice::<f64>() }, unsafe { interleaved.slice_mut::<f64>() });
         }
-        js_undefined(env)
-    })
+        None
+    });
+    Ok(Prepared { job, arrays: values.to_vec() })
 }
+kernel_exports!(js_planar_to_interleaved, js_planar_to_interleaved_async, prepare_planar_to_interleaved, "studykit:planarToInterleaved");
 
 /// `fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize)`.
-unsafe extern "C" fn js_fortran_to_c(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let [input, output, shape, item] = arguments::<4>(env, info)?;
-        let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
-        let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
-        let shape = array_elements(env, shape, "shape")?
-            .into_iter()
-            .map(|value| index_of(env, value, "shape entry"))
-            .collect::<NativeResult<Vec<_>>>()?;
-        let item_size = index_of(env, item, "itemSize")?;
-        if item_size == 0 {
-            return Err(NativeError::argument("itemSize must be at least 1"));
-        }
-        let needed = decode::array_byte_length(&shape, item_size)
-            .ok_or_else(|| NativeError::argument(format!("shape {shape:?} × itemSize {item_size} overflows")))?;
-        same_length("input", source.byte_length, needed)?;
-        same_length("output", destination.byte_length, needed)?;
-        distinct(&[&source, &destination])?;
-        fortran_to_c_impl(view_slice::<u8>(&source), view_slice_mut::<u8>(&destination), &shape, item_size);
-        js_undefined(env)
-    })
+unsafe fn prepare_fortran_to_c(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, output, shape, item] = arguments::<4>(env, info)?;
+    let source = typed_view(env, input, "input", BYTE_KINDS, "Uint8Array")?;
+    let destination = typed_view(env, output, "output", BYTE_KINDS, "Uint8Array")?;
+    let shape = array_elements(env, shape, "shape")?
+        .into_iter()
+        .map(|value| index_of(env, value, "shape entry"))
+        .collect::<NativeResult<Vec<_>>>()?;
+    let item_size = index_of(env, item, "itemSize")?;
+    if item_size == 0 {
+        return Err(NativeError::argument("itemSize must be at least 1"));
+    }
+    let needed = decode::array_byte_length(&shape, item_size)
+        .ok_or_else(|| NativeError::argument(format!("shape {shape:?} × itemSize {item_size} overflows")))?;
+    same_length("input", source.byte_length, needed)?;
+    same_length("output", destination.byte_length, needed)?;
+    distinct(&[&source, &destination])?;
+    let (source, destination) = (SendView::of(&source), SendView::of(&destination));
+    let job: KernelJob = Box::new(move || {
+        fortran_to_c_impl(unsafe { source.slice::<u8>() }, unsafe { destination.slice_mut::<u8>() }, &shape, item_size);
+        None
+    });
+    Ok(Prepared { job, arrays: vec![input, output] })
 }
+kernel_exports!(js_fortran_to_c, js_fortran_to_c_async, prepare_fortran_to_c, "studykit:fortranToC");
 
 /// `crc32(bytes, initial?) -> number`.
-unsafe extern "C" fn js_crc32(env: napi_env, info: napi_callback_info) -> napi_value {
-    guarded(env, || {
-        let [input, initial] = arguments::<2>(env, info)?;
-        let bytes = bytes_of(env, input, "data")?;
-        let initial = number_or(env, initial, "initial", 0.0)?;
-        if !(initial >= 0.0 && initial <= u32::MAX as f64 && initial.fract() == 0.0) {
-            return Err(NativeError::argument(format!("initial must be an unsigned 32-bit integer, got {initial}")));
-        }
-        js_number(env, crc32_impl(bytes, initial as u32) as f64)
-    })
+unsafe fn prepare_crc32(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, initial] = arguments::<2>(env, info)?;
+    let bytes = bytes_of(env, input, "data")?;
+    let initial = number_or(env, initial, "initial", 0.0)?;
+    if !(initial >= 0.0 && initial <= u32::MAX as f64 && initial.fract() == 0.0) {
+        return Err(NativeError::argument(format!("initial must be an unsigned 32-bit integer, got {initial}")));
+    }
+    let data = SendView { data: bytes.as_ptr() as *mut u8, byte_length: bytes.len() };
+    let job: KernelJob = Box::new(move || Some(crc32_impl(unsafe { data.slice::<u8>() }, initial as u32) as f64));
+    Ok(Prepared { job, arrays: vec![input] })
 }
+kernel_exports!(js_crc32, js_crc32_async, prepare_crc32, "studykit:crc32");
 
 // ---------------------------------------------------------------------------------------------------
 // Test hook.
@@ -586,12 +706,19 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("mmapFile", js_mmap_file),
         ("mmapClose", js_mmap_close),
         ("byteSwap", js_byte_swap),
+        ("byteSwapAsync", js_byte_swap_async),
         ("float16ToFloat32", js_float16_to_float32),
+        ("float16ToFloat32Async", js_float16_to_float32_async),
         ("float64ToFloat32", js_float64_to_float32),
+        ("float64ToFloat32Async", js_float64_to_float32_async),
         ("interleavedToPlanar", js_interleaved_to_planar),
+        ("interleavedToPlanarAsync", js_interleaved_to_planar_async),
         ("planarToInterleaved", js_planar_to_interleaved),
+        ("planarToInterleavedAsync", js_planar_to_interleaved_async),
         ("fortranToC", js_fortran_to_c),
+        ("fortranToCAsync", js_fortran_to_c_async),
         ("crc32", js_crc32),
+        ("crc32Async", js_crc32_async),
         ("debugPanic", js_debug_panic),
     ];
     let exported: NativeResult<()> = (|| {

@@ -47,6 +47,13 @@ export {
   planarToInterleaved,
   fortranToC,
   crc32,
+  byteSwapAsync,
+  float16ToFloat32Async,
+  float64ToFloat32Async,
+  interleavedToPlanarAsync,
+  planarToInterleavedAsync,
+  fortranToCAsync,
+  crc32Async,
 } from "./internal/decode.js";
 export type { SwapElementSize, PlanarComplex } from "./internal/decode.js";
 

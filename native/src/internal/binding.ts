@@ -42,6 +42,14 @@ export interface NativeBinding {
   planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
   fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
   crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number;
+  /** The same kernels on a libuv worker thread (arrays must stay attached until the promise settles). */
+  byteSwapAsync(input: Uint8Array, output: Uint8Array, elementSize: number): Promise<void>;
+  float16ToFloat32Async(input: Uint16Array | Uint8Array, output: Float32Array): Promise<void>;
+  float64ToFloat32Async(input: Float64Array | Uint8Array, output: Float32Array): Promise<void>;
+  interleavedToPlanarAsync(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): Promise<void>;
+  planarToInterleavedAsync(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): Promise<void>;
+  fortranToCAsync(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): Promise<void>;
+  crc32Async(data: ArrayBufferView | ArrayBuffer, initial: number): Promise<number>;
 
   /** Test hook: panics on purpose (on a worker thread when `onWorker`, returning a promise). */
   debugPanic(onWorker: boolean): unknown;
@@ -72,5 +80,12 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "planarToInterleaved",
   "fortranToC",
   "crc32",
+  "byteSwapAsync",
+  "float16ToFloat32Async",
+  "float64ToFloat32Async",
+  "interleavedToPlanarAsync",
+  "planarToInterleavedAsync",
+  "fortranToCAsync",
+  "crc32Async",
   "debugPanic",
 ];

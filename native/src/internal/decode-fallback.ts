@@ -73,17 +73,33 @@ function float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array
 
 type FloatArray = Float32Array | Float64Array;
 
+/**
+ * Values are moved as 32-bit words, not as numbers: reading a float into a JS number and back may quiet
+ * a signalling NaN, and the native kernel copies bits exactly.
+ */
+function words(array: FloatArray): Uint32Array {
+  return new Uint32Array(array.buffer, array.byteOffset, array.byteLength / 4);
+}
+
 function interleavedToPlanar(interleaved: FloatArray, real: FloatArray, imaginary: FloatArray): void {
+  const width = interleaved.BYTES_PER_ELEMENT / 4;
+  const [from, re, im] = [words(interleaved), words(real), words(imaginary)];
   for (let index = 0; index < real.length; index++) {
-    real[index] = interleaved[2 * index]!;
-    imaginary[index] = interleaved[2 * index + 1]!;
+    for (let word = 0; word < width; word++) {
+      re[index * width + word] = from[2 * index * width + word]!;
+      im[index * width + word] = from[(2 * index + 1) * width + word]!;
+    }
   }
 }
 
 function planarToInterleaved(real: FloatArray, imaginary: FloatArray, interleaved: FloatArray): void {
+  const width = interleaved.BYTES_PER_ELEMENT / 4;
+  const [re, im, to] = [words(real), words(imaginary), words(interleaved)];
   for (let index = 0; index < real.length; index++) {
-    interleaved[2 * index] = real[index]!;
-    interleaved[2 * index + 1] = imaginary[index]!;
+    for (let word = 0; word < width; word++) {
+      to[2 * index * width + word] = re[index * width + word]!;
+      to[(2 * index + 1) * width + word] = im[index * width + word]!;
+    }
   }
 }
 

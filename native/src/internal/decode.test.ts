@@ -1,7 +1,22 @@
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { byteSwap, crc32, float16ToFloat32, float64ToFloat32, fortranToC, interleavedToPlanar, planarToInterleaved } from "../index.js";
+import {
+  byteSwap,
+  byteSwapAsync,
+  crc32,
+  crc32Async,
+  float16ToFloat32,
+  float16ToFloat32Async,
+  float64ToFloat32,
+  float64ToFloat32Async,
+  fortranToC,
+  fortranToCAsync,
+  interleavedToPlanar,
+  interleavedToPlanarAsync,
+  planarToInterleaved,
+  planarToInterleavedAsync,
+} from "../index.js";
 import { loadNativeBinding, withBinding } from "./loader.js";
 import type { NativeBinding } from "./binding.js";
 
@@ -19,7 +34,10 @@ function unalignedBytes(length: number, offset: number): Uint8Array {
 function expectSameBytes(actual: ArrayBufferView, expected: ArrayBufferView): void {
   const a = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength);
   const b = Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength);
-  if (!a.equals(b)) expect(Array.from(a)).toEqual(Array.from(b));
+  if (a.equals(b)) return;
+  let index = 0;
+  while (index < a.length && a[index] === b[index]) index++;
+  expect.fail(`byte ${index} differs (lengths ${a.length} and ${b.length}): ${a[index]} vs ${b[index]}`);
 }
 
 /** Reference byte swap written independently of both kernels: through DataView big/little reads. */
@@ -182,6 +200,27 @@ describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
       }),
     );
   });
+});
+
+describe.each(implementations)("decode kernels, async forms (%s)", (_name, binding) => {
+  const run = <T>(body: () => T): T => withBinding(binding, body);
+
+  it("give the same results as the sync forms, and the same coded errors", async () => {
+    const bytes = unalignedBytes(6 * 1024 * 1024, 3);
+    expectSameBytes(await run(() => byteSwapAsync(bytes, 8)), run(() => byteSwap(bytes, 8)));
+    expectSameBytes(await run(() => float16ToFloat32Async(bytes)), run(() => float16ToFloat32(bytes)));
+    expectSameBytes(await run(() => float64ToFloat32Async(bytes)), run(() => float64ToFloat32(bytes)));
+    expectSameBytes(await run(() => fortranToCAsync(bytes, [1024, 3, 512], 4)), run(() => fortranToC(bytes, [1024, 3, 512], 4)));
+    expect(await run(() => crc32Async(bytes, 7))).toBe(run(() => crc32(bytes, 7)));
+    const complex = new Float32Array(bytes.slice().buffer);
+    const planar = await run(() => interleavedToPlanarAsync(complex));
+    expectSameBytes(planar.real, run(() => interleavedToPlanar(complex)).real);
+    expectSameBytes(await run(() => planarToInterleavedAsync(planar.real, planar.imaginary)), complex);
+    const inPlace = bytes.slice();
+    expect((await run(() => byteSwapAsync(inPlace, 4, { inPlace: true }))).buffer).toBe(inPlace.buffer);
+    expectSameBytes(inPlace, run(() => byteSwap(bytes, 4)));
+    expect(() => run(() => byteSwapAsync(new Uint8Array(3), 2))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  }, 60_000);
 });
 
 describe("decode kernels: native and fallback agree on random input", () => {
