@@ -7,6 +7,7 @@
 
 pub mod crc32;
 pub mod decode;
+pub mod file_buffer;
 pub mod file_error;
 pub mod file_hash;
 pub mod mmap;
@@ -705,6 +706,9 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("sha256Files", js_sha256_files),
         ("mmapFile", js_mmap_file),
         ("mmapClose", js_mmap_close),
+        ("allocateLargeBuffer", file_buffer::js::js_allocate_large_buffer),
+        ("readFileRange", file_buffer::js::js_read_file_range),
+        ("readFileRangeAsync", file_buffer::js::js_read_file_range_async),
         ("byteSwap", js_byte_swap),
         ("byteSwapAsync", js_byte_swap_async),
         ("float16ToFloat32", js_float16_to_float32),

@@ -6,7 +6,8 @@
  *
  * - Hashing: `sha256` / `sha256Bytes` (in memory), `Sha256` (streaming), `sha256File` (off the main
  *   thread, progress + cancellation), `sha256FileSync`, `sha256Files` (parallel across cores).
- * - Files: `mmapFile` (zero-copy ArrayBuffer over the file).
+ * - Files: `mmapFile` (zero-copy ArrayBuffer over the file), `readFileRange` / `readFileRangeAsync` and
+ *   `allocateLargeBuffer` (huge-page-backed memory: cheap to fill for the first time).
  * - Decode kernels for numpy data: `byteSwap`, `float16ToFloat32`, `float64ToFloat32`,
  *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`, `crc32`.
  * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
@@ -39,6 +40,7 @@ export {
 export type { FileDigest, HashProgress, Sha256FileOptions, Sha256FileResult, Sha256FilesOptions } from "./internal/file-hashing.js";
 export { mmapFile } from "./internal/memory-map.js";
 export type { MappedFile } from "./internal/memory-map.js";
+export { allocateLargeBuffer, readFileRange, readFileRangeAsync } from "./internal/file-buffer.js";
 export {
   byteSwap,
   float16ToFloat32,

@@ -34,6 +34,13 @@ export interface NativeBinding {
   mmapFile(path: string): { buffer: ArrayBuffer; handle: NativeHandle };
   mmapClose(handle: NativeHandle, buffer: ArrayBuffer): void;
 
+  /** Zero-filled memory; large sizes are a huge-page-advised anonymous mapping (Linux), freed on GC. */
+  allocateLargeBuffer(byteLength: number): ArrayBuffer;
+  /** Bytes `offset..offset+length` of a file, read with pread into `allocateLargeBuffer` memory. */
+  readFileRange(path: string, offset: number, length: number): ArrayBuffer;
+  /** `readFileRange` on a libuv worker thread. */
+  readFileRangeAsync(path: string, offset: number, length: number): Promise<ArrayBuffer>;
+
   /** Decode kernels write into `output`, allocated by the caller. */
   byteSwap(input: Uint8Array, output: Uint8Array, elementSize: number): void;
   float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array): void;
@@ -73,6 +80,9 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "sha256Files",
   "mmapFile",
   "mmapClose",
+  "allocateLargeBuffer",
+  "readFileRange",
+  "readFileRangeAsync",
   "byteSwap",
   "float16ToFloat32",
   "float64ToFloat32",
