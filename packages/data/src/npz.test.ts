@@ -2,7 +2,7 @@
  * Property tests: arrays written by saveNpz / encodeNpy read back identical (values, dtype, shape and
  * content hash), and random corruption of the bytes never crashes or hangs the readers.
  */
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { hasErrorCode } from "@studykit/native";
 import { arraySha256, arraysSnapshotHash, datasetSnapshotHash } from "./content-hash.js";
 import type { ArrayInput, NdArray } from "./ndarray.js";
-import { encodeNpy, parseNpy } from "./npy.js";
+import { encodeNpy, loadNpy, parseNpy } from "./npy.js";
 import { loadNpz, openNpz, saveNpz } from "./npz.js";
 
 const directory = mkdtempSync(join(tmpdir(), "studykit-npz-test-"));
@@ -234,5 +234,51 @@ describe("writer inputs", () => {
     expect(() => saveNpz(path, { a: { data: Float32Array.of(1), dtype: "<i4" } })).toThrow(/needs a Int32Array/);
     expect(() => saveNpz(path, { a: { data: ["toolong"], dtype: "<U3" } })).toThrow(/longer than <U3/);
     expect(() => readFileSync(path)).toThrow();
+  });
+});
+
+// Reads of 1 MiB or more land in huge-page-backed native memory (see internal/byte-source.ts): the
+// arrays must still hold the file's values, view aligned memory, and fail the CRC check when damaged.
+describe("large members (huge-page-backed reads)", () => {
+  const doubles = Float64Array.from({ length: 300_003 }, (_, i) => Math.sin(i) * 1e3);
+  const swapped = Float32Array.from({ length: 400_001 }, (_, i) => i / 7);
+  // Byte comparison: vitest's deep equality takes seconds on arrays this long.
+  const bytesOf = (array: unknown): Buffer => {
+    const view = array as ArrayBufferView;
+    return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+  };
+
+  it("stored npz members and npy files over 1 MiB read back exactly", () => {
+    const path = join(directory, "large.npz");
+    saveNpz(path, { doubles: { data: doubles, shape: [3, 100_001] }, swapped: { data: swapped, dtype: ">f4" } });
+    const arrays = loadNpz(path);
+    expect(arrays.doubles!.shape).toEqual([3, 100_001]);
+    expect(arrays.doubles!.data).toBeInstanceOf(Float64Array);
+    expect(bytesOf(arrays.doubles!.data).equals(bytesOf(doubles))).toBe(true);
+    expect(arrays.swapped!.data).toBeInstanceOf(Float32Array);
+    expect(bytesOf(arrays.swapped!.data).equals(bytesOf(swapped))).toBe(true);
+    const npyPath = join(directory, "large.npy");
+    writeFileSync(npyPath, encodeNpy({ data: doubles }));
+    const loaded = loadNpy(npyPath);
+    expect(loaded.data).toBeInstanceOf(Float64Array);
+    expect((loaded.data as Float64Array).byteOffset % 8).toBe(0);
+    expect(bytesOf(loaded.data).equals(bytesOf(doubles))).toBe(true);
+  });
+
+  it("a damaged byte deep inside a large stored member fails the CRC-32 check", () => {
+    const path = join(directory, "large-damaged.npz");
+    saveNpz(path, { doubles });
+    const npz = openNpz(path);
+    const offset = npz.describe("doubles").fileDataOffset!;
+    npz.close();
+    const bytes = readFileSync(path);
+    bytes[offset + 2_000_001] ^= 0x40;
+    writeFileSync(path, bytes);
+    const damaged = openNpz(path);
+    try {
+      expect(() => damaged.get("doubles")).toThrow(expect.objectContaining({ code: "E_ZIP_CRC" }));
+    } finally {
+      damaged.close();
+    }
   });
 });
