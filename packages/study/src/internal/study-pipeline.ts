@@ -274,7 +274,8 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
 
   let comparison: ComparisonResult | null = null;
   let report: { markdown: string; html: string } | null = null;
-  if (!(options.dryRun ?? false)) {
+  if (studyResult.cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
+  if (!(options.dryRun ?? false) && !studyResult.cancelled) {
     mark = performance.now();
     comparison = await compareModels({
       config,
