@@ -91,9 +91,10 @@ impl FileHasher {
 
     /// Whether to read the next chunks on a helper thread while this one hashes (default on).
     ///
-    /// Copying from the page cache costs about 15% of SHA-NI hashing time; reading ahead moves that copy
-    /// to another core, so one file hashes at nearly in-memory speed. [`hash_files`] turns it off: there
-    /// every core already hashes a file of its own, and extra threads would only compete with them.
+    /// Copying from the page cache costs about 15% of SHA-NI hashing time, and a read that misses the
+    /// cache waits for the disk; reading ahead overlaps both with hashing. [`hash_files`] keeps it on too:
+    /// measured on a busy 2-core machine, 8 files of 128 MiB hashed two at a time took 0.7–1.4 s with
+    /// read-ahead and 1.9–2.7 s without (the hashing threads otherwise stall on every read).
     pub fn with_read_ahead(mut self, read_ahead: bool) -> FileHasher {
         self.read_ahead = read_ahead;
         self
@@ -251,8 +252,8 @@ pub fn hash_file(path: &Path, chunk_size: usize, read_ahead: bool, cancel: &Atom
     }
 }
 
-/// Hashes many files on up to `concurrency` threads (each file on one thread, files handed out in
-/// order). Results are in the order of `paths`; a failing file does not stop the others.
+/// Hashes many files on up to `concurrency` threads (each file on one thread plus its read-ahead
+/// thread, files handed out in order). Results are in the order of `paths`; a failing file does not stop the others.
 pub fn hash_files(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<Result<FileDigest, NativeError>> {
     // Far more threads than files in flight helps only on slow network file systems; cap it anyway.
     let threads = concurrency.clamp(1, MAX_THREADS).min(paths.len());
@@ -264,7 +265,7 @@ pub fn hash_files(paths: &[PathBuf], concurrency: usize, chunk_size: usize, canc
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(index) else { return };
-                let outcome = std::panic::catch_unwind(|| hash_file(path, chunk_size, false, cancel))
+                let outcome = std::panic::catch_unwind(|| hash_file(path, chunk_size, true, cancel))
                     .unwrap_or_else(|payload| Err(crate::napi_glue::panic_to_error(payload)));
                 slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[index] = Some(outcome);
             });

@@ -6,7 +6,7 @@
  * and between slices the main thread reports progress and queues the next one, so the main thread only
  * spends microseconds per slice. Cancellation sets a flag the worker checks between chunks.
  * `sha256Files` hashes files on its own Rust threads (one job for the whole list), so it never fills
- * libuv's shared pool. Fallback path: `node:crypto` with `fs.promises` reads, same results and errors.
+ * libuv's shared pool. Every file is read ahead on a helper thread while the previous chunk hashes. Fallback path: `node:crypto` with `fs.promises` reads, same results and errors.
  */
 import { createHash, type Hash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
