@@ -5,11 +5,13 @@
 //! operation, and converts results. Operations that touch files run on libuv worker threads and return
 //! promises; their `*Sync` counterparts run the same `*_impl` on the calling thread.
 
+pub mod conv2d;
 pub mod crc32;
 pub mod decode;
 pub mod file_buffer;
 pub mod file_error;
 pub mod file_hash;
+pub mod gemm;
 pub mod mmap;
 pub mod napi_ffi;
 pub mod napi_glue;
@@ -723,6 +725,9 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("fortranToCAsync", js_fortran_to_c_async),
         ("crc32", js_crc32),
         ("crc32Async", js_crc32_async),
+        ("conv2dForward", conv2d::js::js_conv2d_forward),
+        ("conv2dBackpropInput", conv2d::js::js_conv2d_backprop_input),
+        ("conv2dBackpropFilter", conv2d::js::js_conv2d_backprop_filter),
         ("debugPanic", js_debug_panic),
     ];
     let exported: NativeResult<()> = (|| {

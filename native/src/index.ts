@@ -59,6 +59,9 @@ export {
 } from "./internal/decode.js";
 export type { SwapElementSize, PlanarComplex } from "./internal/decode.js";
 
+export { conv2dForward, conv2dBackpropInput, conv2dBackpropFilter } from "./internal/conv2d.js";
+export type { Conv2dGeometry } from "./internal/conv2d.js";
+
 /** Bytes accepted by the hashing functions. */
 export type BytesLike = ArrayBufferView | ArrayBuffer;
 

@@ -58,6 +58,11 @@ export interface NativeBinding {
   fortranToCAsync(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): Promise<void>;
   crc32Async(data: ArrayBufferView | ArrayBuffer, initial: number): Promise<number>;
 
+  /** NHWC convolution kernels; `geometry` is the 15 numbers of `Conv2dGeometry` in field order. */
+  conv2dForward(x: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, output: Float32Array, geometry: number[]): void;
+
   /** Test hook: panics on purpose (on a worker thread when `onWorker`, returning a promise). */
   debugPanic(onWorker: boolean): unknown;
 }
@@ -97,5 +102,8 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "planarToInterleavedAsync",
   "fortranToCAsync",
   "crc32Async",
+  "conv2dForward",
+  "conv2dBackpropInput",
+  "conv2dBackpropFilter",
   "debugPanic",
 ];

@@ -18,6 +18,7 @@
  * through `conv2dWithGradients`, a custom-gradient conv built on the same two functions.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { registerNativeConvKernels } from "./native-conv-kernels.js";
 
 type Pair = [number, number];
 type PadSpec = "same" | "valid" | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -325,6 +326,8 @@ export function registerConvGradientKernels(backendName: string): void {
     register("Conv2DBackpropInput", "wasm", inputGradientKernel("Conv2DBackpropInput"));
   }
   if (backendName === "wasm") register("MaxPoolGrad", "wasm", maxPoolGradKernel);
+  // Convolutions on the native addon (two threads, AVX2) when it is loaded; the kernels above stay as fallback.
+  if (backendName === "wasm") registerNativeConvKernels();
   if (backendName === "wasm" || backendName === "cpu") register("ResizeNearestNeighborGrad", backendName, resizeNearestNeighborGradKernel);
   registeredBackends.add(backendName);
 }
