@@ -4,153 +4,49 @@
 //! write, which is a large share of the time it takes to read a file into it. numpy's allocator asks the
 //! kernel for transparent huge pages (`madvise(MADV_HUGEPAGE)`) on big arrays, so each fault maps 2 MiB;
 //! V8's and glibc's allocators do not, and on machines where THP is `madvise`-only (the common default)
-//! that alone made our npz loads slower than `np.load`. So large buffers here are anonymous mappings,
-//! aligned to 2 MiB and advised `MADV_HUGEPAGE`, handed to JS as external ArrayBuffers and unmapped by
-//! their finalizer. Elsewhere than Linux they are a plain zeroed heap allocation.
+//! that alone made our npz loads slower than `np.load`.
 //!
-//! `mmap`/`munmap`/`madvise` come from the hand-written declarations in [`crate::mmap`].
+//! The memory itself stays V8's (`napi_create_arraybuffer`): we only advise its untouched 2 MiB-aligned
+//! interior before the first write ([`crate::mmap::advise_huge_pages`]). An earlier version handed JS
+//! external ArrayBuffers over our own anonymous mappings; Node 20 runs the finalizers of those only from
+//! the event loop, so a synchronous loop loading 200 MB arrays grew to 8 GB before any was unmapped.
 
 use crate::file_error::{io_error, open_regular};
 use crate::napi_glue::NativeError;
 use std::path::Path;
 
-/// Size of a transparent huge page on x86-64 and on arm64 with 4 KiB pages.
-#[cfg(target_os = "linux")]
-const HUGE_PAGE: usize = 2 * 1024 * 1024;
+/// Buffers at least this large are advised huge pages: huge pages only cover whole aligned 2 MiB
+/// ranges, so smaller ones gain little.
+pub const HUGE_PAGE_THRESHOLD: usize = 1 << 20;
 
-/// Linux `MAP_ANONYMOUS` (same value on x86-64 and arm64).
-#[cfg(target_os = "linux")]
-const MAP_ANONYMOUS: std::os::raw::c_int = 0x20;
-
-/// Below this size a buffer is a plain heap allocation: a mapping costs a system call and at least
-/// one page, and huge pages only apply to whole 2 MiB ranges anyway.
-pub const MAPPED_THRESHOLD: usize = 1 << 20;
-
-/// Zero-filled memory owned by this value: a huge-page-advised anonymous mapping (Linux, large sizes)
-/// or a heap allocation. Freed on drop.
-pub struct LargeBuffer {
-    address: *mut u8,
-    length: usize,
-    /// Bytes mapped at `address` (0 when the memory is `heap`).
-    mapped: usize,
-    _heap: Option<Box<[u8]>>,
-}
-
-// SAFETY: plain memory owned by this value; nothing about it is tied to a thread.
-unsafe impl Send for LargeBuffer {}
-
-impl LargeBuffer {
-    /// `length` zero bytes.
-    pub fn zeroed(length: usize) -> Result<LargeBuffer, NativeError> {
-        if length > isize::MAX as usize {
-            return Err(NativeError::argument(format!("cannot allocate {length} bytes: more than the address space")));
-        }
-        #[cfg(target_os = "linux")]
-        if length >= MAPPED_THRESHOLD {
-            if let Some(buffer) = Self::mapped(length) {
-                return Ok(buffer);
-            }
-        }
-        let mut heap = vec![0u8; length].into_boxed_slice();
-        Ok(LargeBuffer { address: heap.as_mut_ptr(), length, mapped: 0, _heap: Some(heap) })
-    }
-
-    /// An anonymous mapping of `length` bytes starting on a huge-page boundary, advised `MADV_HUGEPAGE`;
-    /// `None` when the kernel refuses (the caller falls back to the heap).
-    #[cfg(target_os = "linux")]
-    fn mapped(length: usize) -> Option<LargeBuffer> {
-        use crate::mmap::sys;
-        use std::os::raw::c_void;
-        let rounded = length.checked_add(HUGE_PAGE - 1)? & !(HUGE_PAGE - 1);
-        // Over-map by one huge page and trim, so the buffer starts 2 MiB-aligned: only aligned 2 MiB
-        // ranges can be backed by huge pages.
-        let span = rounded.checked_add(HUGE_PAGE)?;
-        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
-        let raw = unsafe { sys::mmap(std::ptr::null_mut(), span, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) };
-        if raw == sys::MAP_FAILED {
-            return None;
-        }
-        let start = raw as usize;
-        let aligned = (start + HUGE_PAGE - 1) & !(HUGE_PAGE - 1);
-        // SAFETY: both trimmed pieces lie inside the mapping just made and are page-aligned.
-        unsafe {
-            if aligned > start {
-                sys::munmap(raw, aligned - start);
-            }
-            let tail = start + span - (aligned + rounded);
-            if tail > 0 {
-                sys::munmap((aligned + rounded) as *mut c_void, tail);
-            }
-            // A hint: where THP is off the mapping simply keeps 4 KiB pages.
-            sys::madvise(aligned as *mut c_void, rounded, sys::MADV_HUGEPAGE);
-        }
-        Some(LargeBuffer { address: aligned as *mut u8, length, mapped: rounded, _heap: None })
-    }
-
-    pub fn len(&self) -> usize {
-        self.length
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.length == 0
-    }
-
-    /// Start address (dangling but non-null for length 0).
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.address
-    }
-
-    /// Whether the memory is a huge-page-advised mapping (for tests).
-    pub fn is_mapped(&self) -> bool {
-        self.mapped > 0
-    }
-
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: `address..address+length` is memory owned by `self` (a dangling pointer for 0 bytes,
-        // which `from_raw_parts_mut` accepts since `Box<[u8]>` of length 0 gives an aligned non-null one).
-        unsafe { std::slice::from_raw_parts_mut(self.address, self.length) }
-    }
-
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: as `as_mut_slice`.
-        unsafe { std::slice::from_raw_parts(self.address, self.length) }
+/// Asks for huge pages on `memory` (fresh, never written) when it is large enough; a hint only.
+pub fn prepare_large(memory: &mut [u8]) {
+    if memory.len() >= HUGE_PAGE_THRESHOLD {
+        crate::mmap::advise_huge_pages(memory);
     }
 }
 
-impl Drop for LargeBuffer {
-    fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        if self.mapped > 0 {
-            // SAFETY: unmapping exactly the aligned region `mapped` kept, once.
-            unsafe { crate::mmap::sys::munmap(self.address as *mut std::os::raw::c_void, self.mapped) };
-        }
-        // `_heap` frees itself.
-    }
-}
-
-/// Reads bytes `offset..offset+length` of the file at `path` into a fresh [`LargeBuffer`] with
-/// positioned reads (`pread`). Fails with the I/O codes of [`crate::file_error`]; a range past the end
-/// of the file is `E_IO` naming the file's size.
-pub fn read_file_range(path: &Path, offset: u64, length: usize) -> Result<LargeBuffer, NativeError> {
+/// Fills `out` with bytes `offset..offset+out.len()` of the file at `path` using positioned reads
+/// (`pread`). Fails with the I/O codes of [`crate::file_error`]; a range past the end of the file is
+/// `E_IO` naming the file's size.
+pub fn read_file_range_into(path: &Path, offset: u64, out: &mut [u8]) -> Result<(), NativeError> {
     let (file, size) = open_regular(path)?;
-    let end = offset.checked_add(length as u64);
-    if end.map_or(true, |end| end > size) {
+    let length = out.len();
+    if offset.checked_add(length as u64).map_or(true, |end| end > size) {
         return Err(past_end(path, offset, length, size));
     }
-    let mut buffer = LargeBuffer::zeroed(length)?;
-    let bytes = buffer.as_mut_slice();
     let mut done = 0usize;
     while done < length {
         // At most 1 GiB per call: Linux caps one read at ~2 GiB anyway.
         let want = (length - done).min(1 << 30);
-        match read_at(&file, &mut bytes[done..done + want], offset + done as u64) {
+        match read_at(&file, &mut out[done..done + want], offset + done as u64) {
             Ok(0) => return Err(past_end(path, offset, length, offset + done as u64)),
             Ok(read) => done += read,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
             Err(error) => return Err(io_error(path, "read", &error)),
         }
     }
-    Ok(buffer)
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -177,33 +73,20 @@ fn past_end(path: &Path, offset: u64, length: usize, size: u64) -> NativeError {
 
 /// The N-API adapters (kept beside the kernel so `lib.rs` only registers them).
 pub(crate) mod js {
-    use super::{read_file_range, LargeBuffer};
+    use super::{prepare_large, read_file_range_into};
     use crate::napi_ffi::{self, napi_callback_info, napi_env, napi_value};
     use crate::napi_glue::*;
-    use std::os::raw::c_void;
 
-    unsafe extern "C" fn finalize_buffer(_env: napi_env, _data: *mut c_void, hint: *mut c_void) {
-        let _ = std::panic::catch_unwind(|| drop(Box::from_raw(hint as *mut LargeBuffer)));
-    }
-
-    /// Hands `buffer` to JS as an ArrayBuffer over the same memory, freed by the finalizer.
-    unsafe fn array_buffer(env: napi_env, mut buffer: LargeBuffer) -> NativeResult<napi_value> {
-        let mut value = std::ptr::null_mut();
-        if buffer.is_empty() {
-            let mut data = std::ptr::null_mut();
-            if napi_ffi::napi_create_arraybuffer(env, 0, &mut data, &mut value) != napi_ffi::NAPI_OK {
-                return Err(NativeError::new("E_NATIVE_NAPI", "could not create an empty ArrayBuffer"));
-            }
-            return Ok(value);
-        }
-        let (address, length) = (buffer.as_mut_ptr(), buffer.len());
-        let hint = Box::into_raw(Box::new(buffer));
-        let status = napi_ffi::napi_create_external_arraybuffer(env, address as *mut c_void, length, Some(finalize_buffer), hint as *mut c_void, &mut value);
+    /// A new zero-filled V8 ArrayBuffer, advised huge pages when large, and its memory.
+    unsafe fn new_buffer<'a>(env: napi_env, length: usize) -> NativeResult<(napi_value, &'a mut [u8])> {
+        let (mut value, mut data) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let status = napi_ffi::napi_create_arraybuffer(env, length, &mut data, &mut value);
         if status != napi_ffi::NAPI_OK {
-            drop(Box::from_raw(hint));
-            return Err(NativeError::new("E_NATIVE_NAPI", format!("could not wrap {length} bytes in an ArrayBuffer (status {status})")));
+            return Err(NativeError::new("E_NATIVE_NAPI", format!("could not allocate an ArrayBuffer of {length} bytes (status {status})")));
         }
-        Ok(value)
+        let memory: &mut [u8] = if length == 0 || data.is_null() { &mut [] } else { std::slice::from_raw_parts_mut(data as *mut u8, length) };
+        prepare_large(memory);
+        Ok((value, memory))
     }
 
     unsafe fn range_arguments(env: napi_env, info: napi_callback_info) -> NativeResult<(std::path::PathBuf, u64, usize)> {
@@ -216,7 +99,7 @@ pub(crate) mod js {
         guarded(env, || {
             let [length] = arguments::<1>(env, info)?;
             let length = index_of(env, length, "byteLength")?;
-            array_buffer(env, LargeBuffer::zeroed(length)?)
+            Ok(new_buffer(env, length)?.0)
         })
     }
 
@@ -224,15 +107,52 @@ pub(crate) mod js {
     pub unsafe extern "C" fn js_read_file_range(env: napi_env, info: napi_callback_info) -> napi_value {
         guarded(env, || {
             let (path, offset, length) = range_arguments(env, info)?;
-            array_buffer(env, read_file_range(&path, offset, length)?)
+            let (value, memory) = new_buffer(env, length)?;
+            read_file_range_into(&path, offset, memory)?;
+            Ok(value)
         })
     }
 
-    /// `readFileRangeAsync(path, offset, length) -> Promise<ArrayBuffer>`: the read runs on a libuv worker.
+    /// The buffer's memory, filled on a worker thread while a reference keeps the buffer alive.
+    struct Target {
+        data: *mut u8,
+        length: usize,
+    }
+    // SAFETY: the buffer is referenced (never collected) and not yet visible to JS until the promise
+    // settles, so only the worker touches its memory meanwhile.
+    unsafe impl Send for Target {}
+
+    /// `readFileRangeAsync(path, offset, length) -> Promise<ArrayBuffer>`: the buffer is allocated on the
+    /// main thread (V8 owns it), the read runs on a libuv worker.
     pub unsafe extern "C" fn js_read_file_range_async(env: napi_env, info: napi_callback_info) -> napi_value {
         guarded(env, || {
             let (path, offset, length) = range_arguments(env, info)?;
-            spawn_promise(env, "studykit:readFileRange", move || read_file_range(&path, offset, length), |env, buffer| array_buffer(env, buffer))
+            let (value, memory) = new_buffer(env, length)?;
+            let target = Target { data: memory.as_mut_ptr(), length };
+            let mut reference = std::ptr::null_mut();
+            if napi_ffi::napi_create_reference(env, value, 1, &mut reference) != napi_ffi::NAPI_OK {
+                return Err(NativeError::new("E_NATIVE_NAPI", "could not reference the ArrayBuffer for readFileRangeAsync"));
+            }
+            let reference = reference as usize;
+            spawn_promise(
+                env,
+                "studykit:readFileRange",
+                move || {
+                    let target = target;
+                    let memory: &mut [u8] = if target.length == 0 { &mut [] } else { std::slice::from_raw_parts_mut(target.data, target.length) };
+                    read_file_range_into(&path, offset, memory)
+                },
+                move |env, ()| {
+                    let reference = reference as napi_ffi::napi_ref;
+                    let mut value = std::ptr::null_mut();
+                    let status = napi_ffi::napi_get_reference_value(env, reference, &mut value);
+                    napi_ffi::napi_delete_reference(env, reference);
+                    if status != napi_ffi::NAPI_OK || value.is_null() {
+                        return Err(NativeError::new("E_NATIVE_NAPI", "lost the ArrayBuffer of readFileRangeAsync"));
+                    }
+                    Ok(value)
+                },
+            )
         })
     }
 }
@@ -256,6 +176,12 @@ mod tests {
         *state
     }
 
+    fn read(path: &Path, offset: u64, length: usize) -> Result<Vec<u8>, NativeError> {
+        let mut out = vec![0u8; length];
+        prepare_large(&mut out);
+        read_file_range_into(path, offset, &mut out).map(|()| out)
+    }
+
     #[test]
     fn ranges_match_the_file_at_random_offsets_and_lengths() {
         let data: Vec<u8> = (0..3_000_017u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
@@ -268,38 +194,21 @@ mod tests {
             cases.push((offset, length));
         }
         for (offset, length) in cases {
-            let buffer = read_file_range(&path, offset as u64, length).unwrap();
-            assert_eq!(buffer.len(), length);
-            assert_eq!(buffer.as_slice(), &data[offset..offset + length], "offset {offset} length {length}");
+            assert_eq!(read(&path, offset as u64, length).unwrap(), &data[offset..offset + length], "offset {offset} length {length}");
         }
         std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
-    fn large_buffers_are_zeroed_aligned_mappings_on_linux() {
-        let mut buffer = LargeBuffer::zeroed((5 << 20) + 7).unwrap();
-        assert!(buffer.as_slice().iter().all(|&byte| byte == 0));
-        buffer.as_mut_slice()[(5 << 20) + 6] = 9;
-        if cfg!(target_os = "linux") {
-            assert!(buffer.is_mapped());
-            assert_eq!(buffer.as_mut_ptr() as usize % (2 << 20), 0);
-        }
-        let small = LargeBuffer::zeroed(10).unwrap();
-        assert!(!small.is_mapped());
-        assert_eq!(small.as_slice(), &[0u8; 10]);
-        assert!(LargeBuffer::zeroed(0).unwrap().is_empty());
-    }
-
-    #[test]
     fn bad_paths_and_ranges_have_codes() {
-        assert_eq!(read_file_range(Path::new("/nonexistent/x.npz"), 0, 1).err().unwrap().code, "E_IO_NOT_FOUND");
-        assert_eq!(read_file_range(&std::env::temp_dir(), 0, 1).err().unwrap().code, "E_IO_IS_DIRECTORY");
+        assert_eq!(read(Path::new("/nonexistent/x.npz"), 0, 1).err().unwrap().code, "E_IO_NOT_FOUND");
+        assert_eq!(read(&std::env::temp_dir(), 0, 1).err().unwrap().code, "E_IO_IS_DIRECTORY");
         let path = temp_file("short", &[1, 2, 3]);
-        let error = read_file_range(&path, 2, 2).err().unwrap();
+        let error = read(&path, 2, 2).err().unwrap();
         assert_eq!(error.code, "E_IO");
         assert!(error.message.contains("holds only 3 bytes"), "{}", error.message);
-        assert_eq!(read_file_range(&path, u64::MAX, 1).err().unwrap().code, "E_IO");
-        assert_eq!(read_file_range(&path, 3, 0).unwrap().len(), 0);
+        assert_eq!(read(&path, u64::MAX, 1).err().unwrap().code, "E_IO");
+        assert_eq!(read(&path, 3, 0).unwrap().len(), 0);
         std::fs::remove_file(&path).unwrap();
     }
 }

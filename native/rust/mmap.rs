@@ -15,7 +15,7 @@ use std::os::raw::{c_int, c_void};
 use std::path::Path;
 
 #[cfg(unix)]
-pub(crate) mod sys {
+mod sys {
     use std::os::raw::{c_int, c_void};
 
     pub const PROT_READ: c_int = 0x1;

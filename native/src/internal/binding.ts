@@ -34,7 +34,7 @@ export interface NativeBinding {
   mmapFile(path: string): { buffer: ArrayBuffer; handle: NativeHandle };
   mmapClose(handle: NativeHandle, buffer: ArrayBuffer): void;
 
-  /** Zero-filled memory; large sizes are a huge-page-advised anonymous mapping (Linux), freed on GC. */
+  /** A zero-filled V8 ArrayBuffer; from 1 MiB on, advised `MADV_HUGEPAGE` before its first write (Linux). */
   allocateLargeBuffer(byteLength: number): ArrayBuffer;
   /** Bytes `offset..offset+length` of a file, read with pread into `allocateLargeBuffer` memory. */
   readFileRange(path: string, offset: number, length: number): ArrayBuffer;

@@ -3,8 +3,9 @@
  *
  * Why: a fresh 200 MB ArrayBuffer takes ~50,000 page faults (one per 4 KiB page) when first written,
  * a large share of the cost of reading a file into it. numpy advises huge pages on big arrays; Node's
- * allocators do not. The addon's buffers are anonymous mappings advised `MADV_HUGEPAGE` (Linux, ≥ 1 MiB),
- * so each fault maps 2 MiB. The fallback uses ordinary memory: same contents, same errors, more faults.
+ * allocators do not. The addon advises `MADV_HUGEPAGE` on new V8 ArrayBuffers of 1 MiB or more before
+ * their first write (Linux), so each fault maps 2 MiB; V8 still owns and frees the memory. The fallback
+ * uses the same allocation without the advice: same contents, same errors, more faults.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -35,8 +36,7 @@ function pastEnd(path: string, offset: number, length: number, size: number): Io
 
 /**
  * `byteLength` zero bytes in a new ArrayBuffer. With the addon, buffers of 1 MiB or more are
- * huge-page-backed memory (Linux), which is much cheaper to fill for the first time; the memory is freed
- * when the buffer is garbage-collected.
+ * huge-page-backed memory (Linux), which is much cheaper to fill for the first time.
  */
 export function allocateLargeBuffer(byteLength: number): ArrayBuffer {
   checkCount(byteLength, "byteLength");

@@ -62,7 +62,7 @@ export class FileSource implements ByteSource {
 
   readVisiting(offset: number, length: number, visit: ((chunk: Uint8Array) => void) | null): Uint8Array {
     if (this.descriptor === null) throw new DataError(DataErrorCode.Io, `${this.label} was already closed`, { userFacing: false });
-    // Large reads go to huge-page-backed memory (2 MiB-aligned): filling a fresh 200 MB buffer otherwise
+    // Large reads go to huge-page-backed memory (`allocateLargeBuffer`): filling a fresh 200 MB buffer otherwise
     // costs ~50,000 page faults, which made stored npz loads slower than np.load (numpy advises huge pages
     // on big arrays; Node's allocator does not). Small ones use allocUnsafeSlow: never a slice of Node's
     // shared pool. Either way views start at offset 0, so decoded arrays can view the memory aligned.
