@@ -89,6 +89,8 @@ describe("acquireLock", () => {
     const deadTaker = { pid: deadPid(), host: hostname(), createdAt: new Date().toISOString(), purpose: "take over stale wedged.lock", token: "taker" };
     await writeFile(join(dir, markerName), JSON.stringify(deadTaker));
     await writeFile(join(dir, ".wedged.lock.takeover-0123456789abcdef0123456789abcdef"), JSON.stringify({ ...deadTaker, token: "other" }));
+    // ...and a temp file of a marker whose writer was killed before linking it.
+    await writeFile(join(dir, `.${markerName}.${deadTaker.pid}.0123456789ab.tmp`), JSON.stringify({ ...deadTaker, token: "half" }));
     const lock = await acquireLock(lockPath, { purpose: "after a crashed taker", timeoutMs: 5_000 });
     expect(lock.tookOver).toBe(true);
     expect(await readdir(dir)).toEqual(["wedged.lock"]);

@@ -179,14 +179,23 @@ async function removeStaleLock(path: string, staleText: string, staleAfterMs: nu
   }
 }
 
-// Clears takeover markers of `lockPath` whose takers died mid-takeover (called while holding the lock).
+// Clears what takers that died mid-takeover left of `lockPath`: their markers (at any level) and the temp
+// files of markers they were creating. Runs after every acquisition (a taker can die after removing the
+// stale lock, so the next acquirer need not be a taker); a live taker's marker is never touched.
 async function sweepStaleTakeoverMarkers(lockPath: string, staleAfterMs: number | undefined): Promise<void> {
-  const prefix = `.${basename(lockPath)}${TAKEOVER_MARK}`;
-  for (const entry of await readdir(dirname(lockPath))) {
-    if (!entry.startsWith(prefix)) continue;
-    const marker = join(dirname(lockPath), entry);
-    const found = await readHolder(marker);
-    if (found && isStale(found, staleAfterMs)) await removeStaleLock(marker, found.text, staleAfterMs);
+  const directory = dirname(lockPath);
+  const mark = `${basename(lockPath)}${TAKEOVER_MARK}`;
+  for (const entry of await readdir(directory)) {
+    if (!entry.startsWith(".") || !entry.includes(mark)) continue;
+    const path = join(directory, entry);
+    const tempWriter = /\.(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry);
+    if (tempWriter) {
+      const pid = Number(tempWriter[1]);
+      if (pid !== process.pid && !isProcessAlive(pid)) await unlink(path).catch(() => undefined);
+      continue;
+    }
+    const found = await readHolder(path);
+    if (found && isStale(found, staleAfterMs)) await removeStaleLock(path, found.text, staleAfterMs);
   }
 }
 
@@ -276,8 +285,8 @@ export async function acquireLock(path: string, options: LockOptions = { purpose
     if (tookOver) {
       // A dead holder may also have left temp files of the lock behind.
       await sweepStaleTempFiles(lockPath).catch(() => undefined);
-      await sweepStaleTakeoverMarkers(lockPath, options.staleAfterMs).catch(() => undefined);
     }
+    await sweepStaleTakeoverMarkers(lockPath, options.staleAfterMs).catch(() => undefined);
     let refresh: NodeJS.Timeout | undefined;
     if (options.staleAfterMs !== undefined && Number.isFinite(options.staleAfterMs)) {
       refresh = setInterval(() => {
