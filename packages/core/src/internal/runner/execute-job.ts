@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { hostname } from "node:os";
 import path from "node:path";
 import { hasErrorCode } from "@studykit/native";
+import { isProcessAlive } from "../../atomic-file.js";
 import type { JsonValue } from "../../canonical-json.js";
 import type { StudyJob } from "../../job-matrix.js";
 import { RunnerError, RunnerErrorCode, type JobResult, type JobRunner, type RunJobOptions, type RunnerOutput } from "../../runner.js";
@@ -20,15 +21,6 @@ const STAGING_MARK = ".staging-";
 
 function safeHost(): string {
   return hostname().replace(/[^A-Za-z0-9.-]/g, "_");
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Removes staging directories of this job left by dead processes on this host (a killed worker's). */
@@ -44,7 +36,7 @@ export function sweepStaleStaging(artifactDir: string): void {
   for (const entry of entries) {
     if (!entry.startsWith(prefix)) continue;
     const pid = Number(entry.slice(prefix.length).split("-")[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) rmSync(path.join(parent, entry), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid)) rmSync(path.join(parent, entry), { recursive: true, force: true });
   }
 }
 
