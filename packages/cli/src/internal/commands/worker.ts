@@ -5,7 +5,6 @@
  * it after its running jobs finish; a second Ctrl-C exits at once (its jobs are picked up by other workers).
  */
 import type { Command } from "commander";
-import { runWorker } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
 import type { CliContext } from "../cli-context.js";
 
@@ -46,6 +45,8 @@ export function registerWorkerCommand(program: Command, context: CliContext): vo
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
       try {
+        // Loaded here, not at the top: @studykit/core's BullMQ client is heavy and only this command needs it.
+        const { runWorker } = await import("@studykit/core");
         await runWorker({
           redisUrl: flags.redis,
           concurrency: flags.concurrency,
