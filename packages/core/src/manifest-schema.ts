@@ -15,19 +15,22 @@ export const RUN_MANIFEST_SCHEMA_VERSION = 1;
 /** The manifest's `kind` tag. */
 export const RUN_MANIFEST_KIND = "studykit.run-manifest";
 
-/** Stage and artifact names: they appear in paths, ids and `stage.artifact` references. */
+/** Stage names: they appear in paths, ids and `stage.artifact` references. */
 export const STAGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Artifact names, same rule as stage names. */
 export const ARTIFACT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a lower-case SHA-256 hex digest");
 const IsoTime = z.iso.datetime();
 const JsonObjectSchema = z.record(z.string(), z.json());
 
+/** Package versions plus the git commit (null outside a checkout) that a run was made with. */
 export const CodeVersionSchema = z.object({
   packages: z.record(z.string(), z.string()),
   git: z.object({ commit: z.string().min(1), dirty: z.boolean() }).nullable(),
 });
 
+/** A run identity as recorded in manifests: partial (no keys) or final (all keys). */
 export const IdentityRecordSchema = z
   .object({
     identityVersion: z.number().int().positive(),
@@ -49,6 +52,7 @@ export const IdentityRecordSchema = z
   })
   .refine((identity) => identity.isFinal || !identity.strictKey, { message: "a partial identity must not carry keys" });
 
+/** One artifact a stage promises: its path, kind and, once the stage completed, its hash and size. */
 export const ArtifactRecordSchema = z.object({
   /** Relative POSIX path inside the run root. */
   path: z.string().min(1),
@@ -60,8 +64,10 @@ export const ArtifactRecordSchema = z.object({
   bytes: z.number().int().nonnegative().nullable(),
 });
 
+/** Lifecycle of a stage. */
 export const StageStatusSchema = z.enum(["pending", "running", "succeeded", "failed"]);
 
+/** A stage in the run manifest: its artifacts, status, timing, metrics and error. */
 export const StageRecordSchema = z.object({
   /** Position in the plan (stages run in this order). */
   index: z.number().int().nonnegative(),
@@ -76,8 +82,10 @@ export const StageRecordSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
 });
 
+/** Lifecycle of a whole run, derived from its stages. */
 export const RunStatusSchema = z.enum(["planned", "running", "succeeded", "failed"]);
 
+/** The `run-manifest.json` contract (also shipped as JSON Schema, see `runManifestJsonSchema`). */
 export const RunManifestSchema = z.object({
   schemaVersion: z.literal(RUN_MANIFEST_SCHEMA_VERSION),
   kind: z.literal(RUN_MANIFEST_KIND),
