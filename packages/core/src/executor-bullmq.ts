@@ -15,7 +15,7 @@
  * (at start, or when an outage outlasts `outageTimeoutMs`), never a hang.
  */
 import { hostname } from "node:os";
-import { Queue, UnrecoverableError, Worker, type Job } from "bullmq";
+import type { Job } from "bullmq";
 import { fingerprint } from "./canonical-json.js";
 import { checkConcurrency, type Executor } from "./executor.js";
 import type { StudyJob } from "./job-matrix.js";
@@ -89,8 +89,10 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
         throw new QueueError(QueueErrorCode.Runner, "the bullmq executor runs jobs on other processes and machines, so the runner must be a module reference ({ module: '/abs/path/runner.js', export: 'runJob' }), not a function");
       }
       if (jobs.length === 0) return;
-      const client = createRedisClient(url, { blocking: false, connectTimeoutMs });
+      const client = await createRedisClient(url, { blocking: false, connectTimeoutMs });
       await connectOrFail(client, url, connectTimeoutMs);
+      // BullMQ is loaded only when a queue is used, so importing @studykit/core stays cheap.
+      const { Queue } = await import("bullmq");
       const queue = new Queue<QueuedJobData, JobResult>(queueName, { connection: client, prefix });
       queue.on("error", () => undefined);
       const cancelKey = cancelSetKey(prefix, queueName);
@@ -254,10 +256,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const event = options.onEvent ?? (() => undefined);
   const shownUrl = redactRedisUrl(url);
-  const connection = createRedisClient(url, { blocking: true, connectTimeoutMs });
+  const { UnrecoverableError, Worker } = await import("bullmq");
+  const connection = await createRedisClient(url, { blocking: true, connectTimeoutMs });
   await connectOrFail(connection, url, connectTimeoutMs);
   // A separate fail-fast client polls the cancel set, so polls never pile up during an outage.
-  const control = createRedisClient(url, { blocking: false, connectTimeoutMs });
+  const control = await createRedisClient(url, { blocking: false, connectTimeoutMs });
   await connectOrFail(control, url, connectTimeoutMs);
   const cancelKey = cancelSetKey(prefix, queueName);
 

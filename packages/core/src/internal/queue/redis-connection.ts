@@ -2,7 +2,7 @@
  * Redis connections for the BullMQ executor and workers (ioredis instances: BullMQ's ESM build cannot
  * create them from options), the reachability check, and URL redaction for messages.
  */
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import { StudykitError } from "@studykit/native";
 
 /** Error codes of the distributed executor. */
@@ -47,7 +47,9 @@ export function checkRedisUrl(url: unknown): string {
  * BullMQ requires; non-blocking ones (the coordinator's polling) fail fast while Redis is down, so the
  * coordinator can report the outage instead of hanging.
  */
-export function createRedisClient(url: string, options: { blocking: boolean; connectTimeoutMs: number }): Redis {
+export async function createRedisClient(url: string, options: { blocking: boolean; connectTimeoutMs: number }): Promise<Redis> {
+  // Loaded on first use: importing @studykit/core must not pay for the Redis client unless a queue is used.
+  const { Redis } = await import("ioredis");
   const base: RedisOptions = {
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs,
