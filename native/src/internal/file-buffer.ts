@@ -7,8 +7,9 @@
  * their first write (Linux), so each fault maps 2 MiB; V8 still owns and frees the memory. The fallback
  * uses the same allocation without the advice: same contents, same errors, more faults.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { withRegularFileSync } from "./regular-file.js";
 import { activeBinding } from "./loader.js";
 import { IoError, IoErrorCode } from "../errors.js";
 import { argumentError, callNative, fromNativeError, ioError, isDirectoryError } from "./typed-errors.js";
@@ -45,16 +46,8 @@ export function allocateLargeBuffer(byteLength: number): ArrayBuffer {
 }
 
 function readRangeFallback(path: string, offset: number, length: number): ArrayBuffer {
-  let descriptor: number;
-  try {
-    descriptor = openSync(path, "r");
-  } catch (error) {
-    throw ioError(path, "open", error);
-  }
-  try {
-    const stat = fstatSync(descriptor);
-    if (stat.isDirectory()) throw isDirectoryError(path);
-    if (offset + length > stat.size) throw pastEnd(path, offset, length, stat.size);
+  return withRegularFileSync(path, (descriptor, size) => {
+    if (offset + length > size) throw pastEnd(path, offset, length, size);
     const bytes = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -63,12 +56,7 @@ function readRangeFallback(path: string, offset: number, length: number): ArrayB
       done += read;
     }
     return bytes.buffer;
-  } catch (error) {
-    if (error instanceof IoError) throw error;
-    throw ioError(path, "read", error);
-  } finally {
-    closeSync(descriptor);
-  }
+  });
 }
 
 /**

@@ -9,11 +9,12 @@
  * libuv's shared pool. Every file is read ahead on a helper thread while the previous chunk hashes. Fallback path: `node:crypto` with `fs.promises` reads, same results and errors.
  */
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { CancelledError, type IoError, NativeError, NativeErrorCode } from "../errors.js";
 import type { NativeBinding, NativeHandle } from "./binding.js";
+import { withRegularFileSync } from "./regular-file.js";
 import { activeBinding, withBinding } from "./loader.js";
 import { argumentError, callNative, fromNativeError, ioError, isDirectoryError } from "./typed-errors.js";
 
@@ -291,33 +292,18 @@ async function fallbackSha256File(
 }
 
 function fallbackSha256FileSync(path: string, chunkSize: number): FileDigest {
-  let descriptor: number;
-  try {
-    descriptor = openSync(path, "r");
-  } catch (error) {
-    throw ioError(path, "open", error);
-  }
-  try {
-    const stat = fstatSync(descriptor);
-    if (stat.isDirectory()) throw isDirectoryError(path);
+  return withRegularFileSync(path, (descriptor, size) => {
     const hash = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(1, stat.size + 1)));
+    const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(1, size + 1)));
     let offset = 0;
     for (;;) {
-      let bytesRead: number;
-      try {
-        bytesRead = readSync(descriptor, buffer, 0, buffer.length, offset);
-      } catch (error) {
-        throw ioError(path, "read", error);
-      }
+      const bytesRead = readSync(descriptor, buffer, 0, buffer.length, offset);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       offset += bytesRead;
     }
     return { path, bytes: offset, sha256: hash.digest("hex") };
-  } finally {
-    closeSync(descriptor);
-  }
+  });
 }
 
 async function fallbackSha256Files(

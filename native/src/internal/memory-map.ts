@@ -3,10 +3,10 @@
  * (no copy, pages loaded on first touch). Fallback: the file read into memory. Either way `close()`
  * detaches the buffer (every view on it becomes length 0) and releases the memory at once.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
+import { withRegularFileSync } from "./regular-file.js";
 import { activeBinding } from "./loader.js";
-import { IoError } from "../errors.js";
-import { argumentError, callNative, ioError, isDirectoryError } from "./typed-errors.js";
+import { argumentError, callNative } from "./typed-errors.js";
 
 /** A mapped (or, in the fallback, loaded) file. */
 export interface MappedFile {
@@ -22,16 +22,8 @@ export interface MappedFile {
 }
 
 function readWholeFile(path: string): ArrayBuffer {
-  let descriptor: number;
-  try {
-    descriptor = openSync(path, "r");
-  } catch (error) {
-    throw ioError(path, "open", error);
-  }
-  try {
-    const stat = fstatSync(descriptor);
-    if (stat.isDirectory()) throw isDirectoryError(path);
-    const bytes = new Uint8Array(stat.size);
+  return withRegularFileSync(path, (descriptor, size) => {
+    const bytes = new Uint8Array(size);
     let filled = 0;
     while (filled < bytes.length) {
       const read = readSync(descriptor, bytes, filled, bytes.length - filled, filled);
@@ -39,12 +31,7 @@ function readWholeFile(path: string): ArrayBuffer {
       filled += read;
     }
     return filled === bytes.length ? bytes.buffer : bytes.buffer.slice(0, filled);
-  } catch (error) {
-    if (error instanceof IoError) throw error;
-    throw ioError(path, "read", error);
-  } finally {
-    closeSync(descriptor);
-  }
+  });
 }
 
 /** Detaches an ArrayBuffer (Node 20 has no `ArrayBuffer.prototype.transfer`; transferring through
