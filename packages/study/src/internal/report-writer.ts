@@ -7,18 +7,14 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@studykit/core";
+import type { ReconstructionMetrics } from "./reconstruction-metrics.js";
 import { lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type LossPoint, type MetricPoint } from "./report-plots.js";
 
-/** Scores of one model as the report shows them. */
-export interface ReportMetrics {
-  readonly amplitudeMae: number;
-  readonly phaseMae: number;
-  readonly amplitudePsnr: number;
-  readonly phasePsnr: number;
-  readonly amplitudeSsim: number;
-  readonly phaseSsim: number;
-  readonly frc50ResolutionPx: number;
-}
+/** Scores of one model as the report shows them (the report needs no FRC curve or pixel count). */
+export type ReportMetrics = Pick<
+  ReconstructionMetrics,
+  "amplitudeMae" | "phaseMae" | "amplitudePsnr" | "phasePsnr" | "amplitudeSsim" | "phaseSsim" | "frc50ResolutionPx"
+>;
 
 /** One row of the report: a job of the matrix. */
 export interface ReportJobRow {
