@@ -30,6 +30,25 @@ const model: fc.Arbitrary<OnnxModelProto> = fc.record({
 });
 
 describe("ONNX protobuf encoding", () => {
+  it("writes an attribute's value field even when it is zero (proto2 presence, required by onnx.checker)", () => {
+    const zeroAttributes: OnnxModelProto = {
+      irVersion: 8,
+      producerName: "studykit",
+      producerVersion: "0",
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "g",
+        node: [{ input: ["x"], output: ["y"], name: "n", opType: "Concat", attribute: [{ name: "axis", type: ONNX_ATTRIBUTE_TYPE.INT, i: 0 }, { name: "alpha", type: ONNX_ATTRIBUTE_TYPE.FLOAT, f: 0 }] }],
+        initializer: [],
+        input: [],
+        output: [],
+      },
+    };
+    const [axis, alpha] = decodeOnnxModel(encodeOnnxModel(zeroAttributes)).graph.node[0]!.attribute;
+    expect(axis).toMatchObject({ name: "axis", i: 0 });
+    expect(alpha).toMatchObject({ name: "alpha", f: 0 });
+  });
+
   it("round-trips every message field it writes", () => {
     fc.assert(
       fc.property(model, (m) => {

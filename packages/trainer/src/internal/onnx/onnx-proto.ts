@@ -139,8 +139,19 @@ const descriptor = {
 
 let modelType: protobuf.Type | undefined;
 
+/**
+ * onnx.proto is proto2: a singular field that is set is written even when it holds its default (an INT
+ * attribute `axis = 0` must carry `i`, or onnx.checker refuses it as "no value field"). protobufjs 8 reads
+ * an unlabelled JSON descriptor with implicit presence, so every message is marked proto2 explicitly; the
+ * edition does not propagate from the enclosing namespace, hence per message.
+ */
+function withProto2Presence<T extends { nested: { onnx: { nested: Record<string, object> } } }>(json: T): T {
+  for (const message of Object.values(json.nested.onnx.nested)) Object.assign(message, { edition: "proto2" });
+  return json;
+}
+
 function getModelType(): protobuf.Type {
-  modelType ??= protobuf.Root.fromJSON(descriptor).lookupType("onnx.ModelProto");
+  modelType ??= protobuf.Root.fromJSON(withProto2Presence(descriptor)).lookupType("onnx.ModelProto");
   return modelType;
 }
 
