@@ -1,9 +1,11 @@
 /**
  * `@studykit/core`: canonical JSON and fingerprints, run identities, manifests, stage pipelines,
- * the job matrix and the local runner.
+ * the job matrix, the local runner, and the seeded random generator.
  */
 export { canonicalJson, fingerprint, CanonicalJsonError } from "./canonical-json.js";
 export type { JsonValue } from "./canonical-json.js";
+/** The seeded xoshiro128** generator every reproducible draw comes from (weights, shuffles, simulation). */
+export { SeededRandom } from "./seeded-random.js";
 export { CoreError, CoreErrorCode, LockedError } from "./errors.js";
 export type { CoreErrorCodeValue } from "./errors.js";
 export {

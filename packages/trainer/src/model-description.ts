@@ -17,8 +17,8 @@
  *   layer derived from the layer's `init.seed`, so every engine and back end starts from identical
  *   Float32Arrays.
  */
+import { SeededRandom } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
-import { Prng } from "./internal/prng.js";
 
 /** Format version of a description; bumped when the meaning of a field changes. */
 export const MODEL_DESCRIPTION_VERSION = 1 as const;
@@ -225,7 +225,7 @@ export function countParameters(description: ModelDescription): number {
   return weightSpecs(description).reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
 }
 
-function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut: number, prng: Prng): void {
+function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut: number, prng: SeededRandom): void {
   switch (init) {
     case "zeros":
       values.fill(0);
@@ -241,7 +241,7 @@ function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut
     }
     case "glorotUniform": {
       const limit = Math.sqrt(6 / (fanIn + fanOut));
-      for (let i = 0; i < values.length; i++) values[i] = (prng.nextFloat() * 2 - 1) * limit;
+      for (let i = 0; i < values.length; i++) values[i] = (prng.nextDouble() * 2 - 1) * limit;
       return;
     }
   }
@@ -249,7 +249,7 @@ function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut
 
 /**
  * The initial weights for a description, in `weightSpecs` order. Each layer draws from its own stream
- * `Prng.derive(init.seed, layerName, "kernel" | "bias")`, so the result depends only on the description.
+ * `SeededRandom.derive(init.seed, layerName, "kernel" | "bias")`, so the result depends only on the description.
  */
 export function initialWeights(description: ModelDescription): NamedWeight[] {
   const specs = weightSpecs(description);
@@ -260,7 +260,7 @@ export function initialWeights(description: ModelDescription): NamedWeight[] {
     const isKernel = spec.name.endsWith("/kernel");
     const [kh, kw, cin, cout] = isKernel ? spec.shape : [layer.kernelSize[0], layer.kernelSize[1], 0, layer.filters];
     const inChannels = isKernel ? cin! : spec.shape[0]!;
-    fill(values, isKernel ? layer.init.kernel : layer.init.bias, kh! * kw! * (isKernel ? inChannels : 1), kh! * kw! * cout!, Prng.derive(layer.init.seed, layer.name, isKernel ? "kernel" : "bias"));
+    fill(values, isKernel ? layer.init.kernel : layer.init.bias, kh! * kw! * (isKernel ? inChannels : 1), kh! * kw! * cout!, SeededRandom.derive(layer.init.seed, layer.name, isKernel ? "kernel" : "bias"));
     return { name: spec.name, shape: spec.shape, values };
   });
 }
@@ -293,7 +293,7 @@ function conv(name: string, filters: number, seed: number, layerIndex: number, a
 
 /** Per-layer seed: a 31-bit draw from the model seed's "layers" stream, so layer seeds differ. */
 function layerSeed(seed: number, layerIndex: number): number {
-  return Prng.derive(seed, "layer-seed", layerIndex).nextUint32() >>> 1;
+  return SeededRandom.derive(seed, "layer-seed", layerIndex).nextUint32() >>> 1;
 }
 
 const pool = (name: string): MaxPool2dLayer => ({ kind: "maxPool2d", name, poolSize: [2, 2], strides: [2, 2], padding: "valid" });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { createTfjsEngine, forwardPass } from "./tfjs-engine.js";
 import { selectBackend } from "./backend-selection.js";
-import { Prng } from "./internal/prng.js";
+import { SeededRandom } from "@studykit/core";
 import { initialWeights, referencePtychoModel, tinyPtychoModel, type ModelDescription, type NamedWeight } from "./model-description.js";
 import type { EngineHyperparameters, TrainingBatch } from "./training-engine.js";
 
@@ -13,8 +13,8 @@ const HYPER: EngineHyperparameters = {
 
 function batchFor(description: ModelDescription, count: number, seed: number): TrainingBatch {
   const { height, width, channels } = description.input;
-  const prng = new Prng(seed);
-  const values = () => Float32Array.from({ length: count * height * width * channels }, () => prng.nextFloat());
+  const prng = new SeededRandom(seed);
+  const values = () => Float32Array.from({ length: count * height * width * channels }, () => prng.nextDouble());
   return { count, inputs: values(), amplitude: values(), phase: values().map((v) => v - 0.5) };
 }
 

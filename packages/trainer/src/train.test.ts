@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { unzipSync } from "fflate";
-import { Prng } from "./internal/prng.js";
+import { SeededRandom } from "@studykit/core";
 import { tinyPtychoModel, type ModelDescription } from "./model-description.js";
 import { inMemoryTrainingData } from "./training-data.js";
 import { train, type TrainOptions } from "./train.js";
@@ -24,12 +24,12 @@ afterAll(() => {
 /** Smooth random 16×16 inputs; targets are fixed functions of them, so a conv net can learn them. */
 function syntheticData(count: number, seed: number) {
   const size = 16;
-  const prng = new Prng(seed);
+  const prng = new SeededRandom(seed);
   const inputs = new Float32Array(count * size * size);
   for (let n = 0; n < count; n++) {
-    const fx = 0.2 + prng.nextFloat() * 0.6;
-    const fy = 0.2 + prng.nextFloat() * 0.6;
-    const phase = prng.nextFloat() * 6;
+    const fx = 0.2 + prng.nextDouble() * 0.6;
+    const fy = 0.2 + prng.nextDouble() * 0.6;
+    const phase = prng.nextDouble() * 6;
     for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) inputs[(n * size + i) * size + j] = 0.5 + 0.5 * Math.sin(fx * i + fy * j + phase);
   }
   const amplitude = inputs.map((v) => 0.2 + 0.6 * v);
@@ -179,14 +179,14 @@ describe("physics-informed loss (wasm)", () => {
     // Measured amplitudes |DFT(O·P)| of known objects, built with a plain O(n^4) DFT in the test.
     const size = 8;
     const count = 24;
-    const prng = new Prng(5);
+    const prng = new SeededRandom(5);
     const probeReal = new Float32Array(size * size);
     const probeImag = new Float32Array(size * size);
     for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) probeReal[i * size + j] = Math.exp(-((i - 3.5) ** 2 + (j - 3.5) ** 2) / 8);
     const inputs = new Float32Array(count * size * size);
     for (let n = 0; n < count; n++) {
-      const amp = Array.from({ length: size * size }, () => 0.5 + 0.4 * prng.nextFloat());
-      const ph = Array.from({ length: size * size }, () => prng.nextFloat() - 0.5);
+      const amp = Array.from({ length: size * size }, () => 0.5 + 0.4 * prng.nextDouble());
+      const ph = Array.from({ length: size * size }, () => prng.nextDouble() - 0.5);
       for (let k = 0; k < size; k++) for (let l = 0; l < size; l++) {
         let re = 0, im = 0;
         for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) {

@@ -4,7 +4,7 @@
  * cancellation, per-epoch metrics (JSONL + CSV), a progress bar on a TTY, and the bundle at the end.
  *
  * Determinism: initial weights come from the description's seeds, and every random draw of the loop
- * from `Prng.derive(seed, label, epoch, ...)` streams, which depend on nothing but the seeds and the
+ * from `SeededRandom.derive(seed, label, epoch, ...)` streams, which depend on nothing but the seeds and the
  * position in training. So the same inputs on the same back end give bitwise-identical weights and the
  * same bundle SHA-256, whether or not the run was interrupted and resumed at an epoch boundary.
  *
@@ -15,13 +15,12 @@
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
-import { canonicalJson, createPartialIdentity, fingerprint, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
+import { canonicalJson, createPartialIdentity, fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
 import { StudykitError, sha256 } from "@studykit/native";
 import type { BackendChoice } from "./backend-selection.js";
 import { writeBundle } from "./bundle.js";
 import { parseEngineName, type EngineName } from "./engine-name.js";
 import { lossCurveSvg } from "./internal/loss-curve.js";
-import { Prng } from "./internal/prng.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
 import { createTfjsEngine } from "./tfjs-engine.js";
 import type { TrainingData } from "./training-data.js";
@@ -296,11 +295,11 @@ function dropoutMasks(description: ModelDescription, seed: number, epoch: number
   const masks: Record<string, Float32Array> = {};
   description.layers.forEach((layer, i) => {
     if (layer.kind !== "dropout" || layer.rate === 0) return;
-    const prng = Prng.derive(seed, "dropout", layer.seed, layer.name, epoch, batchIndex);
+    const prng = SeededRandom.derive(seed, "dropout", layer.seed, layer.name, epoch, batchIndex);
     const [h, w, c] = shapes[i]!;
     const mask = new Float32Array(count * h * w * c);
     const keep = 1 / (1 - layer.rate);
-    for (let k = 0; k < mask.length; k++) mask[k] = prng.nextFloat() < layer.rate ? 0 : keep;
+    for (let k = 0; k < mask.length; k++) mask[k] = prng.nextDouble() < layer.rate ? 0 : keep;
     masks[layer.name] = mask;
   });
   return masks;
@@ -361,7 +360,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const count = options.data.count;
     const split = options.validationSplit ?? 0.1;
     const nVal = split > 0 && count > 1 ? Math.min(count - 1, Math.max(1, Math.floor(count * split))) : 0;
-    const permutation = Prng.derive(seeds.shuffle, "validation-split").permutation(count);
+    const permutation = SeededRandom.derive(seeds.shuffle, "validation-split").permutation(count);
     const valIndices = permutation.slice(0, nVal);
     const trainIndices = permutation.slice(nVal);
     const batchesPerEpoch = Math.ceil(trainIndices.length / options.batchSize);
@@ -376,7 +375,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     for (let epoch = state.epochsDone; epoch < options.epochs && !state.stoppedEarly; epoch++) {
       const learningRate = learningRateAt(options, epoch);
-      const order = Prng.derive(seeds.shuffle, "shuffle", epoch).permutation(trainIndices.length);
+      const order = SeededRandom.derive(seeds.shuffle, "shuffle", epoch).permutation(trainIndices.length);
       const started = performance.now();
       let lossSum = 0;
       bar?.start(batchesPerEpoch, 0, { epoch: epoch + 1, epochs: options.epochs, loss: "-", rate: "-" });

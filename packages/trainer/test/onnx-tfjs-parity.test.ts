@@ -4,7 +4,7 @@
  * TF.js runs on its pure-JS `cpu` back end (float32 throughout, no fused approximations).
  */
 import { describe, expect, it } from "vitest";
-import { Prng } from "../src/internal/prng.js";
+import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, referencePtychoModel, tinyPtychoModel } from "../src/model-description.js";
 import { createOnnxTrainingEngine } from "../src/onnx/onnx-training-engine.js";
 import { createInferenceSession } from "../src/onnx/inference-session.js";
@@ -15,14 +15,14 @@ import type { EngineHyperparameters, LossDescription, TrainingBatch } from "../s
 const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
 
 function batchFor(d: ModelDescription, count: number, seed: number): TrainingBatch {
-  const prng = Prng.derive(seed, "parity");
+  const prng = SeededRandom.derive(seed, "parity");
   const { height, width, channels } = d.input;
   const size = count * height * width * channels;
   return {
     count,
-    inputs: Float32Array.from({ length: size }, () => 0.1 + prng.nextFloat()),
-    amplitude: Float32Array.from({ length: size }, () => prng.nextFloat()),
-    phase: Float32Array.from({ length: size }, () => prng.nextFloat() * 2 - 1),
+    inputs: Float32Array.from({ length: size }, () => 0.1 + prng.nextDouble()),
+    amplitude: Float32Array.from({ length: size }, () => prng.nextDouble()),
+    phase: Float32Array.from({ length: size }, () => prng.nextDouble() * 2 - 1),
   };
 }
 
@@ -53,7 +53,7 @@ describe("ONNX Runtime vs TF.js", () => {
 
   const tiny = tinyPtychoModel({ size: 16, channels: 1, seed: 5 });
   const n = 16 * 16;
-  const probePrng = Prng.derive(3, "probe");
+  const probePrng = SeededRandom.derive(3, "probe");
   const LOSSES: Array<[string, LossDescription]> = [
     ["supervised mse", { kind: "supervised", metric: "mse", amplitudeWeight: 1, phaseWeight: 0.5 }],
     ["supervised mae", { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }],
@@ -62,7 +62,7 @@ describe("ONNX Runtime vs TF.js", () => {
       {
         kind: "physics",
         objective: "poissonNll",
-        probe: { height: 16, width: 16, real: Float32Array.from({ length: n }, () => probePrng.nextFloat()), imag: Float32Array.from({ length: n }, () => probePrng.nextFloat() - 0.5) },
+        probe: { height: 16, width: 16, real: Float32Array.from({ length: n }, () => probePrng.nextDouble()), imag: Float32Array.from({ length: n }, () => probePrng.nextDouble() - 0.5) },
         intensityScale: 2,
         fftshift: true,
       },

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../src/bundle.js";
-import { Prng } from "../src/internal/prng.js";
+import { SeededRandom } from "@studykit/core";
 import { tinyPtychoModel } from "../src/model-description.js";
 import { createInferenceSession } from "../src/onnx/inference-session.js";
 import { createOnnxTrainingEngine } from "../src/onnx/onnx-training-engine.js";
@@ -27,10 +27,10 @@ afterAll(() => {
 
 function arrays(count: number) {
   const size = 8;
-  const prng = new Prng(4);
+  const prng = new SeededRandom(4);
   const inputs = new Float32Array(count * size * size);
   for (let n = 0; n < count; n++) {
-    const [fx, fy, p] = [0.2 + prng.nextFloat() * 0.6, 0.2 + prng.nextFloat() * 0.6, prng.nextFloat() * 6];
+    const [fx, fy, p] = [0.2 + prng.nextDouble() * 0.6, 0.2 + prng.nextDouble() * 0.6, prng.nextDouble() * 6];
     for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) inputs[(n * size + i) * size + j] = 0.5 + 0.5 * Math.sin(fx * i + fy * j + p);
   }
   return { sampleShape: [size, size, 1] as [number, number, number], inputs, amplitude: inputs.map((v) => 0.2 + 0.6 * v), phase: inputs.map((v) => 1.5 * (v - 0.5)) };

@@ -9,9 +9,9 @@
  * the observed amplitude is sqrt(Poisson((s·A)²)) from a seeded sampler. Like the reference pipeline, the
  * stored amplitudes and ground-truth patches are divided by s.
  */
+import { SeededRandom } from "@studykit/core";
 import { Fourier2D, fftshiftReal } from "./fourier.js";
 import type { ComplexImage } from "./complex-image.js";
-import { SeededRandom } from "./seeded-random.js";
 
 /** A scan position: the centre of the illuminated patch, in object pixels. */
 export interface ScanPosition {
@@ -127,7 +127,7 @@ export function simulatePatterns(
   const transform = new Fourier2D(size, size);
   const scratch = new Float64Array(pixels);
   const amplitude = new Float64Array(pixels);
-  const random = new SeededRandom(options.seed, `photon-noise/dose=${options.dose}`);
+  const random = SeededRandom.derive(options.seed, `photon-noise/dose=${options.dose}`);
   let photons = 0;
   for (let index = 0; index < count; index++) {
     const position = positions[index]!;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { SeededRandom } from "@studykit/core";
 import { Fourier2D, fftshiftReal } from "./fourier.js";
-import { SeededRandom } from "./seeded-random.js";
 
 /** The DFT straight from its definition, X[k,l] = Σ x[m,n] e^{-2πi(km/H + ln/W)}. */
 function naiveDft(data: Float64Array, height: number, width: number): Float64Array {

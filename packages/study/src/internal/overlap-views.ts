@@ -10,8 +10,8 @@
  * K = 7 nearest, gives C = 4 channels. The groups (lists of scan indices) are the feature signature that
  * finalises the job's identity.
  */
+import { SeededRandom } from "@studykit/core";
 import type { ScanPosition } from "./forward-model.js";
-import { SeededRandom } from "./seeded-random.js";
 
 /** Nominal overlap fractions of the two views. */
 export const VIEW_OVERLAP = { dense: 0.7, sparse: 0.2 } as const;
@@ -82,7 +82,7 @@ export function buildGroups(positions: readonly ScanPosition[], options: GroupOp
   const { groupSize, candidates, seed } = options;
   if (groupSize === 1) return positions.map((_, index) => [index]);
   if (positions.length < groupSize) return [];
-  const random = new SeededRandom(seed, `groups/${groupSize}/${candidates}`);
+  const random = SeededRandom.derive(seed, `groups/${groupSize}/${candidates}`);
   const groups: number[][] = [];
   const k = Math.max(groupSize - 1, Math.min(candidates, positions.length - 1));
   for (let anchor = 0; anchor < positions.length; anchor++) {

@@ -9,9 +9,9 @@
  * Probe: a circular aperture in the Fourier plane with a quadratic (defocus) phase, transformed to real
  * space — the illumination of a focused beam a little out of focus — scaled to unit peak amplitude.
  */
+import { SeededRandom } from "@studykit/core";
 import { Fourier2D } from "./fourier.js";
 import { createComplexImage, type ComplexImage, type RealImage } from "./complex-image.js";
-import { SeededRandom } from "./seeded-random.js";
 
 function nextPowerOfTwo(n: number): number {
   let size = 2;
@@ -95,7 +95,7 @@ export interface ObjectOptions {
 /** A deterministic complex test object (see the module doc). */
 export function generateObject(options: ObjectOptions): ComplexImage {
   const { height, width, seed } = options;
-  const random = new SeededRandom(seed, "object");
+  const random = SeededRandom.derive(seed, "object");
   const amplitudeField = multiScaleField(height, width, random.fork("amplitude"));
   const phaseField = multiScaleField(height, width, random.fork("phase"));
   const shapes = Math.max(4, Math.round((height * width) / 4096));

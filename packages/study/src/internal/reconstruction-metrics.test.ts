@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { SeededRandom } from "@studykit/core";
 import { fourierRingCorrelation, frcThresholdFrequency, scoreReconstruction, structuralSimilarity } from "./reconstruction-metrics.js";
 import { generateObject } from "./procedural-sample.js";
-import { SeededRandom } from "./seeded-random.js";
 
 const truth = generateObject({ height: 48, width: 40, seed: 2 });
 const everywhere = new Uint8Array(48 * 40).fill(1);

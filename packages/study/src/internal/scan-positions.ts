@@ -6,8 +6,8 @@
  * split is spatial: positions with y below the middle of the y range train, the others test — the test
  * region is never seen in training.
  */
+import { SeededRandom } from "@studykit/core";
 import type { ScanPosition } from "./forward-model.js";
-import { SeededRandom } from "./seeded-random.js";
 
 /** Uniform random positions (see the module doc), in draw order. */
 export function randomScanPositions(options: {
@@ -24,7 +24,7 @@ export function randomScanPositions(options: {
   if (spanY < 0 || spanX < 0) {
     throw new RangeError(`the ${objectHeight}×${objectWidth} object is smaller than one ${patchSize}×${patchSize} patch`);
   }
-  const random = new SeededRandom(seed, "scan-positions");
+  const random = SeededRandom.derive(seed, "scan-positions");
   const positions: ScanPosition[] = [];
   for (let index = 0; index < count; index++) {
     const y = Math.round(half + random.nextDouble() * spanY);

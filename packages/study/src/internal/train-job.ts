@@ -6,19 +6,18 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { RunnerContext } from "@studykit/core";
+import { SeededRandom, type RunnerContext } from "@studykit/core";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
 import { StudykitError } from "@studykit/native";
 import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train } from "@studykit/trainer";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
 import type { GroupsFile } from "./overlap-phase.js";
-import { SeededRandom } from "./seeded-random.js";
 import type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
 
 /** Picks `limit` groups (seeded, order kept) when a job caps its training samples. */
 function capGroups(groups: number[][], limit: number | null, seed: number): number[][] {
   if (limit === null || groups.length <= limit) return groups;
-  const random = new SeededRandom(seed, "training-subset");
+  const random = SeededRandom.derive(seed, "training-subset");
   const indices = groups.map((_, index) => index);
   for (let index = indices.length - 1; index > 0; index--) {
     const other = random.nextInt(index + 1);

@@ -5,13 +5,13 @@ import "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { conv2dWithGradients, registerConvGradientKernels } from "./conv-gradients.js";
-import { Prng } from "./prng.js";
+import { SeededRandom } from "@studykit/core";
 
 type Case = { n: number; h: number; w: number; c: number; f: number; kh: number; kw: number; stride: [number, number]; pad: "same" | "valid"; dilation: [number, number] };
 
-function randomArray(prng: Prng, size: number): Float32Array {
+function randomArray(prng: SeededRandom, size: number): Float32Array {
   const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = prng.nextFloat() * 2 - 1;
+  for (let i = 0; i < size; i++) out[i] = prng.nextDouble() * 2 - 1;
   return out;
 }
 
@@ -63,7 +63,7 @@ function expectClose(actual: Float32Array, expected: Float32Array, what: string)
 }
 
 function runCase(k: Case, seed: number) {
-  const prng = new Prng(seed);
+  const prng = new SeededRandom(seed);
   const x = randomArray(prng, k.n * k.h * k.w * k.c);
   const w = randomArray(prng, k.kh * k.kw * k.c * k.f);
   const oh = outSize(k.h, k.kh, k.stride[0], k.dilation[0], k.pad);
@@ -137,7 +137,7 @@ describe("ResizeNearestNeighborGrad (wasm and cpu)", () => {
 
   it.each(["wasm", "cpu"])("on %s, ×2 upsampling's gradient is the 2×2 block sum (batched, multi-channel)", async (backend) => {
     await tf.setBackend(backend);
-    const prng = new Prng(11);
+    const prng = new SeededRandom(11);
     const [n, h, w, c] = [2, 4, 3, 5];
     const dy = randomArray(prng, n * 2 * h * 2 * w * c);
     const x = randomArray(prng, n * h * w * c);
@@ -157,7 +157,7 @@ describe("ResizeNearestNeighborGrad (wasm and cpu)", () => {
     }).filter((g) => !(g.align && g.half));
     await fc.assert(fc.asyncProperty(geometry, async (g) => {
       await tf.setBackend(g.backend);
-      const prng = new Prng(g.seed);
+      const prng = new SeededRandom(g.seed);
       const x = randomArray(prng, g.n * g.h * g.w * g.c);
       const dy = randomArray(prng, g.n * g.oh * g.ow * g.c);
       const [forward, adjoint] = tf.tidy(() => {
@@ -183,9 +183,9 @@ describe("MaxPoolGrad (wasm) vs cpu", () => {
       pad: fc.constantFrom<"same" | "valid">("same", "valid"), levels: fc.constantFrom(3, 1000), seed: fc.nat(),
     }).filter((g) => g.pad === "same" || (g.fh <= g.h && g.fw <= g.w));
     await fc.assert(fc.asyncProperty(geometry, async (g) => {
-      const prng = new Prng(g.seed);
+      const prng = new SeededRandom(g.seed);
       // Few levels make ties (as ReLU zeros do); TF sends the gradient to the first maximum.
-      const x = Float32Array.from({ length: g.n * g.h * g.w * g.c }, () => Math.floor(prng.nextFloat() * g.levels) - 1);
+      const x = Float32Array.from({ length: g.n * g.h * g.w * g.c }, () => Math.floor(prng.nextDouble() * g.levels) - 1);
       const gradient = () => tf.tidy(() => {
         const xt = tf.tensor4d(x, [g.n, g.h, g.w, g.c]);
         const pool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, [g.fh, g.fw], [g.sh, g.sw], g.pad);

@@ -7,12 +7,12 @@ import "@tensorflow/tfjs-backend-wasm";
 import { nativeStatus } from "@studykit/native";
 import { registerConvGradientKernels } from "./conv-gradients.js";
 import { registerNativeConvKernels } from "./native-conv-kernels.js";
-import { Prng } from "./prng.js";
+import { SeededRandom } from "@studykit/core";
 
 type Case = { n: number; h: number; w: number; c: number; f: number; k: number; stride: number; dilation: number; pad: "same" | "valid"; fused: boolean; relu: boolean };
 
-function randomArray(prng: Prng, size: number): Float32Array {
-  return Float32Array.from({ length: size }, () => prng.nextFloat() * 2 - 1);
+function randomArray(prng: SeededRandom, size: number): Float32Array {
+  return Float32Array.from({ length: size }, () => prng.nextDouble() * 2 - 1);
 }
 
 /** y and the gradients of sum(y · r) for y = conv2d (+ bias, relu when fused), on the active back end. */
@@ -66,7 +66,7 @@ describe("native wasm convolution kernels", () => {
     registerConvGradientKernels("wasm");
     let seed = 1;
     for (const k of fc.sample(cases.filter((k) => k.stride === 1 || k.dilation === 1), { numRuns: 24, seed: 42 })) {
-      const prng = new Prng(seed++);
+      const prng = new SeededRandom(seed++);
       const eff = (k.k - 1) * k.dilation + 1;
       if (k.pad === "valid" && (k.h < eff || k.w < eff)) continue;
       const x = randomArray(prng, k.n * k.h * k.w * k.c);
@@ -89,7 +89,7 @@ describe("native wasm convolution kernels", () => {
   it("are bitwise repeatable on the reference model's largest layer shape", async () => {
     await tf.setBackend("wasm");
     registerConvGradientKernels("wasm");
-    const prng = new Prng(9);
+    const prng = new SeededRandom(9);
     const x = randomArray(prng, 4 * 32 * 32 * 32);
     const w = randomArray(prng, 3 * 3 * 32 * 32);
     const r = randomArray(prng, 4 * 32 * 32 * 32);

@@ -2,15 +2,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../backend-selection.js";
 import { createDftPlan, dft2d, diffractionIntensity, disposeDft } from "./real-dft.js";
-import { Prng } from "./prng.js";
+import { SeededRandom } from "@studykit/core";
 
 function randomImages(b: number, h: number, w: number, seed: number): { re: Float32Array; im: Float32Array } {
-  const prng = new Prng(seed);
+  const prng = new SeededRandom(seed);
   const re = new Float32Array(b * h * w);
   const im = new Float32Array(b * h * w);
   for (let i = 0; i < re.length; i++) {
-    re[i] = prng.nextFloat() * 2 - 1;
-    im[i] = prng.nextFloat() * 2 - 1;
+    re[i] = prng.nextDouble() * 2 - 1;
+    im[i] = prng.nextDouble() * 2 - 1;
   }
   return { re, im };
 }
@@ -90,10 +90,10 @@ describe("real-valued 2-D DFT", () => {
 
   it("differentiates on wasm and cpu with matching gradients", async () => {
     const [h, w] = [8, 8];
-    const prng = new Prng(3);
-    const amp = Float32Array.from({ length: 2 * h * w }, () => 0.5 + prng.nextFloat() * 0.5);
-    const ph = Float32Array.from({ length: 2 * h * w }, () => prng.nextFloat() - 0.5);
-    const measured = Float32Array.from({ length: 2 * h * w }, () => prng.nextFloat());
+    const prng = new SeededRandom(3);
+    const amp = Float32Array.from({ length: 2 * h * w }, () => 0.5 + prng.nextDouble() * 0.5);
+    const ph = Float32Array.from({ length: 2 * h * w }, () => prng.nextDouble() - 0.5);
+    const measured = Float32Array.from({ length: 2 * h * w }, () => prng.nextDouble());
     const gradients = async (backend: string) => {
       await selectBackend(backend);
       const plan = createDftPlan(h, w, true);

@@ -5,8 +5,8 @@
  */
 import FFT from "fft.js";
 import { describe, expect, it } from "vitest";
+import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, type NamedWeight, tinyPtychoModel } from "../model-description.js";
-import { Prng } from "../internal/prng.js";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
 import { createOnnxTrainingEngine, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
 
@@ -14,24 +14,24 @@ const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
 const SUPERVISED: LossDescription = { kind: "supervised", metric: "mse", amplitudeWeight: 1, phaseWeight: 0.5 };
 
 function makeBatch(d: ModelDescription, count: number, seed: number): TrainingBatch {
-  const prng = Prng.derive(seed, "batch");
+  const prng = SeededRandom.derive(seed, "batch");
   const { height, width, channels } = d.input;
   const size = count * height * width * channels;
   return {
     count,
-    inputs: Float32Array.from({ length: size }, () => 0.2 + prng.nextFloat()),
-    amplitude: Float32Array.from({ length: size }, () => prng.nextFloat()),
-    phase: Float32Array.from({ length: size }, () => prng.nextFloat() * 2 - 1),
+    inputs: Float32Array.from({ length: size }, () => 0.2 + prng.nextDouble()),
+    amplitude: Float32Array.from({ length: size }, () => prng.nextDouble()),
+    phase: Float32Array.from({ length: size }, () => prng.nextDouble() * 2 - 1),
   };
 }
 
 function physicsLoss(d: ModelDescription, objective: PhysicsLoss["objective"]): PhysicsLoss {
-  const prng = Prng.derive(5, "probe");
+  const prng = SeededRandom.derive(5, "probe");
   const n = d.input.height * d.input.width;
   return {
     kind: "physics",
     objective,
-    probe: { height: d.input.height, width: d.input.width, real: Float32Array.from({ length: n }, () => prng.nextFloat()), imag: Float32Array.from({ length: n }, () => prng.nextFloat() - 0.5) },
+    probe: { height: d.input.height, width: d.input.width, real: Float32Array.from({ length: n }, () => prng.nextDouble()), imag: Float32Array.from({ length: n }, () => prng.nextDouble() - 0.5) },
     intensityScale: 3,
     fftshift: true,
   };
@@ -68,10 +68,10 @@ describe("ONNX Runtime training engine", () => {
       const { loss: stepLoss, grads } = await gradientAt(tiny, loss, weights, batch);
       const evaluator = await engineFor(tiny, loss, {}, weights);
       expect(await evaluator.evaluate(batch)).toBeCloseTo(stepLoss, 6);
-      const prng = Prng.derive(9, label);
+      const prng = SeededRandom.derive(9, label);
       for (const target of ["enc1/kernel", "dec1/kernel", "out/kernel", "out/bias"]) {
         const index = weights.findIndex((w) => w.name === target);
-        const direction = Float32Array.from(weights[index]!.values, () => prng.nextFloat() * 2 - 1);
+        const direction = Float32Array.from(weights[index]!.values, () => prng.nextDouble() * 2 - 1);
         // Smaller steps for |·| losses, whose kinks a larger step would cross.
         const kinked = label.includes("mae") || label.includes("Mae");
         const eps = (kinked ? 2e-4 : 1e-3) / Math.sqrt(direction.reduce((s, v) => s + v * v, 0));

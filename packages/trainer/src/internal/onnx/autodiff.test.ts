@@ -7,7 +7,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { Prng } from "../prng.js";
+import { SeededRandom } from "@studykit/core";
 import { appendGradients, type FilterGradientStrategy } from "./autodiff.js";
 import { type FloatDType, GraphBuilder, product } from "./graph-builder.js";
 
@@ -23,12 +23,12 @@ interface Case {
 
 async function gradCheck(c: Case, seed: number): Promise<void> {
   const dtype = c.dtype ?? "float64";
-  const prng = Prng.derive(seed, c.name);
+  const prng = SeededRandom.derive(seed, c.name);
   const b = new GraphBuilder("gradcheck", dtype);
   const names: Record<string, string> = {};
   for (const [name, shape] of Object.entries(c.inputs)) names[name] = b.addInput(name, dtype, shape);
   const out = c.build(b, names);
-  const weights = Array.from({ length: product(b.shape(out)) }, () => prng.nextFloat() * 2 - 1);
+  const weights = Array.from({ length: product(b.shape(out)) }, () => prng.nextDouble() * 2 - 1);
   const loss = b.op("ReduceSum", [b.op("Mul", [out, b.constFloat(weights, b.shape(out))])], { keepdims: 0 }, "loss");
   b.addOutput(loss);
   const grads = appendGradients(b, loss, Object.values(names), c.filterGradient ? { filterGradient: c.filterGradient } : {});
@@ -38,7 +38,7 @@ async function gradCheck(c: Case, seed: number): Promise<void> {
   const values: Record<string, Float64Array | Float32Array> = {};
   for (const [name, shape] of Object.entries(c.inputs)) {
     values[name] = Array_.from({ length: product(shape) }, () => {
-      const v = prng.nextFloat() * 2 - 1;
+      const v = prng.nextDouble() * 2 - 1;
       // Keep away from kinks (|x| small) and from zero for positive-only inputs.
       return c.positive?.includes(name) ? 0.5 + Math.abs(v) : Math.sign(v) * (0.1 + Math.abs(v));
     });
@@ -59,7 +59,7 @@ async function gradCheck(c: Case, seed: number): Promise<void> {
       d[x.length <= 8 ? k : prng.nextInt(x.length)] = 1;
       directions.push(d);
     }
-    for (let k = 0; k < 2; k++) directions.push(Float64Array.from({ length: x.length }, () => prng.nextFloat() * 2 - 1));
+    for (let k = 0; k < 2; k++) directions.push(Float64Array.from({ length: x.length }, () => prng.nextDouble() * 2 - 1));
     for (const d of directions) {
       const plus = Array_.from(x, (v, i) => v + eps * d[i]!);
       const minus = Array_.from(x, (v, i) => v - eps * d[i]!);
