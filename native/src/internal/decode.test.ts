@@ -246,6 +246,27 @@ describe("decode kernels: native and fallback agree on random input", () => {
   });
 });
 
+describe("decode kernels: float16 NaN payloads, infinities and subnormals", () => {
+  it.skipIf(!native)("native and fallback agree bit for bit on every half, at every alignment and tail length", () => {
+    // Every pattern, twice over in shuffled order, so sNaN/qNaN/Inf/subnormal halves sit at every lane of
+    // the native kernel's 16-wide loop; then cut at odd lengths and unaligned byte offsets.
+    const patterns = Uint16Array.from({ length: 2 * 65536 }, (_, i) => (i < 65536 ? i : (i * 40503) & 0xffff));
+    for (const offset of [0, 1, 3]) {
+      const backing = new Uint8Array(patterns.byteLength + offset);
+      backing.set(new Uint8Array(patterns.buffer), offset);
+      for (const length of [2 * 65536, 65536 + 15, 4097, 33, 16, 15, 1]) {
+        const bytes = backing.subarray(offset, offset + 2 * length);
+        const fallback = withBinding(null, () => float16ToFloat32(bytes));
+        expectSameBytes(withBinding(native, () => float16ToFloat32(bytes)), fallback);
+      }
+    }
+    // Signalling NaNs stay signalling (numpy: 0x7c01 → 0x7f802000), quiet ones keep their payload.
+    const nans = new Uint32Array(withBinding(native, () => float16ToFloat32(new Uint16Array([0x7c01, 0xfd55, 0x7e00, 0x7fff, ...new Array(12).fill(0x7c01)]))).buffer);
+    expect(Array.from(nans.subarray(0, 4), (bits) => bits.toString(16))).toEqual(["7f802000", "ffaaa000", "7fc00000", "7fffe000"]);
+    expect(nans[15]).toBe(0x7f802000);
+  });
+});
+
 describe("decode kernels: large arrays (split across threads natively) match the fallback", () => {
   it.skipIf(!native)("byteSwap, float16/float64 → float32, complex split/join and fortranToC on 12 MiB", () => {
     const bytes = unalignedBytes(12 * 1024 * 1024, 1);
