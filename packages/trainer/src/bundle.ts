@@ -13,6 +13,8 @@
  *   backend.json          engine, back end, fallbacks, TF.js version
  *   loss-curve.svg        loss curves
  *   model.onnx            ONNX export of the trained weights (the ONNX exporter's output, when given)
+ *   onnx-export.json      only when model.onnx is absent: `{"written": false, "reason": {"code", "message"}}`,
+ *                         so a bundle never lacks its ONNX model without saying why
  * Every member has the same fixed DOS timestamp (1980-01-01 00:00) and JSON members are canonical JSON,
  * so the same contents give the same bytes and the same `bundleSha256`.
  *
@@ -39,7 +41,23 @@ export const BUNDLE_MEMBERS = [
   "backend.json",
   "loss-curve.svg",
   "model.onnx",
+  "onnx-export.json",
 ] as const;
+
+/** Why a bundle holds no `model.onnx`: the export error's code and message. */
+export interface OnnxExportFailure {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Whether `model.onnx` was written, and if not, why. */
+export type OnnxExportOutcome = { readonly written: true } | { readonly written: false; readonly reason: OnnxExportFailure };
+
+/** The reason recorded when a bundle is encoded with neither ONNX bytes nor an export failure. */
+const ONNX_NOT_GIVEN: OnnxExportFailure = {
+  code: "E_ONNX_NOT_GIVEN",
+  message: "the bundle's writer passed no ONNX export; export it with exportOnnx(description, weights)",
+};
 
 /**
  * fflate encodes `mtime` with the Date's *local* getters, so a Date built from local components gives the
@@ -61,6 +79,8 @@ export interface BundleContents {
   readonly lossCurveSvg?: string;
   /** Bytes of `model.onnx` (from the ONNX exporter), when available. */
   readonly modelOnnx?: Uint8Array;
+  /** Why there is no `model.onnx` (recorded in `onnx-export.json`); exclusive with `modelOnnx`. */
+  readonly onnxExportFailure?: OnnxExportFailure;
 }
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -83,9 +103,15 @@ function weightsBytes(description: ModelDescription, weights: readonly NamedWeig
   return new Uint8Array(out.buffer);
 }
 
-/** The zip bytes of a bundle (deterministic). */
+/**
+ * The zip bytes of a bundle (deterministic). Without `modelOnnx` the bundle records why in
+ * `onnx-export.json`: `onnxExportFailure` when given, else that no export was passed.
+ */
 export function encodeBundle(contents: BundleContents): Uint8Array {
   validateModelDescription(contents.description);
+  if (contents.modelOnnx !== undefined && contents.onnxExportFailure !== undefined) {
+    throw new BundleError("E_BUNDLE_INVALID", "a bundle takes either modelOnnx or onnxExportFailure, not both: pass the failure only when the ONNX export threw");
+  }
   const specs = weightSpecs(contents.description);
   const modelJson = {
     format: BUNDLE_FORMAT,
@@ -103,7 +129,12 @@ export function encodeBundle(contents: BundleContents): Uint8Array {
     ["backend.json", json(contents.backend), 6],
   ];
   if (contents.lossCurveSvg !== undefined) members.push(["loss-curve.svg", text(contents.lossCurveSvg), 6]);
-  if (contents.modelOnnx !== undefined) members.push(["model.onnx", contents.modelOnnx, 0]);
+  if (contents.modelOnnx !== undefined) {
+    members.push(["model.onnx", contents.modelOnnx, 0]);
+  } else {
+    const { code, message } = contents.onnxExportFailure ?? ONNX_NOT_GIVEN;
+    members.push(["onnx-export.json", json({ written: false, reason: { code, message } }), 6]);
+  }
   const zippable: Zippable = {};
   for (const [name, bytes, level] of members) zippable[name] = [bytes, { level: level as 0 | 6, mtime: FIXED_MTIME() }];
   return zipSync(zippable);
@@ -128,6 +159,11 @@ export interface LoadedBundle {
   readonly backend: JsonValue;
   readonly lossCurveSvg: string | null;
   readonly modelOnnx: Uint8Array | null;
+  /**
+   * Whether the bundle holds `model.onnx`; when not, the recorded reason, or null for a bundle written before
+   * `onnx-export.json` existed.
+   */
+  readonly onnxExport: { readonly written: true } | { readonly written: false; readonly reason: OnnxExportFailure | null };
 }
 
 function corrupt(path: string, why: string): BundleError {
@@ -185,6 +221,7 @@ export async function loadBundle(path: string, options: { readonly expectSha256?
     return { name: s.name, shape: s.shape, values };
   });
   const svg = files["loss-curve.svg"];
+  const modelOnnx = files["model.onnx"] ?? null;
   return {
     path,
     bundleSha256: actual,
@@ -195,6 +232,21 @@ export async function loadBundle(path: string, options: { readonly expectSha256?
     identity: readJson("identity.json"),
     backend: readJson("backend.json"),
     lossCurveSvg: svg ? decoder.decode(svg) : null,
-    modelOnnx: files["model.onnx"] ?? null,
+    modelOnnx,
+    onnxExport: onnxExportOf(path, modelOnnx !== null, files["onnx-export.json"] === undefined ? null : readJson("onnx-export.json")),
   };
+}
+
+/** Reads `onnx-export.json` (present exactly when `model.onnx` is not, in bundles that have it). */
+function onnxExportOf(path: string, hasModel: boolean, record: JsonValue | null): LoadedBundle["onnxExport"] {
+  if (hasModel) {
+    if (record !== null) throw corrupt(path, "it holds both model.onnx and onnx-export.json");
+    return { written: true };
+  }
+  if (record === null) return { written: false, reason: null };
+  const reason = (record as { written?: unknown; reason?: { code?: unknown; message?: unknown } | null }).reason;
+  if ((record as { written?: unknown }).written !== false || typeof reason?.code !== "string" || typeof reason.message !== "string") {
+    throw corrupt(path, `onnx-export.json is ${canonicalJson(record)}, not {"written": false, "reason": {"code": ..., "message": ...}}`);
+  }
+  return { written: false, reason: { code: reason.code, message: reason.message } };
 }

@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { unzipSync } from "fflate";
 import { SeededRandom } from "@studykit/core";
-import { tinyPtychoModel, type ModelDescription } from "./model-description.js";
+import { initialWeights, tinyPtychoModel, type ModelDescription } from "./model-description.js";
 import { inMemoryTrainingData } from "./training-data.js";
-import { train, type TrainOptions } from "./train.js";
+import { exportOnnxForBundle, train, type TrainOptions, type TrainWarning } from "./train.js";
 import { loadBundle } from "./bundle.js";
 import { loadBundleModel } from "./bundle-model.js";
 import { createTfjsEngine } from "./tfjs-engine.js";
+import type { TrainingEngine } from "./training-engine.js";
 
 const roots: string[] = [];
 const tempDir = () => {
@@ -111,7 +112,8 @@ describe("determinism and bundles (wasm)", () => {
     const result = await train(options(tempDir(), { epochs: 1 }));
     const zip = readFileSync(result.bundlePath);
     const names = Object.keys(unzipSync(zip));
-    expect(names.slice(0, 8)).toEqual(["model.json", "weights.bin", "description.json", "hyperparameters.json", "history.json", "identity.json", "backend.json", "loss-curve.svg"]);
+    expect(names).toEqual(["model.json", "weights.bin", "description.json", "hyperparameters.json", "history.json", "identity.json", "backend.json", "loss-curve.svg", "model.onnx"]);
+    expect(result.onnxExport).toEqual({ written: true });
     // Every local file header (PK\3\4) carries DOS time 00:00 and date 1980-01-01 (0x0021).
     for (let at = zip.indexOf("PK\u0003\u0004"); at >= 0; at = zip.indexOf("PK\u0003\u0004", at + 4)) {
       expect(zip.readUInt16LE(at + 10)).toBe(0);
@@ -209,4 +211,56 @@ describe("physics-informed loss (wasm)", () => {
       expect(result.history.at(-1)!.loss, objective).toBeLessThan(result.history[0]!.loss);
     }
   }, 120_000);
+});
+
+describe("a failed ONNX export is recorded and reported, never silent (wasm)", () => {
+  const model = tinyPtychoModel({ size: 16, channels: 1, seed: 7 });
+
+  it("exportOnnxForBundle returns the real exporter's bytes, or its error code and message", async () => {
+    const ok = await exportOnnxForBundle(model, initialWeights(model));
+    expect("modelOnnx" in ok && ok.modelOnnx.length > 0).toBe(true);
+    const [first, ...rest] = initialWeights(model);
+    const missing = await exportOnnxForBundle(model, rest);
+    expect(missing).toEqual({ failure: { code: "E_ONNX_WEIGHTS", message: expect.stringContaining(`missing weight ${first!.name}`) } });
+  });
+
+  it("trains on, writes the bundle without model.onnx, records why, warns once and says so in the result", async () => {
+    // No valid description makes the ONNX compiler refuse a model the TF.js engine trains, so the failure comes
+    // from the engine side: an engine (through the public TrainingEngine interface, delegating everything to a
+    // real TF.js engine) whose weights include one the description does not name. The bundle writer stores
+    // the described weights; the real exporter refuses the unexpected one (E_ONNX_WEIGHTS).
+    const real = await createTfjsEngine("wasm");
+    const extra = { name: "extra/kernel", shape: [1], values: Float32Array.from([0.5]) };
+    const engine: TrainingEngine = {
+      info: real.info,
+      init: (d, w, h) => real.init(d, w, h),
+      trainStep: (b, lr) => real.trainStep(b, lr),
+      evaluate: (b) => real.evaluate(b),
+      predict: (x, n) => real.predict(x, n),
+      getWeights: async () => [...(await real.getWeights()), extra],
+      setWeights: (w) => real.setWeights(w.filter((x) => x.name !== extra.name)),
+      getOptimizerState: () => real.getOptimizerState(),
+      setOptimizerState: (state) => real.setOptimizerState(state),
+      dispose: () => real.dispose(),
+    };
+    const warnings: TrainWarning[] = [];
+    try {
+      const result = await train(options(tempDir(), { epochs: 1, engine, onWarning: (warning) => warnings.push(warning) }));
+      const reason = { code: "E_ONNX_WEIGHTS", message: expect.stringContaining("unexpected weight extra/kernel") };
+      expect(result.onnxExport).toEqual({ written: false, reason });
+      expect(warnings).toEqual([{ code: "E_ONNX_EXPORT_SKIPPED", message: expect.stringContaining(result.bundlePath) }]);
+      expect(warnings[0]!.message).toContain("unexpected weight extra/kernel");
+      const bundle = await loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 });
+      expect(bundle.modelOnnx).toBeNull();
+      expect(bundle.onnxExport).toEqual({ written: false, reason });
+      expect(Object.keys(unzipSync(readFileSync(result.bundlePath))).at(-1)).toBe("onnx-export.json");
+      // The rest of the bundle is intact: the model it holds loads and predicts.
+      const loaded = await loadBundleModel(result.bundlePath, { expectSha256: result.bundleSha256, backend: "wasm" });
+      const prediction = await loaded.predict(new Float32Array(16 * 16), 1);
+      await loaded.dispose();
+      expect(prediction.every(Number.isFinite)).toBe(true);
+    } finally {
+      await real.dispose();
+    }
+  }, 60_000);
 });

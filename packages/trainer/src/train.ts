@@ -11,6 +11,10 @@
  * Files in `outDir`: `checkpoint.bin` (weights, Adam state, history; replaced atomically each epoch),
  * `metrics.jsonl` and `metrics.csv` (rewritten atomically each epoch, so a resumed run never duplicates
  * lines), `loss-curve.svg`, and `bundle.zip`.
+ *
+ * A failed ONNX export does not fail training (the TF.js model and weights are in the bundle), but it is never
+ * silent: the bundle records why in `onnx-export.json`, `onWarning` (default: a Node process warning) is
+ * told, and the result's `onnxExport` says `{ written: false, reason }`.
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,7 +22,7 @@ import { SingleBar } from "cli-progress";
 import { canonicalJson, createPartialIdentity, fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
 import { StudykitError, sha256 } from "@studykit/native";
 import type { BackendChoice } from "./backend-selection.js";
-import { writeBundle } from "./bundle.js";
+import { writeBundle, type OnnxExportFailure, type OnnxExportOutcome } from "./bundle.js";
 import { parseEngineName, type EngineName } from "./engine-name.js";
 import { lossCurveSvg } from "./internal/loss-curve.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
@@ -76,6 +80,17 @@ export interface TrainOptions {
   readonly datasetSnapshotHash?: string | null;
   /** Called after each epoch's checkpoint is written. */
   readonly onEpoch?: (metrics: EpochMetrics) => void;
+  /**
+   * Told about problems that do not stop training (today: the ONNX export failed, so the bundle has no
+   * `model.onnx`). Default: `process.emitWarning` with the warning's code.
+   */
+  readonly onWarning?: (warning: TrainWarning) => void;
+}
+
+/** A problem that did not stop training, with a stable code (`E_ONNX_EXPORT_SKIPPED`). */
+export interface TrainWarning {
+  readonly code: string;
+  readonly message: string;
 }
 
 /** One epoch's deterministic record (what the bundle's history holds). */
@@ -107,6 +122,8 @@ export interface TrainResult {
   readonly engine: string;
   readonly backend: string;
   readonly weights: readonly NamedWeight[];
+  /** Whether the bundle holds `model.onnx`; when not, the export error's code and message. */
+  readonly onnxExport: OnnxExportOutcome;
 }
 
 /** Typed training failures. */
@@ -274,14 +291,32 @@ async function createEngine(options: TrainOptions): Promise<TrainingEngine> {
   return createOnnxTrainingEngine();
 }
 
-/** The ONNX export of trained weights for the bundle; null when the exporter cannot compile the model. */
-async function onnxExport(description: ModelDescription, weights: readonly NamedWeight[]): Promise<Uint8Array | null> {
+/**
+ * The ONNX export of trained weights for the bundle, or why it failed (the error's `code` when it has one,
+ * else `E_ONNX_EXPORT`, and its message). A failure is returned, not thrown: the rest of the bundle is still
+ * worth writing, and the caller records and reports the reason.
+ */
+export async function exportOnnxForBundle(description: ModelDescription, weights: readonly NamedWeight[]): Promise<{ readonly modelOnnx: Uint8Array } | { readonly failure: OnnxExportFailure }> {
   try {
+    // Loaded on demand, like the ONNX engine, so TF.js-only training never loads the ONNX compiler.
     const { exportOnnx } = await import("./onnx/onnx-export.js");
-    return exportOnnx(description, weights);
-  } catch {
-    return null;
+    return { modelOnnx: exportOnnx(description, weights) };
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    return { failure: { code: typeof code === "string" ? code : "E_ONNX_EXPORT", message: error instanceof Error ? error.message : String(error) } };
   }
+}
+
+/** The warning for a bundle written without `model.onnx`. */
+function onnxSkippedWarning(bundlePath: string, failure: OnnxExportFailure): TrainWarning {
+  return {
+    code: "E_ONNX_EXPORT_SKIPPED",
+    message: `bundle ${bundlePath} has no model.onnx: the ONNX export failed (${failure.code}: ${failure.message}); the reason is recorded in the bundle's onnx-export.json, and the TF.js model in the bundle is unaffected`,
+  };
+}
+
+function defaultWarning(warning: TrainWarning): void {
+  process.emitWarning(warning.message, { code: warning.code });
 }
 
 function abortError(signal: AbortSignal): TrainingError {
@@ -451,7 +486,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         root: options.outDir,
       }).toJSON() as unknown as JsonValue);
     const bundlePath = join(options.outDir, BUNDLE_FILE);
-    const modelOnnx = await onnxExport(options.description, weights);
+    const exported = await exportOnnxForBundle(options.description, weights);
     const { bundleSha256 } = await writeBundle(bundlePath, {
       description: options.description,
       weights,
@@ -460,8 +495,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       identity,
       backend: backendRecord as unknown as JsonValue,
       lossCurveSvg: svg,
-      ...(modelOnnx ? { modelOnnx } : {}),
+      ...("modelOnnx" in exported ? { modelOnnx: exported.modelOnnx } : { onnxExportFailure: exported.failure }),
     });
+    let onnxExport: OnnxExportOutcome = { written: true };
+    if ("failure" in exported) {
+      onnxExport = { written: false, reason: exported.failure };
+      (options.onWarning ?? defaultWarning)(onnxSkippedWarning(bundlePath, exported.failure));
+    }
     return {
       bundlePath,
       bundleSha256,
@@ -473,6 +513,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       engine: engineInfo.engine,
       backend: engineInfo.backend,
       weights,
+      onnxExport,
     };
   } finally {
     if (typeof options.engine !== "object") await engine.dispose();

@@ -83,6 +83,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     datasetSnapshotHash: datasetSnapshotHash(trainFile),
     onEpoch: (metrics) =>
       context.log(`epoch ${metrics.epoch}/${config.epochs}: loss ${metrics.loss.toFixed(5)}${metrics.valLoss === null ? "" : `, validation ${metrics.valLoss.toFixed(5)}`}, ${metrics.samplesPerSecond.toFixed(0)} samples/s`),
+    onWarning: (warning) => context.log.warn(`${warning.code}: ${warning.message}`),
   });
   const seconds = (performance.now() - started) / 1000;
   const last = result.history[result.history.length - 1];
@@ -97,5 +98,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     },
     history: result.history.map((entry) => ({ epoch: entry.epoch, loss: entry.loss, validationLoss: entry.valLoss })),
     engine: { engine: result.engine, backend: result.backend },
+    // Whether the bundle holds model.onnx (compare falls back to compiling the description when not).
+    onnxExport: result.onnxExport,
   };
 }
