@@ -22,7 +22,9 @@ const CHUNK_BYTES: usize = 2 * 1024 * 1024;
 
 /// Number of threads (the caller's included) for `bytes` of output.
 fn threads_for(bytes: usize) -> usize {
-    let cores = std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1);
+    // Asked once: on Linux the answer reads the affinity mask and cgroup files, tens of microseconds.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1));
     cores.min(bytes / MIN_BYTES_PER_THREAD).max(1)
 }
 
