@@ -45,8 +45,8 @@ async function engineFor(d: ModelDescription, loss: LossDescription, options: On
 }
 
 /** d loss / d w at `weights`: one SGD step with momentum 0 leaves exactly the gradient in the slot. */
-async function gradientAt(d: ModelDescription, loss: LossDescription, weights: readonly NamedWeight[], batch: TrainingBatch): Promise<{ loss: number; grads: NamedWeight[] }> {
-  const engine = await engineFor(d, loss, { optimizer: { kind: "sgdMomentum", momentum: 0 } }, weights);
+async function gradientAt(d: ModelDescription, loss: LossDescription, weights: readonly NamedWeight[], batch: TrainingBatch, options: OnnxTrainingEngineOptions = {}): Promise<{ loss: number; grads: NamedWeight[] }> {
+  const engine = await engineFor(d, loss, { ...options, optimizer: { kind: "sgdMomentum", momentum: 0 } }, weights);
   const value = await engine.trainStep(batch, 0);
   const state = await engine.getOptimizerState();
   await engine.dispose();
@@ -62,11 +62,13 @@ describe("ONNX Runtime training engine", () => {
     ["physics poissonNll", physicsLoss(tiny, "poissonNll")],
     ["physics amplitudeMae", physicsLoss(tiny, "amplitudeMae")],
   ] as const) {
+    // On the NCHW graph; the blocked graph is checked against it below (float32 central differences of
+    // the kinked |·| losses are too noisy to tell two correct roundings apart).
     it(`whole-model gradient (${label}) matches central differences of the evaluated loss`, async () => {
       const weights = initialWeights(tiny);
       const batch = makeBatch(tiny, 2, 1);
-      const { loss: stepLoss, grads } = await gradientAt(tiny, loss, weights, batch);
-      const evaluator = await engineFor(tiny, loss, {}, weights);
+      const { loss: stepLoss, grads } = await gradientAt(tiny, loss, weights, batch, { layout: "nchw" });
+      const evaluator = await engineFor(tiny, loss, { layout: "nchw" }, weights);
       expect(await evaluator.evaluate(batch)).toBeCloseTo(stepLoss, 6);
       const prng = SeededRandom.derive(9, label);
       for (const target of ["enc1/kernel", "dec1/kernel", "out/kernel", "out/bias"]) {
@@ -86,6 +88,39 @@ describe("ONNX Runtime training engine", () => {
       await evaluator.dispose();
     });
   }
+
+  it("runs the blocked NCHWc graph (default where ORT has it) with the NCHW graph's loss, gradients and predictions", async () => {
+    const withDropout: ModelDescription = { ...tiny, layers: [...tiny.layers.slice(0, 2), { kind: "dropout", name: "drop", rate: 0.5, seed: 1 }, ...tiny.layers.slice(2)] };
+    const prng = SeededRandom.derive(4, "dropout mask");
+    const mask = Float32Array.from({ length: 2 * 4 * 4 * 8 }, () => (prng.nextDouble() < 0.5 ? 0 : 2));
+    for (const [label, d, loss, masks] of [
+      ["supervised mse", tiny, SUPERVISED, undefined],
+      ["supervised mae", tiny, { ...SUPERVISED, metric: "mae" }, undefined],
+      ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
+      ["physics amplitudeMae", tiny, physicsLoss(tiny, "amplitudeMae"), undefined],
+      ["dropout", withDropout, SUPERVISED, { drop: mask }],
+    ] as const) {
+      const weights = initialWeights(d);
+      const batch = { ...makeBatch(d, 2, 6), ...(masks ? { dropoutMasks: masks } : {}) };
+      const nchw = await gradientAt(d, loss, weights, batch, { layout: "nchw" });
+      const blocked = await gradientAt(d, loss, weights, batch, { layout: "nchwc" });
+      expect(Math.abs(blocked.loss - nchw.loss), label).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(nchw.loss)));
+      nchw.grads.forEach((g, i) => {
+        const scale = g.values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const worst = g.values.reduce((m, v, k) => Math.max(m, Math.abs(v - blocked.grads[i]!.values[k]!)), 0);
+        expect(worst, `${label}: d loss / d ${g.name}`).toBeLessThanOrEqual(1e-5 * scale + 1e-8);
+      });
+    }
+    const predictions = await Promise.all(
+      (["nchw", "nchwc"] as const).map(async (layout) => {
+        const engine = await engineFor(tiny, SUPERVISED, { layout });
+        const out = await engine.predict(makeBatch(tiny, 3, 7).inputs, 3);
+        await engine.dispose();
+        return out;
+      }),
+    );
+    expect(predictions[1]!.reduce((m, v, k) => Math.max(m, Math.abs(v - predictions[0]![k]!)), 0)).toBeLessThan(1e-5);
+  });
 
   it("applies Adam's first step as w − lr·g/(|g| + ε) and SGD momentum as a ← μa + g, w ← w − lr·a", async () => {
     const weights = initialWeights(tiny);
@@ -242,6 +277,7 @@ describe("ONNX Runtime training engine", () => {
     await expect(engine.trainStep({ count: 2, inputs: batch.inputs }, 0.1)).rejects.toMatchObject({ code: "E_BATCH_SHAPE", message: expect.stringContaining("amplitude targets are missing") });
     await expect(engine.trainStep(batch, Number.NaN)).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
     await expect(engine.setOptimizerState({ step: 1, slots: [] })).rejects.toMatchObject({ code: "E_OPTIMIZER_STATE" });
+    expect(() => createOnnxTrainingEngine({ layout: "nhwc" as "nchw" })).toThrow(expect.objectContaining({ code: "E_ONNX_OPTIONS" }));
     await engine.dispose();
   });
 });

@@ -12,7 +12,7 @@ import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
 import { checkWeights, hwioToOihw, oihwToHwio } from "../internal/onnx/model-compiler.js";
 import { compileTrainingGraph, GRAPH_NAMES, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
-import { providerUnavailableReason, spinningOption } from "./provider-check.js";
+import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
 
 export type { FilterGradientStrategy, SgdMomentumOptimizer };
 
@@ -34,6 +34,13 @@ export interface OnnxTrainingEngineOptions {
   readonly intraOpSpinning?: boolean;
   /** ORT graph optimisation level (default `all`). */
   readonly graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Activation layout of the CPU graphs: `nchwc` (default) writes them in ORT's blocked layout, whose
+   * convolution kernels are ~25–45% faster than the im2col path, where this machine's ORT has them and
+   * the model allows it (stride-1 convs, non-overlapping pools), else NCHW; `nchw` always NCHW.
+   * Other providers always use NCHW.
+   */
+  readonly layout?: "nchwc" | "nchw";
 }
 
 /** Misuse of the engine (calls before `init`, batches that do not fit the model). */
@@ -66,6 +73,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   constructor(private readonly options: OnnxTrainingEngineOptions = {}) {
     this.threads = options.intraOpNumThreads ?? 2;
     if (!Number.isSafeInteger(this.threads) || this.threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(this.threads)}`);
+    if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
   }
 
   get info(): EngineInfo {
@@ -121,6 +129,9 @@ export class OnnxTrainingEngine implements TrainingEngine {
 
   private async createSession(mode: GraphMode, batch: number, dropout: boolean): Promise<ort.InferenceSession> {
     const { description, hyper, optimizer } = this.ready();
+    const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
+    // Blocked layout only where the CPU provider runs the graph (the CUDA provider has no NCHWc kernels).
+    const nchwcBlock = providers[0] === "cpu" && (this.options.layout ?? "nchwc") === "nchwc" ? await nchwcBlockSize() : 0;
     const graph = compileTrainingGraph({
       description,
       loss: hyper.loss,
@@ -130,8 +141,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
       dropout,
       ...(this.options.filterGradient ? { filterGradient: this.options.filterGradient } : {}),
       ...(this.options.maxPoolGradient ? { maxPoolGradient: this.options.maxPoolGradient } : {}),
+      nchwcBlock,
     });
-    const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
     for (const provider of providers) {
       if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) throw new OnnxEngineError("E_ONNX_OPTIONS", `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
       const unavailable = providerUnavailableReason(provider);

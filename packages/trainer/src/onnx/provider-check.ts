@@ -5,6 +5,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import * as ort from "onnxruntime-node";
+import { GraphBuilder, NCHWC_DOMAIN } from "../internal/onnx/graph-builder.js";
 
 const PROVIDER_LIBRARIES: Record<string, string | undefined> = {
   cuda: "libonnxruntime_providers_cuda.so",
@@ -30,4 +32,34 @@ export function providerUnavailableReason(provider: string): string | undefined 
 export function spinningOption(spinning: boolean | undefined): { extra?: Record<string, unknown> } {
   if (spinning === undefined) return {};
   return { extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } } };
+}
+
+let blockSize: Promise<number> | undefined;
+
+/**
+ * ONNX Runtime's NCHWc block size on this machine (8 with AVX2, 16 with AVX-512), asked of ORT itself: a
+ * ReorderInput of 4 channels pads them to one block. 0 where the blocked kernels are unavailable (another
+ * CPU architecture, or an ORT build without them); the engine then uses NCHW graphs.
+ */
+export function nchwcBlockSize(): Promise<number> {
+  blockSize ??= (async () => {
+    try {
+      const b = new GraphBuilder("nchwc-probe");
+      b.nchwcBlock = 1;
+      const x = b.addInput("x", "float32", [1, -1, 1, 1], [undefined, "channels"]);
+      b.node("ReorderInput", [x], {}, { domain: NCHWC_DOMAIN, names: ["y"] });
+      b.addOutput("y");
+      const session = await ort.InferenceSession.create(b.toModelBytes(), { executionProviders: ["cpu"], intraOpNumThreads: 1, logSeverityLevel: 4 });
+      try {
+        const result = await session.run({ x: new ort.Tensor("float32", new Float32Array(4), [1, 4, 1, 1]) });
+        const block = result.y!.dims[1]!;
+        return block >= 8 && block % 4 === 0 ? block : 0;
+      } finally {
+        await session.release();
+      }
+    } catch {
+      return 0;
+    }
+  })();
+  return blockSize;
 }

@@ -6,7 +6,8 @@
  * Shapes are static (the training graph is compiled per batch size), so broadcasting gradients reduce
  * over axes fixed at build time.
  */
-import { type AttributeValue, type GraphBuilder, type GraphNode, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
+import { type AttributeValue, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
+import { NCHWC_RULES } from "./nchwc.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */
 export type FilterGradientStrategy = "chunked-matmul" | "row-shift" | "im2col-gemm" | "shifted-gemm" | "batched-matmul" | "transposed-conv";
@@ -53,8 +54,8 @@ export function appendGradients(b: GraphBuilder, loss: string, wrt: readonly str
     if (!needs.some(Boolean) || NON_DIFFERENTIABLE.has(node.opType)) continue;
     const grads = node.outputs.map(total);
     if (grads.every((g) => g === undefined)) continue;
-    const rule = RULES[node.opType];
-    if (!rule) throw new OnnxGraphError(`no gradient rule for ONNX op ${node.opType} (node output ${node.outputs[0]})`);
+    const rule = node.domain === NCHWC_DOMAIN ? NCHWC_RULES[node.opType] : node.domain === "" ? RULES[node.opType] : undefined;
+    if (!rule) throw new OnnxGraphError(`no gradient rule for ONNX op ${node.domain === "" ? "" : `${node.domain}.`}${node.opType} (node output ${node.outputs[0]})`);
     const inputGrads = rule(b, node, grads, needs, options);
     node.inputs.forEach((input, k) => {
       const g = inputGrads[k];

@@ -93,6 +93,12 @@ export class GraphBuilder {
   private readonly constantKeys = new Map<string, string>();
   private counter = 0;
 
+  /**
+   * ONNX Runtime's NCHWc block size (channels per block) when this graph uses the CPU provider's blocked
+   * `com.microsoft.nchwc` ops; shape inference pads their channel dimension to a multiple of it.
+   */
+  nchwcBlock = 0;
+
   constructor(
     readonly graphName: string,
     readonly floatType: FloatDType = "float32",
@@ -175,7 +181,7 @@ export class GraphBuilder {
     for (const input of inputs) if (input !== "") this.info(input);
     const count = options.names?.length ?? options.outputs ?? 1;
     const outputs = options.names ? [...options.names] : Array.from({ length: count }, () => this.fresh(opType.toLowerCase()));
-    const infos = this.inferShapes(opType, inputs, attributes, count);
+    const infos = options.domain === NCHWC_DOMAIN ? this.inferNchwcShapes(opType, inputs, attributes) : this.inferShapes(opType, inputs, attributes, count);
     outputs.forEach((name, i) => this.define(name, infos[i]!));
     this.nodes.push({ opType, inputs: [...inputs], outputs, attributes, domain: options.domain ?? "" });
     return outputs;
@@ -184,6 +190,39 @@ export class GraphBuilder {
   /** Appends a single-output node and returns its output. */
   op(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, name?: string): string {
     return this.node(opType, inputs, attributes, name === undefined ? {} : { names: [name] })[0]!;
+  }
+
+  /** Channels of a blocked (NCHWc) tensor holding `channels` real ones. */
+  nchwcChannels(channels: number): number {
+    if (channels === -1) return -1;
+    if (this.nchwcBlock < 1) throw new OnnxGraphError("NCHWc ops need the builder's nchwcBlock");
+    return Math.ceil(channels / this.nchwcBlock) * this.nchwcBlock;
+  }
+
+  private inferNchwcShapes(opType: string, inputs: readonly string[], attrs: Record<string, AttributeValue>): ValueInfo[] {
+    const x = this.info(inputs[0]!);
+    const [n, c, ...spatial] = x.shape as [number, number, ...number[]];
+    switch (opType) {
+      case "ReorderInput":
+        // channels_last = 1 reads NHWC; the blocked result is always N, C', H, W.
+        return attrs.channels_last === 1
+          ? [{ dtype: x.dtype, shape: [n, this.nchwcChannels(x.shape[x.shape.length - 1]!), ...x.shape.slice(1, -1)] }]
+          : [{ dtype: x.dtype, shape: [n, this.nchwcChannels(c), ...spatial] }];
+      case "ReorderOutput":
+        return [{ dtype: x.dtype, shape: attrs.channels_last === 1 ? [n, ...spatial, attrs.channels as number] : [n, attrs.channels as number, ...spatial] }];
+      case "Conv":
+      case "MaxPool":
+      case "AveragePool": {
+        const [info] = this.inferShapes(opType, inputs, attrs, 1);
+        return [info!];
+      }
+      case "Upsample": {
+        const scales = attrs.scales as readonly number[];
+        return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (d === -1 ? -1 : d * scales[i]!)) }];
+      }
+      default:
+        throw new OnnxGraphError(`no shape rule for op ${NCHWC_DOMAIN}.${opType}`);
+    }
   }
 
   private constValues(name: string, what: string): readonly number[] {
@@ -376,7 +415,7 @@ export class GraphBuilder {
       producerName: "studykit",
       producerVersion: "1",
       ...(options.docString === undefined ? {} : { docString: options.docString }),
-      opsetImport: [{ domain: "", version: ONNX_OPSET_VERSION }],
+      opsetImport: [{ domain: "", version: ONNX_OPSET_VERSION }, ...[...new Set(this.nodes.map((n) => n.domain).filter((d) => d !== ""))].map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: this.graphName,
         node: this.nodes.map((node, i) => ({
@@ -395,6 +434,9 @@ export class GraphBuilder {
     };
   }
 }
+
+/** ONNX Runtime's domain of blocked-layout CPU kernels (ReorderInput/Output, Conv, MaxPool, Upsample). */
+export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 
 export function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;

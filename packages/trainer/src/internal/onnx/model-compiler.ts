@@ -9,6 +9,7 @@
 import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../model-description.js";
 import { validateModelDescription } from "../../model-description.js";
 import { OnnxGraphError, type GraphBuilder } from "./graph-builder.js";
+import { blockedConv, blockedMaxPool, blockedUpsample, reorderInput, reorderOutput } from "./nchwc.js";
 
 /** Explicit [begin, end] padding for one spatial axis, TensorFlow's `same` rule (extra pixel at the end). */
 export function samePadding(size: number, kernel: number, stride: number, dilation: number): [number, number] {
@@ -72,6 +73,11 @@ export interface ForwardOptions {
   readonly dropoutMasks?: ReadonlyMap<string, string>;
   /** Emit MaxPool's Indices output (training graphs: its gradient scatters through them). */
   readonly poolIndices?: boolean;
+  /**
+   * Lay activations out in ORT's blocked NCHWc layout with the builder's `nchwcBlock` (see nchwc.ts; the
+   * caller checks `nchwcUnsupportedReason` first). Dropout masks are then channels-last inputs.
+   */
+  readonly nchwc?: boolean;
 }
 
 /**
@@ -79,6 +85,7 @@ export interface ForwardOptions {
  * `[N, 2C, H, W]` (amplitude channels then phase channels).
  */
 export function compileForward(b: GraphBuilder, description: ModelDescription, inputNchw: string, options: ForwardOptions): string {
+  if (options.nchwc) return compileBlockedForward(b, description, inputNchw, options);
   const shapes = validateModelDescription(description);
   let x = inputNchw;
   let [height, width] = [description.input.height, description.input.width];
@@ -113,6 +120,54 @@ export function compileForward(b: GraphBuilder, description: ModelDescription, i
     }
     [height, width] = [shapes[index]![0], shapes[index]![1]];
   });
+  const c = description.heads.channels;
+  const [amplitudeLogits, phaseLogits] = b.node("Split", [x, b.constInt64([c, c])], { axis: 1 }, { outputs: 2 }) as [string, string];
+  const amplitude = b.op("Sigmoid", [amplitudeLogits]);
+  const phase = b.op("Mul", [b.op("Tanh", [phaseLogits]), b.constFloat(Math.PI)]);
+  return b.op("Concat", [amplitude, phase], { axis: 1 });
+}
+
+/** `compileForward` in the blocked layout: blocked from the first conv to the last layer, NCHW heads. */
+function compileBlockedForward(b: GraphBuilder, description: ModelDescription, inputNchw: string, options: ForwardOptions): string {
+  const shapes = validateModelDescription(description);
+  let x = inputNchw;
+  let channels = description.input.channels;
+  let blocked = false;
+  if (channels >= b.nchwcBlock) {
+    x = reorderInput(b, x);
+    blocked = true;
+  }
+  let [height, width] = [description.input.height, description.input.width];
+  description.layers.forEach((layer, index) => {
+    switch (layer.kind) {
+      case "conv2d": {
+        const kernel = options.weights.get(`${layer.name}/kernel`);
+        const bias = layer.useBias ? options.weights.get(`${layer.name}/bias`) : undefined;
+        if (kernel === undefined || (layer.useBias && bias === undefined)) throw new OnnxGraphError(`no graph value for the weights of ${layer.name}`);
+        const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
+        x = blockedConv(b, x, kernel, bias, { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] }, layer.activation, layer.alpha ?? 0.2);
+        blocked = true;
+        break;
+      }
+      case "maxPool2d":
+        x = blockedMaxPool(b, x, layer.poolSize);
+        break;
+      case "upsample2d":
+        x = blockedUpsample(b, x, layer.size);
+        break;
+      case "activation":
+        // Element-wise: the same on the blocked layout (padded channels only ever meet zero filter taps).
+        x = applyActivation(b, x, layer.activation, layer.alpha);
+        break;
+      case "dropout": {
+        const mask = options.dropoutMasks?.get(layer.name);
+        if (mask !== undefined) x = b.op("Mul", [x, blocked ? reorderInput(b, mask, true) : b.op("Transpose", [mask], { perm: [0, 3, 1, 2] })]);
+        break;
+      }
+    }
+    [height, width, channels] = [shapes[index]![0], shapes[index]![1], shapes[index]![2]];
+  });
+  if (blocked) x = reorderOutput(b, x, channels);
   const c = description.heads.channels;
   const [amplitudeLogits, phaseLogits] = b.node("Split", [x, b.constInt64([c, c])], { axis: 1 }, { outputs: 2 }) as [string, string];
   const amplitude = b.op("Sigmoid", [amplitudeLogits]);

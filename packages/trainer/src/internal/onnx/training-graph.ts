@@ -14,6 +14,7 @@ import { LOSS_CONSTANTS } from "../../training-engine.js";
 import { appendGradients, type FilterGradientStrategy } from "./autodiff.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { compileForward, onnxWeightShape } from "./model-compiler.js";
+import { nchwcUnsupportedReason } from "./nchwc.js";
 
 /** SGD with (heavy-ball) momentum: `a ← μa + g`, `w ← w − lr·a` (as TF.js' and PyTorch's momentum). */
 export interface SgdMomentumOptimizer {
@@ -36,6 +37,11 @@ export interface TrainingGraphSpec {
   readonly filterGradient?: FilterGradientStrategy;
   /** MaxPool gradient: scatter through the argmax indices (default) or mask by the upsampled maximum. */
   readonly maxPoolGradient?: "scatter" | "mask";
+  /**
+   * ORT's NCHWc block size on this machine (CPU provider only): when set and the model supports it
+   * (`nchwcUnsupportedReason`), the graph runs in the blocked layout (see nchwc.ts). 0 or absent: NCHW.
+   */
+  readonly nchwcBlock?: number;
 }
 
 /** Fixed I/O names of the compiled graphs. */
@@ -71,6 +77,8 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
   const { description } = spec;
   const { height, width, channels } = description.input;
   const b = new GraphBuilder(`${description.name}-${spec.mode}`, "float32");
+  const blocked = spec.nchwcBlock !== undefined && spec.nchwcBlock > 0 && nchwcUnsupportedReason(description, spec.nchwcBlock) === undefined;
+  if (blocked) b.nchwcBlock = spec.nchwcBlock!;
   const batchDims = spec.batch === -1 ? ["batch"] : [];
   const x = b.addInput(GRAPH_NAMES.input, "float32", [spec.batch, height, width, channels], batchDims);
   const specs = weightSpecs(description);
@@ -83,11 +91,12 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
       if (layer.kind !== "dropout") continue;
       const [h, w, c] = shapes.get(layer.name)!;
       const mask = b.addInput(GRAPH_NAMES.dropout(layer.name), "float32", [spec.batch, h, w, c], batchDims);
-      masks.set(layer.name, b.op("Transpose", [mask], { perm: [0, 3, 1, 2] }));
+      // The blocked graph reorders the channels-last mask itself.
+      masks.set(layer.name, blocked ? mask : b.op("Transpose", [mask], { perm: [0, 3, 1, 2] }));
     }
   }
   const xNchw = b.op("Transpose", [x], { perm: [0, 3, 1, 2] });
-  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask" });
+  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask", nchwc: blocked });
   if (spec.mode === "predict") {
     b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
     b.addOutput(GRAPH_NAMES.output);
