@@ -124,7 +124,8 @@ pub fn for_each_piece<T: Send + Copy>(destination: &mut [T], units: usize, work:
         work(range, piece);
     };
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(&claim_all)).collect();
+        // A helper that cannot be started (thread limit reached) just leaves its chunks to the others.
+        let helpers: Vec<_> = (1..threads).filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, &claim_all).ok()).collect();
         // The calling thread works too rather than waiting idle.
         let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&claim_all));
         for helper in helpers {
