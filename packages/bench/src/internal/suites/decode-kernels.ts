@@ -95,12 +95,12 @@ function nativeDetail(): string {
 
 export async function runDecodeKernelGroups(context: SuiteContext): Promise<ComparisonGroup[]> {
   const bytes = context.quick ? 1 << 20 : 100_000_000;
-  // Three warm-up runs per contender, not one: on the VMs we measure on, memory the process has not
-  // touched for a few seconds has been handed back to the hypervisor, and the first write to it runs
-  // at about 0.7 GB/s instead of 7-8 GB/s. Whichever contender runs first would otherwise pay that
-  // for its fresh 100-200 MB outputs while the other reuses the pages it freed; after a few runs
-  // both allocate from recently freed, warm memory, which is what a loader decoding array after array
-  // sees too.
+  // Three warm-up runs per contender, not one: on the VMs we measure on, pages that stay free for a
+  // couple of seconds are handed back to the hypervisor (free page reporting), and the first write to
+  // one costs a host fault: measured 0.6-0.9 GB/s for first writes to such memory against 6.5-8.7 GB/s
+  // for recently freed memory. Whichever contender runs first would otherwise pay that for its fresh
+  // 100-200 MB outputs while the other reuses the pages it freed; after a few runs both allocate from
+  // recently freed, warm memory, which is what a loader decoding array after array sees too.
   const plan = { ...repeatPlan(context, "fast"), ...(context.quick ? {} : { warmup: 3 }) };
   const mb = `${(bytes / 1e6).toFixed(0)} MB`;
   const work = { amount: bytes, unit: "bytes" as const };
