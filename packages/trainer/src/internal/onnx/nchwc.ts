@@ -239,8 +239,7 @@ function activationGradient(b: GraphBuilder, node: GraphNode, g: string): string
  * dL/dW (in the blocked filter layout) and dL/dbias (padded) of a stride-1 blocked Conv, a few images at
  * a time: each chunk of x is padded and made channels-last, each chunk of g channels-first
  * (`[n, O', H·W]`), and every kernel tap is one batched MatMul of g with a shifted window of x, while
- * the chunk's copies are in cache (as the NCHW engine's chunked-matmul strategy). A ones column on the
- * same MatMuls gives the bias gradient.
+ * the chunk's copies are in cache (as the NCHW engine's chunked-matmul strategy).
  */
 function blockedFilterGradient(
   b: GraphBuilder,
@@ -258,6 +257,7 @@ function blockedFilterGradient(
   const [hp, wp] = [h + pads[0]! + pads[2]!, w + pads[1]! + pads[3]!];
   const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (ho * wo * c * 4)) || 1));
   const partials: string[] = [];
+  const biasPartials: string[] = [];
   for (let start = 0; start < n; start += chunk) {
     const count = Math.min(chunk, n - start);
     const part = (v: string): string => (count === n ? v : b.op("Slice", [v, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]));
@@ -279,16 +279,12 @@ function blockedFilterGradient(
         const win = b.op("Reshape", [b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]), b.constInt64([count, ho * wo, c])]);
         taps.push(b.op("MatMul", [gs, win]));
       }
-    if (withBias) taps.push(b.op("MatMul", [gs, b.constFloat(new Array<number>(ho * wo).fill(1), [ho * wo, 1])]));
     partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
+    // The bias gradient sums the same cached chunk of g (a ReduceSum: a ones-column MatMul was slower).
+    if (withBias) biasPartials.push(b.op("ReduceSum", [gs, b.constInt64([0, 2])], { keepdims: 0 }));
   }
-  let summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
-  let bias: string | undefined;
-  if (withBias) {
-    const [weightPart, biasPart] = b.node("Split", [summed, b.constInt64([kh * kw * c, 1])], { axis: 1 }, { outputs: 2 }) as [string, string];
-    bias = b.op("Reshape", [biasPart, b.constInt64([o])]);
-    summed = weightPart;
-  }
+  const summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
+  const bias = withBias ? biasPartials.reduce((acc, p) => b.op("Add", [acc, p])) : undefined;
   // [O', kH·kW·C'] → the filter's blocked layout: OIHWBiBo [O'/B, C'/B, kH, kW, Bi, Bo] or OIHWBo.
   const blocked = nchwInput
     ? b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o / block, block, kh, kw, c])])], { perm: [0, 4, 2, 3, 1] })
