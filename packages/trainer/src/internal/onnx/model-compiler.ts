@@ -9,7 +9,7 @@
 import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../model-description.js";
 import { validateModelDescription } from "../../model-description.js";
 import { OnnxGraphError, type GraphBuilder } from "./graph-builder.js";
-import { blockedConv, blockedMaxPool, blockedUpsample, reorderInput, reorderOutput } from "./nchwc.js";
+import { blockedConv, blockedMaxPool, blockedUpsample, narrowConv, reorderInput, reorderOutput } from "./nchwc.js";
 
 /** Explicit [begin, end] padding for one spatial axis, TensorFlow's `same` rule (extra pixel at the end). */
 export function samePadding(size: number, kernel: number, stride: number, dilation: number): [number, number] {
@@ -145,8 +145,16 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
         const bias = layer.useBias ? options.weights.get(`${layer.name}/bias`) : undefined;
         if (kernel === undefined || (layer.useBias && bias === undefined)) throw new OnnxGraphError(`no graph value for the weights of ${layer.name}`);
         const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
-        x = blockedConv(b, x, kernel, bias, { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] }, layer.activation, layer.alpha ?? 0.2);
-        blocked = true;
+        const geometry = { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] };
+        const lastConv = description.layers.slice(index + 1).every((l) => l.kind === "activation");
+        if (blocked && lastConv && layer.filters < b.nchwcBlock) {
+          // The output layer (2·C filters): an NCHW result without a mostly-empty filter block.
+          x = applyActivation(b, narrowConv(b, x, kernel, bias, geometry), layer.activation, layer.alpha);
+          blocked = false;
+        } else {
+          x = blockedConv(b, x, kernel, bias, geometry, layer.activation, layer.alpha ?? 0.2);
+          blocked = true;
+        }
         break;
       }
       case "maxPool2d":

@@ -120,6 +120,39 @@ export function blockedConv(
   return nchwc(b, "Conv", inputs, attributes);
 }
 
+/**
+ * A stride-1 Conv with fewer filters than the block (the model's output layer: 2·C filters) from a blocked
+ * input to an NCHW output. ORT's blocked Conv with one partly used filter block is as slow as a full
+ * layer (one block per pass, most of it zero padding), so the kH·kW taps become filters of one 1×1
+ * blocked Conv (Z, kH·kW·O channels, efficient), and the output is the sum of the taps' shifted slices of
+ * Z. Split before Slice keeps each slice's gradient a small Pad.
+ */
+export function narrowConv(
+  b: GraphBuilder,
+  x: string,
+  w: string,
+  bias: string | undefined,
+  geometry: { kernel: readonly number[]; pads: readonly number[] },
+): string {
+  const [o, c, kh, kw] = b.shape(w) as [number, number, number, number];
+  const [n, , h, wd] = b.shape(x) as [number, number, number, number];
+  const taps = kh * kw;
+  const pointwise = b.op("Reshape", [b.op("Transpose", [w], { perm: [2, 3, 0, 1] }), b.constInt64([taps * o, c, 1, 1])]);
+  const z = reorderOutput(b, blockedConv(b, x, pointwise, undefined, { kernel: [1, 1], pads: [0, 0, 0, 0] }, "linear", 0), taps * o);
+  const [pt, pl, pb, pr] = geometry.pads as [number, number, number, number];
+  const padded = pt + pl + pb + pr > 0 ? b.op("Pad", [z, b.constInt64([0, 0, pt, pl, 0, 0, pb, pr])]) : z;
+  const [ho, wo] = [h + pt + pb - kh + 1, wd + pl + pr - kw + 1];
+  const parts = b.node("Split", [padded, b.constInt64(new Array<number>(taps).fill(o))], { axis: 1 }, { outputs: taps });
+  let y: string | undefined;
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const shifted = b.op("Slice", [parts[i * kw + j]!, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([2, 3])]);
+      y = y === undefined ? shifted : b.op("Add", [y, shifted]);
+    }
+  void n;
+  return bias === undefined ? y! : b.op("Add", [y!, b.op("Reshape", [bias, b.constInt64([1, o, 1, 1])])]);
+}
+
 export function blockedMaxPool(b: GraphBuilder, x: string, kernel: readonly number[]): string {
   return nchwc(b, "MaxPool", [x], { kernel_shape: [...kernel], strides: [...kernel] });
 }
