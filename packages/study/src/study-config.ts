@@ -107,28 +107,32 @@ export type StudyConfig = z.infer<typeof studyConfigSchema>;
 export type StudyConfigOverrides = { readonly [K in keyof StudyConfig]?: StudyConfig[K] extends readonly unknown[] ? StudyConfig[K] : Partial<StudyConfig[K]> };
 
 const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
-  // Minutes on a 2-core laptop: 32×32 patterns of a 192×192 object, a small network, a few epochs.
-  // Probe (both presets): aperture radius 0.3·N with a defocus of about 0.9·π·R²/N rad at its edge, so the
-  // bright-field disc holds a shadow image of the illuminated object at about 0.9×: the diffraction then
-  // correlates locally with the object (measured: ~0.4 with the phase, ~0.2 with the amplitude, against ~0
-  // for the focused-aperture default), which convolutional networks pick up far sooner than a far-field
-  // inversion. The illuminated spot (~0.55·N across) fits the N/2 stitch window.
+  // Minutes on a 2-core laptop: 32×32 patterns of a 192×192 object, a small network, many short steps.
+  // Probe (both presets): aperture radius 0.3·N with a defocus of 0.375·N rad at its edge, so the bright-field
+  // disc holds an upright shadow image of the illuminated spot (half maximum ~0.5·N across, 10% ~0.85·N; the
+  // same geometry at every N): each diffraction pixel then correlates with the object pixel it sees
+  // (measured at 1e5 photons: ~0.5 with both amplitude and phase), which convolutional networks pick up far
+  // sooner than a far-field inversion. A wider spot than the former 0.25·N defocus also leaves fewer
+  // unilluminated (unlearnable) pixels in each target patch.
+  // Measured on this preset (ridge regression and the tiny network alike): the error falls as patterns are
+  // added (600 → 2000 training patterns: −10%), so it simulates 4000 positions, and the tiny network gains
+  // more from steps than from width or depth (a 4-level U-Net of the same budget did worse), hence batch 16.
   quick: {
     seed: 20251122,
     object: { source: "procedural", height: 192, width: 192 },
-    probe: { size: 32, apertureFraction: 0.3, defocusRadians: -8 },
-    scan: { count: 1200 },
+    probe: { size: 32, apertureFraction: 0.3, defocusRadians: -12 },
+    scan: { count: 4000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
     overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7 },
-    training: { model: "tiny", epochs: 20, batchSize: 32, learningRate: 2e-3, validationFraction: 0.1, maxTrainSamples: null },
+    training: { model: "tiny", epochs: 40, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null },
     compare: { stitchWindow: 16 },
   },
   // What a scientist would publish: 64×64 patterns of a 512×512 object, the reference network.
   full: {
     seed: 20251122,
     object: { source: "procedural", height: 512, width: 512 },
-    probe: { size: 64, apertureFraction: 0.3, defocusRadians: -16 },
+    probe: { size: 64, apertureFraction: 0.3, defocusRadians: -24 },
     scan: { count: 6000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],

@@ -2,7 +2,8 @@
  * The synthetic sample the study simulates by default: a complex object with amplitude and phase structure
  * at several scales, and a focused probe with defocus — both generated deterministically from a seed.
  *
- * Object: band-pass filtered Gaussian noise summed over octaves (coarse blobs down to fine texture) plus a
+ * Object: band-pass filtered Gaussian noise summed over four octaves (periods 2.5 N down to N/3.2 for a probe
+ * window N: coarse blobs down to texture about half the illuminated spot across) plus a
  * few sharp-edged discs and bars (so that resolution metrics have edges to resolve). Amplitude lies in
  * about [0.3, 1.0], phase in about [−1, 1] rad, both with independent structure.
  *
@@ -20,15 +21,16 @@ function nextPowerOfTwo(n: number): number {
 }
 
 /** Multi-octave band-pass noise, normalised to [0, 1] by its 1st/99th percentiles (clamped). */
-function multiScaleField(height: number, width: number, random: SeededRandom): RealImage {
+function multiScaleField(height: number, width: number, featureSize: number, random: SeededRandom): RealImage {
   const fieldHeight = nextPowerOfTwo(height);
   const fieldWidth = nextPowerOfTwo(width);
   const data = new Float64Array(2 * fieldHeight * fieldWidth);
   for (let index = 0; index < fieldHeight * fieldWidth; index++) data[2 * index] = random.nextNormal();
   const transform = new Fourier2D(fieldHeight, fieldWidth);
   transform.forward(data);
-  // Octave centre frequencies in cycles per pixel: features of ~40, 20, 10 and 5 pixels.
-  const octaves = [1 / 40, 1 / 20, 1 / 10, 1 / 5];
+  // Octave centre frequencies in cycles per pixel: periods of 2.5, 1.25, 0.625 and 0.3125 × featureSize
+  // (80, 40, 20 and 10 pixels for a 32-pixel probe window).
+  const octaves = [2.5, 1.25, 0.625, 0.3125].map((periods) => 1 / (periods * featureSize));
   const weights = [1, 0.6, 0.35, 0.2];
   for (let row = 0; row < fieldHeight; row++) {
     const fy = (row <= fieldHeight / 2 ? row : row - fieldHeight) / fieldHeight;
@@ -90,14 +92,23 @@ export interface ObjectOptions {
   readonly height: number;
   readonly width: number;
   readonly seed: number;
+  /**
+   * Length the texture scales with (pixels; default 32): the study passes the probe window N, so that the
+   * object's structure has the same size relative to the illuminated spot at every N. The finest octave
+   * (period 0.3125·N) is about half the spot: finer texture cannot be learned from a few thousand patterns
+   * by the small networks of a quick study (measured: a ridge regression and the tiny network then do little
+   * better than predicting the mean).
+   */
+  readonly featureSize?: number;
 }
 
 /** A deterministic complex test object (see the module doc). */
 export function generateObject(options: ObjectOptions): ComplexImage {
   const { height, width, seed } = options;
+  const featureSize = options.featureSize ?? 32;
   const random = SeededRandom.derive(seed, "object");
-  const amplitudeField = multiScaleField(height, width, random.fork("amplitude"));
-  const phaseField = multiScaleField(height, width, random.fork("phase"));
+  const amplitudeField = multiScaleField(height, width, featureSize, random.fork("amplitude"));
+  const phaseField = multiScaleField(height, width, featureSize, random.fork("phase"));
   const shapes = Math.max(4, Math.round((height * width) / 4096));
   addShapes(amplitudeField, random.fork("amplitude-shapes"), shapes, 0.35);
   addShapes(phaseField, random.fork("phase-shapes"), shapes, 0.5);

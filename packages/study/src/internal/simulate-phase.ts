@@ -111,7 +111,7 @@ export interface StudySample {
 export function prepareSample(config: StudyConfig): StudySample {
   const size = config.probe.size;
   if (config.object.source === "procedural") {
-    const object = generateObject({ height: config.object.height, width: config.object.width, seed: config.seed });
+    const object = generateObject({ height: config.object.height, width: config.object.width, seed: config.seed, featureSize: size });
     const probe = generateProbe({ size, apertureFraction: config.probe.apertureFraction, defocusRadians: config.probe.defocusRadians });
     const positions = randomScanPositions({ objectHeight: object.height, objectWidth: object.width, patchSize: size, count: config.scan.count, seed: config.seed });
     return { object, probe, positions, fromFile: false, fileSha256: null };
