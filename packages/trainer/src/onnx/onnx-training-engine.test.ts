@@ -9,6 +9,7 @@ import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, type NamedWeight, tinyPtychoModel } from "../model-description.js";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
 import { createOnnxTrainingEngine, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
+import { nchwcBlockSize } from "./provider-check.js";
 
 const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
 const SUPERVISED: LossDescription = { kind: "supervised", metric: "mse", amplitudeWeight: 1, phaseWeight: 0.5 };
@@ -114,6 +115,8 @@ describe("ONNX Runtime training engine", () => {
     const predictions = await Promise.all(
       (["nchw", "nchwc"] as const).map(async (layout) => {
         const engine = await engineFor(tiny, SUPERVISED, { layout });
+        const block = await nchwcBlockSize();
+        expect(engine.layout).toBe(layout === "nchwc" && block > 0 ? `nchwc(${block})` : "nchw");
         const out = await engine.predict(makeBatch(tiny, 3, 7).inputs, 3);
         await engine.dispose();
         return out;

@@ -69,11 +69,20 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private provider: OnnxExecutionProvider | undefined;
   private readonly failed: ProviderAttempt[] = [];
   private readonly threads: number;
+  private graphLayout: string | undefined;
 
   constructor(private readonly options: OnnxTrainingEngineOptions = {}) {
     this.threads = options.intraOpNumThreads ?? 2;
     if (!Number.isSafeInteger(this.threads) || this.threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(this.threads)}`);
     if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
+  }
+
+  /**
+   * The activation layout of the graphs this engine runs, known once `init` started its first session:
+   * `nchwc(B)` (ORT's blocked layout, B channels per block) or `nchw`.
+   */
+  get layout(): string | undefined {
+    return this.graphLayout;
   }
 
   get info(): EngineInfo {
@@ -143,6 +152,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       ...(this.options.maxPoolGradient ? { maxPoolGradient: this.options.maxPoolGradient } : {}),
       nchwcBlock,
     });
+    this.graphLayout = graph.layout === "nchwc" ? `nchwc(${nchwcBlock})` : "nchw";
     for (const provider of providers) {
       if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) throw new OnnxEngineError("E_ONNX_OPTIONS", `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
       const unavailable = providerUnavailableReason(provider);

@@ -71,6 +71,8 @@ export interface CompiledGraph {
   readonly weightNames: readonly string[];
   /** ONNX-layout weight shapes in `weightNames` order. */
   readonly weightShapes: readonly (readonly number[])[];
+  /** The activation layout the graph was written in (`nchwc` only where `nchwcBlock` was given and the model allows it). */
+  readonly layout: "nchwc" | "nchw";
 }
 
 export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
@@ -100,7 +102,7 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
   if (spec.mode === "predict") {
     b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
     b.addOutput(GRAPH_NAMES.output);
-    return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape) };
+    return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape), layout: blocked ? "nchwc" : "nchw" };
   }
   const lossValue = compileLoss(b, spec, prediction, xNchw, batchDims);
   const loss = b.op("Identity", [lossValue], {}, GRAPH_NAMES.loss);
@@ -141,7 +143,7 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
       }
     }
   }
-  return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape) };
+  return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape), layout: blocked ? "nchwc" : "nchw" };
 }
 
 function layerShapes(description: ModelDescription): Map<string, readonly [number, number, number]> {
