@@ -166,12 +166,6 @@ type Rule = (b: GraphBuilder, node: GraphNode, grads: ReadonlyArray<string | und
 /** Bytes of shifted windows per chunk in the filter gradient (about an L2 cache's worth). */
 const CHUNK_BYTES = 1 << 20;
 
-/** The 5-D view `[N, C'/B, H, W, B]` of a blocked tensor. */
-function blocks(b: GraphBuilder, x: string): string {
-  const [n, c, h, w] = b.shape(x) as [number, number, number, number];
-  return b.op("Reshape", [x, b.constInt64([n, c / b.nchwcBlock, h, w, b.nchwcBlock])]);
-}
-
 /** Gradient rules of the blocked ops (used by `appendGradients` for nodes in the NCHWc domain). */
 export const NCHWC_RULES: Record<string, Rule> = {
   ReorderInput: (b, node, [g]) => {
@@ -301,11 +295,11 @@ function blockedFilterGradient(
       const padded = pads.some((p) => p !== 0) ? b.op("Pad", [xc, b.constInt64([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : xc;
       xs = b.op("Transpose", [padded], { perm: [0, 2, 3, 1] });
     } else {
-      const view = blocks(b, xc);
-      const padded = pads.some((p) => p !== 0) ? b.op("Pad", [view, b.constInt64([0, 0, pads[0]!, pads[1]!, 0, 0, 0, pads[2]!, pads[3]!, 0])]) : view;
-      xs = b.op("Reshape", [b.op("Transpose", [padded], { perm: [0, 2, 3, 1, 4] }), b.constInt64([count, hp, wp, c])]);
+      // ORT's own reorder to channels-last: ~10× faster than the equivalent 5-D Transpose here.
+      const nhwc = nchwc(b, "ReorderOutput", [xc], { channels: c, channels_last: 1 });
+      xs = pads.some((p) => p !== 0) ? b.op("Pad", [nhwc, b.constInt64([0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!, 0])]) : nhwc;
     }
-    const gs = b.op("Reshape", [b.op("Transpose", [blocks(b, gc)], { perm: [0, 1, 4, 2, 3] }), b.constInt64([count, o, ho * wo])]);
+    const gs = b.op("Reshape", [reorderOutput(b, gc, o), b.constInt64([count, o, ho * wo])]);
     const taps: string[] = [];
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
