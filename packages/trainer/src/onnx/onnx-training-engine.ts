@@ -139,8 +139,10 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private async createSession(mode: GraphMode, batch: number, dropout: boolean): Promise<ort.InferenceSession> {
     const { description, hyper, optimizer } = this.ready();
     const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
-    // Blocked layout only where the CPU provider runs the graph (the CUDA provider has no NCHWc kernels).
-    const nchwcBlock = providers[0] === "cpu" && (this.options.layout ?? "nchwc") === "nchwc" ? await nchwcBlockSize() : 0;
+    // Blocked layout only where the CPU provider runs the graph (the CUDA provider has no NCHWc kernels):
+    // the first provider whose library is installed is the one that will run it.
+    const runsOn = providers.find((p) => providerUnavailableReason(p) === undefined);
+    const nchwcBlock = runsOn === "cpu" && (this.options.layout ?? "nchwc") === "nchwc" ? await nchwcBlockSize() : 0;
     const graph = compileTrainingGraph({
       description,
       loss: hyper.loss,
