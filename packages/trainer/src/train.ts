@@ -474,7 +474,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const weights = await engine.getWeights();
     const svg = lossCurveSvg(state.history, `${options.description.name}: ${options.loss.kind} loss (${engineInfo.engine}/${engineInfo.backend})`);
     await writeFileAtomic(join(options.outDir, LOSS_CURVE_FILE), svg);
-    const backendRecord = { engine: engineInfo.engine, backend: engineInfo.backend, threads: engineInfo.threads, fallbacks: engineInfo.fallbacks.map((f) => ({ ...f })) };
+    // Read again after training: an engine settles its provider and graph layout only in `init`.
+    const ranOn = engine.info;
+    const backendRecord = {
+      engine: ranOn.engine,
+      backend: ranOn.backend,
+      threads: ranOn.threads,
+      ...(ranOn.layout !== undefined ? { layout: ranOn.layout } : {}),
+      fallbacks: ranOn.fallbacks.map((f) => ({ ...f })),
+    };
     const identity =
       options.identity ??
       (createPartialIdentity({

@@ -85,6 +85,12 @@ export interface EngineInfo {
   /** Back end in use: `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu` (TF.js) or an execution provider. */
   readonly backend: string;
   readonly threads: number;
+  /**
+   * Activation layout of the engine's graphs when it chose one at `init` (ONNX Runtime: `nchwc(8)` for ORT's
+   * blocked layout with 8-channel blocks, or `nchw`). Recorded in identities: the block size follows the
+   * CPU's vector width, and the float sums, hence the trained weights, follow the layout.
+   */
+  readonly layout?: string;
   /** Why each preferred back end above the chosen one failed, in priority order. */
   readonly fallbacks: ReadonlyArray<{ readonly backend: string; readonly reason: string }>;
 }

@@ -61,6 +61,11 @@ describe("training loop on the ONNX Runtime engine", () => {
 
     const bundle = await loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 });
     expect(bundle.modelOnnx).toBeInstanceOf(Uint8Array);
+    // The graph layout decides the float sums, so the bundle's runtime record (and the default identity) names
+    // it: nchwc(B) on CPUs with ORT's blocked kernels.
+    const runtime = bundle.backend as { engine?: string; threads?: number; layout?: string } | undefined;
+    expect(runtime).toMatchObject({ engine: "onnxruntime", threads: 2 });
+    expect(runtime?.layout).toMatch(/^(nchwc\(\d+\)|nchw)$/);
     const session = await createInferenceSession(bundle);
     const { inputs } = arrays(5);
     const fromBundle = await session.predict(inputs.subarray(0, 5 * 64), 5);

@@ -93,6 +93,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       engine: "onnxruntime",
       backend: this.provider ?? expected,
       threads: this.threads,
+      ...(this.graphLayout !== undefined ? { layout: this.graphLayout } : {}),
       fallbacks: fallbacks.map((f) => ({ backend: f.provider, reason: f.error })),
     };
   }
