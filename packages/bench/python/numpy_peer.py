@@ -48,12 +48,14 @@ def load(args) -> None:
         mapped = np.load(args.path, mmap_mode="r")
         rows = args.rows
         state = {"start": 0}
+        # One preallocated batch buffer, as on the Node side (see npz-suite.ts).
+        batch = np.empty((rows,) + mapped.shape[1:], dtype=mapped.dtype)
 
         def run():
             start = state["start"]
-            slab = np.array(mapped[start:start + rows])
+            np.copyto(batch, mapped[start:start + rows])
             state["start"] = (start + 7919 * rows) % max(1, mapped.shape[0] - rows)
-            checksum["value"] = float(slab[0, 32, 32])
+            checksum["value"] = float(batch[0, 32, 32])
     else:
         raise SystemExit(f"unknown kind {args.kind}")
 
