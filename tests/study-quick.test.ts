@@ -1,7 +1,7 @@
 /**
  * The quick preset end to end (`studykit study run --preset quick`, what `npm run study` runs), twice:
  * higher dose must give lower reconstruction error, and the second run must reuse every job with the same
- * run id and bundle hashes. It takes about a minute on an idle 2-core machine (several on a loaded one), so
+ * run id and bundle hashes. It takes about two minutes on an idle 2-core machine (several on a loaded one), so
  * it is part of every `npm test`; STUDYKIT_SKIP_QUICK_STUDY=1 skips it for quick local iterations.
  */
 import { spawnSync } from "node:child_process";
