@@ -53,6 +53,21 @@ function referenceSwap(bytes: Uint8Array, size: number): Uint8Array {
 describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
   const run = <T>(body: () => T): T => withBinding(binding, body);
 
+  it("gives the same results for outputs past 1 MiB (huge-page-backed with the addon) as element-wise references", () => {
+    const count = (1 << 20) / 4 + 3; // float32 outputs just over 1 MiB
+    const doubles = new Float64Array(count).map((_, i) => (i % 977) / 7 - 60);
+    const converted = run(() => float64ToFloat32(doubles));
+    expect(converted.byteLength).toBe(count * 4);
+    expectSameBytes(converted, Float32Array.from(doubles));
+    const interleaved = new Float32Array(2 * count).map((_, i) => i * 0.5);
+    const { real, imaginary } = run(() => interleavedToPlanar(interleaved));
+    expectSameBytes(real, Float32Array.from({ length: count }, (_, i) => interleaved[2 * i]!));
+    expectSameBytes(imaginary, Float32Array.from({ length: count }, (_, i) => interleaved[2 * i + 1]!));
+    expectSameBytes(run(() => planarToInterleaved(real, imaginary)), interleaved);
+    const bytes = unalignedBytes(4 * count, 1);
+    expectSameBytes(run(() => byteSwap(bytes, 4)), referenceSwap(bytes, 4));
+  });
+
   it("byteSwap reverses each element, for every size, odd element counts and unaligned offsets", () => {
     for (const size of [2, 4, 8, 16] as const) {
       for (const count of [0, 1, 3, 17, 1001]) {
