@@ -9,7 +9,7 @@ import * as ort from "onnxruntime-node";
 import { type ModelDescription, type NamedWeight, weightSpecs } from "../model-description.js";
 import type { EngineHyperparameters, EngineInfo, OptimizerState, TrainingBatch, TrainingEngine } from "../training-engine.js";
 import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
-import { checkWeights, hwioToOihw, oihwToHwio } from "../internal/onnx/model-compiler.js";
+import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "../internal/onnx/model-compiler.js";
 import { compileTrainingGraph, GRAPH_NAMES, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
 import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
@@ -107,7 +107,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.hyper = hyper;
     this.optimizer = this.options.optimizer ?? hyper.optimizer;
     this.specs = specs;
-    this.onnxShapes = specs.map((s) => (s.name.endsWith("/kernel") ? [s.shape[3]!, s.shape[2]!, s.shape[0]!, s.shape[1]!] : [...s.shape]));
+    this.onnxShapes = specs.map(onnxWeightShape);
     const slotCount = optimizerSlots(this.optimizer).length;
     const fresh = (): State => ({
       weights: specs.map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1))),
