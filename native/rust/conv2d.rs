@@ -132,6 +132,29 @@ fn split(total: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     (0..parts).map(|t| (total * t / parts)..(total * (t + 1) / parts)).collect()
 }
 
+/// Calls `work(units, piece)` on `threads` contiguous ranges of `0..total` units, each with its own
+/// `unit_len`-element piece of `output`: the last range on this thread, the others on scoped threads,
+/// whose panics resume here.
+fn run_split(output: &mut [f32], total: usize, unit_len: usize, threads: usize, work: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync) {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut rest = output;
+        let mut handles = Vec::new();
+        for (t, range) in split(total, threads).into_iter().enumerate() {
+            let (mine, tail) = rest.split_at_mut(range.len() * unit_len);
+            rest = tail;
+            if t + 1 == threads {
+                work(range, mine);
+            } else {
+                handles.push(scope.spawn(move || work(range, mine)));
+            }
+        }
+        for handle in handles {
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+    });
+}
+
 /// `y = conv2d(x, filter)`; `y` is overwritten.
 pub fn forward(g: &Geometry, x: &[f32], filter: &[f32], y: &mut [f32]) {
     assert!(x.len() == g.input_len() && filter.len() == g.filter_len() && y.len() == g.output_len(), "conv2d buffer sizes do not match the geometry");
@@ -153,23 +176,7 @@ pub fn forward(g: &Geometry, x: &[f32], filter: &[f32], y: &mut [f32]) {
     if g.f == 0 || rows == 0 {
         return y.fill(0.0);
     }
-    let ranges = split(rows, threads);
-    std::thread::scope(|scope| {
-        let mut rest = &mut *y;
-        let mut handles = Vec::new();
-        for (t, range) in ranges.into_iter().enumerate() {
-            let (mine, tail) = rest.split_at_mut(range.len() * g.f);
-            rest = tail;
-            if t + 1 == threads {
-                work(range, mine);
-            } else {
-                handles.push(scope.spawn(move || work(range, mine)));
-            }
-        }
-        for handle in handles {
-            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        }
-    });
+    run_split(y, rows, g.f, threads, work);
 }
 
 /// `dx = ∂(conv2d)/∂x · dy`; `dx` is overwritten.
@@ -197,23 +204,7 @@ pub fn backprop_input(g: &Geometry, dy: &[f32], filter: &[f32], dx: &mut [f32]) 
             start = end;
         }
     };
-    let ranges = split(g.n, threads);
-    std::thread::scope(|scope| {
-        let mut rest = &mut *dx;
-        let mut handles = Vec::new();
-        for (t, range) in ranges.into_iter().enumerate() {
-            let (mine, tail) = rest.split_at_mut(range.len() * image_len);
-            rest = tail;
-            if t + 1 == threads {
-                work(range, mine);
-            } else {
-                handles.push(scope.spawn(move || work(range, mine)));
-            }
-        }
-        for handle in handles {
-            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        }
-    });
+    run_split(dx, g.n, image_len, threads, work);
 }
 
 /// Number of fixed row halves the filter gradient sums separately (independent of the thread count).
