@@ -8,11 +8,10 @@
  * uses the same allocation without the advice: same contents, same errors, more faults.
  */
 import { readSync } from "node:fs";
-import { open } from "node:fs/promises";
-import { withRegularFileSync } from "./regular-file.js";
+import { withRegularFile, withRegularFileSync } from "./regular-file.js";
 import { activeBinding } from "./loader.js";
 import { IoError, IoErrorCode } from "../errors.js";
-import { argumentError, callNative, fromNativeError, ioError, isDirectoryError } from "./typed-errors.js";
+import { argumentError, callNative, fromNativeError, ioError } from "./typed-errors.js";
 
 function checkCount(value: unknown, name: string): asserts value is number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
@@ -81,28 +80,20 @@ export async function readFileRangeAsync(path: string, offset: number, length: n
       throw fromNativeError(error, path);
     }
   }
-  let handle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    throw ioError(path, "open", error);
-  }
-  try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw isDirectoryError(path);
-    if (offset + length > stat.size) throw pastEnd(path, offset, length, stat.size);
-    const bytes = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(bytes, done, Math.min(length - done, 1 << 30), offset + done);
-      if (bytesRead === 0) throw pastEnd(path, offset, length, offset + done);
-      done += bytesRead;
+  return withRegularFile(path, async (handle, size) => {
+    try {
+      if (offset + length > size) throw pastEnd(path, offset, length, size);
+      const bytes = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(bytes, done, Math.min(length - done, 1 << 30), offset + done);
+        if (bytesRead === 0) throw pastEnd(path, offset, length, offset + done);
+        done += bytesRead;
+      }
+      return bytes.buffer;
+    } catch (error) {
+      if (error instanceof IoError) throw error;
+      throw ioError(path, "read", error);
     }
-    return bytes.buffer;
-  } catch (error) {
-    if (error instanceof IoError) throw error;
-    throw ioError(path, "read", error);
-  } finally {
-    await handle.close();
-  }
+  });
 }

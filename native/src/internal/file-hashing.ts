@@ -10,13 +10,12 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { readSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { CancelledError, type IoError, NativeError, NativeErrorCode } from "../errors.js";
 import type { NativeBinding, NativeHandle } from "./binding.js";
-import { withRegularFileSync } from "./regular-file.js";
+import { withRegularFile, withRegularFileSync } from "./regular-file.js";
 import { activeBinding, withBinding } from "./loader.js";
-import { argumentError, callNative, fromNativeError, ioError, isDirectoryError } from "./typed-errors.js";
+import { argumentError, callNative, fromNativeError, ioError } from "./typed-errors.js";
 
 /** Bytes accepted by the hashing functions. */
 type BytesLike = ArrayBufferView | ArrayBuffer;
@@ -239,31 +238,13 @@ export async function sha256Files(paths: readonly string[], options: Sha256Files
 // ---------------------------------------------------------------------------------------------------
 // Fallback (node:crypto + fs.promises): same results, same errors.
 
-async function openForHashing(path: string): Promise<{ handle: FileHandle; size: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    throw ioError(path, "open", error);
-  }
-  try {
-    const stat = await handle.stat();
-    if (stat.isDirectory()) throw isDirectoryError(path);
-    return { handle, size: stat.size };
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-}
-
 async function fallbackSha256File(
   path: string,
   chunkSize: number,
   onProgress: Sha256FileOptions["onProgress"],
   signal: AbortSignal | undefined,
 ): Promise<FileDigest> {
-  const { handle, size } = await openForHashing(path);
-  try {
+  return withRegularFile(path, async (handle, size) => {
     const hash = createHash("sha256");
     const buffer = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(1, size + 1)));
     let offset = 0;
@@ -286,9 +267,7 @@ async function fallbackSha256File(
     }
     onProgress?.({ path, bytesHashed: offset, totalBytes: size });
     return { path, bytes: offset, sha256: hash.digest("hex") };
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 function fallbackSha256FileSync(path: string, chunkSize: number): FileDigest {
