@@ -67,21 +67,23 @@ fn float16_to_float32_impl(source: &[u8], destination: &mut [f32]) {
 }
 
 fn float64_to_float32_impl(source: &[u8], destination: &mut [f32]) {
+    let stores = decode::Stores::for_output(std::mem::size_of_val(destination));
     parallel::for_each_piece(destination, source.len() / 8, |range, piece| {
-        decode::float64_to_float32(&source[range.start * 8..range.end * 8], piece)
+        decode::float64_to_float32(&source[range.start * 8..range.end * 8], piece, stores)
     })
 }
 
-fn interleaved_to_planar_impl<T: Copy + Send + Sync>(interleaved: &[T], real: &mut [T], imaginary: &mut [T]) {
+fn interleaved_to_planar_impl<T: decode::ComplexPart>(interleaved: &[T], real: &mut [T], imaginary: &mut [T]) {
     // Two outputs: split the real plane, and take the matching range of the imaginary one through a
     // pointer (the ranges of different pieces are disjoint).
+    let stores = decode::Stores::for_output(2 * std::mem::size_of_val(real));
     parallel::prepare_output(imaginary);
     let imaginary_base = SendPointer(imaginary.as_mut_ptr());
     parallel::for_each_piece(real, interleaved.len() / 2, |range, piece| {
         let base = &imaginary_base;
         // SAFETY: `range` is within `imaginary` (same length as `real`) and disjoint between pieces.
         let imaginary = unsafe { std::slice::from_raw_parts_mut(base.0.add(range.start), range.len()) };
-        decode::interleaved_to_planar(&interleaved[range.start * 2..range.end * 2], piece, imaginary)
+        decode::interleaved_to_planar(&interleaved[range.start * 2..range.end * 2], piece, imaginary, stores)
     })
 }
 

@@ -57,7 +57,7 @@ export {
   fortranToCAsync,
   crc32Async,
 } from "./internal/decode.js";
-export type { SwapElementSize, PlanarComplex } from "./internal/decode.js";
+export type { SwapElementSize, PlanarComplex, IntoOption, ByteSwapOptions } from "./internal/decode.js";
 
 export { conv2dForward, conv2dBackpropInput, conv2dBackpropFilter } from "./internal/conv2d.js";
 export type { Conv2dGeometry } from "./internal/conv2d.js";

@@ -68,6 +68,64 @@ describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
     expectSameBytes(run(() => byteSwap(bytes, 4)), referenceSwap(bytes, 4));
   });
 
+  it("writes into a caller's array (options.into) the same bytes it returns without one, at any output offset", () => {
+    // Outputs view a larger buffer at an offset, so neither implementation can rely on alignment.
+    const into = <T extends ArrayBufferView>(Type: new (buffer: ArrayBuffer, offset: number, length: number) => T, length: number, itemBytes: number, offset = 1): T =>
+      new Type(new ArrayBuffer((length + offset + 3) * itemBytes), offset * itemBytes, length);
+    for (const count of [0, 1, 7, 33, 1001]) {
+      const doubles = new Float64Array(count).map((_, i) => (i - 17) / 3);
+      const f32 = into(Float32Array, count, 4);
+      expect(run(() => float64ToFloat32(doubles, { into: f32 }))).toBe(f32);
+      expectSameBytes(f32, Float32Array.from(doubles));
+      const halves = new Uint16Array(count).map((_, i) => (i * 2654435761) >>> 16);
+      const fromHalves = into(Float32Array, count, 4, 3);
+      expect(run(() => float16ToFloat32(halves, { into: fromHalves }))).toBe(fromHalves);
+      expectSameBytes(fromHalves, run(() => float16ToFloat32(halves)));
+      const complex = new Float64Array(2 * count).map((_, i) => i * 1.5 - 4);
+      const planes = { real: into(Float64Array, count, 8), imaginary: into(Float64Array, count, 8, 2) };
+      const split = run(() => interleavedToPlanar(complex, { into: planes }));
+      expect(split.real).toBe(planes.real);
+      expect(split.imaginary).toBe(planes.imaginary);
+      expectSameBytes(planes.real, Float64Array.from({ length: count }, (_, i) => complex[2 * i]!));
+      expectSameBytes(planes.imaginary, Float64Array.from({ length: count }, (_, i) => complex[2 * i + 1]!));
+      const joined = into(Float64Array, 2 * count, 8);
+      expect(run(() => planarToInterleaved(planes.real, planes.imaginary, { into: joined }))).toBe(joined);
+      expectSameBytes(joined, complex);
+      const bytes = unalignedBytes(4 * count, 1);
+      const swapped = into(Uint32Array, count, 4);
+      expectSameBytes(run(() => byteSwap(bytes, 4, { into: swapped })), referenceSwap(bytes, 4));
+      expectSameBytes(swapped, referenceSwap(bytes, 4));
+      const transposed = into(Uint8Array, 4 * count, 1, 5);
+      expectSameBytes(run(() => fortranToC(bytes, [count, 2], 2, { into: transposed })), run(() => fortranToC(bytes, [count, 2], 2)));
+      expectSameBytes(transposed, run(() => fortranToC(bytes, [count, 2], 2)));
+    }
+  });
+
+  it("refuses an output of the wrong type or size, or one sharing memory with the input, naming the option", () => {
+    const doubles = new Float64Array(8);
+    const refusal = (pattern: RegExp) => expect.objectContaining({ code: "E_NATIVE_ARGUMENT", message: expect.stringMatching(pattern) });
+    expect(() => run(() => float64ToFloat32(doubles, { into: new Float64Array(8) as unknown as Float32Array }))).toThrow(refusal(/options\.into must be a Float32Array, got Float64Array/));
+    expect(() => run(() => float64ToFloat32(doubles, { into: new Float32Array(7) }))).toThrow(refusal(/options\.into holds 28 bytes but the result needs 32/));
+    // The output would overwrite doubles not yet read.
+    expect(() => run(() => float64ToFloat32(doubles, { into: new Float32Array(doubles.buffer, 16, 8) }))).toThrow(refusal(/shares memory with the input/));
+    const complex = new Float32Array(8);
+    expect(() => run(() => interleavedToPlanar(complex, { into: { real: new Float32Array(4), imaginary: new Float64Array(4) as unknown as Float32Array } }))).toThrow(
+      refusal(/options\.into\.imaginary must be a Float32Array/),
+    );
+    const shared = new Float32Array(4);
+    expect(() => run(() => interleavedToPlanar(complex, { into: { real: shared, imaginary: shared } }))).toThrow(refusal(/into\.imaginary shares memory/));
+    expect(() => run(() => interleavedToPlanar(complex, { into: null as unknown as { real: Float32Array; imaginary: Float32Array } }))).toThrow(refusal(/must be \{ real, imaginary \}/));
+    const bytes = new Uint8Array(8);
+    expect(() => run(() => byteSwap(bytes, 4, { into: bytes }))).toThrow(refusal(/inPlace/));
+    expect(() => run(() => byteSwap(bytes, 4, { into: new Uint8Array(8), inPlace: true }))).toThrow(refusal(/either inPlace or into/));
+    expect(() => run(() => fortranToC(bytes, [2, 4], 1, { into: new Uint16Array(3) }))).toThrow(refusal(/holds 6 bytes but the result needs 8/));
+    // Adjacent but separate ranges of one buffer are fine.
+    const backing = new ArrayBuffer(64 + 32);
+    const input = new Float64Array(backing, 0, 8);
+    input.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    expectSameBytes(run(() => float64ToFloat32(input, { into: new Float32Array(backing, 64, 8) })), Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]));
+  });
+
   it("byteSwap reverses each element, for every size, odd element counts and unaligned offsets", () => {
     for (const size of [2, 4, 8, 16] as const) {
       for (const count of [0, 1, 3, 17, 1001]) {
@@ -301,5 +359,19 @@ describe("decode kernels: large arrays (split across threads natively) match the
     expectSameBytes(withBinding(native, () => planarToInterleaved(p2.real, p2.imaginary)), complex);
     const [t1, t2] = both(() => fortranToC(bytes, [3 * 1024, 1024, 2], 2));
     expectSameBytes(t2, t1);
+    // complex64 planes (the native kernel streams outputs of 4 MiB and more past the caches), into new
+    // arrays and into planes that start 4 bytes past a 32-byte boundary.
+    const complex64 = new Float32Array(bytes.slice().buffer);
+    const [q1, q2] = both(() => interleavedToPlanar(complex64));
+    expectSameBytes(q2.real, q1.real);
+    expectSameBytes(q2.imaginary, q1.imaginary);
+    const offsetPlanes = { real: new Float32Array(new ArrayBuffer(bytes.length / 2 + 64), 4, bytes.length / 8), imaginary: new Float32Array(new ArrayBuffer(bytes.length / 2 + 64), 4, bytes.length / 8) };
+    withBinding(native, () => interleavedToPlanar(complex64, { into: offsetPlanes }));
+    expectSameBytes(offsetPlanes.real, q1.real);
+    expectSameBytes(offsetPlanes.imaginary, q1.imaginary);
+    const doubles = new Float64Array(bytes.slice(0, 8 << 20).buffer).map((value) => (Number.isNaN(value) ? 0.5 : value));
+    const offsetFloats = new Float32Array(new ArrayBuffer((4 << 20) + 64), 12, 1 << 20);
+    withBinding(native, () => float64ToFloat32(doubles, { into: offsetFloats }));
+    expectSameBytes(offsetFloats, Float32Array.from(doubles));
   }, 60_000);
 });
