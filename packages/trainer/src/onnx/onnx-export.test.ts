@@ -10,6 +10,7 @@ import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../model-description.js";
 import { exportOnnx, readOnnxModelDescription } from "./onnx-export.js";
+import { decodeOnnxModel } from "../internal/onnx/onnx-proto.js";
 
 /** NHWC forward pass with plain loops: conv (same/valid), ReLU, 2×2 max-pool, nearest upsample, heads. */
 function referenceForward(d: ModelDescription, weights: readonly NamedWeight[], x: Float32Array, n: number): Float64Array {
@@ -94,6 +95,50 @@ describe("exportOnnx", () => {
     const result = await session.run({ input: new ort.Tensor("float32", x, [n, 8, 8, 4]) });
     const y = result.output!;
     expect(y.dims).toEqual([n, 8, 8, 8]);
+    const expected = referenceForward(d, weights, x, n);
+    let worst = 0;
+    (y.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));
+    expect(worst).toBeLessThan(1e-5);
+    await session.release();
+  });
+
+  it("computes ×2 upsample + 3×3 conv pairs at the low resolution (sub-pixel) with the same results, keeping the 3×3 kernels", async () => {
+    // Non-square, batch 2; one fused pair (up1 → dec1), one pair left alone (up2 → a 5×5 conv).
+    const conv = (name: string, filters: number, kernel: number, activation: "relu" | "linear", layer: number) => ({
+      ...tinyPtychoModel({ size: 8, channels: 1 }).layers[0],
+      name,
+      filters,
+      kernelSize: [kernel, kernel] as const,
+      activation,
+      init: { kernel: "glorotUniform" as const, bias: "zeros" as const, seed: 100 + layer },
+    });
+    const base = tinyPtychoModel({ size: 8, channels: 1 });
+    const d: ModelDescription = {
+      ...base,
+      input: { height: 8, width: 12, channels: 1 },
+      layers: [
+        conv("enc", 8, 3, "relu", 0) as ModelDescription["layers"][number],
+        { kind: "maxPool2d", name: "pool1", poolSize: [2, 2], strides: [2, 2], padding: "valid" },
+        { kind: "maxPool2d", name: "pool2", poolSize: [2, 2], strides: [2, 2], padding: "valid" },
+        { kind: "upsample2d", name: "up1", size: [2, 2], interpolation: "nearest" },
+        conv("dec1", 6, 3, "relu", 1) as ModelDescription["layers"][number],
+        { kind: "upsample2d", name: "up2", size: [2, 2], interpolation: "nearest" },
+        conv("dec2", 4, 5, "relu", 2) as ModelDescription["layers"][number],
+        conv("out", 2, 3, "linear", 3) as ModelDescription["layers"][number],
+      ],
+    };
+    // Non-zero biases, so the per-phase bias is checked too.
+    const weights = initialWeights(d).map((w) => (w.name.endsWith("/bias") ? { ...w, values: w.values.map((_, i) => 0.1 * (i + 1)) } : w));
+    const bytes = exportOnnx(d, weights);
+    const graph = decodeOnnxModel(bytes).graph;
+    expect(graph.node.filter((node) => node.opType === "DepthToSpace")).toHaveLength(1);
+    expect(graph.node.filter((node) => node.opType === "Resize")).toHaveLength(1);
+    expect(graph.initializer.find((init) => init.name === "dec1/kernel")?.dims).toEqual([6, 8, 3, 3]);
+    const session = await ort.InferenceSession.create(bytes);
+    const n = 2;
+    const x = randomInput(n * 8 * 12, 5);
+    const y = (await session.run({ input: new ort.Tensor("float32", x, [n, 8, 12, 1]) })).output!;
+    expect(y.dims).toEqual([n, 8, 12, 2]);
     const expected = referenceForward(d, weights, x, n);
     let worst = 0;
     (y.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));

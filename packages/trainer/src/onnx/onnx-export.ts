@@ -45,7 +45,7 @@ export function exportOnnx(description: ModelDescription, weights: readonly Name
     weightValues.set(spec.name, b.addInitializer(spec.name, "float32", onnxWeightShape(spec), values));
   }
   const nchw = b.op("Transpose", [input], { perm: [0, 3, 1, 2] });
-  const out = compileForward(b, description, nchw, { weights: weightValues });
+  const out = compileForward(b, description, nchw, { weights: weightValues, subpixelUpsampleConv: true });
   b.op("Transpose", [out], { perm: [0, 2, 3, 1] }, ONNX_OUTPUT_NAME);
   b.addOutput(ONNX_OUTPUT_NAME);
   return b.toModelBytes({

@@ -311,6 +311,12 @@ export class GraphBuilder {
         const perm = intsAttr("perm") ?? x.shape.map((_, i) => x.shape.length - 1 - i);
         return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
       }
+      case "DepthToSpace": {
+        const block = intAttr("blocksize", 0);
+        const [n, c, h, w] = x.shape;
+        const scaled = (d: number | undefined) => (d === undefined || d < 0 ? -1 : d * block);
+        return [{ dtype: x.dtype, shape: [n!, c === undefined || c < 0 ? -1 : c / (block * block), scaled(h), scaled(w)] }];
+      }
       case "Concat": {
         const axis = normAxis(intAttr("axis", 0), x.shape.length);
         const shape = [...x.shape];
