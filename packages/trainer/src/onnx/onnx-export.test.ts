@@ -81,6 +81,20 @@ function randomInput(length: number, seed: number): Float32Array {
   });
 }
 
+/** Runs the exported `bytes` on `n` random samples and compares with {@link referenceForward} (max abs < 1e-5). */
+async function expectMatchesReferenceForward(d: ModelDescription, weights: readonly NamedWeight[], bytes: Uint8Array, n: number, seed: number): Promise<void> {
+  const { height, width, channels } = d.input;
+  const session = await ort.InferenceSession.create(bytes);
+  const x = randomInput(n * height * width * channels, seed);
+  const y = (await session.run({ input: new ort.Tensor("float32", x, [n, height, width, channels]) })).output!;
+  expect(y.dims).toEqual([n, height, width, 2 * d.heads.channels]);
+  const expected = referenceForward(d, weights, x, n);
+  let worst = 0;
+  (y.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));
+  expect(worst).toBeLessThan(1e-5);
+  await session.release();
+}
+
 const python = "/usr/bin/python3";
 const hasOnnxPython = spawnSync(python, ["-c", "import onnx"], { stdio: "ignore" }).status === 0;
 
@@ -88,18 +102,7 @@ describe("exportOnnx", () => {
   it("exports the tiny model so that ONNX Runtime matches a plain-loop forward pass (batch 3, C = 4)", async () => {
     const d = tinyPtychoModel({ size: 8, channels: 4, seed: 3 });
     const weights = initialWeights(d);
-    const bytes = exportOnnx(d, weights);
-    const session = await ort.InferenceSession.create(bytes);
-    const n = 3;
-    const x = randomInput(n * 8 * 8 * 4, 11);
-    const result = await session.run({ input: new ort.Tensor("float32", x, [n, 8, 8, 4]) });
-    const y = result.output!;
-    expect(y.dims).toEqual([n, 8, 8, 8]);
-    const expected = referenceForward(d, weights, x, n);
-    let worst = 0;
-    (y.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));
-    expect(worst).toBeLessThan(1e-5);
-    await session.release();
+    await expectMatchesReferenceForward(d, weights, exportOnnx(d, weights), 3, 11);
   });
 
   it("computes ×2 upsample + 3×3 conv pairs at the low resolution (sub-pixel) with the same results, keeping the 3×3 kernels", async () => {
@@ -134,16 +137,7 @@ describe("exportOnnx", () => {
     expect(graph.node.filter((node) => node.opType === "DepthToSpace")).toHaveLength(1);
     expect(graph.node.filter((node) => node.opType === "Resize")).toHaveLength(1);
     expect(graph.initializer.find((init) => init.name === "dec1/kernel")?.dims).toEqual([6, 8, 3, 3]);
-    const session = await ort.InferenceSession.create(bytes);
-    const n = 2;
-    const x = randomInput(n * 8 * 12, 5);
-    const y = (await session.run({ input: new ort.Tensor("float32", x, [n, 8, 12, 1]) })).output!;
-    expect(y.dims).toEqual([n, 8, 12, 2]);
-    const expected = referenceForward(d, weights, x, n);
-    let worst = 0;
-    (y.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));
-    expect(worst).toBeLessThan(1e-5);
-    await session.release();
+    await expectMatchesReferenceForward(d, weights, bytes, 2, 5);
   });
 
   it("is deterministic and carries the description in its metadata", () => {
