@@ -155,9 +155,7 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
   description.layers.forEach((layer, index) => {
     switch (layer.kind) {
       case "conv2d": {
-        const kernel = options.weights.get(`${layer.name}/kernel`);
-        const bias = layer.useBias ? options.weights.get(`${layer.name}/bias`) : undefined;
-        if (kernel === undefined || (layer.useBias && bias === undefined)) throw new OnnxGraphError(`no graph value for the weights of ${layer.name}`);
+        const { kernel, bias } = convWeights(layer, options.weights);
         const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
         const geometry = { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] };
         const lastConv = description.layers.slice(index + 1).every((l) => l.kind === "activation");
@@ -218,8 +216,7 @@ function fusesAsSubpixel(upsample: Upsample2dLayer, conv: Conv2dLayer): boolean 
  * 0/1 matrix), which ORT constant-folds when the kernel is an initializer.
  */
 function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, weights: ReadonlyMap<string, string>): string {
-  const kernel = weights.get(`${layer.name}/kernel`);
-  if (kernel === undefined) throw new OnnxGraphError(`no graph value for weight ${layer.name}/kernel`);
+  const { kernel, bias } = convWeights(layer, weights);
   const [, inChannels, height, width] = b.info(x).shape;
   const outChannels = layer.filters;
   // Which 3×3 tap row (column) feeds phase a's 2-tap row r: TAPS[a][r].
@@ -239,11 +236,7 @@ function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, we
   const perPhase = b.op("Transpose", [b.op("Reshape", [mixed, b.constInt64([outChannels, inChannels!, 4, 2, 2])])], { perm: [2, 0, 1, 3, 4] });
   const phaseKernel = b.op("Reshape", [perPhase, b.constInt64([4 * outChannels, inChannels!, 2, 2])]);
   const inputs = [x, phaseKernel];
-  if (layer.useBias) {
-    const bias = weights.get(`${layer.name}/bias`);
-    if (bias === undefined) throw new OnnxGraphError(`no graph value for weight ${layer.name}/bias`);
-    inputs.push(b.op("Concat", [bias, bias, bias, bias], { axis: 0 }));
-  }
+  if (bias !== undefined) inputs.push(b.op("Concat", [bias, bias, bias, bias], { axis: 0 }));
   const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
   // Element-wise, so applied once to all phases (before the border rows and columns are dropped).
   const activated = applyActivation(b, conv, layer.activation, layer.alpha);
@@ -262,15 +255,19 @@ function padsFor(padding: "same" | "valid", height: number, width: number, kerne
   return [samePadding(height, kernel[0], strides[0], dilation[0]), samePadding(width, kernel[1], strides[1], dilation[1])];
 }
 
-function compileConv(b: GraphBuilder, layer: Conv2dLayer, x: string, height: number, width: number, weights: ReadonlyMap<string, string>): string {
+/** The graph values of a conv layer's kernel and (with `useBias`) bias. */
+function convWeights(layer: Conv2dLayer, weights: ReadonlyMap<string, string>): { kernel: string; bias: string | undefined } {
   const kernel = weights.get(`${layer.name}/kernel`);
   if (kernel === undefined) throw new OnnxGraphError(`no graph value for weight ${layer.name}/kernel`);
-  const inputs = [x, kernel];
-  if (layer.useBias) {
-    const bias = weights.get(`${layer.name}/bias`);
-    if (bias === undefined) throw new OnnxGraphError(`no graph value for weight ${layer.name}/bias`);
-    inputs.push(bias);
-  }
+  if (!layer.useBias) return { kernel, bias: undefined };
+  const bias = weights.get(`${layer.name}/bias`);
+  if (bias === undefined) throw new OnnxGraphError(`no graph value for weight ${layer.name}/bias`);
+  return { kernel, bias };
+}
+
+function compileConv(b: GraphBuilder, layer: Conv2dLayer, x: string, height: number, width: number, weights: ReadonlyMap<string, string>): string {
+  const { kernel, bias } = convWeights(layer, weights);
+  const inputs = bias === undefined ? [x, kernel] : [x, kernel, bias];
   const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
   const y = b.op("Conv", inputs, {
     kernel_shape: [...layer.kernelSize],
