@@ -74,6 +74,21 @@ impl Geometry {
 }
 
 /// Rows (output pixels) per im2col chunk: the chunk stays in L2 next to the packed panels.
+/// Calls `visit(rows, col)` for consecutive chunks of output `rows` (at most [`chunk_rows`] each), with
+/// `col` their im2col patches (`rows.len() × patch`, row-major), reusing one buffer.
+fn for_each_im2col_chunk(g: &Geometry, x: &[f32], rows: std::ops::Range<usize>, mut visit: impl FnMut(std::ops::Range<usize>, &[f32])) {
+    let patch = g.patch();
+    let chunk = chunk_rows(patch);
+    let mut col = vec![0f32; chunk * patch];
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + chunk).min(rows.end);
+        im2col(g, x, start..end, &mut col);
+        visit(start..end, &col[..(end - start) * patch]);
+        start = end;
+    }
+}
+
 fn chunk_rows(patch: usize) -> usize {
     ((96 * 1024) / (patch.max(1) * 4)).clamp(crate::gemm::MR, 1024)
 }
@@ -162,16 +177,11 @@ pub fn forward(g: &Geometry, x: &[f32], filter: &[f32], y: &mut [f32]) {
     let threads = threads_for(rows * patch * g.f);
     let work = |range: std::ops::Range<usize>, out: &mut [f32]| {
         out.fill(0.0);
-        let chunk = chunk_rows(patch);
-        let mut col = vec![0f32; chunk * patch];
-        let mut start = range.start;
-        while start < range.end {
-            let end = (start + chunk).min(range.end);
-            im2col(g, x, start..end, &mut col);
-            let c = &mut out[(start - range.start) * g.f..(end - range.start) * g.f];
-            sgemm_acc(end - start, g.f, patch, Matrix { data: &col[..(end - start) * patch], rs: patch, cs: 1 }, Matrix { data: filter, rs: g.f, cs: 1 }, c, g.f);
-            start = end;
-        }
+        let first = range.start;
+        for_each_im2col_chunk(g, x, range, |rows, col| {
+            let c = &mut out[(rows.start - first) * g.f..(rows.end - first) * g.f];
+            sgemm_acc(rows.len(), g.f, patch, Matrix { data: col, rs: patch, cs: 1 }, Matrix { data: filter, rs: g.f, cs: 1 }, c, g.f);
+        });
     };
     if g.f == 0 || rows == 0 {
         return y.fill(0.0);
@@ -217,16 +227,10 @@ pub fn backprop_filter(g: &Geometry, x: &[f32], dy: &[f32], dfilter: &mut [f32])
     let len = g.filter_len();
     let part = |range: std::ops::Range<usize>| -> Vec<f32> {
         let mut acc = vec![0f32; len];
-        let chunk = chunk_rows(patch);
-        let mut col = vec![0f32; chunk * patch];
-        let mut start = range.start;
-        while start < range.end {
-            let end = (start + chunk).min(range.end);
-            im2col(g, x, start..end, &mut col);
+        for_each_im2col_chunk(g, x, range, |rows, col| {
             // dfilter += colᵀ · dy: col is [rows × patch] row-major, so colᵀ has rs 1, cs patch.
-            sgemm_acc(patch, g.f, end - start, Matrix { data: &col[..(end - start) * patch], rs: 1, cs: patch }, Matrix { data: &dy[start * g.f..end * g.f], rs: g.f, cs: 1 }, &mut acc, g.f);
-            start = end;
-        }
+            sgemm_acc(patch, g.f, rows.len(), Matrix { data: col, rs: 1, cs: patch }, Matrix { data: &dy[rows.start * g.f..rows.end * g.f], rs: g.f, cs: 1 }, &mut acc, g.f);
+        });
         acc
     };
     if len == 0 {
