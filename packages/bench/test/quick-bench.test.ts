@@ -85,6 +85,15 @@ describe("npm run bench -- --quick", () => {
     // Every engine/back end the trainer offers is listed, measured or absent with a reason.
     const train = results.suites.find((s) => s.suite === "train")!;
     expect(train.groups[0]!.contenders.map((c) => c.id)).toEqual(expect.arrayContaining(["tfjs-wasm", "tfjs-cpu", "tfjs-tensorflow", "tfjs-tensorflow-gpu", "onnxruntime-cpu", "onnxruntime-cuda", "pytorch-cpu"]));
+    // The same training samples as GFLOP/s of the model's convolutions, beside the machine's SGEMM rate.
+    const arithmetic = train.groups.find((g) => g.id === "train-arithmetic-rate")!;
+    expect(arithmetic.contenders.map((c) => c.id)).toContain("sgemm-ceiling");
+    for (const contender of arithmetic.contenders) {
+      if (contender.status !== "ok") continue;
+      expect(contender.throughput?.unit).toBe("GFLOP/s");
+      const measured = train.groups[0]!.contenders.find((c) => c.id === contender.id);
+      if (measured?.status === "ok") expect(contender.samples).toEqual(measured.samples);
+    }
   });
 
   it("writes the Markdown table and one SVG chart per suite with groups", () => {

@@ -7,6 +7,7 @@ export type { EngineName } from "./engine-name.js";
 export {
   MODEL_DESCRIPTION_VERSION,
   ModelDescriptionError,
+  countMultiplyAdds,
   countParameters,
   initialWeights,
   referencePtychoModel,
@@ -23,6 +24,7 @@ export type {
   LayerDescription,
   MaxPool2dLayer,
   ModelDescription,
+  MultiplyAddCount,
   NamedWeight,
   OutputHeads,
   PtychoModelOptions,

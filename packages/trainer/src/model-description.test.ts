@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countParameters, initialWeights, referencePtychoModel, tinyPtychoModel, validateModelDescription, weightSpecs } from "./model-description.js";
+import { countMultiplyAdds, countParameters, initialWeights, referencePtychoModel, tinyPtychoModel, validateModelDescription, weightSpecs } from "./model-description.js";
 import type { ModelDescription } from "./model-description.js";
 
 describe("referencePtychoModel", () => {
@@ -71,5 +71,29 @@ describe("validateModelDescription", () => {
     const model = tinyPtychoModel({ size: 16, channels: 1 });
     const bad = { ...model, heads: { ...model.heads, channels: 2 } };
     expect(() => validateModelDescription(bad)).toThrow(/outputs 2 channels but heads need 2·2 = 4/);
+  });
+});
+
+describe("countMultiplyAdds", () => {
+  it("counts each conv as output pixels · filters · kernel taps · input channels, pooling and upsampling changing the sizes", () => {
+    // tiny 16×16, C = 1: conv 8 (16×16) → pool → conv 16 (8×8) → upsample → conv 8 (16×16) → conv 2 (16×16).
+    const perLayer = [16 * 16 * 8 * 9 * 1, 8 * 8 * 16 * 9 * 8, 16 * 16 * 8 * 9 * 16, 16 * 16 * 2 * 9 * 8];
+    const forward = perLayer.reduce((a, b) => a + b);
+    const counts = countMultiplyAdds(tinyPtychoModel({ size: 16, channels: 1 }));
+    expect(counts.forward).toBe(forward);
+    // Filter gradients of every conv, input gradients of all but the first (its input is the model's).
+    expect(counts.training).toBe(2 * forward + forward - perLayer[0]!);
+  });
+
+  it("follows strides and valid padding in the output size", () => {
+    const model: ModelDescription = {
+      ...tinyPtychoModel({ size: 16, channels: 1 }),
+      layers: [
+        { kind: "conv2d", name: "a", filters: 4, kernelSize: [3, 3], strides: [2, 2], padding: "valid", dilation: [1, 1], activation: "relu", useBias: true, init: { kernel: "heNormal", bias: "zeros", seed: 1 } },
+        { kind: "conv2d", name: "b", filters: 2, kernelSize: [1, 1], strides: [1, 1], padding: "same", dilation: [1, 1], activation: "linear", useBias: false, init: { kernel: "glorotUniform", bias: "zeros", seed: 2 } },
+      ],
+    };
+    // a: (16 − 3) / 2 + 1 = 7 → 7·7·4·9·1; b: 7·7·2·1·4.
+    expect(countMultiplyAdds(model)).toEqual({ forward: 7 * 7 * 4 * 9 + 7 * 7 * 2 * 4, training: 3 * (7 * 7 * 4 * 9 + 7 * 7 * 2 * 4) - 7 * 7 * 4 * 9 });
   });
 });

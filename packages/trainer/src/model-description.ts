@@ -225,6 +225,44 @@ export function countParameters(description: ModelDescription): number {
   return weightSpecs(description).reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
 }
 
+/** Multiply-adds per sample of a model's convolutions (see {@link countMultiplyAdds}). */
+export interface MultiplyAddCount {
+  /** Forward pass: Σ over conv layers of output pixels · filters · kH · kW · input channels. */
+  readonly forward: number;
+  /**
+   * One training step: the forward pass, every conv's filter gradient (the same count as its forward
+   * pass) and every conv's input gradient except where the input is the model's input (no gradient is
+   * needed there, so no engine computes it).
+   */
+  readonly training: number;
+}
+
+/**
+ * The convolutions' multiply-adds per sample, the work any engine doing direct (im2col or GEMM)
+ * convolution must do; element-wise ops, pooling and the loss are not counted (they are memory-bound and
+ * a few percent of it). Benchmarks divide by it to report GFLOP/s (2 FLOPs per multiply-add).
+ */
+export function countMultiplyAdds(description: ModelDescription): MultiplyAddCount {
+  const shapes = validateModelDescription(description);
+  let forward = 0;
+  let inputGradients = 0;
+  let inChannels = description.input.channels;
+  let seenConv = false;
+  description.layers.forEach((layer, i) => {
+    const [h, w, c] = shapes[i]!;
+    if (layer.kind === "conv2d") {
+      const count = h * w * c * layer.kernelSize[0] * layer.kernelSize[1] * inChannels;
+      forward += count;
+      // Layers before the first conv (activations, pooling) carry no weights, so the first conv's input
+      // needs no gradient either.
+      if (seenConv) inputGradients += count;
+      seenConv = true;
+    }
+    inChannels = c;
+  });
+  return { forward, training: 2 * forward + inputGradients };
+}
+
 function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut: number, prng: SeededRandom): void {
   switch (init) {
     case "zeros":

@@ -29,6 +29,16 @@ describe("GroupBuilder", () => {
     expect(group.finish().ratios[0]!.ratio).toBe(4);
   });
 
+  it("reports floating-point work as GFLOP/s and compares contenders by rate", () => {
+    const group = new GroupBuilder({ id: "g", title: "G", kind: "time" });
+    group.addSamples({ id: "step", label: "Step", role: "ours", work: { amount: 40e9, unit: "flops" } }, [0.4, 0.5, 0.6]);
+    group.addSamples({ id: "gemm", label: "GEMM", role: "reference", work: { amount: 16e9, unit: "flops" } }, [0.1]);
+    const result = group.finish();
+    expect(result.contenders[0]).toMatchObject({ throughput: { value: 80, unit: "GFLOP/s" } });
+    expect(result.contenders[1]).toMatchObject({ throughput: { value: 160, unit: "GFLOP/s" } });
+    expect(result.ratios).toEqual([{ ours: "step", peer: "gemm", ratio: 0.5 }]);
+  });
+
   it("checks value goals on latency groups", () => {
     const group = new GroupBuilder({ id: "g", title: "G", kind: "latency" });
     group.addSamples({ id: "a", label: "A", role: "ours" }, [3, 30, 4]);

@@ -3,7 +3,7 @@
  * ratios and goal checks. Every contender of a group goes through here, so all are timed the same way.
  */
 import { speedRatio, summarize } from "../statistics.js";
-import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, RatioResult, ValueCheck, Work } from "./results.js";
+import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, RatioResult, ThroughputUnit, ValueCheck, Work } from "./results.js";
 
 /** How many times to run a contender: warm-up runs are discarded; a slow contender stops at the budget. */
 export interface RepeatPlan {
@@ -186,6 +186,13 @@ export class GroupBuilder {
   }
 }
 
-function throughputOf(work: Work, medianSeconds: number): { value: number; unit: "GB/s" | "samples/s" } {
-  return work.unit === "bytes" ? { value: work.amount / medianSeconds / 1e9, unit: "GB/s" } : { value: work.amount / medianSeconds, unit: "samples/s" };
+function throughputOf(work: Work, medianSeconds: number): { value: number; unit: ThroughputUnit } {
+  switch (work.unit) {
+    case "bytes":
+      return { value: work.amount / medianSeconds / 1e9, unit: "GB/s" };
+    case "flops":
+      return { value: work.amount / medianSeconds / 1e9, unit: "GFLOP/s" };
+    case "samples":
+      return { value: work.amount / medianSeconds, unit: "samples/s" };
+  }
 }

@@ -20,8 +20,12 @@ export type ContenderRole = "ours" | "peer" | "reference";
 /** What one unit of measured work is, so that times can be turned into throughput. */
 export interface Work {
   readonly amount: number;
-  readonly unit: "bytes" | "samples";
+  /** `flops`: floating-point operations (2 per multiply-add), shown as GFLOP/s. */
+  readonly unit: "bytes" | "samples" | "flops";
 }
+
+/** Units of a contender's median throughput. */
+export type ThroughputUnit = "GB/s" | "samples/s" | "GFLOP/s";
 
 export interface MeasuredContender {
   readonly id: string;
@@ -33,8 +37,8 @@ export interface MeasuredContender {
   readonly summary: Summary;
   /** Work per repetition when it differs from the group's. */
   readonly work?: Work;
-  /** Median throughput (GB/s for bytes, samples/s for samples), when the group has work. */
-  readonly throughput?: { readonly value: number; readonly unit: "GB/s" | "samples/s" };
+  /** Median throughput (GB/s for bytes, samples/s for samples, GFLOP/s for flops), when the group has work. */
+  readonly throughput?: { readonly value: number; readonly unit: ThroughputUnit };
   /** Version or implementation detail of what ran (e.g. `numpy 2.4.1`, `x86-sha-ni`). */
   readonly detail?: string;
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as trainer from "@studykit/trainer";
 import { GroupBuilder, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { SuiteResult } from "../results.js";
+import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { ENGINE_TARGETS, PROTOCOL_PREFIX, THREADS, type ContenderRequest } from "./model-contender.js";
 
@@ -127,10 +127,59 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
           { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu", atLeast: 1.2 },
           { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "tfjs-wasm", atLeast: 5 },
         ];
+  const comparison = group.finish(goals);
+  const groups = mode === "train" ? [comparison, await arithmeticGroup(context, comparison, trainer.countMultiplyAdds(trainer.referencePtychoModel({ size, channels: 1, seed: 7 })).training)] : [comparison];
   const notes = [
     `Same model description and initial weights (model seed 7) for every engine, each in its own process; the same deterministic batch; ${mode === "train" ? "loss: supervised MSE on amplitude and phase, Adam lr 1e-3. " : ""}PyTorch runs the same layers channels-first with the same heads (sigmoid amplitude, π·tanh phase).`,
   ];
-  return { suite: mode, wallSeconds: (performance.now() - started) / 1000, groups: [group.finish(goals)], notes };
+  return { suite: mode, wallSeconds: (performance.now() - started) / 1000, groups, notes };
+}
+
+/** Side of the square float32 matrices of the SGEMM ceiling (2·n³ FLOPs: 17 GFLOP at 2048). */
+const GEMM_SIZE = 2048;
+
+/**
+ * The training rates of `trainGroup` as GFLOP/s of the model's convolution multiply-adds, beside the
+ * machine's dense SGEMM rate (numpy's BLAS on the same thread count) as a `reference`: how close each
+ * engine runs to what the cores can do, and what a ratio goal between two contenders asks of the hardware.
+ */
+async function arithmeticGroup(context: SuiteContext, trainGroup: ComparisonGroup, multiplyAddsPerSample: number): Promise<ComparisonGroup> {
+  const flopsPerSample = 2 * multiplyAddsPerSample;
+  const gemmSize = context.quick ? 512 : GEMM_SIZE;
+  const group = new GroupBuilder({
+    id: "train-arithmetic-rate",
+    title: `Arithmetic rate of a training step: the reference model's convolutions (${(flopsPerSample / 1e9).toFixed(3)} GFLOP per sample) against the machine's SGEMM, ${THREADS} threads`,
+    kind: "time",
+    log: context.log,
+  });
+  for (const contender of trainGroup.contenders) {
+    if (contender.status !== "ok") continue;
+    const samples = contender.work?.amount ?? trainGroup.work?.amount;
+    if (samples === undefined) continue;
+    group.addSamples({ id: contender.id, label: contender.label, role: contender.role, work: { amount: samples * flopsPerSample, unit: "flops" } }, contender.samples, contender.detail);
+  }
+  await group.run({ id: "sgemm-ceiling", label: `SGEMM ${gemmSize}×${gemmSize}×${gemmSize} (numpy matmul)`, role: "reference", work: { amount: 2 * gemmSize ** 3, unit: "flops" } }, async () => {
+    const python = await findPythonWith("numpy");
+    const plan: RepeatPlan = context.quick ? { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 2 } : { warmup: 2, repetitions: 7, minRepetitions: 3, budgetSeconds: 10 };
+    const answer = await runPythonScript(python, "gemm_ceiling.py", [...planArguments(plan), "--size", String(gemmSize), "--threads", String(THREADS)], 300_000);
+    return { samples: numbersField(answer, "samples"), detail: `${String(answer.blas)}, numpy ${String(answer.numpy)}, ${String(answer.threads)} threads` };
+  });
+  group.note(
+    "Counted work: each conv's forward pass and filter gradient, and its input gradient except the first conv's (its input is the model's); element-wise ops, pooling, the loss and the optimizer are not counted. Any engine doing direct convolution must do this work, so no engine can go much above the SGEMM rate on it.",
+  );
+  const rateOf = (id: string): number | undefined => {
+    const contender = group.get(id);
+    return contender?.status === "ok" ? contender.throughput?.value : undefined;
+  };
+  const [ceiling, wasm, ort] = [rateOf("sgemm-ceiling"), rateOf("tfjs-wasm"), rateOf("onnxruntime-cpu")];
+  const wasmGoal = 10;
+  if (ceiling !== undefined && wasm !== undefined) {
+    const needed = wasmGoal * wasm;
+    group.note(
+      `The ONNX Runtime ÷ TF.js wasm ≥ ${wasmGoal}× training goal asks for ${((needed * 1e9) / flopsPerSample).toFixed(0)} samples/s here: ${needed.toFixed(0)} GFLOP/s of convolution work, ${(needed / ceiling).toFixed(2)}× this machine's SGEMM rate${ort === undefined ? "" : `; ONNX Runtime runs at ${((100 * ort) / ceiling).toFixed(0)}% of it`}.`,
+    );
+  }
+  return group.finish();
 }
 
 export function runTrainSuite(context: SuiteContext): Promise<SuiteResult> {
