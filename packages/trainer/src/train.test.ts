@@ -139,6 +139,27 @@ describe("determinism and bundles (wasm)", () => {
   }, 60_000);
 });
 
+describe("the same loop on ONNX Runtime (engine: \"onnxruntime\")", () => {
+  it("gives the same bundle SHA-256 for the same seeds and records the provider, threads and graph layout", async () => {
+    const ort = { engine: "onnxruntime" as const, backend: "cpu" };
+    const a = await train(options(tempDir(), ort));
+    const b = await train(options(tempDir(), { engine: "onnxruntime", backend: "auto" }));
+    expect(b.bundleSha256).toBe(a.bundleSha256);
+    expect(a.history.at(-1)!.loss).toBeLessThan(a.history[0]!.loss);
+    const bundle = await loadBundle(a.bundlePath);
+    expect(bundle.backend).toMatchObject({ engine: "onnxruntime", backend: "cpu", threads: 2, layout: expect.stringMatching(/^(nchwc\(\d+\)|nchw)$/) });
+    const reseeded = await train(options(tempDir(), { ...ort, seeds: { shuffle: 8 } }));
+    expect(reseeded.bundleSha256).not.toBe(a.bundleSha256);
+  }, 120_000);
+
+  it("refuses a TF.js back end as an ONNX Runtime execution provider, naming both fixes", async () => {
+    await expect(train(options(tempDir(), { engine: "onnxruntime", backend: "wasm" }))).rejects.toMatchObject({
+      code: "E_BACKEND_UNKNOWN",
+      message: expect.stringMatching(/"wasm" is not an ONNX Runtime execution provider: use one of cuda, cpu .*engine "tfjs"/),
+    });
+  });
+});
+
 describe("checkpoints, resume and cancellation (wasm)", () => {
   it("resumes after an abort and ends bitwise where an uninterrupted run ends", async () => {
     const uninterrupted = await train(options(tempDir()));

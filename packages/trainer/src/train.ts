@@ -22,6 +22,7 @@ import { SingleBar } from "cli-progress";
 import { canonicalJson, createPartialIdentity, fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
 import { StudykitError, sha256 } from "@studykit/native";
 import type { BackendChoice } from "./backend-selection.js";
+import type { OnnxExecutionProvider } from "./onnx/inference-session.js";
 import { writeBundle, type OnnxExportFailure, type OnnxExportOutcome } from "./bundle.js";
 import { parseEngineName, type EngineName } from "./engine-name.js";
 import { lossCurveSvg } from "./internal/loss-curve.js";
@@ -65,7 +66,10 @@ export interface TrainOptions {
   readonly optimizer?: Partial<Omit<AdamOptimizer, "kind">>;
   /** `"tfjs"` (default), `"onnxruntime"`, or an engine instance (its `init` is called here; the caller disposes it). */
   readonly engine?: EngineName | TrainingEngine;
-  /** TF.js back end (default `STUDYKIT_BACKEND`, then `auto`). */
+  /**
+   * TF.js back end (default `STUDYKIT_BACKEND`, then `auto`); with `engine: "onnxruntime"`, the ONNX
+   * Runtime execution provider (`cpu`, the default, or `cuda`; `auto` means `cpu`).
+   */
   readonly backend?: BackendChoice | string;
   /** The job's artifact directory (created). */
   readonly outDir: string;
@@ -288,7 +292,12 @@ async function createEngine(options: TrainOptions): Promise<TrainingEngine> {
   if (name === "tfjs") return createTfjsEngine(options.backend);
   // Loaded on demand so TF.js-only users never load onnxruntime-node.
   const { createOnnxTrainingEngine } = await import("./onnx/onnx-training-engine.js");
-  return createOnnxTrainingEngine();
+  const { ONNX_EXECUTION_PROVIDERS } = await import("./onnx/inference-session.js");
+  const provider = options.backend === undefined || options.backend === "auto" ? "cpu" : options.backend;
+  if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
+    throw new TrainingError("E_BACKEND_UNKNOWN", `backend ${JSON.stringify(options.backend)} is not an ONNX Runtime execution provider: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")} with engine "onnxruntime", or engine "tfjs" for TF.js back ends`);
+  }
+  return createOnnxTrainingEngine({ executionProviders: [provider as OnnxExecutionProvider] });
 }
 
 /**

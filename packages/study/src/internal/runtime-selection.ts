@@ -6,14 +6,21 @@
  * `auto` prefers ONNX Runtime (its CPU kernels train these models several times faster than TF.js `wasm`)
  * and falls back to TF.js, whose own `auto` picks tfjs-node-gpu → tfjs-node → wasm → cpu.
  */
+import type { JsonObject } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
-import { parseEngineName, selectBackend } from "@studykit/trainer";
+import { onnxTrainingSetup, parseEngineName, selectBackend } from "@studykit/trainer";
 
 /** The resolved runtime. */
 export interface ResolvedRuntime {
   readonly engine: "onnxruntime" | "tfjs";
   /** ONNX Runtime execution provider (`cpu`, `cuda`) or TF.js back end (`wasm`, `cpu`, …). */
   readonly backend: string;
+  /**
+   * What goes into every job's run identity: the engine and back end, the engine library's version, the
+   * thread count and (ONNX Runtime) the training graphs' layout, each of which changes a job's bits. Two
+   * machines whose CPUs give ORT different NCHWc blocks (AVX2: 8, AVX-512: 16) get different identities.
+   */
+  readonly identity: JsonObject;
   /** Why each preferred option was passed over. */
   readonly fallbacks: readonly { readonly name: string; readonly reason: string }[];
 }
@@ -43,7 +50,10 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
         // `--backend wasm` (a TF.js back end) with `--engine auto` means TF.js.
         fallbacks.push({ name: "onnxruntime", reason: `back end ${backend} is a TF.js back end` });
       } else {
-        return { engine: "onnxruntime", backend: backend === "auto" ? "cpu" : backend, fallbacks };
+        const provider = backend === "auto" ? "cpu" : (backend as "cpu" | "cuda");
+        // The same options the study's jobs create their engines with (train() with this back end).
+        const setup = await onnxTrainingSetup({ executionProviders: [provider] });
+        return { engine: "onnxruntime", backend: provider, identity: { ...setup }, fallbacks };
       }
     } else if (wanted === "onnxruntime") {
       throw new StudykitError("E_ENGINE_UNAVAILABLE", `ONNX Runtime does not load (${failure}): reinstall onnxruntime-node, or use --engine tfjs`);
@@ -53,5 +63,6 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
   }
   const selection = await selectBackend(backend);
   for (const entry of selection.fallbacks) fallbacks.push({ name: `tfjs/${entry.backend}`, reason: entry.reason });
-  return { engine: "tfjs", backend: selection.backend, fallbacks };
+  const identity = { engine: "tfjs", backend: selection.backend, tfjs: selection.tfjsVersion, threads: selection.threads };
+  return { engine: "tfjs", backend: selection.backend, identity, fallbacks };
 }

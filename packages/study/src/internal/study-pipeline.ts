@@ -232,7 +232,6 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
   const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const codeVersion = detectCodeVersion({ cwd: root });
-  const identityRuntime = { engine: runtime.engine, backend: runtime.backend };
 
   mark = performance.now();
   const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
@@ -242,7 +241,7 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
     force: options.force ?? false,
     inputHasher: hashInput,
     codeVersion,
-    runtime: identityRuntime,
+    runtime: runtime.identity,
     progress: options.progress ?? "auto",
     cancelOnSignals: options.cancelOnSignals ?? false,
     executor: options.executor ?? "local",
@@ -263,7 +262,7 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
     datasetSnapshotHash: fingerprint(datasetSnapshots),
     seeds: { seed: config.seed },
     codeVersion,
-    runtime: identityRuntime,
+    runtime: runtime.identity,
   });
   // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
   const final = partial.finalize({
@@ -351,7 +350,7 @@ export async function planStudyPipeline(options: StudyPipelineOptions): Promise<
     force: options.force ?? false,
     inputHasher: hashInput,
     codeVersion: detectCodeVersion({ cwd: root }),
-    runtime: { engine: runtime.engine, backend: runtime.backend },
+    runtime: runtime.identity,
   });
   return { plan, matrix, runtime };
 }

@@ -76,7 +76,8 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     validationSplit: config.validationFraction,
     seeds: { shuffle: config.seed, dropout: config.seed },
     engine: config.engine === "onnxruntime" ? "onnxruntime" : "tfjs",
-    ...(config.engine === "tfjs" ? { backend: config.backend } : {}),
+    // A TF.js back end, or the ONNX Runtime execution provider the job's identity records.
+    backend: config.backend,
     outDir: context.job.artifactDir,
     signal: context.signal,
     progress: false,

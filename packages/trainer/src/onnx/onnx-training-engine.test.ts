@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, type NamedWeight, tinyPtychoModel } from "../model-description.js";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
-import { createOnnxTrainingEngine, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
+import { createOnnxTrainingEngine, onnxTrainingSetup, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
 import { nchwcBlockSize } from "./provider-check.js";
 
 const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
@@ -270,6 +270,24 @@ describe("ONNX Runtime training engine", () => {
       expect(after.backend).toBe("cuda");
     }
     await engine.dispose();
+  });
+
+  it("tells before any model is compiled what an engine with the same options runs on (for run identities)", async () => {
+    const variants: OnnxTrainingEngineOptions[] = [{}, { layout: "nchw" }, { intraOpNumThreads: 1 }, { executionProviders: ["cuda", "cpu"] }];
+    for (const options of variants) {
+      const setup = await onnxTrainingSetup(options);
+      const engine = createOnnxTrainingEngine(options);
+      await engine.init(tiny, initialWeights(tiny), { loss: SUPERVISED, optimizer: ADAM });
+      // The tiny model allows the blocked layout, so it gets exactly the layout the setup announced.
+      expect(setup, JSON.stringify(options)).toEqual({ engine: "onnxruntime", provider: engine.info.backend, threads: engine.info.threads, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      await engine.dispose();
+    }
+    await expect(onnxTrainingSetup({ intraOpNumThreads: 0 })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
+    // CUDA alone where its provider library is missing: the engine could not start, so neither can the setup.
+    const cudaInstalled = (await onnxTrainingSetup({ executionProviders: ["cuda", "cpu"] })).provider === "cuda";
+    const cudaSetup = onnxTrainingSetup({ executionProviders: ["cuda"] });
+    if (!cudaInstalled) await expect(cudaSetup).rejects.toMatchObject({ code: "E_ONNX_NO_PROVIDER", message: expect.stringContaining("cuda: ") });
+    else await expect(cudaSetup).resolves.toMatchObject({ provider: "cuda", layout: "nchw" });
   });
 
   it("reports misuse with typed errors", async () => {

@@ -51,6 +51,62 @@ interface State {
   slots: Float32Array[][];
 }
 
+/** Intra-op threads of an engine created without `intraOpNumThreads`. */
+const DEFAULT_THREADS = 2;
+
+/**
+ * What an ONNX Runtime training engine created with `options` computes with on this machine, known before
+ * any model is compiled: record it in a run's identity, since each field changes the bits of the result.
+ */
+export interface OnnxTrainingSetup {
+  readonly engine: "onnxruntime";
+  /** The first configured execution provider whose library is installed (the one that will run). */
+  readonly provider: OnnxExecutionProvider;
+  readonly threads: number;
+  /**
+   * Activation layout of the training graphs for models that allow the blocked layout: `nchwc(B)` (B is
+   * 8 with AVX2, 16 with AVX-512, so float sums differ between such machines) or `nchw`. A model that
+   * does not allow it (see the `layout` option) runs NCHW; the engine's `layout` says what a model got.
+   */
+  readonly layout: string;
+  /** onnxruntime-node's version. */
+  readonly onnxruntime: string;
+}
+
+/** The provider that will run a graph: the first of `providers` whose library is installed. */
+function providerThatRuns(providers: readonly OnnxExecutionProvider[]): OnnxExecutionProvider | undefined {
+  return providers.find((p) => providerUnavailableReason(p) === undefined);
+}
+
+/** NCHWc block size the graphs of `provider` use under `layout` (0: NCHW). */
+async function blockFor(provider: OnnxExecutionProvider | undefined, layout: OnnxTrainingEngineOptions["layout"]): Promise<number> {
+  // Blocked layout only where the CPU provider runs the graph (the CUDA provider has no NCHWc kernels).
+  return provider === "cpu" && (layout ?? "nchwc") === "nchwc" ? nchwcBlockSize() : 0;
+}
+
+/**
+ * The {@link OnnxTrainingSetup} of an engine created with `options` (checked as `createOnnxTrainingEngine`
+ * checks them). `E_ONNX_NO_PROVIDER` when none of the providers is installed.
+ */
+export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {}): Promise<OnnxTrainingSetup> {
+  const threads = checkedThreads(options);
+  const providers = options.executionProviders ?? ["cpu"];
+  const provider = providerThatRuns(providers);
+  if (provider === undefined) {
+    const reasons = providers.map((p) => `${p}: ${providerUnavailableReason(p) ?? "not installed"}`).join("; ");
+    throw new OnnxEngineError("E_ONNX_NO_PROVIDER", `no ONNX Runtime execution provider can start: ${reasons} (use "cpu", or install onnxruntime-node's CUDA provider)`, { userFacing: true });
+  }
+  const block = await blockFor(provider, options.layout);
+  return { engine: "onnxruntime", provider, threads, layout: block > 0 ? `nchwc(${block})` : "nchw", onnxruntime: ort.env.versions.common ?? "unknown" };
+}
+
+function checkedThreads(options: OnnxTrainingEngineOptions): number {
+  const threads = options.intraOpNumThreads ?? DEFAULT_THREADS;
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);
+  if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
+  return threads;
+}
+
 /** Creates an ONNX Runtime training engine (call `init` before anything else). */
 export function createOnnxTrainingEngine(options: OnnxTrainingEngineOptions = {}): OnnxTrainingEngine {
   return new OnnxTrainingEngine(options);
@@ -72,9 +128,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private graphLayout: string | undefined;
 
   constructor(private readonly options: OnnxTrainingEngineOptions = {}) {
-    this.threads = options.intraOpNumThreads ?? 2;
-    if (!Number.isSafeInteger(this.threads) || this.threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(this.threads)}`);
-    if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
+    this.threads = checkedThreads(options);
   }
 
   /**
@@ -87,7 +141,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
 
   get info(): EngineInfo {
     // Before the first session starts, the provider is the first configured one whose library is present.
-    const expected = (this.options.executionProviders ?? ["cpu"]).find((p) => providerUnavailableReason(p) === undefined) ?? "cpu";
+    const expected = providerThatRuns(this.options.executionProviders ?? ["cpu"]) ?? "cpu";
     const fallbacks = this.provider !== undefined ? this.failed : (this.options.executionProviders ?? []).slice(0, (this.options.executionProviders ?? []).indexOf(expected)).map((p) => ({ provider: p, error: providerUnavailableReason(p) ?? "not started" }));
     return {
       engine: "onnxruntime",
@@ -140,10 +194,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private async createSession(mode: GraphMode, batch: number, dropout: boolean): Promise<ort.InferenceSession> {
     const { description, hyper, optimizer } = this.ready();
     const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
-    // Blocked layout only where the CPU provider runs the graph (the CUDA provider has no NCHWc kernels):
-    // the first provider whose library is installed is the one that will run it.
-    const runsOn = providers.find((p) => providerUnavailableReason(p) === undefined);
-    const nchwcBlock = runsOn === "cpu" && (this.options.layout ?? "nchwc") === "nchwc" ? await nchwcBlockSize() : 0;
+    const nchwcBlock = await blockFor(providerThatRuns(providers), this.options.layout);
     const graph = compileTrainingGraph({
       description,
       loss: hyper.loss,

@@ -1,0 +1,28 @@
+/** The study's runtime choice on this machine's real ONNX Runtime and TF.js, and what job identities record. */
+import { describe, expect, it } from "vitest";
+import { createOnnxTrainingEngine, initialWeights, tinyPtychoModel } from "@studykit/trainer";
+import { resolveRuntime } from "./runtime-selection.js";
+
+describe("resolveRuntime", () => {
+  it("records ONNX Runtime's version, threads and the graph layout its engine will train with", async () => {
+    const runtime = await resolveRuntime("auto", "auto");
+    expect(runtime).toMatchObject({ engine: "onnxruntime", backend: "cpu" });
+    // The layout a job's engine actually gets (the study's models allow the blocked layout).
+    const engine = createOnnxTrainingEngine({ executionProviders: ["cpu"] });
+    const model = tinyPtychoModel({ size: 16, channels: 4 });
+    await engine.init(model, initialWeights(model), { loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }, optimizer: { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } });
+    expect(runtime.identity).toEqual({ engine: "onnxruntime", provider: "cpu", threads: engine.info.threads, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+/) });
+    await engine.dispose();
+  });
+
+  it("records TF.js's back end, version and threads when TF.js is asked for", async () => {
+    const runtime = await resolveRuntime("tfjs", "wasm");
+    expect(runtime.identity).toEqual({ engine: "tfjs", backend: "wasm", tfjs: expect.stringMatching(/^\d+\.\d+/), threads: expect.any(Number) });
+  });
+
+  it("refuses a TF.js back end for ONNX Runtime, and treats it as a TF.js choice under engine auto", async () => {
+    await expect(resolveRuntime("onnxruntime", "wasm")).rejects.toMatchObject({ code: "E_BACKEND_UNKNOWN" });
+    const auto = await resolveRuntime("auto", "wasm");
+    expect(auto).toMatchObject({ engine: "tfjs", backend: "wasm", fallbacks: [{ name: "onnxruntime", reason: "back end wasm is a TF.js back end" }] });
+  });
+});
