@@ -92,6 +92,8 @@ describe("ONNX Runtime training engine", () => {
 
   it("runs the blocked NCHWc graph (default where ORT has it) with the NCHW graph's loss, gradients and predictions", async () => {
     const withDropout: ModelDescription = { ...tiny, layers: [...tiny.layers.slice(0, 2), { kind: "dropout", name: "drop", rate: 0.5, seed: 1 }, ...tiny.layers.slice(2)] };
+    // Non-square, with a 16-filter conv after the upsample: a whole block (or two) per sub-pixel phase.
+    const wide: ModelDescription = { ...tiny, input: { ...tiny.input, width: 12 }, layers: tiny.layers.map((l) => (l.kind === "conv2d" && l.name === "dec1" ? { ...l, filters: 16 } : l)) };
     const prng = SeededRandom.derive(4, "dropout mask");
     const mask = Float32Array.from({ length: 2 * 4 * 4 * 8 }, () => (prng.nextDouble() < 0.5 ? 0 : 2));
     for (const [label, d, loss, masks] of [
@@ -100,6 +102,7 @@ describe("ONNX Runtime training engine", () => {
       ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
       ["physics amplitudeMae", tiny, physicsLoss(tiny, "amplitudeMae"), undefined],
       ["dropout", withDropout, SUPERVISED, { drop: mask }],
+      ["sub-pixel upsample conv, 8×12", wide, SUPERVISED, undefined],
     ] as const) {
       const weights = initialWeights(d);
       const batch = { ...makeBatch(d, 2, 6), ...(masks ? { dropoutMasks: masks } : {}) };

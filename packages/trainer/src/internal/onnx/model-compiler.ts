@@ -80,8 +80,9 @@ export interface ForwardOptions {
   readonly nchwc?: boolean;
   /**
    * Compile each ×2 nearest upsample followed by a 3×3 "same" conv as one sub-pixel conv at the low
-   * resolution ({@link compileUpsampledConv}). Inference graphs only: the exported model keeps the
-   * trained 3×3 kernels as its initializers and ORT folds the phase kernels from them at load.
+   * resolution ({@link compileUpsampledConv}). In an exported model the trained 3×3 kernels stay the
+   * initializers and ORT folds the phase kernels from them at load; in a blocked training graph the phase
+   * kernels are computed from the weight inputs each step (a small MatMul), and differentiated through it.
    */
   readonly subpixelUpsampleConv?: boolean;
 }
@@ -152,7 +153,20 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
     blocked = true;
   }
   let [height, width] = [description.input.height, description.input.width];
+  let fused: Conv2dLayer | undefined;
   description.layers.forEach((layer, index) => {
+    if (layer === fused) {
+      // Already computed with the upsample before it.
+      [height, width, channels] = [shapes[index]![0], shapes[index]![1], shapes[index]![2]];
+      return;
+    }
+    const next = description.layers[index + 1];
+    if (options.subpixelUpsampleConv && blocked && layer.kind === "upsample2d" && next?.kind === "conv2d" && fusesAsSubpixel(layer, next) && next.filters % b.nchwcBlock === 0) {
+      x = compileBlockedUpsampledConv(b, next, x, options.weights);
+      fused = next;
+      [height, width] = [shapes[index]![0], shapes[index]![1]];
+      return;
+    }
     switch (layer.kind) {
       case "conv2d": {
         const { kernel, bias } = convWeights(layer, options.weights);
@@ -217,8 +231,54 @@ function fusesAsSubpixel(upsample: Upsample2dLayer, conv: Conv2dLayer): boolean 
  */
 function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, weights: ReadonlyMap<string, string>): string {
   const { kernel, bias } = convWeights(layer, weights);
-  const [, inChannels, height, width] = b.info(x).shape;
+  const [, , height, width] = b.info(x).shape;
   const outChannels = layer.filters;
+  const { phaseKernel, phaseBias } = subpixelWeights(b, kernel, bias);
+  const inputs = phaseBias === undefined ? [x, phaseKernel] : [x, phaseKernel, phaseBias];
+  const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
+  // Element-wise, so applied once to all phases (before the border rows and columns are dropped).
+  const activated = applyActivation(b, conv, layer.activation, layer.alpha);
+  const phases: string[] = [];
+  for (let a = 0; a < 2; a++)
+    for (let bb = 0; bb < 2; bb++) {
+      const phase = a * 2 + bb;
+      phases.push(b.op("Slice", [activated, b.constInt64([phase * outChannels, a, bb]), b.constInt64([(phase + 1) * outChannels, a + height!, bb + width!]), b.constInt64([1, 2, 3])]));
+    }
+  // Channels (a, b, Cout) → pixel (2i + a, 2j + b) of channel Cout: DepthToSpace's "DCR" order.
+  return b.op("DepthToSpace", [b.op("Concat", phases, { axis: 1 })], { blocksize: 2, mode: "DCR" });
+}
+
+/**
+ * {@link compileUpsampledConv} in the blocked layout (training graphs): the same 2×2 phase conv as a
+ * blocked Conv (activation fused), whose 4·Cout output channels are whole blocks per phase (Cout is a
+ * multiple of the block); the phases interleave by Split, Slice and two Concats on the 7-D view
+ * `[N, Cout/B, H, 2, W, 2, B]`, which is the upsampled blocked tensor's memory order, so no Transpose is
+ * needed, and their gradients are the same few copies backwards (Split, Pad, Concat).
+ */
+function compileBlockedUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, weights: ReadonlyMap<string, string>): string {
+  const { kernel, bias } = convWeights(layer, weights);
+  const [n, , height, width] = b.shape(x) as [number, number, number, number];
+  const block = b.nchwcBlock;
+  const outBlocks = layer.filters / block;
+  const { phaseKernel, phaseBias } = subpixelWeights(b, kernel, bias);
+  const z = blockedConv(b, x, phaseKernel, phaseBias, { kernel: [2, 2], pads: [1, 1, 1, 1] }, layer.activation, layer.alpha ?? 0.2);
+  const z5 = b.op("Reshape", [z, b.constInt64([n, 4 * outBlocks, height + 1, width + 1, block])]);
+  const parts = b.node("Split", [z5, b.constInt64([outBlocks, outBlocks, outBlocks, outBlocks])], { axis: 1 }, { outputs: 4 });
+  const phase = (a: number, bb: number): string => {
+    const cropped = b.op("Slice", [parts[a * 2 + bb]!, b.constInt64([a, bb]), b.constInt64([a + height, bb + width]), b.constInt64([2, 3])]);
+    return b.op("Reshape", [cropped, b.constInt64([n, outBlocks, height, 1, width, 1, block])]);
+  };
+  const rows = [0, 1].map((a) => b.op("Concat", [phase(a, 0), phase(a, 1)], { axis: 5 }));
+  const interleaved = b.op("Concat", rows, { axis: 3 });
+  return b.op("Reshape", [interleaved, b.constInt64([n, layer.filters, 2 * height, 2 * width])]);
+}
+
+/**
+ * The 2×2 phase kernels `[4·Cout, Cin, 2, 2]` (phase-major) of a 3×3 OIHW kernel, and the bias repeated
+ * per phase, for {@link compileUpsampledConv}.
+ */
+function subpixelWeights(b: GraphBuilder, kernel: string, bias: string | undefined): { phaseKernel: string; phaseBias: string | undefined } {
+  const [outChannels, inChannels] = b.shape(kernel) as [number, number];
   // Which 3×3 tap row (column) feeds phase a's 2-tap row r: TAPS[a][r].
   const TAPS = [
     [[0], [1, 2]],
@@ -231,23 +291,11 @@ function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, we
       for (let r = 0; r < 2; r++)
         for (let c = 0; c < 2; c++)
           for (const y of TAPS[a]![r]!) for (const xx of TAPS[bb]![c]!) mixing[(y * 3 + xx) * 16 + ((a * 2 + bb) * 2 + r) * 2 + c] = 1;
-  const flat = b.op("Reshape", [kernel, b.constInt64([outChannels * inChannels!, 9])]);
+  const flat = b.op("Reshape", [kernel, b.constInt64([outChannels * inChannels, 9])]);
   const mixed = b.op("MatMul", [flat, b.constFloat(mixing, [9, 16])]);
-  const perPhase = b.op("Transpose", [b.op("Reshape", [mixed, b.constInt64([outChannels, inChannels!, 4, 2, 2])])], { perm: [2, 0, 1, 3, 4] });
-  const phaseKernel = b.op("Reshape", [perPhase, b.constInt64([4 * outChannels, inChannels!, 2, 2])]);
-  const inputs = [x, phaseKernel];
-  if (bias !== undefined) inputs.push(b.op("Concat", [bias, bias, bias, bias], { axis: 0 }));
-  const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
-  // Element-wise, so applied once to all phases (before the border rows and columns are dropped).
-  const activated = applyActivation(b, conv, layer.activation, layer.alpha);
-  const phases: string[] = [];
-  for (let a = 0; a < 2; a++)
-    for (let bb = 0; bb < 2; bb++) {
-      const phase = a * 2 + bb;
-      phases.push(b.op("Slice", [activated, b.constInt64([phase * outChannels, a, bb]), b.constInt64([(phase + 1) * outChannels, a + height!, bb + width!]), b.constInt64([1, 2, 3])]));
-    }
-  // Channels (a, b, Cout) → pixel (2i + a, 2j + b) of channel Cout: DepthToSpace's "DCR" order.
-  return b.op("DepthToSpace", [b.op("Concat", phases, { axis: 1 })], { blocksize: 2, mode: "DCR" });
+  const perPhase = b.op("Transpose", [b.op("Reshape", [mixed, b.constInt64([outChannels, inChannels, 4, 2, 2])])], { perm: [2, 0, 1, 3, 4] });
+  const phaseKernel = b.op("Reshape", [perPhase, b.constInt64([4 * outChannels, inChannels, 2, 2])]);
+  return { phaseKernel, phaseBias: bias === undefined ? undefined : b.op("Concat", [bias, bias, bias, bias], { axis: 0 }) };
 }
 
 function padsFor(padding: "same" | "valid", height: number, width: number, kernel: readonly [number, number], strides: readonly [number, number], dilation: readonly [number, number]): [[number, number], [number, number]] {

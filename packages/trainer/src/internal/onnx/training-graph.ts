@@ -98,7 +98,7 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
     }
   }
   const xNchw = b.op("Transpose", [x], { perm: [0, 3, 1, 2] });
-  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask", nchwc: blocked });
+  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask", nchwc: blocked, subpixelUpsampleConv: blocked });
   if (spec.mode === "predict") {
     b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
     b.addOutput(GRAPH_NAMES.output);
