@@ -83,6 +83,11 @@ describe("countMultiplyAdds", () => {
     expect(counts.forward).toBe(forward);
     // Filter gradients of every conv, input gradients of all but the first (its input is the model's).
     expect(counts.training).toBe(2 * forward + forward - perLayer[0]!);
+    // Sub-pixel: dec1 (a 3×3 conv after the ×2 upsample) as four 2×2 phase convs at 8×8: 4·(8·8·8·4·16).
+    const subpixel = [perLayer[0]!, perLayer[1]!, 4 * (8 * 8 * 8 * 4 * 16), perLayer[3]!];
+    const least = countMultiplyAdds(tinyPtychoModel({ size: 16, channels: 1 }), { subpixelUpsampleConv: true });
+    expect(least.forward).toBe(subpixel.reduce((a, b) => a + b));
+    expect(least.training).toBe(3 * least.forward - perLayer[0]!);
   });
 
   it("follows strides and valid padding in the output size", () => {

@@ -238,11 +238,23 @@ export interface MultiplyAddCount {
 }
 
 /**
+ * Whether a ×2 nearest `upsample` followed by `conv` can be computed at the low resolution as one 2×2
+ * conv per output phase (a 3×3, stride-1, undilated "same" conv): 16 instead of 36 multiply-adds per
+ * low-resolution pixel, channel pair and output (see the ONNX compiler's `compileUpsampledConv`).
+ */
+export function fusesAsSubpixel(upsample: Upsample2dLayer, conv: Conv2dLayer): boolean {
+  const is = (pair: readonly number[], a: number, b: number) => pair[0] === a && pair[1] === b;
+  return is(upsample.size, 2, 2) && is(conv.kernelSize, 3, 3) && is(conv.strides, 1, 1) && is(conv.dilation, 1, 1) && conv.padding === "same";
+}
+
+/**
  * The convolutions' multiply-adds per sample, the work any engine doing direct (im2col or GEMM)
  * convolution must do; element-wise ops, pooling and the loss are not counted (they are memory-bound and
- * a few percent of it). Benchmarks divide by it to report GFLOP/s (2 FLOPs per multiply-add).
+ * a few percent of it). Benchmarks divide by it to report GFLOP/s (2 FLOPs per multiply-add). With
+ * `subpixelUpsampleConv`, every ×2 upsample + 3×3 conv pair ({@link fusesAsSubpixel}) counts as
+ * computed at the low resolution (16/36 of its direct count): the least work of an engine that does so.
  */
-export function countMultiplyAdds(description: ModelDescription): MultiplyAddCount {
+export function countMultiplyAdds(description: ModelDescription, options: { readonly subpixelUpsampleConv?: boolean } = {}): MultiplyAddCount {
   const shapes = validateModelDescription(description);
   let forward = 0;
   let inputGradients = 0;
@@ -251,7 +263,9 @@ export function countMultiplyAdds(description: ModelDescription): MultiplyAddCou
   description.layers.forEach((layer, i) => {
     const [h, w, c] = shapes[i]!;
     if (layer.kind === "conv2d") {
-      const count = h * w * c * layer.kernelSize[0] * layer.kernelSize[1] * inChannels;
+      const previous = description.layers[i - 1];
+      const subpixel = options.subpixelUpsampleConv === true && previous?.kind === "upsample2d" && fusesAsSubpixel(previous, layer);
+      const count = (h * w * c * layer.kernelSize[0] * layer.kernelSize[1] * inChannels * (subpixel ? 16 : 36)) / 36;
       forward += count;
       // Layers before the first conv (activations, pooling) carry no weights, so the first conv's input
       // needs no gradient either.

@@ -6,8 +6,8 @@
  * boundary and the output back to NHWC, and stores kernels as OIHW, so every layer inside runs in ORT's
  * native layout (where its NCHWc graph transformer can fuse Conv+activation and pooling).
  */
-import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight, Upsample2dLayer } from "../../model-description.js";
-import { validateModelDescription } from "../../model-description.js";
+import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../model-description.js";
+import { fusesAsSubpixel, validateModelDescription } from "../../model-description.js";
 import { OnnxGraphError, type GraphBuilder } from "./graph-builder.js";
 import { blockedConv, blockedMaxPool, blockedUpsample, narrowConv, reorderInput, reorderOutput } from "./nchwc.js";
 
@@ -207,12 +207,6 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
   const amplitude = b.op("Sigmoid", [amplitudeLogits]);
   const phase = b.op("Mul", [b.op("Tanh", [phaseLogits]), b.constFloat(Math.PI)]);
   return b.op("Concat", [amplitude, phase], { axis: 1 });
-}
-
-/** Whether `upsample` then `conv` is the pattern {@link compileUpsampledConv} compiles. */
-function fusesAsSubpixel(upsample: Upsample2dLayer, conv: Conv2dLayer): boolean {
-  const is = (pair: readonly number[], a: number, b: number) => pair[0] === a && pair[1] === b;
-  return is(upsample.size, 2, 2) && is(conv.kernelSize, 3, 3) && is(conv.strides, 1, 1) && is(conv.dilation, 1, 1) && conv.padding === "same";
 }
 
 /**
