@@ -8,13 +8,16 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as trainer from "@studykit/trainer";
-import { GroupBuilder, type RepeatPlan } from "../measure.js";
+import { ContenderAbsentError, type ContenderSpec, GroupBuilder, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
 import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { ENGINE_TARGETS, PROTOCOL_PREFIX, THREADS, type ContenderRequest } from "./model-contender.js";
 
 const CONTENDER_SCRIPT = fileURLToPath(new URL("./model-contender-process.js", import.meta.url));
+
+/** Interleaved measuring rounds per contender in a full run (see runModelSuite). */
+const ROUNDS = 3;
 
 function modelPlan(context: SuiteContext, mode: "train" | "infer"): RepeatPlan {
   if (context.quick) return { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 2 };
@@ -80,41 +83,78 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
     log: context.log,
   });
 
+  // Contenders that time a full batch repeatedly run in interleaved rounds (each round a fresh process per
+  // contender, in the same order), so that a slow spell of a shared host falls on all of them alike
+  // instead of on whichever one happened to be running.
+  const rounds = context.quick ? 1 : ROUNDS;
+  const perRound = Math.ceil(plan.repetitions / rounds);
+  const roundPlan: RepeatPlan = { ...plan, repetitions: perRound, minRepetitions: Math.min(plan.minRepetitions, perRound), budgetSeconds: plan.budgetSeconds / rounds };
+  type Entry = { spec: ContenderSpec; label: string; measure: () => Promise<ContenderOutcome>; once: boolean; samples: number[]; detail?: string; notes: string[]; unavailable?: { kind: "absent" | "failed"; reason: string } };
+  const entries: Entry[] = [];
   for (const target of ENGINE_TARGETS) {
     const spec = { id: `${target.engine}-${target.backend}`, label: target.label, role: "ours" as const };
-    let request: ContenderRequest = { mode, engine: target.engine, backend: target.backend, size, batchSize, plan };
+    let request: ContenderRequest = { mode, engine: target.engine, backend: target.backend, size, batchSize, plan: roundPlan };
     let limitSeconds = context.quick ? 90 : 240;
+    let once = false;
     if (target.engine === "tfjs" && target.backend === "cpu") {
       // Pure-JS TF.js needs minutes per batch of the reference model here, so it is timed on a small
       // batch, once, without a warm-up (it compiles nothing, so a first step costs what later ones do),
       // under a shorter limit. Samples/s is what is compared; its per-sample cost does not shrink with
       // the batch. The smoke run skips its training.
       if (mode === "train" && context.quick) {
-        group.addUnavailable(spec, "absent", "not run with --quick: pure-JS TF.js cpu needs minutes per training step of this model; run without --quick");
+        entries.push({ spec, label: target.label, measure: async () => ({ kind: "absent", reason: "not run with --quick: pure-JS TF.js cpu needs minutes per training step of this model; run without --quick" }), once: true, samples: [], notes: [] });
         continue;
       }
       if (!context.quick) {
         const small = mode === "train" ? 1 : 4;
         request = { ...request, batchSize: small, plan: { warmup: 0, repetitions: 1, minRepetitions: 1, budgetSeconds: 0 } };
         limitSeconds = 120;
+        once = true;
         group.note(`TF.js cpu is timed on one ${mode === "train" ? "training step" : "prediction"} of a batch of ${small}, not ${batchSize}, without warm-up and with a ${limitSeconds} s limit: at its speed a full batch would take many minutes. Its samples/s and ratios use ${small} sample${small > 1 ? "s" : ""} per run.`);
       }
     }
     const measuredSpec = request.batchSize === batchSize ? spec : { ...spec, work: { amount: request.batchSize, unit: "samples" as const } };
-    const outcome = await measureInProcess(request, limitSeconds);
-    if (outcome.kind === "ok") {
-      group.addSamples(measuredSpec, outcome.samples, outcome.detail || undefined);
-      if (outcome.note) group.note(`${target.label}: ${outcome.note}.`);
-    } else group.addUnavailable(spec, outcome.kind, outcome.reason);
+    const measured = request;
+    entries.push({ spec: measuredSpec, label: target.label, measure: () => measureInProcess(measured, limitSeconds), once, samples: [], notes: [] });
   }
-
-  await group.run({ id: "pytorch-cpu", label: "PyTorch CPU", role: "peer" }, async () => {
-    const python = await findPythonWith("torch");
-    const args = [...planArguments(plan), "--mode", mode, "--batch", String(batchSize), "--size", String(size), "--channels", "1", "--threads", String(THREADS)];
-    const answer = await runPythonScript(python, "torch_peer.py", args, 900_000);
-    if (answer.parameters !== parameters) throw new Error(`PyTorch model has ${String(answer.parameters)} parameters, ours ${parameters}: architectures differ`);
-    return { samples: numbersField(answer, "samples"), detail: `torch ${String(answer.torch)}, ${String(answer.threads)} threads` };
+  entries.push({
+    spec: { id: "pytorch-cpu", label: "PyTorch CPU", role: "peer" },
+    label: "PyTorch CPU",
+    once: false,
+    samples: [],
+    notes: [],
+    measure: async () => {
+      try {
+        const python = await findPythonWith("torch");
+        const args = [...planArguments(roundPlan), "--mode", mode, "--batch", String(batchSize), "--size", String(size), "--channels", "1", "--threads", String(THREADS)];
+        const answer = await runPythonScript(python, "torch_peer.py", args, 900_000);
+        if (answer.parameters !== parameters) throw new Error(`PyTorch model has ${String(answer.parameters)} parameters, ours ${parameters}: architectures differ`);
+        return { kind: "ok", samples: numbersField(answer, "samples"), detail: `torch ${String(answer.torch)}, ${String(answer.threads)} threads` };
+      } catch (error) {
+        return { kind: error instanceof ContenderAbsentError ? "absent" : "failed", reason: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
+      }
+    },
   });
+  for (let round = 0; round < rounds; round++) {
+    for (const entry of entries) {
+      if (entry.unavailable || (entry.once && round > 0)) continue;
+      const outcome = await entry.measure();
+      if (outcome.kind === "ok") {
+        entry.samples.push(...outcome.samples);
+        if (outcome.detail) entry.detail = outcome.detail;
+        if (outcome.note) entry.notes.push(`${entry.label}: ${outcome.note} (round ${round + 1}).`);
+      } else entry.unavailable = { kind: outcome.kind, reason: round === 0 || entry.samples.length === 0 ? outcome.reason : `round ${round + 1} of ${rounds}: ${outcome.reason}` };
+    }
+  }
+  for (const entry of entries) {
+    if (entry.unavailable && entry.samples.length === 0) group.addUnavailable(entry.spec, entry.unavailable.kind, entry.unavailable.reason);
+    else {
+      group.addSamples(entry.spec, entry.samples, entry.detail);
+      if (entry.unavailable) group.note(`${entry.label}: stopped early, ${entry.unavailable.reason}; its ${entry.samples.length} timed run(s) are kept.`);
+    }
+    for (const note of entry.notes) group.note(note);
+  }
+  if (rounds > 1) group.note(`Every contender ran in ${rounds} interleaved rounds (a fresh process each, warm-up runs discarded in each), so a slow spell of the host falls on all of them alike.`);
 
   const goals =
     mode === "train"
