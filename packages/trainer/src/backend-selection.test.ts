@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { nativeStatus } from "@studykit/native";
 import { parseBackendChoice, selectBackend } from "./backend-selection.js";
 
 const require = createRequire(import.meta.url);
@@ -24,7 +26,9 @@ describe("selectBackend", () => {
     async () => {
       delete process.env["STUDYKIT_BACKEND"];
       const selection = await selectBackend();
-      expect(selection).toMatchObject({ requested: "auto", source: "default", backend: "wasm", tfjsBackend: "wasm", threads: 1 });
+      // With the addon loaded, wasm's convolutions run on its kernels, which split work over up to two threads.
+      const native = nativeStatus().implementation === "native";
+      expect(selection).toMatchObject({ requested: "auto", source: "default", backend: "wasm", tfjsBackend: "wasm", threads: native ? Math.min(2, availableParallelism()) : 1, convolutions: native ? "studykit-native" : "xnnpack" });
       expect(selection.fallbacks).toEqual([
         { backend: "tensorflow-gpu", reason: "package @tensorflow/tfjs-node-gpu is not installed" },
         { backend: "tensorflow", reason: "package @tensorflow/tfjs-node is not installed" },

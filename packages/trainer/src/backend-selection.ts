@@ -8,7 +8,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { StudykitError } from "@studykit/native";
+import { availableParallelism } from "node:os";
 import { registerConvGradientKernels } from "./internal/conv-gradients.js";
+import { nativeConvKernelsRegistered } from "./internal/native-conv-kernels.js";
 
 /** What a user may ask for (`--backend`, `STUDYKIT_BACKEND`, or an argument). */
 export const BACKEND_CHOICES = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -28,8 +30,14 @@ export interface BackendSelection {
   /** TF.js's own name of the registered back end (`tensorflow`, `wasm`, `cpu`). */
   readonly tfjsBackend: string;
   readonly tfjsVersion: string;
-  /** Compute threads the back end uses. */
+  /** Compute threads the back end uses (at most; small ops may run on fewer). */
   readonly threads: number;
+  /**
+   * What runs the convolutions: `libtensorflow`, `tfjs-cpu`, and for `wasm` either `studykit-native`
+   * (the addon's AVX2 kernels, up to two threads, when it is loaded) or `xnnpack` (tfjs-backend-wasm's
+   * own, one thread). Recorded in identities: the two give different float sums.
+   */
+  readonly convolutions: string;
   /** Why each back end tried before the chosen one failed, in order. */
   readonly fallbacks: ReadonlyArray<{ readonly backend: BackendName; readonly reason: string }>;
 }
@@ -71,7 +79,7 @@ function reasonOf(error: unknown): string {
   return String(error);
 }
 
-async function activate(backend: BackendName): Promise<{ tfjsBackend: string; threads: number }> {
+async function activate(backend: BackendName): Promise<{ tfjsBackend: string; threads: number; convolutions: string }> {
   const optional = OPTIONAL_PACKAGES[backend];
   if (optional) {
     // A variable specifier keeps TypeScript and bundlers from resolving the optional package.
@@ -82,19 +90,20 @@ async function activate(backend: BackendName): Promise<{ tfjsBackend: string; th
       const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
       if (gpu === false) throw new Error(`${optional} loaded but found no usable CUDA device`);
     }
-    const { availableParallelism } = await import("node:os");
-    return { tfjsBackend: "tensorflow", threads: availableParallelism() };
+    return { tfjsBackend: "tensorflow", threads: availableParallelism(), convolutions: "libtensorflow" };
   }
   if (backend === "wasm") {
     await import("@tensorflow/tfjs-backend-wasm");
     registerConvGradientKernels("wasm");
     if (!(await tf.setBackend("wasm"))) throw new Error("the wasm back end failed to initialise (its .wasm binaries could not be loaded)");
-    // tfjs-backend-wasm disables its threaded build under Node (tensorflow/tfjs#3830): one thread.
-    return { tfjsBackend: "wasm", threads: 1 };
+    // tfjs-backend-wasm disables its threaded build under Node (tensorflow/tfjs#3830): one thread, except
+    // in the addon's convolutions, which split their work over up to two.
+    const native = nativeConvKernelsRegistered();
+    return { tfjsBackend: "wasm", threads: native ? Math.min(2, availableParallelism()) : 1, convolutions: native ? "studykit-native" : "xnnpack" };
   }
   await import("@tensorflow/tfjs-backend-cpu");
   if (!(await tf.setBackend("cpu"))) throw new Error("the cpu back end failed to initialise");
-  return { tfjsBackend: "cpu", threads: 1 };
+  return { tfjsBackend: "cpu", threads: 1, convolutions: "tfjs-cpu" };
 }
 
 /**
@@ -111,9 +120,9 @@ export async function selectBackend(choice?: BackendChoice | string): Promise<Ba
   const fallbacks: Array<{ backend: BackendName; reason: string }> = [];
   for (const backend of candidates) {
     try {
-      const { tfjsBackend, threads } = await activate(backend);
+      const { tfjsBackend, threads, convolutions } = await activate(backend);
       registerConvGradientKernels(tfjsBackend);
-      return { requested, source, backend, tfjsBackend, tfjsVersion: tf.version_core, threads, fallbacks };
+      return { requested, source, backend, tfjsBackend, tfjsVersion: tf.version_core, threads, convolutions, fallbacks };
     } catch (error) {
       fallbacks.push({ backend, reason: reasonOf(error) });
     }

@@ -91,7 +91,7 @@ class TfjsEngine implements TrainingEngine {
   private order: string[] = [];
 
   constructor(readonly selection: BackendSelection) {
-    this.info = { engine: "tfjs", backend: selection.backend, threads: selection.threads, fallbacks: selection.fallbacks };
+    this.info = { engine: "tfjs", backend: selection.backend, threads: selection.threads, convolutions: selection.convolutions, fallbacks: selection.fallbacks };
   }
 
   private ready(): { description: ModelDescription; hyper: EngineHyperparameters } {

@@ -71,7 +71,7 @@ describe.each(["wasm", "cpu"])("train on %s", (backend) => {
 
     const bundle = await loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 });
     expect(bundle.history).toEqual(JSON.parse(JSON.stringify(result.history)));
-    expect(bundle.backend).toMatchObject({ engine: "tfjs", backend });
+    expect(bundle.backend).toMatchObject({ engine: "tfjs", backend, convolutions: backend === "cpu" ? "tfjs-cpu" : expect.stringMatching(/^(studykit-native|xnnpack)$/) });
     expect(bundle.identity).toEqual(IDENTITY);
 
     // The bundled model predicts exactly what an engine holding the trained weights predicts.

@@ -91,6 +91,8 @@ export interface EngineInfo {
    * CPU's vector width, and the float sums, hence the trained weights, follow the layout.
    */
   readonly layout?: string;
+  /** What runs the convolutions where a back end has a choice (TF.js: see `BackendSelection.convolutions`). */
+  readonly convolutions?: string;
   /** Why each preferred back end above the chosen one failed, in priority order. */
   readonly fallbacks: ReadonlyArray<{ readonly backend: string; readonly reason: string }>;
 }

@@ -17,7 +17,7 @@ describe("resolveRuntime", () => {
 
   it("records TF.js's back end, version and threads when TF.js is asked for", async () => {
     const runtime = await resolveRuntime("tfjs", "wasm");
-    expect(runtime.identity).toEqual({ engine: "tfjs", backend: "wasm", tfjs: expect.stringMatching(/^\d+\.\d+/), threads: expect.any(Number) });
+    expect(runtime.identity).toEqual({ engine: "tfjs", backend: "wasm", tfjs: expect.stringMatching(/^\d+\.\d+/), threads: expect.any(Number), convolutions: expect.stringMatching(/^(studykit-native|xnnpack)$/) });
   });
 
   it("refuses a TF.js back end for ONNX Runtime, and treats it as a TF.js choice under engine auto", async () => {

@@ -17,7 +17,8 @@ export interface ResolvedRuntime {
   readonly backend: string;
   /**
    * What goes into every job's run identity: the engine and back end, the engine library's version, the
-   * thread count and (ONNX Runtime) the training graphs' layout, each of which changes a job's bits. Two
+   * thread count and the ONNX Runtime graphs' layout or TF.js's convolution kernels, each of which changes
+   * a job's bits. Two
    * machines whose CPUs give ORT different NCHWc blocks (AVX2: 8, AVX-512: 16) get different identities.
    */
   readonly identity: JsonObject;
@@ -63,6 +64,6 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
   }
   const selection = await selectBackend(backend);
   for (const entry of selection.fallbacks) fallbacks.push({ name: `tfjs/${entry.backend}`, reason: entry.reason });
-  const identity = { engine: "tfjs", backend: selection.backend, tfjs: selection.tfjsVersion, threads: selection.threads };
+  const identity = { engine: "tfjs", backend: selection.backend, tfjs: selection.tfjsVersion, threads: selection.threads, convolutions: selection.convolutions };
   return { engine: "tfjs", backend: selection.backend, identity, fallbacks };
 }

@@ -174,3 +174,8 @@ export function registerNativeConvKernels(): boolean {
 }
 
 let replaced = false;
+
+/** Whether `wasm`'s convolutions run on the addon (see {@link registerNativeConvKernels}). */
+export function nativeConvKernelsRegistered(): boolean {
+  return replaced;
+}

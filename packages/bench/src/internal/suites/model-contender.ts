@@ -143,7 +143,7 @@ export async function measureEngineContender(request: ContenderRequest, onSample
     const engine = await createEngine(target, work);
     prepared = {
       run: request.mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count),
-      detail: `${engine.info.backend}, ${engine.info.threads} thread${engine.info.threads === 1 ? "" : "s"}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}`,
+      detail: `${engine.info.backend}, ${engine.info.threads} thread${engine.info.threads === 1 ? "" : "s"}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}${engine.info.convolutions ? `, ${engine.info.convolutions} convolutions` : ""}`,
       cleanup: () => engine.dispose(),
     };
   }
