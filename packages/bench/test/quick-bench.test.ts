@@ -84,7 +84,7 @@ describe("npm run bench -- --quick", () => {
     expect(oneFile.contenders.find((c) => c.id === "node-crypto-stream")?.status).toBe("ok");
     // Every engine/back end the trainer offers is listed, measured or absent with a reason.
     const train = results.suites.find((s) => s.suite === "train")!;
-    expect(train.groups[0]!.contenders.map((c) => c.id)).toEqual(expect.arrayContaining(["tfjs-wasm", "tfjs-cpu", "tfjs-tensorflow", "tfjs-tensorflow-gpu", "onnxruntime-cpu", "onnxruntime-cuda", "pytorch-cpu"]));
+    expect(train.groups[0]!.contenders.map((c) => c.id)).toEqual(expect.arrayContaining(["tfjs-wasm", "tfjs-wasm-own-kernels", "tfjs-cpu", "tfjs-tensorflow", "tfjs-tensorflow-gpu", "onnxruntime-cpu", "onnxruntime-cuda", "pytorch-cpu"]));
     // The same training samples as GFLOP/s of the model's convolutions, beside the machine's SGEMM rate.
     const arithmetic = train.groups.find((g) => g.id === "train-arithmetic-rate")!;
     expect(arithmetic.contenders.map((c) => c.id)).toContain("sgemm-ceiling");
