@@ -237,40 +237,49 @@ pub mod x86 {
         (head < count && (imaginary as usize + head * std::mem::size_of::<T>()) % 32 == 0).then_some(head)
     }
 
-    /// complex64 → planes with streaming stores, 8 values per iteration.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 ([`has_avx2`]).
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn interleaved_to_planar_f32_streaming(interleaved: &[f32], real: &mut [f32], imaginary: &mut [f32]) {
+    /// The part both streaming splits share: the unaligned head and the tail go to the portable loop,
+    /// `body(input, real, imaginary, count)` splits the `lanes`-aligned middle (`count` is a multiple of
+    /// `lanes`) into planes that start 32-byte aligned, and the streaming stores are fenced.
+    #[inline(always)]
+    unsafe fn split_planes_streaming<T: Copy>(interleaved: &[T], real: &mut [T], imaginary: &mut [T], lanes: usize, body: impl FnOnce(*const T, *mut T, *mut T, usize)) {
         assert!(interleaved.len() == 2 * real.len() && real.len() == imaginary.len(), "interleaved_to_planar: lengths differ");
         let count = real.len();
         let Some(head) = planes_head(real.as_ptr(), imaginary.as_ptr(), count) else {
             return super::interleaved_to_planar_portable(interleaved, real, imaginary);
         };
         super::interleaved_to_planar_portable(&interleaved[..2 * head], &mut real[..head], &mut imaginary[..head]);
-        let body = (count - head) / 8 * 8;
-        let input = interleaved.as_ptr().add(2 * head);
-        let (re, im) = (real.as_mut_ptr().add(head), imaginary.as_mut_ptr().add(head));
-        // SAFETY: `index + 8 <= body` complex values remain in the input and both planes, which are
-        // 32-byte aligned after the head.
-        let mut index = 0;
-        while index < body {
-            // a = [r0 i0 r1 i1 | r2 i2 r3 i3], b = [r4 i4 r5 i5 | r6 i6 r7 i7]
-            let a = _mm256_loadu_ps(input.add(2 * index));
-            let b = _mm256_loadu_ps(input.add(2 * index + 8));
-            // Even (odd) elements per 128-bit lane: [r0 r1 r4 r5 | r2 r3 r6 r7]; then the middle 64-bit
-            // quarters swap places.
-            let reals = _mm256_shuffle_ps(a, b, 0b10_00_10_00);
-            let imaginaries = _mm256_shuffle_ps(a, b, 0b11_01_11_01);
-            let ordered = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0b11_01_10_00));
-            _mm256_stream_ps(re.add(index), ordered(reals));
-            _mm256_stream_ps(im.add(index), ordered(imaginaries));
-            index += 8;
-        }
+        let middle = (count - head) / lanes * lanes;
+        body(interleaved.as_ptr().add(2 * head), real.as_mut_ptr().add(head), imaginary.as_mut_ptr().add(head), middle);
+        // Streaming stores are weakly ordered: fence them before other threads (or JS) read the output.
         _mm_sfence();
-        let done = head + body;
+        let done = head + middle;
         super::interleaved_to_planar_portable(&interleaved[2 * done..], &mut real[done..], &mut imaginary[done..]);
+    }
+
+    /// complex64 → planes with streaming stores, 8 values per iteration.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 ([`has_avx2`]).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn interleaved_to_planar_f32_streaming(interleaved: &[f32], real: &mut [f32], imaginary: &mut [f32]) {
+        split_planes_streaming(interleaved, real, imaginary, 8, |input, re, im, body| {
+            // SAFETY: `index + 8 <= body` complex values remain in the input and both planes, which are
+            // 32-byte aligned.
+            let mut index = 0;
+            while index < body {
+                // a = [r0 i0 r1 i1 | r2 i2 r3 i3], b = [r4 i4 r5 i5 | r6 i6 r7 i7]
+                let a = _mm256_loadu_ps(input.add(2 * index));
+                let b = _mm256_loadu_ps(input.add(2 * index + 8));
+                // Even (odd) elements per 128-bit lane: [r0 r1 r4 r5 | r2 r3 r6 r7]; then the middle 64-bit
+                // quarters swap places.
+                let reals = _mm256_shuffle_ps(a, b, 0b10_00_10_00);
+                let imaginaries = _mm256_shuffle_ps(a, b, 0b11_01_11_01);
+                let ordered = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0b11_01_10_00));
+                _mm256_stream_ps(re.add(index), ordered(reals));
+                _mm256_stream_ps(im.add(index), ordered(imaginaries));
+                index += 8;
+            }
+        });
     }
 
     /// complex128 → planes with streaming stores, 4 values per iteration.
@@ -279,28 +288,18 @@ pub mod x86 {
     /// The CPU must support AVX2 ([`has_avx2`]).
     #[target_feature(enable = "avx2")]
     pub unsafe fn interleaved_to_planar_f64_streaming(interleaved: &[f64], real: &mut [f64], imaginary: &mut [f64]) {
-        assert!(interleaved.len() == 2 * real.len() && real.len() == imaginary.len(), "interleaved_to_planar: lengths differ");
-        let count = real.len();
-        let Some(head) = planes_head(real.as_ptr(), imaginary.as_ptr(), count) else {
-            return super::interleaved_to_planar_portable(interleaved, real, imaginary);
-        };
-        super::interleaved_to_planar_portable(&interleaved[..2 * head], &mut real[..head], &mut imaginary[..head]);
-        let body = (count - head) / 4 * 4;
-        let input = interleaved.as_ptr().add(2 * head);
-        let (re, im) = (real.as_mut_ptr().add(head), imaginary.as_mut_ptr().add(head));
-        // SAFETY: as in the f32 kernel, with 4 values per iteration.
-        let mut index = 0;
-        while index < body {
-            // a = [r0 i0 | r1 i1], b = [r2 i2 | r3 i3]; unpack gives [r0 r2 | r1 r3], the permute [r0 r1 r2 r3].
-            let a = _mm256_loadu_pd(input.add(2 * index));
-            let b = _mm256_loadu_pd(input.add(2 * index + 4));
-            _mm256_stream_pd(re.add(index), _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0b11_01_10_00));
-            _mm256_stream_pd(im.add(index), _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0b11_01_10_00));
-            index += 4;
-        }
-        _mm_sfence();
-        let done = head + body;
-        super::interleaved_to_planar_portable(&interleaved[2 * done..], &mut real[done..], &mut imaginary[done..]);
+        split_planes_streaming(interleaved, real, imaginary, 4, |input, re, im, body| {
+            // SAFETY: as in the f32 kernel, with 4 values per iteration.
+            let mut index = 0;
+            while index < body {
+                // a = [r0 i0 | r1 i1], b = [r2 i2 | r3 i3]; unpack gives [r0 r2 | r1 r3], the permute [r0 r1 r2 r3].
+                let a = _mm256_loadu_pd(input.add(2 * index));
+                let b = _mm256_loadu_pd(input.add(2 * index + 4));
+                _mm256_stream_pd(re.add(index), _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0b11_01_10_00));
+                _mm256_stream_pd(im.add(index), _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0b11_01_10_00));
+                index += 4;
+            }
+        });
     }
 }
 
