@@ -70,7 +70,7 @@ function bytesView(data: unknown, name: string): Uint8Array {
   throw argumentError(`${name} must be a TypedArray, DataView or ArrayBuffer, got ${describe(data)}`);
 }
 
-/** Byte range of a view in its buffer, for overlap checks. */
+/** Whether two views share at least one byte of the same buffer. */
 function sameMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength && a.byteLength > 0 && b.byteLength > 0;
 }

@@ -89,7 +89,7 @@ async function blockFor(provider: OnnxExecutionProvider | undefined, layout: Onn
  * checks them). `E_ONNX_NO_PROVIDER` when none of the providers is installed.
  */
 export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {}): Promise<OnnxTrainingSetup> {
-  const threads = checkedThreads(options);
+  const threads = checkedOptions(options);
   const providers = options.executionProviders ?? ["cpu"];
   const provider = providerThatRuns(providers);
   if (provider === undefined) {
@@ -100,7 +100,8 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
   return { engine: "onnxruntime", provider, threads, layout: block > 0 ? `nchwc(${block})` : "nchw", onnxruntime: ort.env.versions.common ?? "unknown" };
 }
 
-function checkedThreads(options: OnnxTrainingEngineOptions): number {
+/** Checks the options both the engine and {@link onnxTrainingSetup} read; returns the thread count. */
+function checkedOptions(options: OnnxTrainingEngineOptions): number {
   const threads = options.intraOpNumThreads ?? DEFAULT_THREADS;
   if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);
   if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
@@ -128,7 +129,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   private graphLayout: string | undefined;
 
   constructor(private readonly options: OnnxTrainingEngineOptions = {}) {
-    this.threads = checkedThreads(options);
+    this.threads = checkedOptions(options);
   }
 
   /**
