@@ -201,6 +201,13 @@ const RULES: Record<string, Rule> = {
     });
     return [b.op("Pad", [g!, b.constInt64(pads)])];
   },
+  DepthToSpace: (b, node, [g]) => {
+    // DCR order (ONNX's default) is exactly SpaceToDepth's channel order, so that is its adjoint (a
+    // permutation of elements); CRD would need a Reshape/Transpose pair instead.
+    const mode = (attrs(node).mode as string | undefined) ?? "DCR";
+    if (mode !== "DCR") throw new OnnxGraphError(`DepthToSpace gradient supports mode DCR only, got ${mode}`);
+    return [b.op("SpaceToDepth", [g!], { blocksize: attrs(node).blocksize as number })];
+  },
   Pad: (b, node, [g]) => {
     const shape = b.shape(node.inputs[0]!);
     const pads = b.constants.get(node.inputs[1]!)!;

@@ -317,6 +317,12 @@ export class GraphBuilder {
         const scaled = (d: number | undefined) => (d === undefined || d < 0 ? -1 : d * block);
         return [{ dtype: x.dtype, shape: [n!, c === undefined || c < 0 ? -1 : c / (block * block), scaled(h), scaled(w)] }];
       }
+      case "SpaceToDepth": {
+        const block = intAttr("blocksize", 0);
+        const [n, c, h, w] = x.shape;
+        const shrunk = (d: number | undefined) => (d === undefined || d < 0 ? -1 : d / block);
+        return [{ dtype: x.dtype, shape: [n!, c === undefined || c < 0 ? -1 : c * block * block, shrunk(h), shrunk(w)] }];
+      }
       case "Concat": {
         const axis = normAxis(intAttr("axis", 0), x.shape.length);
         const shape = [...x.shape];

@@ -161,8 +161,23 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
       return;
     }
     const next = description.layers[index + 1];
-    if (options.subpixelUpsampleConv && blocked && layer.kind === "upsample2d" && next?.kind === "conv2d" && fusesAsSubpixel(layer, next) && next.filters % b.nchwcBlock === 0) {
-      x = compileBlockedUpsampledConv(b, next, x, options.weights);
+    const outputLayer = description.layers.slice(index + 2).every((l) => l.kind === "activation");
+    if (
+      options.subpixelUpsampleConv &&
+      blocked &&
+      layer.kind === "upsample2d" &&
+      next?.kind === "conv2d" &&
+      fusesAsSubpixel(layer, next) &&
+      (next.filters % b.nchwcBlock === 0 || outputLayer)
+    ) {
+      if (next.filters % b.nchwcBlock === 0) {
+        x = compileBlockedUpsampledConv(b, next, x, options.weights);
+      } else {
+        // The output layer (2·C filters): its 4 phases fill a block at the low resolution, and the
+        // result leaves the blocked layout there, moving a quarter of the upsampled layer's pixels.
+        x = compileUpsampledConv(b, next, x, options.weights, true);
+        blocked = false;
+      }
       fused = next;
       [height, width] = [shapes[index]![0], shapes[index]![1]];
       return;
@@ -223,15 +238,22 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
  * The phase kernels are computed in the graph from the layer's 3×3 kernel (a MatMul with a constant
  * 0/1 matrix), which ORT constant-folds when the kernel is an initializer.
  */
-function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, weights: ReadonlyMap<string, string>): string {
+function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, weights: ReadonlyMap<string, string>, blockedInput = false): string {
   const { kernel, bias } = convWeights(layer, weights);
   const [, , height, width] = b.info(x).shape;
   const outChannels = layer.filters;
   const { phaseKernel, phaseBias } = subpixelWeights(b, kernel, bias);
-  const inputs = phaseBias === undefined ? [x, phaseKernel] : [x, phaseKernel, phaseBias];
-  const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
-  // Element-wise, so applied once to all phases (before the border rows and columns are dropped).
-  const activated = applyActivation(b, conv, layer.activation, layer.alpha);
+  // The activation is element-wise, so applied once to all phases (before the border rows and columns
+  // are dropped): fused into the blocked Conv, or after the NCHW one.
+  let activated: string;
+  if (blockedInput) {
+    const geometry = { kernel: [2, 2], pads: [1, 1, 1, 1] };
+    activated = reorderOutput(b, blockedConv(b, x, phaseKernel, phaseBias, geometry, layer.activation, layer.alpha ?? 0.2), 4 * outChannels);
+  } else {
+    const inputs = phaseBias === undefined ? [x, phaseKernel] : [x, phaseKernel, phaseBias];
+    const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
+    activated = applyActivation(b, conv, layer.activation, layer.alpha);
+  }
   const phases: string[] = [];
   for (let a = 0; a < 2; a++)
     for (let bb = 0; bb < 2; bb++) {
