@@ -311,17 +311,14 @@ export class GraphBuilder {
         const perm = intsAttr("perm") ?? x.shape.map((_, i) => x.shape.length - 1 - i);
         return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
       }
-      case "DepthToSpace": {
-        const block = intAttr("blocksize", 0);
-        const [n, c, h, w] = x.shape;
-        const scaled = (d: number | undefined) => (d === undefined || d < 0 ? -1 : d * block);
-        return [{ dtype: x.dtype, shape: [n!, c === undefined || c < 0 ? -1 : c / (block * block), scaled(h), scaled(w)] }];
-      }
+      case "DepthToSpace":
       case "SpaceToDepth": {
+        // Spatial dims grow (DepthToSpace) or shrink (SpaceToDepth) by the block, channels the other way by its square.
         const block = intAttr("blocksize", 0);
+        const [grow, shrink] = opType === "DepthToSpace" ? [block, 1] : [1, block];
         const [n, c, h, w] = x.shape;
-        const shrunk = (d: number | undefined) => (d === undefined || d < 0 ? -1 : d / block);
-        return [{ dtype: x.dtype, shape: [n!, c === undefined || c < 0 ? -1 : c * block * block, shrunk(h), shrunk(w)] }];
+        const scaled = (d: number | undefined, by: number, over: number) => (d === undefined || d < 0 ? -1 : (d * by) / over);
+        return [{ dtype: x.dtype, shape: [n!, scaled(c, shrink * shrink, grow * grow), scaled(h, grow, shrink), scaled(w, grow, shrink)] }];
       }
       case "Concat": {
         const axis = normAxis(intAttr("axis", 0), x.shape.length);

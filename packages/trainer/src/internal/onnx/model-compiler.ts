@@ -154,6 +154,7 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
   }
   let [height, width] = [description.input.height, description.input.width];
   let fused: Conv2dLayer | undefined;
+  const onlyActivationsAfter = (index: number): boolean => description.layers.slice(index + 1).every((l) => l.kind === "activation");
   description.layers.forEach((layer, index) => {
     if (layer === fused) {
       // Already computed with the upsample before it.
@@ -161,16 +162,10 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
       return;
     }
     const next = description.layers[index + 1];
-    const outputLayer = description.layers.slice(index + 2).every((l) => l.kind === "activation");
-    if (
-      options.subpixelUpsampleConv &&
-      blocked &&
-      layer.kind === "upsample2d" &&
-      next?.kind === "conv2d" &&
-      fusesAsSubpixel(layer, next) &&
-      (next.filters % b.nchwcBlock === 0 || outputLayer)
-    ) {
-      if (next.filters % b.nchwcBlock === 0) {
+    const subpixel = options.subpixelUpsampleConv === true && blocked && layer.kind === "upsample2d" && next?.kind === "conv2d" && fusesAsSubpixel(layer, next);
+    const wholeBlocks = subpixel && next.filters % b.nchwcBlock === 0;
+    if (subpixel && (wholeBlocks || onlyActivationsAfter(index + 1))) {
+      if (wholeBlocks) {
         x = compileBlockedUpsampledConv(b, next, x, options.weights);
       } else {
         // The output layer (2·C filters): its 4 phases fill a block at the low resolution, and the
@@ -187,8 +182,7 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
         const { kernel, bias } = convWeights(layer, options.weights);
         const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
         const geometry = { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] };
-        const lastConv = description.layers.slice(index + 1).every((l) => l.kind === "activation");
-        if (blocked && lastConv && layer.filters < b.nchwcBlock) {
+        if (blocked && onlyActivationsAfter(index) && layer.filters < b.nchwcBlock) {
           // The output layer (2·C filters): an NCHW result without a mostly-empty filter block.
           x = applyActivation(b, narrowConv(b, x, kernel, bias, geometry), layer.activation, layer.alpha);
           blocked = false;
@@ -224,6 +218,9 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
   return b.op("Concat", [amplitude, phase], { axis: 1 });
 }
 
+/** Geometry of the 2×2 phase conv of a sub-pixel upsample + conv (one extra row and column per side). */
+const PHASE_CONV = { kernel: [2, 2], pads: [1, 1, 1, 1] } as const;
+
 /**
  * A ×2 nearest upsample followed by a 3×3 "same" conv, computed at the low resolution.
  *
@@ -247,11 +244,10 @@ function compileUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: string, we
   // are dropped): fused into the blocked Conv, or after the NCHW one.
   let activated: string;
   if (blockedInput) {
-    const geometry = { kernel: [2, 2], pads: [1, 1, 1, 1] };
-    activated = reorderOutput(b, blockedConv(b, x, phaseKernel, phaseBias, geometry, layer.activation, layer.alpha ?? 0.2), 4 * outChannels);
+    activated = reorderOutput(b, blockedConv(b, x, phaseKernel, phaseBias, PHASE_CONV, layer.activation, layer.alpha ?? 0.2), 4 * outChannels);
   } else {
     const inputs = phaseBias === undefined ? [x, phaseKernel] : [x, phaseKernel, phaseBias];
-    const conv = b.op("Conv", inputs, { kernel_shape: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 1, 1] });
+    const conv = b.op("Conv", inputs, { kernel_shape: [...PHASE_CONV.kernel], strides: [1, 1], dilations: [1, 1], pads: [...PHASE_CONV.pads] });
     activated = applyActivation(b, conv, layer.activation, layer.alpha);
   }
   const phases: string[] = [];
@@ -277,7 +273,7 @@ function compileBlockedUpsampledConv(b: GraphBuilder, layer: Conv2dLayer, x: str
   const block = b.nchwcBlock;
   const outBlocks = layer.filters / block;
   const { phaseKernel, phaseBias } = subpixelWeights(b, kernel, bias);
-  const z = blockedConv(b, x, phaseKernel, phaseBias, { kernel: [2, 2], pads: [1, 1, 1, 1] }, layer.activation, layer.alpha ?? 0.2);
+  const z = blockedConv(b, x, phaseKernel, phaseBias, PHASE_CONV, layer.activation, layer.alpha ?? 0.2);
   const z5 = b.op("Reshape", [z, b.constInt64([n, 4 * outBlocks, height + 1, width + 1, block])]);
   const parts = b.node("Split", [z5, b.constInt64([outBlocks, outBlocks, outBlocks, outBlocks])], { axis: 1 }, { outputs: 4 });
   const phase = (a: number, bb: number): string => {
