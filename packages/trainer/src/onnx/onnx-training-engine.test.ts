@@ -96,7 +96,10 @@ describe("ONNX Runtime training engine", () => {
     const wide: ModelDescription = { ...tiny, input: { ...tiny.input, width: 12 }, layers: tiny.layers.map((l) => (l.kind === "conv2d" && l.name === "dec1" ? { ...l, filters: 16 } : l)) };
     const prng = SeededRandom.derive(4, "dropout mask");
     const mask = Float32Array.from({ length: 2 * 4 * 4 * 8 }, () => (prng.nextDouble() < 0.5 ? 0 : 2));
-    for (const [label, d, loss, masks] of [
+    // 32×32 images, 40 of them: the filter gradients of the 32×32 layers go in two chunks of images (32 + 8);
+    // every other case has images small enough for the folded form.
+    const large = tinyPtychoModel({ size: 32, channels: 1, seed: 2 });
+    for (const [label, d, loss, masks, count = 2] of [
       ["supervised mse", tiny, SUPERVISED, undefined],
       ["supervised mae", tiny, { ...SUPERVISED, metric: "mae" }, undefined],
       ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
@@ -105,9 +108,10 @@ describe("ONNX Runtime training engine", () => {
       ["sub-pixel upsample conv, 8×12", wide, SUPERVISED, undefined],
       // The output layer right after the upsample: its 2 filters' 4 phases leave the blocked layout at the low resolution.
       ["sub-pixel output layer", { ...tiny, layers: tiny.layers.filter((l) => l.name !== "dec1") }, SUPERVISED, undefined],
+      ["chunked filter gradients, 32×32", large, SUPERVISED, undefined, 40],
     ] as const) {
       const weights = initialWeights(d);
-      const batch = { ...makeBatch(d, 2, 6), ...(masks ? { dropoutMasks: masks } : {}) };
+      const batch = { ...makeBatch(d, count, 6), ...(masks ? { dropoutMasks: masks } : {}) };
       const nchw = await gradientAt(d, loss, weights, batch, { layout: "nchw" });
       const blocked = await gradientAt(d, loss, weights, batch, { layout: "nchwc" });
       expect(Math.abs(blocked.loss - nchw.loss), label).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(nchw.loss)));

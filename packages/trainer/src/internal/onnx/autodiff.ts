@@ -6,7 +6,7 @@
  * Shapes are static (the training graph is compiled per batch size), so broadcasting gradients reduce
  * over axes fixed at build time.
  */
-import { type AttributeValue, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
+import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
 import { NCHWC_RULES } from "./nchwc.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */
@@ -380,9 +380,7 @@ export function convInputGradient(b: GraphBuilder, node: GraphNode, g: string, u
   const begin = effective.map((e, i) => e - 1 - pads[i]!);
   const end = effective.map((e, i) => xShape[2 + i]! - gShape[2 + i]! - begin[i]! + e - 1);
   if (!useConvTranspose && strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
-    const flipped = b.op("Slice", [w, b.constInt64([-1, -1]), b.constInt64([-(2 ** 62), -(2 ** 62)]), b.constInt64([2, 3]), b.constInt64([-1, -1])]);
-    const swapped = b.op("Transpose", [flipped], { perm: [1, 0, 2, 3] });
-    return b.op("Conv", [g, swapped], { kernel_shape: [...kernel], dilations: [...dilations], pads: [...begin, ...end] });
+    return b.op("Conv", [g, flippedSwappedKernel(b, w)], { kernel_shape: [...kernel], dilations: [...dilations], pads: [...begin, ...end] });
   }
   const outputPadding = kernel.map((_, i) => xShape[2 + i]! - (strides[i]! * (gShape[2 + i]! - 1) + effective[i]! - pads[i]! - pads[i + 2]!));
   return b.op("ConvTranspose", [g, w], {

@@ -21,7 +21,7 @@
  */
 import type { ActivationName, ModelDescription } from "../../model-description.js";
 import { validateModelDescription } from "../../model-description.js";
-import { type AttributeValue, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, OnnxGraphError } from "./graph-builder.js";
+import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, OnnxGraphError } from "./graph-builder.js";
 
 /** Why `description` cannot use the blocked layout with block size `block`, or undefined when it can. */
 export function nchwcUnsupportedReason(description: ModelDescription, block: number): string | undefined {
@@ -69,16 +69,20 @@ export function reorderOutput(b: GraphBuilder, x: string, channels: number): str
  */
 export function blockedFilter(b: GraphBuilder, w: string, nchwInput: boolean): string {
   const [o, c, kh, kw] = b.shape(w) as [number, number, number, number];
-  const block = b.nchwcBlock;
   const op = b.nchwcChannels(o);
   const cp = nchwInput ? c : b.nchwcChannels(c);
   const padded = op !== o || cp !== c ? b.op("Pad", [w, b.constInt64([0, 0, 0, 0, op - o, cp - c, 0, 0])]) : w;
-  if (nchwInput) {
-    const t = b.op("Transpose", [b.op("Reshape", [padded, b.constInt64([op / block, block, c, kh, kw])])], { perm: [0, 2, 3, 4, 1] });
-    return b.op("Reshape", [t, b.constInt64([op, c, kh, kw])]);
-  }
-  const t = b.op("Transpose", [b.op("Reshape", [padded, b.constInt64([op / block, block, cp / block, block, kh, kw])])], { perm: [0, 2, 4, 5, 3, 1] });
-  return b.op("Reshape", [t, b.constInt64([op, cp, kh, kw])]);
+  // Both steps are ORT's own (parallel, vectorised) reorders: ~5× faster here than the 6-D Transpose
+  // they replace, and their gradients are the reverse reorders. First the input channels go innermost
+  // (OIHW → O, C/B, kH, kW, Bi), then each block of B filters goes innermost behind all of that.
+  const inner = nchwInput ? padded : reorderInput(b, padded);
+  return b.op("Reshape", [blockOutputChannels(b, inner, op, cp * kh * kw), b.constInt64([op, cp, kh, kw])]);
+}
+
+/** `[O, rest…]` (O a multiple of the block) → `[O/B, rest, B]` as ORT's reorder of `[O/B, B, rest, 1]`. */
+function blockOutputChannels(b: GraphBuilder, w: string, outChannels: number, rest: number): string {
+  const block = b.nchwcBlock;
+  return reorderInput(b, b.op("Reshape", [w, b.constInt64([outChannels / block, block, rest, 1])]));
 }
 
 interface FilterInfo {
@@ -165,6 +169,8 @@ type Rule = (b: GraphBuilder, node: GraphNode, grads: ReadonlyArray<string | und
 
 /** Bytes of shifted windows per chunk in the filter gradient (about an L2 cache's worth). */
 const CHUNK_BYTES = 1 << 20;
+/** Output pixels per image up to which the filter gradient folds the batch into one MatMul per tap. */
+const FOLD_MAX_PIXELS = 512;
 
 /** Gradient rules of the blocked ops (used by `appendGradients` for nodes in the NCHWc domain). */
 export const NCHWC_RULES: Record<string, Rule> = {
@@ -215,8 +221,7 @@ export const NCHWC_RULES: Record<string, Rule> = {
     let gx: string | undefined;
     if (needs[0]) {
       // Stride 1: dL/dx is the correlation of the output gradient with the flipped, in/out-swapped filter.
-      const flipped = b.op("Slice", [info.logical, b.constInt64([-1, -1]), b.constInt64([-(2 ** 62), -(2 ** 62)]), b.constInt64([2, 3]), b.constInt64([-1, -1])]);
-      const swapped = blockedFilter(b, b.op("Transpose", [flipped], { perm: [1, 0, 2, 3] }), false);
+      const swapped = blockedFilter(b, flippedSwappedKernel(b, info.logical), false);
       const begin = kernel.map((k, i) => k - 1 - pads[i]!);
       const end = kernel.map((k, i) => k - 1 - pads[i + kernel.length]!);
       gx = nchwc(b, "Conv", [gPre, swapped], { kernel_shape: [...kernel], pads: [...begin, ...end] });
@@ -263,10 +268,15 @@ function activationGradient(b: GraphBuilder, node: GraphNode, g: string): string
 }
 
 /**
- * dL/dW (in the blocked filter layout) and dL/dbias (padded) of a stride-1 blocked Conv, a few images at
- * a time: each chunk of x is padded and made channels-last, each chunk of g channels-first
- * (`[n, O', H·W]`), and every kernel tap is one batched MatMul of g with a shifted window of x, while
- * the chunk's copies are in cache (as the NCHW engine's chunked-matmul strategy).
+ * dL/dW (in the blocked filter layout) and dL/dbias (padded) of a stride-1 blocked Conv: x padded and
+ * channels-last, g channels-first, and each kernel tap one MatMul of g with a shifted window of x.
+ *
+ * Large images go a few at a time (batched per-image MatMuls `[n, O', H·W] × [n, H·W, C']`, summed over
+ * the chunk), so the chunk's copies stay in cache, as in the NCHW engine's chunked-matmul strategy. Small
+ * images (at most {@link FOLD_MAX_PIXELS}) fold the batch into the reduction instead: one
+ * `[O', N·H·W] × [N·H·W, C']` MatMul per tap, with no per-image partial sums to add up. Measured on the
+ * reference model's 16×16 layers: 20–25% less time than chunks; on its 32×32 and 64×64 layers, whose
+ * filter counts are too small to split a folded product between threads, 30–40% more.
  */
 function blockedFilterGradient(
   b: GraphBuilder,
@@ -277,45 +287,58 @@ function blockedFilterGradient(
   nchwInput: boolean,
   withBias: boolean,
 ): { kernel: string; bias?: string } {
-  const block = b.nchwcBlock;
-  const [n, c, h, w] = b.shape(x) as [number, number, number, number];
+  const [n, c] = b.shape(x) as [number, number];
   const [, o, ho, wo] = b.shape(g) as [number, number, number, number];
   const [kh, kw] = kernel as [number, number];
-  const [hp, wp] = [h + pads[0]! + pads[2]!, w + pads[1]! + pads[3]!];
-  const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (ho * wo * c * 4)) || 1));
-  const partials: string[] = [];
-  const biasPartials: string[] = [];
-  for (let start = 0; start < n; start += chunk) {
-    const count = Math.min(chunk, n - start);
-    const part = (v: string): string => (count === n ? v : b.op("Slice", [v, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]));
-    const xc = part(x);
-    const gc = part(g);
-    let xs: string;
+  const pixels = ho * wo;
+  /** `v` (blocked, or NCHW for the first layer) padded and channels-last. */
+  const paddedChannelsLast = (v: string): string => {
     if (nchwInput) {
-      const padded = pads.some((p) => p !== 0) ? b.op("Pad", [xc, b.constInt64([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : xc;
-      xs = b.op("Transpose", [padded], { perm: [0, 2, 3, 1] });
-    } else {
-      // ORT's own reorder to channels-last: ~10× faster than the equivalent 5-D Transpose here.
-      const nhwc = nchwc(b, "ReorderOutput", [xc], { channels: c, channels_last: 1 });
-      xs = pads.some((p) => p !== 0) ? b.op("Pad", [nhwc, b.constInt64([0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!, 0])]) : nhwc;
+      const padded = pads.some((p) => p !== 0) ? b.op("Pad", [v, b.constInt64([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])]) : v;
+      return b.op("Transpose", [padded], { perm: [0, 2, 3, 1] });
     }
-    const gs = b.op("Reshape", [reorderOutput(b, gc, o), b.constInt64([count, o, ho * wo])]);
+    // ORT's own reorder to channels-last: ~10× faster than the equivalent 5-D Transpose here.
+    const nhwc = nchwc(b, "ReorderOutput", [v], { channels: c, channels_last: 1 });
+    return pads.some((p) => p !== 0) ? b.op("Pad", [nhwc, b.constInt64([0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!, 0])]) : nhwc;
+  };
+  /** Per tap, `product(gs, window)` of the tap's shifted `[count, ho, wo, C']` window of xs. */
+  const tapProducts = (xs: string, windowShape: readonly number[], product: (window: string) => string): string[] => {
     const taps: string[] = [];
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
-        const win = b.op("Reshape", [b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]), b.constInt64([count, ho * wo, c])]);
-        taps.push(b.op("MatMul", [gs, win]));
+        const window = b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]);
+        taps.push(product(b.op("Reshape", [window, b.constInt64([...windowShape])])));
       }
-    partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
-    // The bias gradient sums the same cached chunk of g (a ReduceSum: a ones-column MatMul was slower).
-    if (withBias) biasPartials.push(b.op("ReduceSum", [gs, b.constInt64([0, 2])], { keepdims: 0 }));
+    return taps;
+  };
+  let summed: string;
+  let bias: string | undefined;
+  if (pixels <= FOLD_MAX_PIXELS) {
+    const gt = b.op("Reshape", [b.op("Transpose", [b.op("Reshape", [reorderOutput(b, g, o), b.constInt64([n, o, pixels])])], { perm: [1, 0, 2] }), b.constInt64([o, n * pixels])]);
+    summed = b.op("Concat", tapProducts(paddedChannelsLast(x), [n * pixels, c], (window) => b.op("MatMul", [gt, window])), { axis: 1 });
+    if (withBias) bias = b.op("ReduceSum", [gt, b.constInt64([1])], { keepdims: 0 });
+  } else {
+    const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (pixels * c * 4)) || 1));
+    const partials: string[] = [];
+    const biasPartials: string[] = [];
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      const part = (v: string): string => (count === n ? v : b.op("Slice", [v, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]));
+      const gs = b.op("Reshape", [reorderOutput(b, part(g), o), b.constInt64([count, o, pixels])]);
+      const taps = tapProducts(paddedChannelsLast(part(x)), [count, pixels, c], (window) => b.op("MatMul", [gs, window]));
+      partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
+      // The bias gradient sums the same cached chunk of g (a ReduceSum: a ones-column MatMul was slower).
+      if (withBias) biasPartials.push(b.op("ReduceSum", [gs, b.constInt64([0, 2])], { keepdims: 0 }));
+    }
+    summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
+    if (withBias) bias = biasPartials.reduce((acc, p) => b.op("Add", [acc, p]));
   }
-  const summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
-  const bias = withBias ? biasPartials.reduce((acc, p) => b.op("Add", [acc, p])) : undefined;
-  // [O', kH·kW·C'] → the filter's blocked layout: OIHWBiBo [O'/B, C'/B, kH, kW, Bi, Bo] or OIHWBo.
-  const blocked = nchwInput
-    ? b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o / block, block, kh, kw, c])])], { perm: [0, 4, 2, 3, 1] })
-    : b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o / block, block, kh, kw, c / block, block])])], { perm: [0, 4, 2, 3, 5, 1] });
-  const kernelGrad = b.op("Reshape", [blocked, b.constInt64([o, c, kh, kw])]);
+  // [O', kH·kW·C'] → the filter's blocked layout OIHWBiBo [O'/B, C'/B, kH, kW, Bi, Bo] (or OIHWBo) by ORT's
+  // reorders, as in blockedFilter: the input channels to blocks first (viewing each filter's [kH·kW, C'] as
+  // a channels-last image), then each block of filters innermost.
+  const inner = nchwInput
+    ? b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, c])])], { perm: [0, 2, 1] })
+    : nchwc(b, "ReorderInput", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, 1, c])])], { channels_last: 1 });
+  const kernelGrad = b.op("Reshape", [blockOutputChannels(b, inner, o, c * kh * kw), b.constInt64([o, c, kh, kw])]);
   return bias === undefined ? { kernel: kernelGrad } : { kernel: kernelGrad, bias };
 }
