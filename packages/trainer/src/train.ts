@@ -490,6 +490,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       backend: ranOn.backend,
       threads: ranOn.threads,
       ...(ranOn.layout !== undefined ? { layout: ranOn.layout } : {}),
+      ...(ranOn.replicas !== undefined ? { replicas: ranOn.replicas } : {}),
       ...(ranOn.convolutions !== undefined ? { convolutions: ranOn.convolutions } : {}),
       fallbacks: ranOn.fallbacks.map((f) => ({ ...f })),
     };

@@ -91,6 +91,11 @@ export interface EngineInfo {
    * CPU's vector width, and the float sums, hence the trained weights, follow the layout.
    */
   readonly layout?: string;
+  /**
+   * Data-parallel replicas of a training step (ONNX Runtime, when more than 1): each runs `threads`
+   * intra-op threads on its share of the batch. Recorded in identities: the gradient sums follow it.
+   */
+  readonly replicas?: number;
   /** What runs the convolutions where a back end has a choice (TF.js: see `BackendSelection.convolutions`). */
   readonly convolutions?: string;
   /** Why each preferred back end above the chosen one failed, in priority order. */

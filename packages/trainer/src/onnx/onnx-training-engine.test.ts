@@ -227,6 +227,48 @@ describe("ONNX Runtime training engine", () => {
     a.weights.forEach((w, i) => expect(Buffer.from(w.values.buffer).equals(Buffer.from(b.weights[i]!.values.buffer))).toBe(true));
   });
 
+  it("splits a step over data-parallel replicas: the same step as one session, bit-identical across runs", async () => {
+    const withDropout: ModelDescription = { ...tiny, layers: [...tiny.layers.slice(0, 2), { kind: "dropout", name: "drop", rate: 0.5, seed: 1 }, ...tiny.layers.slice(2)] };
+    const prng = SeededRandom.derive(9, "dropout mask");
+    // 5 samples over 2 replicas (3 + 2) and 3 replicas (2 + 2 + 1): unequal shares must be weighted by size.
+    const mask = Float32Array.from({ length: 5 * 4 * 4 * 8 }, () => (prng.nextDouble() < 0.5 ? 0 : 2));
+    for (const [label, d, loss, masks] of [
+      ["supervised mse", tiny, SUPERVISED, undefined],
+      ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
+      ["dropout", withDropout, SUPERVISED, { drop: mask }],
+    ] as const) {
+      const weights = initialWeights(d);
+      const batch = { ...makeBatch(d, 5, 11), ...(masks ? { dropoutMasks: masks } : {}) };
+      const whole = await gradientAt(d, loss, weights, batch);
+      for (const replicas of [2, 3]) {
+        const split = await gradientAt(d, loss, weights, batch, { replicas });
+        expect(Math.abs(split.loss - whole.loss), `${label}, ${replicas} replicas: loss`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(whole.loss)));
+        whole.grads.forEach((g, i) => {
+          const scale = g.values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          const worst = g.values.reduce((m, v, k) => Math.max(m, Math.abs(v - split.grads[i]!.values[k]!)), 0);
+          expect(worst, `${label}, ${replicas} replicas: d loss / d ${g.name}`).toBeLessThanOrEqual(1e-5 * scale + 1e-8);
+        });
+      }
+    }
+    const batch = makeBatch(tiny, 6, 12);
+    const run = async () => {
+      const engine = await engineFor(tiny, SUPERVISED, { replicas: 2 });
+      const losses: number[] = [];
+      for (let i = 0; i < 6; i++) losses.push(await engine.trainStep(batch, 0.01));
+      // A batch smaller than the replica count runs whole, on the calling thread.
+      losses.push(await engine.trainStep(makeBatch(tiny, 1, 13), 0.01));
+      expect(engine.info).toEqual({ engine: "onnxruntime", backend: "cpu", threads: 1, replicas: 2, layout: engine.layout, fallbacks: [] });
+      const state = { weights: await engine.getWeights(), optimizer: await engine.getOptimizerState() };
+      await engine.dispose();
+      return { losses, state };
+    };
+    const [a, b] = [await run(), await run()];
+    expect(a.losses.slice(0, 6).every((l, i) => i === 0 || l < a.losses[0]!)).toBe(true);
+    expect(b.losses).toEqual(a.losses);
+    expect(a.state.optimizer.step).toBe(7);
+    a.state.weights.forEach((w, i) => expect(Buffer.from(w.values.buffer).equals(Buffer.from(b.state.weights[i]!.values.buffer)), w.name).toBe(true));
+  });
+
   it("resumes from saved weights and optimizer state exactly", async () => {
     const batch = makeBatch(tiny, 3, 7);
     const first = await engineFor(tiny, SUPERVISED);
@@ -282,16 +324,19 @@ describe("ONNX Runtime training engine", () => {
   });
 
   it("tells before any model is compiled what an engine with the same options runs on (for run identities)", async () => {
-    const variants: OnnxTrainingEngineOptions[] = [{}, { layout: "nchw" }, { intraOpNumThreads: 1 }, { executionProviders: ["cuda", "cpu"] }];
+    const variants: OnnxTrainingEngineOptions[] = [{}, { layout: "nchw" }, { intraOpNumThreads: 1 }, { executionProviders: ["cuda", "cpu"] }, { replicas: 2 }];
     for (const options of variants) {
       const setup = await onnxTrainingSetup(options);
       const engine = createOnnxTrainingEngine(options);
       await engine.init(tiny, initialWeights(tiny), { loss: SUPERVISED, optimizer: ADAM });
       // The tiny model allows the blocked layout, so it gets exactly the layout the setup announced.
-      expect(setup, JSON.stringify(options)).toEqual({ engine: "onnxruntime", provider: engine.info.backend, threads: engine.info.threads, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      const replicas = engine.info.replicas === undefined ? {} : { replicas: engine.info.replicas };
+      expect(setup, JSON.stringify(options)).toEqual({ engine: "onnxruntime", provider: engine.info.backend, threads: engine.info.threads, ...replicas, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+\.\d+/) });
       await engine.dispose();
     }
     await expect(onnxTrainingSetup({ intraOpNumThreads: 0 })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
+    await expect(onnxTrainingSetup({ replicas: 0 })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS", message: expect.stringContaining("replicas") });
+    await expect(onnxTrainingSetup({ replicas: 2 })).resolves.toMatchObject({ threads: 1, replicas: 2 });
     // CUDA alone where its provider library is missing: the engine could not start, so neither can the setup.
     const cudaInstalled = (await onnxTrainingSetup({ executionProviders: ["cuda", "cpu"] })).provider === "cuda";
     const cudaSetup = onnxTrainingSetup({ executionProviders: ["cuda"] });

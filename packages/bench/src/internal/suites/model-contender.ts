@@ -64,10 +64,15 @@ const HYPERPARAMETERS: EngineHyperparameters = {
   optimizer: { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 },
 };
 
-export async function createEngine(target: EngineTarget, work: Workload): Promise<TrainingEngine> {
+/**
+ * Starts `target`'s engine on the reference model. `replicas` > 1 (ONNX Runtime): that many data-parallel
+ * replicas of THREADS / replicas threads each, the same cores as the other contenders.
+ */
+export async function createEngine(target: EngineTarget, work: Workload, replicas = 1): Promise<TrainingEngine> {
   let engine: TrainingEngine;
   if (target.engine === "onnxruntime") {
-    engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], intraOpNumThreads: THREADS });
+    const threads = replicas > 1 ? { replicas, intraOpNumThreads: Math.max(1, Math.floor(THREADS / replicas)) } : { intraOpNumThreads: THREADS };
+    engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], ...threads });
   } else {
     try {
       engine = await trainer.createTfjsEngine(target.backend);
@@ -127,6 +132,8 @@ export interface ContenderRequest {
   readonly size: number;
   readonly batchSize: number;
   readonly plan: RepeatPlan;
+  /** ONNX Runtime training: data-parallel replicas (default 1). */
+  readonly replicas?: number;
 }
 
 /**
@@ -140,10 +147,11 @@ export async function measureEngineContender(request: ContenderRequest, onSample
   let prepared: { run: () => unknown; detail: string; cleanup: () => unknown };
   if (request.mode === "infer" && target.engine === "onnxruntime") prepared = await onnxInference(target, work);
   else {
-    const engine = await createEngine(target, work);
+    const engine = await createEngine(target, work, request.replicas);
+    const replicas = engine.info.replicas === undefined ? "" : `${engine.info.replicas} replicas × `;
     prepared = {
       run: request.mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count),
-      detail: `${engine.info.backend}, ${engine.info.threads} thread${engine.info.threads === 1 ? "" : "s"}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}${engine.info.convolutions ? `, ${engine.info.convolutions} convolutions` : ""}`,
+      detail: `${engine.info.backend}, ${replicas}${engine.info.threads} thread${engine.info.threads === 1 ? "" : "s"}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}${engine.info.convolutions ? `, ${engine.info.convolutions} convolutions` : ""}`,
       cleanup: () => engine.dispose(),
     };
   }

@@ -23,7 +23,12 @@ export interface SgdMomentumOptimizer {
 }
 export type GraphOptimizer = AdamOptimizer | SgdMomentumOptimizer;
 
-export type GraphMode = "train" | "evaluate" | "predict";
+/**
+ * `train`: forward, loss, gradients and the update; `gradients`: forward, loss and the gradients (one
+ * replica's share of a data-parallel step, see {@link compileUpdateGraph}); `evaluate`: forward and loss;
+ * `predict`: forward only.
+ */
+export type GraphMode = "train" | "gradients" | "evaluate" | "predict";
 
 export interface TrainingGraphSpec {
   readonly description: ModelDescription;
@@ -57,6 +62,9 @@ export const GRAPH_NAMES = {
   weight: (name: string) => `w:${name}`,
   slot: (slot: string, name: string) => `${slot}:${name}`,
   weightOut: (name: string) => `w_out:${name}`,
+  gradient: (name: string) => `grad:${name}`,
+  replicaGradient: (part: number, name: string) => `grad${part}:${name}`,
+  replicaShare: (part: number) => `share${part}`,
   slotOut: (slot: string, name: string) => `${slot}_out:${name}`,
   dropout: (layer: string) => `dropout:${layer}`,
 } as const;
@@ -87,7 +95,8 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
   const weights = new Map<string, string>();
   for (const w of specs) weights.set(w.name, b.addInput(GRAPH_NAMES.weight(w.name), "float32", onnxWeightShape(w)));
   const masks = new Map<string, string>();
-  if (spec.dropout && spec.mode === "train") {
+  const training = spec.mode === "train" || spec.mode === "gradients";
+  if (spec.dropout && training) {
     const shapes = layerShapes(description);
     for (const layer of description.layers) {
       if (layer.kind !== "dropout") continue;
@@ -98,7 +107,7 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
     }
   }
   const xNchw = b.op("Transpose", [x], { perm: [0, 3, 1, 2] });
-  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: spec.mode === "train" && spec.maxPoolGradient !== "mask", nchwc: blocked, subpixelUpsampleConv: blocked });
+  const prediction = compileForward(b, description, xNchw, { weights, dropoutMasks: masks, poolIndices: training && spec.maxPoolGradient !== "mask", nchwc: blocked, subpixelUpsampleConv: blocked });
   if (spec.mode === "predict") {
     b.op("Transpose", [prediction], { perm: [0, 2, 3, 1] }, GRAPH_NAMES.output);
     b.addOutput(GRAPH_NAMES.output);
@@ -107,46 +116,85 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
   const lossValue = compileLoss(b, spec, prediction, xNchw, batchDims);
   const loss = b.op("Identity", [lossValue], {}, GRAPH_NAMES.loss);
   b.addOutput(loss);
-  if (spec.mode === "train") {
+  if (training) {
     const wrt = specs.map((s) => weights.get(s.name)!);
     const grads = appendGradients(b, loss, wrt, spec.filterGradient ? { filterGradient: spec.filterGradient } : {});
-    const lr = b.addInput(GRAPH_NAMES.learningRate, "float32", []);
-    if (spec.optimizer.kind === "adam") {
-      const c1 = b.addInput(GRAPH_NAMES.correction1, "float32", []);
-      const c2 = b.addInput(GRAPH_NAMES.correction2, "float32", []);
-      const { beta1, beta2, epsilon } = spec.optimizer;
+    const byName = new Map(specs.map((s) => [s.name, grads.get(weights.get(s.name)!)!]));
+    if (spec.mode === "train") appendUpdate(b, spec.optimizer, specs, weights, byName);
+    else
       for (const s of specs) {
-        const w = weights.get(s.name)!;
-        const g = grads.get(w)!;
-        const shape = onnxWeightShape(s);
-        const m = b.addInput(GRAPH_NAMES.slot("m", s.name), "float32", shape);
-        const v = b.addInput(GRAPH_NAMES.slot("v", s.name), "float32", shape);
-        const m2 = b.op("Add", [b.op("Mul", [m, b.constFloat(beta1, [])]), b.op("Mul", [g, b.constFloat(1 - beta1, [])])], {}, GRAPH_NAMES.slotOut("m", s.name));
-        const v2 = b.op("Add", [b.op("Mul", [v, b.constFloat(beta2, [])]), b.op("Mul", [b.op("Mul", [g, g]), b.constFloat(1 - beta2, [])])], {}, GRAPH_NAMES.slotOut("v", s.name));
-        const denominator = b.op("Add", [b.op("Sqrt", [b.op("Mul", [v2, c2])]), b.constFloat(epsilon, [])]);
-        const stepSize = b.op("Div", [b.op("Mul", [m2, c1]), denominator]);
-        b.op("Sub", [w, b.op("Mul", [stepSize, lr])], {}, GRAPH_NAMES.weightOut(s.name));
-        b.addOutput(GRAPH_NAMES.weightOut(s.name));
-        b.addOutput(m2);
-        b.addOutput(v2);
+        b.op("Identity", [byName.get(s.name)!], {}, GRAPH_NAMES.gradient(s.name));
+        b.addOutput(GRAPH_NAMES.gradient(s.name));
       }
-    } else {
-      const { momentum } = spec.optimizer;
-      for (const s of specs) {
-        const w = weights.get(s.name)!;
-        const g = grads.get(w)!;
-        const a = b.addInput(GRAPH_NAMES.slot("momentum", s.name), "float32", onnxWeightShape(s));
-        const a2 = b.op("Add", [b.op("Mul", [a, b.constFloat(momentum, [])]), g], {}, GRAPH_NAMES.slotOut("momentum", s.name));
-        b.op("Sub", [w, b.op("Mul", [a2, lr])], {}, GRAPH_NAMES.weightOut(s.name));
-        b.addOutput(GRAPH_NAMES.weightOut(s.name));
-        b.addOutput(a2);
-      }
-    }
   }
   return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape), layout: blocked ? "nchwc" : "nchw" };
 }
 
-function layerShapes(description: ModelDescription): Map<string, readonly [number, number, number]> {
+/**
+ * The optimizer update of a data-parallel step: the gradients of each of its `parts` micro-batches
+ * (`grad{k}:<weight>`, from `gradients` graphs) are summed in order, weighted by the micro-batch's share of
+ * the samples (scalar input `share{k}`: every loss is a mean over samples, so this is the whole batch's
+ * gradient), then updated exactly as in the `train` graph.
+ */
+export function compileUpdateGraph(description: ModelDescription, optimizer: GraphOptimizer, parts: number): Uint8Array {
+  const b = new GraphBuilder(`${description.name}-update`, "float32");
+  const specs = weightSpecs(description);
+  const weights = new Map<string, string>();
+  for (const w of specs) weights.set(w.name, b.addInput(GRAPH_NAMES.weight(w.name), "float32", onnxWeightShape(w)));
+  const shares = Array.from({ length: parts }, (_, k) => b.addInput(GRAPH_NAMES.replicaShare(k), "float32", []));
+  const grads = new Map<string, string>();
+  for (const w of specs) {
+    const parts = shares.map((share, k) => b.op("Mul", [b.addInput(GRAPH_NAMES.replicaGradient(k, w.name), "float32", onnxWeightShape(w)), share]));
+    grads.set(w.name, parts.reduce((sum, part) => b.op("Add", [sum, part])));
+  }
+  appendUpdate(b, optimizer, specs, weights, grads);
+  return b.toModelBytes();
+}
+
+/** Appends the optimizer step: slot inputs and outputs, the learning rate (and Adam's corrections), new weights. */
+function appendUpdate(
+  b: GraphBuilder,
+  optimizer: GraphOptimizer,
+  specs: ReadonlyArray<{ name: string; shape: number[] }>,
+  weights: ReadonlyMap<string, string>,
+  grads: ReadonlyMap<string, string>,
+): void {
+  const lr = b.addInput(GRAPH_NAMES.learningRate, "float32", []);
+  if (optimizer.kind === "adam") {
+    const c1 = b.addInput(GRAPH_NAMES.correction1, "float32", []);
+    const c2 = b.addInput(GRAPH_NAMES.correction2, "float32", []);
+    const { beta1, beta2, epsilon } = optimizer;
+    for (const s of specs) {
+      const w = weights.get(s.name)!;
+      const g = grads.get(s.name)!;
+      const shape = onnxWeightShape(s);
+      const m = b.addInput(GRAPH_NAMES.slot("m", s.name), "float32", shape);
+      const v = b.addInput(GRAPH_NAMES.slot("v", s.name), "float32", shape);
+      const m2 = b.op("Add", [b.op("Mul", [m, b.constFloat(beta1, [])]), b.op("Mul", [g, b.constFloat(1 - beta1, [])])], {}, GRAPH_NAMES.slotOut("m", s.name));
+      const v2 = b.op("Add", [b.op("Mul", [v, b.constFloat(beta2, [])]), b.op("Mul", [b.op("Mul", [g, g]), b.constFloat(1 - beta2, [])])], {}, GRAPH_NAMES.slotOut("v", s.name));
+      const denominator = b.op("Add", [b.op("Sqrt", [b.op("Mul", [v2, c2])]), b.constFloat(epsilon, [])]);
+      const stepSize = b.op("Div", [b.op("Mul", [m2, c1]), denominator]);
+      b.op("Sub", [w, b.op("Mul", [stepSize, lr])], {}, GRAPH_NAMES.weightOut(s.name));
+      b.addOutput(GRAPH_NAMES.weightOut(s.name));
+      b.addOutput(m2);
+      b.addOutput(v2);
+    }
+  } else {
+    const { momentum } = optimizer;
+    for (const s of specs) {
+      const w = weights.get(s.name)!;
+      const g = grads.get(s.name)!;
+      const a = b.addInput(GRAPH_NAMES.slot("momentum", s.name), "float32", onnxWeightShape(s));
+      const a2 = b.op("Add", [b.op("Mul", [a, b.constFloat(momentum, [])]), g], {}, GRAPH_NAMES.slotOut("momentum", s.name));
+      b.op("Sub", [w, b.op("Mul", [a2, lr])], {}, GRAPH_NAMES.weightOut(s.name));
+      b.addOutput(GRAPH_NAMES.weightOut(s.name));
+      b.addOutput(a2);
+    }
+  }
+}
+
+/** Each layer's output shape `[H, W, C]` (channels-last), by layer name. */
+export function layerShapes(description: ModelDescription): Map<string, readonly [number, number, number]> {
   // Shapes after each layer, channels-last, from the description's own validator.
   const map = new Map<string, readonly [number, number, number]>();
   let shape: readonly [number, number, number] = [description.input.height, description.input.width, description.input.channels];
