@@ -301,21 +301,30 @@ function blockedFilterGradient(
     const nhwc = nchwc(b, "ReorderOutput", [v], { channels: c, channels_last: 1 });
     return pads.some((p) => p !== 0) ? b.op("Pad", [nhwc, b.constInt64([0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!, 0])]) : nhwc;
   };
-  /** Per tap, `product(gs, window)` of the tap's shifted `[count, ho, wo, C']` window of xs. */
-  const tapProducts = (xs: string, windowShape: readonly number[], product: (window: string) => string): string[] => {
+  /** Each tap's shifted `[count, ho, wo, C']` window of xs, reshaped to `shape`. */
+  const windows = (xs: string, shape: readonly number[]): string[] => {
     const taps: string[] = [];
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
         const window = b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])]);
-        taps.push(product(b.op("Reshape", [window, b.constInt64([...windowShape])])));
+        taps.push(b.op("Reshape", [window, b.constInt64([...shape])]));
       }
     return taps;
+  };
+  /**
+   * `g · [window₀ … window₈]` along the last axis. With fewer input channels than the block (the first
+   * layer, often 1 channel) the windows are joined first: one MatMul instead of kH·kW thin ones (N = C).
+   */
+  const tapProducts = (gs: string, taps: string[]): string => {
+    const axis = b.shape(taps[0]!).length - 1;
+    if (nchwInput) return b.op("MatMul", [gs, b.op("Concat", taps, { axis })]);
+    return b.op("Concat", taps.map((window) => b.op("MatMul", [gs, window])), { axis });
   };
   let summed: string;
   let bias: string | undefined;
   if (pixels <= FOLD_MAX_PIXELS) {
     const gt = b.op("Reshape", [b.op("Transpose", [b.op("Reshape", [reorderOutput(b, g, o), b.constInt64([n, o, pixels])])], { perm: [1, 0, 2] }), b.constInt64([o, n * pixels])]);
-    summed = b.op("Concat", tapProducts(paddedChannelsLast(x), [n * pixels, c], (window) => b.op("MatMul", [gt, window])), { axis: 1 });
+    summed = tapProducts(gt, windows(paddedChannelsLast(x), [n * pixels, c]));
     if (withBias) bias = b.op("ReduceSum", [gt, b.constInt64([1])], { keepdims: 0 });
   } else {
     const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (pixels * c * 4)) || 1));
@@ -325,8 +334,7 @@ function blockedFilterGradient(
       const count = Math.min(chunk, n - start);
       const part = (v: string): string => (count === n ? v : b.op("Slice", [v, b.constInt64([start]), b.constInt64([start + count]), b.constInt64([0])]));
       const gs = b.op("Reshape", [reorderOutput(b, part(g), o), b.constInt64([count, o, pixels])]);
-      const taps = tapProducts(paddedChannelsLast(part(x)), [count, pixels, c], (window) => b.op("MatMul", [gs, window]));
-      partials.push(b.op("ReduceSum", [b.op("Concat", taps, { axis: 2 }), b.constInt64([0])], { keepdims: 0 }));
+      partials.push(b.op("ReduceSum", [tapProducts(gs, windows(paddedChannelsLast(part(x)), [count, pixels, c])), b.constInt64([0])], { keepdims: 0 }));
       // The bias gradient sums the same cached chunk of g (a ReduceSum: a ones-column MatMul was slower).
       if (withBias) biasPartials.push(b.op("ReduceSum", [gs, b.constInt64([0, 2])], { keepdims: 0 }));
     }
