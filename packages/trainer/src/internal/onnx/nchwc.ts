@@ -94,6 +94,24 @@ interface FilterInfo {
 const FILTERS = new WeakMap<GraphBuilder, Map<string, FilterInfo>>();
 
 /**
+ * The input-gradient filter of a stride-1 blocked Conv (flipped taps, inputs and outputs swapped) in the
+ * blocked layout, re-laid out from the forward one, `[O'/B, C'/B, kH, kW, Bi, Bo]` → `[C'/B, O'/B, kH, kW,
+ * Bo, Bi]` reversed along the taps: the block pairs swap in runs of kH·kW·B² floats, the taps reverse in
+ * runs of B², and each B×B block transposes by ORT's reorder. Measured per step of the reference model:
+ * ~3× faster than flipping and swapping the logical filter and laying it out again (a Transpose that moves
+ * kH·kW floats at a time).
+ */
+function swappedBlockedFilter(b: GraphBuilder, filter: string): string {
+  const [op, cp, kh, kw] = b.shape(filter) as [number, number, number, number];
+  const block = b.nchwcBlock;
+  const taps = kh * kw;
+  const pairs = b.op("Transpose", [b.op("Reshape", [filter, b.constInt64([op / block, cp / block, taps * block * block])])], { perm: [1, 0, 2] });
+  const reversed = b.op("Slice", [b.op("Reshape", [pairs, b.constInt64([cp / block, op / block, taps, block * block])]), b.constInt64([-1]), b.constInt64([-(2 ** 62)]), b.constInt64([2]), b.constInt64([-1])]);
+  const transposed = reorderInput(b, b.op("Reshape", [reversed, b.constInt64([(cp / block) * (op / block) * taps, block, block, 1])]));
+  return b.op("Reshape", [transposed, b.constInt64([cp, op, kh, kw])]);
+}
+
+/**
  * Appends a blocked Conv (activation fused) of `x` (blocked, or NCHW with fewer channels than the block)
  * with the logical OIHW filter `w` and bias; returns the blocked output `[N, O', H', W']`.
  */
@@ -221,7 +239,7 @@ export const NCHWC_RULES: Record<string, Rule> = {
     let gx: string | undefined;
     if (needs[0]) {
       // Stride 1: dL/dx is the correlation of the output gradient with the flipped, in/out-swapped filter.
-      const swapped = blockedFilter(b, flippedSwappedKernel(b, info.logical), false);
+      const swapped = info.nchwInput ? blockedFilter(b, flippedSwappedKernel(b, info.logical), false) : swappedBlockedFilter(b, filter);
       const begin = kernel.map((k, i) => k - 1 - pads[i]!);
       const end = kernel.map((k, i) => k - 1 - pads[i + kernel.length]!);
       gx = nchwc(b, "Conv", [gPre, swapped], { kernel_shape: [...kernel], pads: [...begin, ...end] });
