@@ -11,7 +11,7 @@ import type { EngineHyperparameters, EngineInfo, OptimizerState, TrainingBatch, 
 import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
 import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "../internal/onnx/model-compiler.js";
 import { type PlainTensor, type ReplicaSessionOptions, ReplicaThread, type WorkResults } from "../internal/onnx/replica-pool.js";
-import { compileTrainingGraph, compileUpdateGraph, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
+import { compileTrainingGraph, compileUpdateGraph, FLAT, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
 import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
 
@@ -61,9 +61,16 @@ export interface OnnxTrainingEngineOptions {
 /** Misuse of the engine (calls before `init`, batches that do not fit the model). */
 export class OnnxEngineError extends StudykitError {}
 
+/**
+ * Weights and optimizer slots. Each set is one buffer (`flatWeights`, `flatSlots[k]`, weights in
+ * description order) and the per-weight arrays are views on it: the sessions take one tensor per weight,
+ * the data-parallel update graph one flat vector.
+ */
 interface State {
   weights: Float32Array[];
   slots: Float32Array[][];
+  flatWeights: Float32Array;
+  flatSlots: Float32Array[];
 }
 
 /** Intra-op threads of an engine created without `intraOpNumThreads` (and without replicas). */
@@ -199,10 +206,14 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.specs = specs;
     this.onnxShapes = specs.map(onnxWeightShape);
     const slotCount = optimizerSlots(this.optimizer).length;
-    const fresh = (): State => ({
-      weights: specs.map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1))),
-      slots: Array.from({ length: slotCount }, () => specs.map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)))),
-    });
+    const sizes = specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
+    const views = (flat: Float32Array): Float32Array[] => sizes.map((size, i) => flat.subarray(sizes.slice(0, i).reduce((a, b) => a + b, 0), sizes.slice(0, i + 1).reduce((a, b) => a + b, 0)));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const fresh = (): State => {
+      const flatWeights = new Float32Array(total);
+      const flatSlots = Array.from({ length: slotCount }, () => new Float32Array(total));
+      return { weights: views(flatWeights), slots: flatSlots.map(views), flatWeights, flatSlots };
+    };
     this.current = fresh();
     this.spare = fresh();
     this.step = 0;
@@ -248,14 +259,14 @@ export class OnnxTrainingEngine implements TrainingEngine {
   }
 
   /**
-   * Session options for `mode`: a replica's micro-batch of a split step (`gradients`) and the small update
-   * run `threads` intra-op threads; everything else runs once for all replicas (prediction, evaluation, a
+   * Session options for `mode`: a replica's micro-batch of a split step (`gradients`) runs `threads`
+   * intra-op threads; everything else runs once for all replicas (the update, prediction, evaluation, a
    * batch too small to split), on all their threads. With replicas, those wider sessions do not spin by
    * default: ORT's idle threads spin on after a run, and took a core from the next step's replicas
-   * (measured: the worker replica's first micro-batch 200 instead of 150 ms after a 2-thread update).
+   * (measured: the worker replica's first micro-batch 200 instead of 150 ms after a spinning update).
    */
   private sessionOptions(provider: OnnxExecutionProvider, mode: GraphMode | "update"): ReplicaSessionOptions {
-    const perReplica = mode === "gradients" || mode === "update";
+    const perReplica = mode === "gradients";
     const spinning = this.options.intraOpSpinning ?? (this.replicas > 1 && !perReplica ? false : undefined);
     return {
       executionProviders: [provider],
@@ -355,13 +366,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
    */
   private addUpdateIo(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null>, learningRate: number): void {
     const { optimizer, current, spare } = this.ready();
-    const step = this.step + 1;
-    feeds[GRAPH_NAMES.learningRate] = new ort.Tensor("float32", Float32Array.of(learningRate), []);
+    this.addStepScalars(feeds, learningRate);
     const slotNames = optimizerSlots(optimizer);
-    if (optimizer.kind === "adam") {
-      feeds[GRAPH_NAMES.correction1] = new ort.Tensor("float32", Float32Array.of(1 / (1 - optimizer.beta1 ** step)), []);
-      feeds[GRAPH_NAMES.correction2] = new ort.Tensor("float32", Float32Array.of(1 / (1 - optimizer.beta2 ** step)), []);
-    }
     this.specs.forEach((s, i) => {
       const shape = this.onnxShapes[i]!;
       feeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", current.weights[i]!, shape);
@@ -371,6 +377,30 @@ export class OnnxTrainingEngine implements TrainingEngine {
         fetches[GRAPH_NAMES.slotOut(slot, s.name)] = new ort.Tensor("float32", spare.slots[k]![i]!, shape);
       });
     });
+  }
+
+  /** {@link addUpdateIo} for the data-parallel update graph: flat vectors of all weights and slots. */
+  private addFlatUpdateIo(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null>, learningRate: number): void {
+    const { optimizer, current, spare } = this.ready();
+    this.addStepScalars(feeds, learningRate);
+    const size = [current.flatWeights.length];
+    feeds[GRAPH_NAMES.weight(FLAT)] = new ort.Tensor("float32", current.flatWeights, size);
+    fetches[GRAPH_NAMES.weightOut(FLAT)] = new ort.Tensor("float32", spare.flatWeights, size);
+    optimizerSlots(optimizer).forEach((slot, k) => {
+      feeds[GRAPH_NAMES.slot(slot, FLAT)] = new ort.Tensor("float32", current.flatSlots[k]!, size);
+      fetches[GRAPH_NAMES.slotOut(slot, FLAT)] = new ort.Tensor("float32", spare.flatSlots[k]!, size);
+    });
+  }
+
+  /** The learning rate and, for Adam, the bias corrections of the coming step. */
+  private addStepScalars(feeds: Record<string, ort.Tensor>, learningRate: number): void {
+    const { optimizer } = this.ready();
+    const step = this.step + 1;
+    feeds[GRAPH_NAMES.learningRate] = new ort.Tensor("float32", Float32Array.of(learningRate), []);
+    if (optimizer.kind === "adam") {
+      feeds[GRAPH_NAMES.correction1] = new ort.Tensor("float32", Float32Array.of(1 / (1 - optimizer.beta1 ** step)), []);
+      feeds[GRAPH_NAMES.correction2] = new ort.Tensor("float32", Float32Array.of(1 / (1 - optimizer.beta2 ** step)), []);
+    }
   }
 
   /** ORT wrote the new weights and slots into `spare`: swap the two sets. */
@@ -396,8 +426,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const base = Math.floor(batch.count / parts);
     const counts = Array.from({ length: parts }, (_, k) => base + (k < batch.count % parts ? 1 : 0));
     const starts = counts.map((_, k) => counts.slice(0, k).reduce((a, b) => a + b, 0));
-    const gradientNames = this.specs.map((s) => GRAPH_NAMES.gradient(s.name));
-    const outputs = [GRAPH_NAMES.loss, ...gradientNames];
+    const outputs = [GRAPH_NAMES.loss, GRAPH_NAMES.flatGradient];
     const keyOf = (count: number): string => `gradients|${count}|${dropout}`;
     if (this.replicaThreads.length === 0) this.replicaThreads = Array.from({ length: this.replicas - 1 }, () => new ReplicaThread());
     // Every replica needs a session for each micro-batch size before any of them starts.
@@ -412,7 +441,9 @@ export class OnnxTrainingEngine implements TrainingEngine {
         }),
       ),
     ]);
-    const plain = (tensors: Record<string, ort.Tensor>): Record<string, PlainTensor> => Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { data: ownBuffer(t.data as Float32Array), dims: t.dims }]));
+    // The weights are views on one buffer, which a message clones once; a batch's views are copied out first.
+    const plain = (tensors: Record<string, ort.Tensor>, copy = false): Record<string, PlainTensor> =>
+      Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { data: copy ? ownBuffer(t.data as Float32Array) : (t.data as Float32Array), dims: t.dims }]));
     const weightFeeds: Record<string, ort.Tensor> = {};
     this.specs.forEach((s, i) => (weightFeeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", current.weights[i]!, this.onnxShapes[i]!)));
     const itemFeeds = counts.map((count, k) => {
@@ -421,7 +452,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       return feeds;
     });
     const counter = new Int32Array(new SharedArrayBuffer(4));
-    const work = { counter, common: plain(weightFeeds), items: itemFeeds.map((feeds, k) => ({ key: keyOf(counts[k]!), feeds: plain(feeds) })), outputs };
+    const work = { counter, common: plain(weightFeeds), items: itemFeeds.map((feeds, k) => ({ key: keyOf(counts[k]!), feeds: plain(feeds, true) })), outputs };
     const remote = this.replicaThreads.map((thread) => thread.work(work));
     // Settle the remote replicas' promises even if the local one throws (no unhandled rejections).
     const settled = Promise.allSettled(remote);
@@ -443,9 +474,10 @@ export class OnnxTrainingEngine implements TrainingEngine {
       const share = count / batch.count;
       loss += share * result[GRAPH_NAMES.loss]!.data[0]!;
       feeds[GRAPH_NAMES.replicaShare(k)] = new ort.Tensor("float32", Float32Array.of(share), []);
-      this.specs.forEach((s, i) => (feeds[GRAPH_NAMES.replicaGradient(k, s.name)] = new ort.Tensor("float32", result[gradientNames[i]!]!.data, this.onnxShapes[i]!)));
+      const gradient = result[GRAPH_NAMES.flatGradient]!;
+      feeds[GRAPH_NAMES.replicaGradient(k)] = new ort.Tensor("float32", gradient.data, gradient.dims);
     });
-    this.addUpdateIo(feeds, fetches, learningRate);
+    this.addFlatUpdateIo(feeds, fetches, learningRate);
     await update.run(feeds, fetches);
     this.swapState();
     return loss;

@@ -62,8 +62,9 @@ export const GRAPH_NAMES = {
   weight: (name: string) => `w:${name}`,
   slot: (slot: string, name: string) => `${slot}:${name}`,
   weightOut: (name: string) => `w_out:${name}`,
-  gradient: (name: string) => `grad:${name}`,
-  replicaGradient: (part: number, name: string) => `grad${part}:${name}`,
+  /** All gradients of a `gradients` graph as one flat vector (weights in description order). */
+  flatGradient: "grad:*",
+  replicaGradient: (part: number) => `grad${part}:*`,
   replicaShare: (part: number) => `share${part}`,
   slotOut: (slot: string, name: string) => `${slot}_out:${name}`,
   dropout: (layer: string) => `dropout:${layer}`,
@@ -121,35 +122,39 @@ export function compileTrainingGraph(spec: TrainingGraphSpec): CompiledGraph {
     const grads = appendGradients(b, loss, wrt, spec.filterGradient ? { filterGradient: spec.filterGradient } : {});
     const byName = new Map(specs.map((s) => [s.name, grads.get(weights.get(s.name)!)!]));
     if (spec.mode === "train") appendUpdate(b, spec.optimizer, specs, weights, byName);
-    else
-      for (const s of specs) {
-        b.op("Identity", [byName.get(s.name)!], {}, GRAPH_NAMES.gradient(s.name));
-        b.addOutput(GRAPH_NAMES.gradient(s.name));
-      }
+    else {
+      // One flat vector of all gradients, weights in description order: the update graph works on flat
+      // vectors (a few nodes instead of a dozen per weight).
+      const flat = specs.map((s) => b.op("Reshape", [byName.get(s.name)!, b.constInt64([-1])]));
+      b.op("Concat", flat, { axis: 0 }, GRAPH_NAMES.flatGradient);
+      b.addOutput(GRAPH_NAMES.flatGradient);
+    }
   }
   return { bytes: b.toModelBytes(), weightNames: specs.map((s) => s.name), weightShapes: specs.map(onnxWeightShape), layout: blocked ? "nchwc" : "nchw" };
 }
 
 /**
- * The optimizer update of a data-parallel step: the gradients of each of its `parts` micro-batches
- * (`grad{k}:<weight>`, from `gradients` graphs) are summed in order, weighted by the micro-batch's share of
- * the samples (scalar input `share{k}`: every loss is a mean over samples, so this is the whole batch's
- * gradient), then updated exactly as in the `train` graph.
+ * The optimizer update of a data-parallel step: the flat gradients of each of its `parts` micro-batches
+ * (`grad{k}:*`, the `gradients` graphs' `grad:*`) are summed in order, weighted by the micro-batch's share
+ * of the samples (scalar input `share{k}`: every loss is a mean over samples, so this is the whole batch's
+ * gradient), then updated exactly as in the `train` graph, on the flat vectors of all weights (`w:*`) and
+ * slots (`m:*`, …; outputs `w_out:*`, `m_out:*`, …).
  */
 export function compileUpdateGraph(description: ModelDescription, optimizer: GraphOptimizer, parts: number): Uint8Array {
   const b = new GraphBuilder(`${description.name}-update`, "float32");
-  const specs = weightSpecs(description);
-  const weights = new Map<string, string>();
-  for (const w of specs) weights.set(w.name, b.addInput(GRAPH_NAMES.weight(w.name), "float32", onnxWeightShape(w)));
+  const size = weightSpecs(description).reduce((total, s) => total + s.shape.reduce((a, c) => a * c, 1), 0);
+  // Weights, slots and gradients as flat vectors (the engine keeps its state in one buffer per set): the
+  // update is then ~15 element-wise nodes, not ~15 per weight (measured: ~6 → ~2 ms per step).
+  const all: { name: string; shape: number[] } = { name: FLAT, shape: [size] };
+  const weights = new Map([[FLAT, b.addInput(GRAPH_NAMES.weight(FLAT), "float32", [size])]]);
   const shares = Array.from({ length: parts }, (_, k) => b.addInput(GRAPH_NAMES.replicaShare(k), "float32", []));
-  const grads = new Map<string, string>();
-  for (const w of specs) {
-    const parts = shares.map((share, k) => b.op("Mul", [b.addInput(GRAPH_NAMES.replicaGradient(k, w.name), "float32", onnxWeightShape(w)), share]));
-    grads.set(w.name, parts.reduce((sum, part) => b.op("Add", [sum, part])));
-  }
-  appendUpdate(b, optimizer, specs, weights, grads);
+  const parted = shares.map((share, k) => b.op("Mul", [b.addInput(GRAPH_NAMES.replicaGradient(k), "float32", [size]), share]));
+  appendUpdate(b, optimizer, [all], weights, new Map([[FLAT, parted.reduce((sum, part) => b.op("Add", [sum, part]))]]));
   return b.toModelBytes();
 }
+
+/** The name of the flat vector of all weights (or slots) in the update graph's inputs and outputs. */
+export const FLAT = "*";
 
 /** Appends the optimizer step: slot inputs and outputs, the learning rate (and Adam's corrections), new weights. */
 function appendUpdate(
