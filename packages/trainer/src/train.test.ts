@@ -147,7 +147,8 @@ describe("the same loop on ONNX Runtime (engine: \"onnxruntime\")", () => {
     expect(b.bundleSha256).toBe(a.bundleSha256);
     expect(a.history.at(-1)!.loss).toBeLessThan(a.history[0]!.loss);
     const bundle = await loadBundle(a.bundlePath);
-    expect(bundle.backend).toMatchObject({ engine: "onnxruntime", backend: "cpu", threads: 2, layout: expect.stringMatching(/^(nchwc\(\d+\)|nchw)$/) });
+    // The CPU default: 2 data-parallel replicas of 1 thread, both recorded (the gradient sums follow them).
+    expect(bundle.backend).toMatchObject({ engine: "onnxruntime", backend: "cpu", threads: 1, replicas: 2, layout: expect.stringMatching(/^(nchwc\(\d+\)|nchw)$/) });
     const reseeded = await train(options(tempDir(), { ...ort, seeds: { shuffle: 8 } }));
     expect(reseeded.bundleSha256).not.toBe(a.bundleSha256);
   }, 120_000);

@@ -63,8 +63,8 @@ describe("training loop on the ONNX Runtime engine", () => {
     expect(bundle.modelOnnx).toBeInstanceOf(Uint8Array);
     // The graph layout decides the float sums, so the bundle's runtime record (and the default identity) names
     // it: nchwc(B) on CPUs with ORT's blocked kernels.
-    const runtime = bundle.backend as { engine?: string; threads?: number; layout?: string } | undefined;
-    expect(runtime).toMatchObject({ engine: "onnxruntime", threads: 2 });
+    const runtime = bundle.backend as { engine?: string; threads?: number; replicas?: number; layout?: string } | undefined;
+    expect(runtime).toMatchObject({ engine: "onnxruntime", threads: 1, replicas: 2 });
     expect(runtime?.layout).toMatch(/^(nchwc\(\d+\)|nchw)$/);
     const session = await createInferenceSession(bundle);
     const { inputs } = arrays(5);

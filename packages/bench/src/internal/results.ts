@@ -54,9 +54,12 @@ export interface UnavailableContender {
 
 export type ContenderResult = MeasuredContender | UnavailableContender;
 
-/** A goal from the issues, checked against this run's numbers (never asserted by tests). */
+/**
+ * A goal from the issues, checked against this run's numbers (never asserted by tests); a ratio without
+ * `atLeast` is a comparison reported beside the goals, with no goal of its own.
+ */
 export type Goal =
-  | { readonly kind: "ratio"; readonly ours: string; readonly peer: string; readonly atLeast: number }
+  | { readonly kind: "ratio"; readonly ours: string; readonly peer: string; readonly atLeast?: number }
   | { readonly kind: "value"; readonly contender: string; readonly atMost: number };
 
 export interface RatioResult {

@@ -4,14 +4,15 @@ import { createOnnxTrainingEngine, initialWeights, tinyPtychoModel } from "@stud
 import { resolveRuntime } from "./runtime-selection.js";
 
 describe("resolveRuntime", () => {
-  it("records ONNX Runtime's version, threads and the graph layout its engine will train with", async () => {
+  it("records ONNX Runtime's version, threads, replicas and the graph layout its engine will train with", async () => {
     const runtime = await resolveRuntime("auto", "auto");
     expect(runtime).toMatchObject({ engine: "onnxruntime", backend: "cpu" });
     // The layout a job's engine actually gets (the study's models allow the blocked layout).
     const engine = createOnnxTrainingEngine({ executionProviders: ["cpu"] });
     const model = tinyPtychoModel({ size: 16, channels: 4 });
     await engine.init(model, initialWeights(model), { loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }, optimizer: { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } });
-    expect(runtime.identity).toEqual({ engine: "onnxruntime", provider: "cpu", threads: engine.info.threads, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+/) });
+    const replicas = engine.info.replicas === undefined ? {} : { replicas: engine.info.replicas };
+    expect(runtime.identity).toEqual({ engine: "onnxruntime", provider: "cpu", threads: engine.info.threads, ...replicas, layout: engine.layout, onnxruntime: expect.stringMatching(/^\d+\.\d+/) });
     await engine.dispose();
   });
 

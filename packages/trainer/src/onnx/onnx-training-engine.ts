@@ -21,19 +21,20 @@ export interface OnnxTrainingEngineOptions {
   /** Providers to try in order (default `["cpu"]`). */
   readonly executionProviders?: readonly OnnxExecutionProvider[];
   /**
-   * Intra-op threads of each session (default 2; 1 with `replicas` > 1). Fixed per engine so that results are
-   * bit-identical across sessions.
+   * Intra-op threads of each session (default: 1 per replica with the CPU provider's default 2 replicas,
+   * else 2). Fixed per engine so that results are bit-identical across sessions.
    */
   readonly intraOpNumThreads?: number;
   /**
-   * Data-parallel replicas of each training step (default 1): the batch is cut into 2 near-equal
-   * micro-batches per replica, the replicas (one on the calling thread, the rest in worker threads) take
-   * them one at a time from a shared counter and compute their gradients, and one small update graph sums
-   * them, weighted by size, and applies the optimizer. The result is the same step up to float summation
-   * order, and bit-identical from run to run whichever replica took which micro-batch. On a 2-core CPU,
-   * 2 replicas of 1 thread train ~10% faster than 1 session of 2 threads (the bench's train suite measures
-   * both): the copies ORT runs single-threaded then overlap with the other replica's work. Batches
-   * smaller than `replicas` run in one replica.
+   * Data-parallel replicas of each training step. Default: 2 (of 1 thread each) when the providers are CPU
+   * only and `intraOpNumThreads` is not given, else 1. The batch is cut into 2 near-equal micro-batches
+   * per replica, the replicas (one on the calling thread, the rest in worker threads) take them one at a
+   * time from a shared counter and compute their gradients, and one small update graph sums them,
+   * weighted by size, and applies the optimizer. The result is the same step up to float summation order,
+   * and bit-identical from run to run whichever replica took which micro-batch. On a 2-core CPU, 2
+   * replicas of 1 thread train 7–20% faster than 1 session of 2 threads (the reference model in the
+   * bench's train suite; the tiny test model too): the copies ORT runs single-threaded then overlap with
+   * the other replica's work. Batches smaller than `replicas` run in one session.
    */
   readonly replicas?: number;
   /** How Conv filter gradients are formed (default `chunked-matmul`, the fastest measured). */
@@ -73,7 +74,10 @@ interface State {
   flatSlots: Float32Array[];
 }
 
-/** Intra-op threads of an engine created without `intraOpNumThreads` (and without replicas). */
+/**
+ * Threads of an engine created without `intraOpNumThreads`: as replicas of one thread each with the CPU
+ * provider alone, else one session's intra-op threads.
+ */
 const DEFAULT_THREADS = 2;
 /**
  * Micro-batches per replica in a data-parallel step: more than one lets a replica that runs ahead take
@@ -136,7 +140,8 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
 
 /** Checks the options both the engine and {@link onnxTrainingSetup} read; returns the thread and replica counts. */
 function checkedOptions(options: OnnxTrainingEngineOptions): { threads: number; replicas: number } {
-  const replicas = options.replicas ?? 1;
+  const cpuOnly = (options.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
+  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_THREADS : 1);
   if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new OnnxEngineError("E_ONNX_OPTIONS", `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(replicas)}`);
   const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_THREADS);
   if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);

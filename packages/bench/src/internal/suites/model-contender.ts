@@ -65,13 +65,14 @@ const HYPERPARAMETERS: EngineHyperparameters = {
 };
 
 /**
- * Starts `target`'s engine on the reference model. `replicas` > 1 (ONNX Runtime): that many data-parallel
- * replicas of THREADS / replicas threads each, the same cores as the other contenders.
+ * Starts `target`'s engine on the reference model. ONNX Runtime: its defaults (on the CPU, THREADS
+ * data-parallel replicas of one thread each), or with `oneSession` one session of THREADS threads: the same
+ * cores as the other contenders either way.
  */
-export async function createEngine(target: EngineTarget, work: Workload, replicas = 1): Promise<TrainingEngine> {
+export async function createEngine(target: EngineTarget, work: Workload, oneSession = false): Promise<TrainingEngine> {
   let engine: TrainingEngine;
   if (target.engine === "onnxruntime") {
-    const threads = replicas > 1 ? { replicas, intraOpNumThreads: Math.max(1, Math.floor(THREADS / replicas)) } : { intraOpNumThreads: THREADS };
+    const threads = oneSession || target.backend !== "cpu" ? { intraOpNumThreads: THREADS, replicas: 1 } : { replicas: THREADS, intraOpNumThreads: 1 };
     engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], ...threads });
   } else {
     try {
@@ -132,8 +133,8 @@ export interface ContenderRequest {
   readonly size: number;
   readonly batchSize: number;
   readonly plan: RepeatPlan;
-  /** ONNX Runtime training: data-parallel replicas (default 1). */
-  readonly replicas?: number;
+  /** ONNX Runtime training in one session of THREADS threads instead of the engine's CPU default (replicas). */
+  readonly oneSession?: boolean;
 }
 
 /**
@@ -147,7 +148,7 @@ export async function measureEngineContender(request: ContenderRequest, onSample
   let prepared: { run: () => unknown; detail: string; cleanup: () => unknown };
   if (request.mode === "infer" && target.engine === "onnxruntime") prepared = await onnxInference(target, work);
   else {
-    const engine = await createEngine(target, work, request.replicas);
+    const engine = await createEngine(target, work, request.oneSession);
     const replicas = engine.info.replicas === undefined ? "" : `${engine.info.replicas} replicas × `;
     prepared = {
       run: request.mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count),
