@@ -17,7 +17,19 @@ export interface GradientOptions {
   readonly filterGradient?: FilterGradientStrategy;
 }
 
-type Rule = (b: GraphBuilder, node: GraphNode, grads: ReadonlyArray<string | undefined>, needs: readonly boolean[], options: GradientOptions) => Array<string | undefined>;
+/**
+ * A gradient rule: the gradients of `node`'s inputs (undefined where not needed). `contribute` adds a
+ * gradient to a value further up the graph directly, for rules that know it more cheaply than the chain of
+ * nodes in between would compute it (the blocked Conv's logical filter).
+ */
+type Rule = (
+  b: GraphBuilder,
+  node: GraphNode,
+  grads: ReadonlyArray<string | undefined>,
+  needs: readonly boolean[],
+  options: GradientOptions,
+  contribute: (value: string, grad: string) => void,
+) => Array<string | undefined>;
 
 /** Ops whose outputs carry no gradient (comparisons, shapes, casts to non-float). */
 const NON_DIFFERENTIABLE = new Set(["Greater", "Less", "Equal", "GreaterOrEqual", "LessOrEqual", "Sign", "Cast", "Shape"]);
@@ -56,13 +68,18 @@ export function appendGradients(b: GraphBuilder, loss: string, wrt: readonly str
     if (grads.every((g) => g === undefined)) continue;
     const rule = node.domain === NCHWC_DOMAIN ? NCHWC_RULES[node.opType] : node.domain === "" ? RULES[node.opType] : undefined;
     if (!rule) throw new OnnxGraphError(`no gradient rule for ONNX op ${node.domain === "" ? "" : `${node.domain}.`}${node.opType} (node output ${node.outputs[0]})`);
-    const inputGrads = rule(b, node, grads, needs, options);
+    const add = (value: string, g: string): void => {
+      const list = contributions.get(value) ?? [];
+      list.push(g);
+      contributions.set(value, list);
+    };
+    const contribute = (value: string, g: string): void => {
+      if (dependsOnWrt.has(value) && leadsToLoss.has(value)) add(value, g);
+    };
+    const inputGrads = rule(b, node, grads, needs, options, contribute);
     node.inputs.forEach((input, k) => {
       const g = inputGrads[k];
-      if (!needs[k] || g === undefined) return;
-      const list = contributions.get(input) ?? [];
-      list.push(g);
-      contributions.set(input, list);
+      if (needs[k] && g !== undefined) add(input, g);
     });
   }
   const result = new Map<string, string>();

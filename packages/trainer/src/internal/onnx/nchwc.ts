@@ -183,7 +183,14 @@ export function blockedUpsample(b: GraphBuilder, x: string, size: readonly numbe
   return nchwc(b, "Upsample", [x], { scales: [1, 1, ...size] });
 }
 
-type Rule = (b: GraphBuilder, node: GraphNode, grads: ReadonlyArray<string | undefined>, needs: readonly boolean[]) => Array<string | undefined>;
+type Rule = (
+  b: GraphBuilder,
+  node: GraphNode,
+  grads: ReadonlyArray<string | undefined>,
+  needs: readonly boolean[],
+  options: unknown,
+  contribute: (value: string, grad: string) => void,
+) => Array<string | undefined>;
 
 /** Bytes of shifted windows per chunk in the filter gradient (about an L2 cache's worth). */
 const CHUNK_BYTES = 1 << 20;
@@ -229,7 +236,7 @@ export const NCHWC_RULES: Record<string, Rule> = {
     const mean = nchwc(b, "AveragePool", [g!], { kernel_shape: [sh!, sw!], strides: [sh!, sw!] });
     return [b.op("Mul", [mean, b.constFloat(sh! * sw!, [])])];
   },
-  Conv: (b, node, [g], needs) => {
+  Conv: (b, node, [g], needs, _options, contribute) => {
     const [x, filter, bias] = node.inputs as [string, string, string | undefined];
     const info = FILTERS.get(b)?.get(filter);
     if (!info) throw new OnnxGraphError(`blocked Conv ${node.outputs[0]} has no logical filter (build it with blockedConv)`);
@@ -246,8 +253,11 @@ export const NCHWC_RULES: Record<string, Rule> = {
       if (info.nchwInput) gx = reorderOutput(b, gx, b.shape(x)[1]!);
     }
     const wantBias = bias !== undefined && needs[2] === true;
-    const filterGrad = needs[1] || wantBias ? blockedFilterGradient(b, x, gPre, kernel, pads, info.nchwInput, wantBias) : undefined;
-    return [gx, needs[1] ? filterGrad!.kernel : undefined, wantBias ? filterGrad!.bias : undefined];
+    const filterGrad = needs[1] || wantBias ? blockedFilterGradient(b, x, gPre, kernel, pads, info.nchwInput, wantBias, b.shape(info.logical)) : undefined;
+    // The filter's gradient goes straight to the logical OIHW filter: re-laying it out blocked only for the
+    // blocked-filter nodes' rules to lay it out logically again cost two reorders per layer and step.
+    if (needs[1]) contribute(info.logical, filterGrad!.kernel);
+    return [gx, undefined, wantBias ? filterGrad!.bias : undefined];
   },
 };
 
@@ -304,6 +314,7 @@ function blockedFilterGradient(
   pads: readonly number[],
   nchwInput: boolean,
   withBias: boolean,
+  logicalShape: readonly number[],
 ): { kernel: string; bias?: string } {
   const [n, c] = b.shape(x) as [number, number];
   const [, o, ho, wo] = b.shape(g) as [number, number, number, number];
@@ -359,12 +370,13 @@ function blockedFilterGradient(
     summed = partials.reduce((acc, p) => b.op("Add", [acc, p]));
     if (withBias) bias = biasPartials.reduce((acc, p) => b.op("Add", [acc, p]));
   }
-  // [O', kH·kW·C'] → the filter's blocked layout OIHWBiBo [O'/B, C'/B, kH, kW, Bi, Bo] (or OIHWBo) by ORT's
-  // reorders, as in blockedFilter: the input channels to blocks first (viewing each filter's [kH·kW, C'] as
-  // a channels-last image), then each block of filters innermost.
-  const inner = nchwInput
+  // [O', kH·kW·C'] → the logical OIHW filter [O, C, kH, kW]: each filter's [kH·kW, C'] transposed (as a
+  // channels-last image reordered to blocked and back to NCHW: ORT's fast reorders), the padding dropped.
+  const [lo, lc] = logicalShape as [number, number];
+  const ockt = nchwInput
     ? b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, c])])], { perm: [0, 2, 1] })
-    : nchwc(b, "ReorderInput", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, 1, c])])], { channels_last: 1 });
-  const kernelGrad = b.op("Reshape", [blockOutputChannels(b, inner, o, c * kh * kw), b.constInt64([o, c, kh, kw])]);
+    : reorderOutput(b, nchwc(b, "ReorderInput", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, 1, c])])], { channels_last: 1 }), c);
+  const padded = b.op("Reshape", [ockt, b.constInt64([o, c, kh, kw])]);
+  const kernelGrad = lo === o && lc === c ? padded : b.op("Slice", [padded, b.constInt64([0, 0]), b.constInt64([lo, lc]), b.constInt64([0, 1])]);
   return bias === undefined ? { kernel: kernelGrad } : { kernel: kernelGrad, bias };
 }
