@@ -22,7 +22,7 @@ export interface GradientOptions {
  * gradient to a value further up the graph directly, for rules that know it more cheaply than the chain of
  * nodes in between would compute it (the blocked Conv's logical filter).
  */
-type Rule = (
+export type GradientRule = (
   b: GraphBuilder,
   node: GraphNode,
   grads: ReadonlyArray<string | undefined>,
@@ -115,9 +115,9 @@ const floatAttr = (node: GraphNode, key: string, fallback: number): number => {
   return typeof v === "number" ? v : (v as { float: number }).float;
 };
 
-const unary = (f: (b: GraphBuilder, x: string, y: string, g: string) => string): Rule => (b, node, [g]) => [f(b, node.inputs[0]!, node.outputs[0]!, g!)];
+const unary = (f: (b: GraphBuilder, x: string, y: string, g: string) => string): GradientRule => (b, node, [g]) => [f(b, node.inputs[0]!, node.outputs[0]!, g!)];
 
-function binaryBroadcast(f: (b: GraphBuilder, node: GraphNode, g: string) => [string | undefined, string | undefined]): Rule {
+function binaryBroadcast(f: (b: GraphBuilder, node: GraphNode, g: string) => [string | undefined, string | undefined]): GradientRule {
   return (b, node, [g], needs) => {
     const [ga, gb] = f(b, node, g!);
     return [
@@ -127,7 +127,7 @@ function binaryBroadcast(f: (b: GraphBuilder, node: GraphNode, g: string) => [st
   };
 }
 
-const RULES: Record<string, Rule> = {
+const RULES: Record<string, GradientRule> = {
   Identity: unary((_b, _x, _y, g) => g),
   Neg: unary((b, _x, _y, g) => b.op("Neg", [g])),
   // Masked on the output (y > 0 ⇔ x > 0) so the pre-activation need not be kept: ORT can then fuse

@@ -21,6 +21,8 @@
  */
 import type { ActivationName, ModelDescription } from "../../model-description.js";
 import { validateModelDescription } from "../../model-description.js";
+// A type-only import: autodiff imports these rules at run time, this module nothing from autodiff.
+import type { GradientRule } from "./autodiff.js";
 import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, OnnxGraphError } from "./graph-builder.js";
 
 /** Why `description` cannot use the blocked layout with block size `block`, or undefined when it can. */
@@ -183,14 +185,6 @@ export function blockedUpsample(b: GraphBuilder, x: string, size: readonly numbe
   return nchwc(b, "Upsample", [x], { scales: [1, 1, ...size] });
 }
 
-type Rule = (
-  b: GraphBuilder,
-  node: GraphNode,
-  grads: ReadonlyArray<string | undefined>,
-  needs: readonly boolean[],
-  options: unknown,
-  contribute: (value: string, grad: string) => void,
-) => Array<string | undefined>;
 
 /** Bytes of shifted windows per chunk in the filter gradient (about an L2 cache's worth). */
 const CHUNK_BYTES = 1 << 20;
@@ -198,7 +192,7 @@ const CHUNK_BYTES = 1 << 20;
 const FOLD_MAX_PIXELS = 512;
 
 /** Gradient rules of the blocked ops (used by `appendGradients` for nodes in the NCHWc domain). */
-export const NCHWC_RULES: Record<string, Rule> = {
+export const NCHWC_RULES: Record<string, GradientRule> = {
   ReorderInput: (b, node, [g]) => {
     if (node.attributes.channels_last === 1) throw new OnnxGraphError("no gradient rule for ReorderInput with channels_last");
     return [reorderOutput(b, g!, b.shape(node.inputs[0]!)[1]!)];
