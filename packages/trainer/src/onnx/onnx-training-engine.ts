@@ -212,8 +212,9 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.onnxShapes = specs.map(onnxWeightShape);
     const slotCount = optimizerSlots(this.optimizer).length;
     const sizes = specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
-    const views = (flat: Float32Array): Float32Array[] => sizes.map((size, i) => flat.subarray(sizes.slice(0, i).reduce((a, b) => a + b, 0), sizes.slice(0, i + 1).reduce((a, b) => a + b, 0)));
+    const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     const total = sizes.reduce((a, b) => a + b, 0);
+    const views = (flat: Float32Array): Float32Array[] => sizes.map((size, i) => flat.subarray(offsets[i]!, offsets[i]! + size));
     const fresh = (): State => {
       const flatWeights = new Float32Array(total);
       const flatSlots = Array.from({ length: slotCount }, () => new Float32Array(total));
@@ -327,7 +328,13 @@ export class OnnxTrainingEngine implements TrainingEngine {
     if (problems.length > 0) throw new OnnxEngineError("E_BATCH_SHAPE", `batch does not fit model ${JSON.stringify(description.name)}: ${problems.join("; ")}`);
   }
 
+  /** The loss graphs' feeds: the batch's inputs and targets (no dropout masks) and `state`'s weights. */
   private lossFeeds(batch: TrainingBatch, state: State): Record<string, ort.Tensor> {
+    return { ...this.sampleFeeds(batch), ...this.weightFeeds(state) };
+  }
+
+  /** The batch's inputs and, with a supervised loss, its targets. */
+  private sampleFeeds(batch: TrainingBatch): Record<string, ort.Tensor> {
     const { description } = this.ready();
     const { height, width, channels } = description.input;
     const feeds: Record<string, ort.Tensor> = { [GRAPH_NAMES.input]: new ort.Tensor("float32", batch.inputs, [batch.count, height, width, channels]) };
@@ -336,8 +343,12 @@ export class OnnxTrainingEngine implements TrainingEngine {
       feeds[GRAPH_NAMES.amplitude] = new ort.Tensor("float32", batch.amplitude!, [batch.count, height, width, c]);
       feeds[GRAPH_NAMES.phase] = new ort.Tensor("float32", batch.phase!, [batch.count, height, width, c]);
     }
-    this.specs.forEach((s, i) => (feeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", state.weights[i]!, this.onnxShapes[i]!)));
     return feeds;
+  }
+
+  /** One tensor per weight, on `state`'s arrays. */
+  private weightFeeds(state: State): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.specs.map((s, i) => [GRAPH_NAMES.weight(s.name), new ort.Tensor("float32", state.weights[i]!, this.onnxShapes[i]!)]));
   }
 
   async trainStep(batch: TrainingBatch, learningRate: number): Promise<number> {
@@ -357,7 +368,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
     }
     if (this.replicas > 1 && batch.count >= this.replicas) return this.replicatedStep(batch, learningRate, dropout);
     const session = await this.session("train", batch.count, dropout);
-    const feeds = this.shardFeeds(dropout ? batch : { ...batch, dropoutMasks: undefined }, this.ready().current);
+    // addUpdateIo adds the weights (and the slots and their outputs).
+    const feeds = this.shardFeeds(dropout ? batch : { ...batch, dropoutMasks: undefined });
     const fetches: Record<string, ort.Tensor | null> = { [GRAPH_NAMES.loss]: null };
     this.addUpdateIo(feeds, fetches, learningRate);
     const result = await session.run(feeds, fetches);
@@ -373,9 +385,9 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const { optimizer, current, spare } = this.ready();
     this.addStepScalars(feeds, learningRate);
     const slotNames = optimizerSlots(optimizer);
+    Object.assign(feeds, this.weightFeeds(current));
     this.specs.forEach((s, i) => {
       const shape = this.onnxShapes[i]!;
-      feeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", current.weights[i]!, shape);
       fetches[GRAPH_NAMES.weightOut(s.name)] = new ort.Tensor("float32", spare.weights[i]!, shape);
       slotNames.forEach((slot, k) => {
         feeds[GRAPH_NAMES.slot(slot, s.name)] = new ort.Tensor("float32", current.slots[k]![i]!, shape);
@@ -449,13 +461,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
     // The weights are views on one buffer, which a message clones once; a batch's views are copied out first.
     const plain = (tensors: Record<string, ort.Tensor>, copy = false): Record<string, PlainTensor> =>
       Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { data: copy ? ownBuffer(t.data as Float32Array) : (t.data as Float32Array), dims: t.dims }]));
-    const weightFeeds: Record<string, ort.Tensor> = {};
-    this.specs.forEach((s, i) => (weightFeeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", current.weights[i]!, this.onnxShapes[i]!)));
-    const itemFeeds = counts.map((count, k) => {
-      const feeds = this.shardFeeds(this.shardOf(batch, starts[k]!, count, dropout), current);
-      for (const name of Object.keys(weightFeeds)) delete feeds[name];
-      return feeds;
-    });
+    const weightFeeds = this.weightFeeds(current);
+    const itemFeeds = counts.map((count, k) => this.shardFeeds(this.shardOf(batch, starts[k]!, count, dropout)));
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const work = { counter, common: plain(weightFeeds), items: itemFeeds.map((feeds, k) => ({ key: keyOf(counts[k]!), feeds: plain(feeds, true) })), outputs };
     const remote = this.replicaThreads.map((thread) => thread.work(work));
@@ -504,10 +511,10 @@ export class OnnxTrainingEngine implements TrainingEngine {
     };
   }
 
-  /** The loss feeds of one replica's share (weights included), dropout masks shaped for its graph. */
-  private shardFeeds(shard: TrainingBatch, state: State): Record<string, ort.Tensor> {
+  /** The sample feeds of a training batch or one micro-batch of it, dropout masks shaped for its graph. */
+  private shardFeeds(shard: TrainingBatch): Record<string, ort.Tensor> {
     const { description } = this.ready();
-    const feeds = this.lossFeeds(shard, state);
+    const feeds = this.sampleFeeds(shard);
     if (shard.dropoutMasks) {
       const shapes = layerShapes(description);
       for (const [name, mask] of Object.entries(shard.dropoutMasks)) feeds[GRAPH_NAMES.dropout(name)] = new ort.Tensor("float32", mask, [shard.count, ...shapes.get(name)!]);
@@ -528,8 +535,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const { height, width, channels } = description.input;
     this.checkBatch({ count, inputs }, false);
     const session = await this.session("predict", -1, false);
-    const feeds: Record<string, ort.Tensor> = { [GRAPH_NAMES.input]: new ort.Tensor("float32", inputs, [count, height, width, channels]) };
-    this.specs.forEach((s, i) => (feeds[GRAPH_NAMES.weight(s.name)] = new ort.Tensor("float32", current.weights[i]!, this.onnxShapes[i]!)));
+    const feeds = { [GRAPH_NAMES.input]: new ort.Tensor("float32", inputs, [count, height, width, channels]), ...this.weightFeeds(current) };
     const output = new Float32Array(count * height * width * 2 * description.heads.channels);
     await session.run(feeds, { [GRAPH_NAMES.output]: new ort.Tensor("float32", output, [count, height, width, 2 * description.heads.channels]) });
     return output;

@@ -65,9 +65,9 @@ const HYPERPARAMETERS: EngineHyperparameters = {
 };
 
 /**
- * Starts `target`'s engine on the reference model. ONNX Runtime: its defaults (on the CPU, THREADS
- * data-parallel replicas of one thread each), or with `oneSession` one session of THREADS threads: the same
- * cores as the other contenders either way.
+ * Starts `target`'s engine on the reference model. ONNX Runtime on the CPU: THREADS data-parallel replicas
+ * of one thread each (the engine's CPU default), or with `oneSession` one session of THREADS threads;
+ * other providers one session of THREADS threads. The same cores as the other contenders either way.
  */
 export async function createEngine(target: EngineTarget, work: Workload, oneSession = false): Promise<TrainingEngine> {
   let engine: TrainingEngine;

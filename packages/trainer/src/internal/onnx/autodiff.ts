@@ -59,6 +59,14 @@ export function appendGradients(b: GraphBuilder, loss: string, wrt: readonly str
     }
     return parts[0];
   };
+  const add = (value: string, g: string): void => {
+    const list = contributions.get(value) ?? [];
+    list.push(g);
+    contributions.set(value, list);
+  };
+  const contribute = (value: string, g: string): void => {
+    if (dependsOnWrt.has(value) && leadsToLoss.has(value)) add(value, g);
+  };
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i]!;
     if (!node.outputs.some((o) => leadsToLoss.has(o) && dependsOnWrt.has(o))) continue;
@@ -68,14 +76,6 @@ export function appendGradients(b: GraphBuilder, loss: string, wrt: readonly str
     if (grads.every((g) => g === undefined)) continue;
     const rule = node.domain === NCHWC_DOMAIN ? NCHWC_RULES[node.opType] : node.domain === "" ? RULES[node.opType] : undefined;
     if (!rule) throw new OnnxGraphError(`no gradient rule for ONNX op ${node.domain === "" ? "" : `${node.domain}.`}${node.opType} (node output ${node.outputs[0]})`);
-    const add = (value: string, g: string): void => {
-      const list = contributions.get(value) ?? [];
-      list.push(g);
-      contributions.set(value, list);
-    };
-    const contribute = (value: string, g: string): void => {
-      if (dependsOnWrt.has(value) && leadsToLoss.has(value)) add(value, g);
-    };
     const inputGrads = rule(b, node, grads, needs, options, contribute);
     node.inputs.forEach((input, k) => {
       const g = inputGrads[k];

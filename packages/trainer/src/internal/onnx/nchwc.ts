@@ -75,8 +75,9 @@ export function blockedFilter(b: GraphBuilder, w: string, nchwInput: boolean): s
   const cp = nchwInput ? c : b.nchwcChannels(c);
   const padded = op !== o || cp !== c ? b.op("Pad", [w, b.constInt64([0, 0, 0, 0, op - o, cp - c, 0, 0])]) : w;
   // Both steps are ORT's own (parallel, vectorised) reorders: ~5× faster here than the 6-D Transpose
-  // they replace, and their gradients are the reverse reorders. First the input channels go innermost
-  // (OIHW → O, C/B, kH, kW, Bi), then each block of B filters goes innermost behind all of that.
+  // they replace. First the input channels go innermost (OIHW → O, C/B, kH, kW, Bi), then each block of
+  // B filters goes innermost behind all of that. (No gradient flows back through them: the blocked Conv
+  // rule gives the logical filter's gradient directly.)
   const inner = nchwInput ? padded : reorderInput(b, padded);
   return b.op("Reshape", [blockOutputChannels(b, inner, op, cp * kh * kw), b.constInt64([op, cp, kh, kw])]);
 }
@@ -92,7 +93,10 @@ interface FilterInfo {
   readonly logical: string;
   readonly nchwInput: boolean;
 }
-/** Per builder: blocked filter value → its logical filter (the input-gradient rule re-lays it out). */
+/**
+ * Per builder: blocked filter value → its logical filter (the Conv rule's filter gradient goes to it, and
+ * the first layer's input-gradient filter is laid out from it).
+ */
 const FILTERS = new WeakMap<GraphBuilder, Map<string, FilterInfo>>();
 
 /**
@@ -184,7 +188,6 @@ export function blockedMaxPool(b: GraphBuilder, x: string, kernel: readonly numb
 export function blockedUpsample(b: GraphBuilder, x: string, size: readonly number[]): string {
   return nchwc(b, "Upsample", [x], { scales: [1, 1, ...size] });
 }
-
 
 /** Bytes of shifted windows per chunk in the filter gradient (about an L2 cache's worth). */
 const CHUNK_BYTES = 1 << 20;
@@ -290,8 +293,9 @@ function activationGradient(b: GraphBuilder, node: GraphNode, g: string): string
 }
 
 /**
- * dL/dW (in the blocked filter layout) and dL/dbias (padded) of a stride-1 blocked Conv: x padded and
- * channels-last, g channels-first, and each kernel tap one MatMul of g with a shifted window of x.
+ * dL/dW (for the logical OIHW filter of `logicalShape`) and dL/dbias (padded) of a stride-1 blocked Conv:
+ * x padded and channels-last, g channels-first, and each kernel tap one MatMul of g with a shifted window
+ * of x.
  *
  * Large images go a few at a time (batched per-image MatMuls `[n, O', H·W] × [n, H·W, C']`, summed over
  * the chunk), so the chunk's copies stay in cache, as in the NCHW engine's chunked-matmul strategy. Small
@@ -369,7 +373,7 @@ function blockedFilterGradient(
   const [lo, lc] = logicalShape as [number, number];
   const ockt = nchwInput
     ? b.op("Transpose", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, c])])], { perm: [0, 2, 1] })
-    : reorderOutput(b, nchwc(b, "ReorderInput", [b.op("Reshape", [summed, b.constInt64([o, kh * kw, 1, c])])], { channels_last: 1 }), c);
+    : reorderOutput(b, reorderInput(b, b.op("Reshape", [summed, b.constInt64([o, kh * kw, 1, c])]), true), c);
   const padded = b.op("Reshape", [ockt, b.constInt64([o, c, kh, kw])]);
   const kernelGrad = lo === o && lc === c ? padded : b.op("Slice", [padded, b.constInt64([0, 0]), b.constInt64([lo, lc]), b.constInt64([0, 1])]);
   return bias === undefined ? { kernel: kernelGrad } : { kernel: kernelGrad, bias };

@@ -137,13 +137,13 @@ export class ReplicaThread {
     this.worker.on("exit", (code) => fail(new Error(`replica thread exited (code ${code})`)));
   }
 
-  private request(body: RequestBody, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  private request(body: RequestBody): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ ...body, id }, transfer);
+      this.worker.postMessage({ ...body, id });
     }).then((reply) => {
       if (!reply.ok) throw new Error(reply.error);
       return reply;
