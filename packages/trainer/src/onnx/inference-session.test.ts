@@ -26,6 +26,26 @@ describe("createInferenceSession", () => {
     await session.release();
   });
 
+  it("shares batches between replicas on the CPU by default, with exactly one session's predictions", async () => {
+    const single = await createInferenceSession(exportOnnx(d, weights), { replicas: 1, intraOpNumThreads: 2, batchSize: 4 });
+    const shared = await createInferenceSession(exportOnnx(d, weights), { batchSize: 4 });
+    const three = await createInferenceSession(exportOnnx(d, weights), { replicas: 3, batchSize: 7 });
+    expect([single.replicas, single.intraOpNumThreads]).toEqual([1, 2]);
+    expect([shared.replicas, shared.intraOpNumThreads]).toEqual([2, 1]);
+    expect([three.replicas, three.intraOpNumThreads]).toEqual([3, 1]);
+    // 9 samples: batches of 4, 4 and 1 (one micro-batch per sample, then a batch too small to split);
+    // with 3 replicas batches of 7 and 2 (micro-batches of 2, 1, 1, 1, 1, 1, then 1 and 1).
+    const x = input(9);
+    const expected = Array.from(await single.predict(x, 9));
+    expect(Array.from(await shared.predict(x, 9))).toEqual(expected);
+    expect(Array.from(await three.predict(x, 9))).toEqual(expected);
+    expect(Array.from(await shared.predict(x.subarray(0, 0), 0))).toEqual([]);
+    await Promise.all([single.release(), shared.release(), three.release()]);
+    const withCuda = await createInferenceSession(exportOnnx(d, weights), { executionProviders: ["cuda", "cpu"] });
+    expect(withCuda.replicas).toBe(1);
+    await withCuda.release();
+  });
+
   it("builds from a description and weights, and from a bundle's model bytes, with the same predictions", async () => {
     const a = await createInferenceSession({ description: d, weights });
     const b = await createInferenceSession({ modelOnnx: exportOnnx(d, weights) });
@@ -54,6 +74,9 @@ describe("createInferenceSession", () => {
     await session.release();
     await expect(createInferenceSession(exportOnnx(d, weights), { executionProviders: ["tpu" as "cpu"] })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
     await expect(createInferenceSession(exportOnnx(d, weights), { batchSize: 0 })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS" });
+    for (const replicas of [0, 1.5, 65]) {
+      await expect(createInferenceSession(exportOnnx(d, weights), { replicas })).rejects.toMatchObject({ code: "E_ONNX_OPTIONS", message: expect.stringContaining(`got ${replicas}`) });
+    }
     await expect(createInferenceSession(new Uint8Array([1, 2, 3]))).rejects.toMatchObject({ code: "E_ONNX_MODEL" });
     await expect(createInferenceSession({ modelOnnx: null })).rejects.toMatchObject({ code: "E_ONNX_MODEL" });
   });

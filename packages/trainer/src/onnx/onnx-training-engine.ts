@@ -10,7 +10,7 @@ import { type ModelDescription, type NamedWeight, weightSpecs } from "../model-d
 import type { EngineHyperparameters, EngineInfo, OptimizerState, TrainingBatch, TrainingEngine } from "../training-engine.js";
 import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
 import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "../internal/onnx/model-compiler.js";
-import { type PlainTensor, type ReplicaSessionOptions, ReplicaThread, type WorkResults } from "../internal/onnx/replica-pool.js";
+import { DEFAULT_CPU_THREADS, MAX_REPLICAS, microBatches, ownBuffer, type PlainTensor, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
 import { compileTrainingGraph, compileUpdateGraph, FLAT, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
 import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
@@ -75,20 +75,6 @@ interface State {
 }
 
 /**
- * Threads of an engine created without `intraOpNumThreads`: as replicas of one thread each with the CPU
- * provider alone, else one session's intra-op threads.
- */
-const DEFAULT_THREADS = 2;
-/**
- * Micro-batches per replica in a data-parallel step: more than one lets a replica that runs ahead take
- * over a slowed one's work; on the reference model, batch-8 steps cost the same per sample as batch-16
- * ones (1 thread: 153 against 306 ms).
- */
-const MICRO_BATCHES_PER_REPLICA = 2;
-/** More replicas than this would be more threads than any machine this is meant for has cores. */
-const MAX_REPLICAS = 64;
-
-/**
  * What an ONNX Runtime training engine created with `options` computes with on this machine, known before
  * any model is compiled: record it in a run's identity, since each field changes the bits of the result.
  */
@@ -141,9 +127,9 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
 /** Checks the options both the engine and {@link onnxTrainingSetup} read; returns the thread and replica counts. */
 function checkedOptions(options: OnnxTrainingEngineOptions): { threads: number; replicas: number } {
   const cpuOnly = (options.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
-  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_THREADS : 1);
+  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_CPU_THREADS : 1);
   if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new OnnxEngineError("E_ONNX_OPTIONS", `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(replicas)}`);
-  const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_THREADS);
+  const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_CPU_THREADS);
   if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);
   if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
   return { threads, replicas };
@@ -429,9 +415,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
   }
 
   /**
-   * One step split over the replicas: the batch is cut into {@link MICRO_BATCHES_PER_REPLICA}·R near-equal
-   * micro-batches (runs of samples, the first `count mod M` one sample longer) that the replicas share
-   * through one atomic counter (see `SharedWork`): each takes the next unclaimed micro-batch and computes its
+   * One step split over the replicas: the batch is cut into near-equal micro-batches (`microBatches`) that
+   * the replicas share through one atomic counter (`shareWork`): each takes the next unclaimed micro-batch and computes its
    * mean loss's gradients, so a replica whose core the OS takes away leaves its remaining micro-batches to
    * the others instead of holding up the step. Replica 0 runs on this thread. The update graph then sums
    * the micro-batches' gradients, weighted by share, in micro-batch order; every replica runs the same
@@ -439,10 +424,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
    */
   private async replicatedStep(batch: TrainingBatch, learningRate: number, dropout: boolean): Promise<number> {
     const { current } = this.ready();
-    const parts = Math.min(batch.count, this.replicas * MICRO_BATCHES_PER_REPLICA);
-    const base = Math.floor(batch.count / parts);
-    const counts = Array.from({ length: parts }, (_, k) => base + (k < batch.count % parts ? 1 : 0));
-    const starts = counts.map((_, k) => counts.slice(0, k).reduce((a, b) => a + b, 0));
+    const parts = microBatches(batch.count, this.replicas);
+    const counts = parts.map((part) => part.count);
     const outputs = [GRAPH_NAMES.loss, GRAPH_NAMES.flatGradient];
     const keyOf = (count: number): string => `gradients|${count}|${dropout}`;
     if (this.replicaThreads.length === 0) this.replicaThreads = Array.from({ length: this.replicas - 1 }, () => new ReplicaThread());
@@ -462,27 +445,25 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const plain = (tensors: Record<string, ort.Tensor>, copy = false): Record<string, PlainTensor> =>
       Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { data: copy ? ownBuffer(t.data as Float32Array) : (t.data as Float32Array), dims: t.dims }]));
     const weightFeeds = this.weightFeeds(current);
-    const itemFeeds = counts.map((count, k) => this.shardFeeds(this.shardOf(batch, starts[k]!, count, dropout)));
-    const counter = new Int32Array(new SharedArrayBuffer(4));
-    const work = { counter, common: plain(weightFeeds), items: itemFeeds.map((feeds, k) => ({ key: keyOf(counts[k]!), feeds: plain(feeds, true) })), outputs };
-    const remote = this.replicaThreads.map((thread) => thread.work(work));
-    // Settle the remote replicas' promises even if the local one throws (no unhandled rejections).
-    const settled = Promise.allSettled(remote);
-    const results = new Map<number, Record<string, PlainTensor>>();
-    for (let k = Atomics.add(counter, 0, 1); k < parts; k = Atomics.add(counter, 0, 1)) {
-      const local = await (await this.session("gradients", counts[k]!, dropout)).run({ ...weightFeeds, ...itemFeeds[k]! }, outputs);
-      results.set(k, plain(local));
-    }
-    (await settled).forEach((outcome, j) => {
-      for (const [k, result] of unwrapReplica(outcome, j)) results.set(k, result);
-    });
-    const update = await this.session("update", parts, false);
+    const itemFeeds = parts.map((part) => this.shardFeeds(this.shardOf(batch, part.start, part.count, dropout)));
+    const work = {
+      counter: new Int32Array(new SharedArrayBuffer(4)),
+      common: plain(weightFeeds),
+      items: itemFeeds.map((feeds, k) => ({ key: keyOf(counts[k]!), feeds: plain(feeds, true) })),
+      outputs,
+    };
+    const results = await shareWork(
+      work,
+      this.replicaThreads,
+      async (k) => plain(await (await this.session("gradients", counts[k]!, dropout)).run({ ...weightFeeds, ...itemFeeds[k]! }, outputs)),
+      (message) => new OnnxEngineError("E_ONNX_REPLICA", `training ${message}`),
+    );
+    const update = await this.session("update", parts.length, false);
     const feeds: Record<string, ort.Tensor> = {};
     const fetches: Record<string, ort.Tensor | null> = {};
     let loss = 0;
     counts.forEach((count, k) => {
-      const result = results.get(k);
-      if (result === undefined) throw new OnnxEngineError("E_ONNX_REPLICA", `micro-batch ${k} of ${parts} was not computed by any replica`);
+      const result = results.get(k)!;
       const share = count / batch.count;
       loss += share * result[GRAPH_NAMES.loss]!.data[0]!;
       feeds[GRAPH_NAMES.replicaShare(k)] = new ort.Tensor("float32", Float32Array.of(share), []);
@@ -603,18 +584,4 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.current = undefined;
     this.spare = undefined;
   }
-}
-
-/**
- * `view` on a buffer of its own: posting a view to a thread clones its whole buffer, and a batch's views
- * may be windows on a much larger dataset.
- */
-function ownBuffer(view: Float32Array): Float32Array {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength ? view : view.slice();
-}
-
-function unwrapReplica(outcome: PromiseSettledResult<WorkResults>, index: number): WorkResults {
-  if (outcome.status === "fulfilled") return outcome.value;
-  const reason = outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason);
-  throw new OnnxEngineError("E_ONNX_REPLICA", `training replica ${index + 1} failed: ${reason}`);
 }

@@ -98,13 +98,17 @@ export async function createEngine(target: EngineTarget, work: Workload, oneSess
   return engine;
 }
 
-/** ONNX Runtime inference the way users run it: the exported `model.onnx` in an inference session. */
-export async function onnxInference(target: EngineTarget, work: Workload): Promise<{ run: () => unknown; detail: string; cleanup: () => unknown }> {
+/**
+ * ONNX Runtime inference the way users run it: the exported `model.onnx` in an inference session, with
+ * its CPU default (THREADS replicas of one thread) or, with `oneSession`, one session of THREADS threads.
+ */
+export async function onnxInference(target: EngineTarget, work: Workload, oneSession = false): Promise<{ run: () => unknown; detail: string; cleanup: () => unknown }> {
   let session: trainer.OnnxInferenceSession;
+  const threads = oneSession || target.backend !== "cpu" ? { intraOpNumThreads: THREADS, replicas: 1 } : { replicas: THREADS, intraOpNumThreads: 1 };
   try {
     session = await trainer.createInferenceSession(
       { description: work.description, weights: trainer.initialWeights(work.description) },
-      { executionProviders: [target.backend as trainer.OnnxExecutionProvider], intraOpNumThreads: THREADS, batchSize: work.batchSize },
+      { executionProviders: [target.backend as trainer.OnnxExecutionProvider], ...threads, batchSize: work.batchSize },
     );
   } catch (error) {
     if (hasErrorCode(error) && UNAVAILABLE_CODES.has(error.code)) absent(firstLine(error));
@@ -115,9 +119,10 @@ export async function onnxInference(target: EngineTarget, work: Workload): Promi
     await session.release();
     absent(`asked for ${target.backend}, ONNX Runtime started ${started}`);
   }
+  const parallel = session.replicas > 1 ? `${session.replicas} replicas × ${session.intraOpNumThreads} thread${session.intraOpNumThreads > 1 ? "s" : ""}` : `${session.intraOpNumThreads} threads`;
   return {
     run: () => session.predict(work.batch.inputs, work.batch.count),
-    detail: `createInferenceSession on the exported model.onnx, ${session.provider}, ${session.intraOpNumThreads} threads`,
+    detail: `createInferenceSession on the exported model.onnx, ${session.provider}, ${parallel}`,
     cleanup: () => session.release(),
   };
 }
@@ -133,7 +138,7 @@ export interface ContenderRequest {
   readonly size: number;
   readonly batchSize: number;
   readonly plan: RepeatPlan;
-  /** ONNX Runtime training in one session of THREADS threads instead of the engine's CPU default (replicas). */
+  /** ONNX Runtime in one session of THREADS threads instead of the CPU default (replicas). */
   readonly oneSession?: boolean;
 }
 
@@ -146,7 +151,7 @@ export async function measureEngineContender(request: ContenderRequest, onSample
   if (!target) throw new Error(`unknown engine target ${request.engine}/${request.backend}`);
   const work = buildWorkload(request.size, request.batchSize);
   let prepared: { run: () => unknown; detail: string; cleanup: () => unknown };
-  if (request.mode === "infer" && target.engine === "onnxruntime") prepared = await onnxInference(target, work);
+  if (request.mode === "infer" && target.engine === "onnxruntime") prepared = await onnxInference(target, work, request.oneSession);
   else {
     const engine = await createEngine(target, work, request.oneSession);
     const replicas = engine.info.replicas === undefined ? "" : `${engine.info.replicas} replicas × `;

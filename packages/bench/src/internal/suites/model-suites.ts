@@ -19,7 +19,7 @@ const CONTENDER_SCRIPT = fileURLToPath(new URL("./model-contender-process.js", i
 /** Contender id of TF.js wasm on TF.js's own kernels (the addon's convolutions off). */
 const WASM_OWN_KERNELS = "tfjs-wasm-own-kernels";
 
-/** Contender id of ONNX Runtime CPU training in one session of THREADS threads (not the default replicas). */
+/** Contender id of ONNX Runtime CPU in one session of THREADS threads (not the default replicas). */
 const ORT_ONE_SESSION = "onnxruntime-cpu-one-session";
 
 /** Interleaved measuring rounds per contender in a full run (see runModelSuite). */
@@ -130,9 +130,9 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
       const env = { ...process.env, STUDYKIT_NATIVE_DISABLE: "1", STUDYKIT_REQUIRE_NATIVE: "" };
       entries.push({ spec: { id: WASM_OWN_KERNELS, label, role: "ours" }, label, measure: () => measureInProcess(measured, limitSeconds, env), once: false, samples: [], notes: [] });
     }
-    if (mode === "train" && target.engine === "onnxruntime" && target.backend === "cpu") {
-      // The engine's CPU default is THREADS data-parallel replicas of one thread; the same cores as one
-      // session of THREADS threads, for comparison (ORT runs its copies on one thread while the other idles).
+    if (target.engine === "onnxruntime" && target.backend === "cpu") {
+      // The CPU default (training engine and inference sessions) is THREADS data-parallel replicas of one
+      // thread; one session of THREADS threads on the same cores, for comparison.
       const label = `ONNX Runtime CPU, one session of ${THREADS} threads`;
       const single = { ...measured, oneSession: true };
       entries.push({ spec: { id: ORT_ONE_SESSION, label, role: "ours" }, label, measure: () => measureInProcess(single, limitSeconds), once: false, samples: [], notes: [] });
@@ -194,6 +194,9 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
           { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu", atLeast: 1.2 },
           { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: WASM_OWN_KERNELS, atLeast: 5 },
           { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "tfjs-wasm", atLeast: 5 },
+          { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: ORT_ONE_SESSION },
+          { kind: "ratio" as const, ours: ORT_ONE_SESSION, peer: "pytorch-cpu" },
+          { kind: "ratio" as const, ours: ORT_ONE_SESSION, peer: "tfjs-wasm" },
         ];
   const comparison = group.finish(goals);
   const groups = mode === "train" ? [comparison, await arithmeticGroup(context, comparison, trainer.referencePtychoModel({ size, channels: 1, seed: 7 }))] : [comparison];
