@@ -8,7 +8,7 @@ import * as ort from "onnxruntime-node";
 import type { ModelDescription, NamedWeight } from "../model-description.js";
 import { providerUnavailableReason, spinningOption } from "./provider-check.js";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, readOnnxModelDescription } from "./onnx-export.js";
-import { DEFAULT_CPU_THREADS, MAX_REPLICAS, microBatches, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
+import { microBatches, ownBuffer, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
 
 /** Execution providers studykit knows how to ask onnxruntime-node for, in the default priority order. */
 export const ONNX_EXECUTION_PROVIDERS = ["cuda", "cpu"] as const;
@@ -89,12 +89,8 @@ function modelOf(source: OnnxModelSource): { bytes: Uint8Array; description: Mod
 export async function createInferenceSession(source: OnnxModelSource, options: OnnxInferenceOptions = {}): Promise<OnnxInferenceSession> {
   const { bytes, description } = modelOf(source);
   const providers = options.executionProviders ?? ["cpu"];
-  const cpuOnly = providers.every((provider) => provider === "cpu");
-  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_CPU_THREADS : 1);
-  const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_CPU_THREADS);
+  const { replicas, threads } = replicaLayout(options, (message) => new OnnxInferenceError("E_ONNX_OPTIONS", message));
   const batchSize = options.batchSize ?? 32;
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxInferenceError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);
-  if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new OnnxInferenceError("E_ONNX_OPTIONS", `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(replicas)}`);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new OnnxInferenceError("E_ONNX_OPTIONS", `batchSize must be a positive integer, got ${String(batchSize)}`);
   const failed: ProviderAttempt[] = [];
   for (const provider of providers) {
@@ -199,8 +195,7 @@ class Session implements OnnxInferenceSession {
     const work = {
       counter: new Int32Array(new SharedArrayBuffer(4)),
       common: {},
-      // Sliced, not viewed: a posted view clones its whole buffer.
-      items: parts.map((part) => ({ key: REPLICA_SESSION, feeds: { [ONNX_INPUT_NAME]: { data: x.slice(part.start * inSize, (part.start + part.count) * inSize), dims: [part.count, height, width, channels] } } })),
+      items: parts.map((part) => ({ key: REPLICA_SESSION, feeds: { [ONNX_INPUT_NAME]: { data: ownBuffer(x.subarray(part.start * inSize, (part.start + part.count) * inSize)), dims: [part.count, height, width, channels] } } })),
       outputs: [ONNX_OUTPUT_NAME],
     };
     const results = await shareWork(

@@ -10,7 +10,7 @@ import { type ModelDescription, type NamedWeight, weightSpecs } from "../model-d
 import type { EngineHyperparameters, EngineInfo, OptimizerState, TrainingBatch, TrainingEngine } from "../training-engine.js";
 import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
 import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "../internal/onnx/model-compiler.js";
-import { DEFAULT_CPU_THREADS, MAX_REPLICAS, microBatches, ownBuffer, type PlainTensor, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
+import { microBatches, ownBuffer, type PlainTensor, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
 import { compileTrainingGraph, compileUpdateGraph, FLAT, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
 import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
@@ -126,11 +126,7 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
 
 /** Checks the options both the engine and {@link onnxTrainingSetup} read; returns the thread and replica counts. */
 function checkedOptions(options: OnnxTrainingEngineOptions): { threads: number; replicas: number } {
-  const cpuOnly = (options.executionProviders ?? ["cpu"]).every((p) => p === "cpu");
-  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_CPU_THREADS : 1);
-  if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new OnnxEngineError("E_ONNX_OPTIONS", `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(replicas)}`);
-  const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_CPU_THREADS);
-  if (!Number.isSafeInteger(threads) || threads < 1) throw new OnnxEngineError("E_ONNX_OPTIONS", `intraOpNumThreads must be a positive integer, got ${String(threads)}`);
+  const { replicas, threads } = replicaLayout(options, (message) => new OnnxEngineError("E_ONNX_OPTIONS", message));
   if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
   return { threads, replicas };
 }
@@ -416,9 +412,9 @@ export class OnnxTrainingEngine implements TrainingEngine {
 
   /**
    * One step split over the replicas: the batch is cut into near-equal micro-batches (`microBatches`) that
-   * the replicas share through one atomic counter (`shareWork`): each takes the next unclaimed micro-batch and computes its
-   * mean loss's gradients, so a replica whose core the OS takes away leaves its remaining micro-batches to
-   * the others instead of holding up the step. Replica 0 runs on this thread. The update graph then sums
+   * the replicas share through one atomic counter (`shareWork`): each takes the next unclaimed micro-batch
+   * and computes its mean loss's gradients, so a replica whose core the OS takes away leaves its remaining
+   * micro-batches to the others instead of holding up the step. Replica 0 runs on this thread. The update graph then sums
    * the micro-batches' gradients, weighted by share, in micro-batch order; every replica runs the same
    * single-threaded graph, so the step is bit-identical whichever replica ran which micro-batch.
    */

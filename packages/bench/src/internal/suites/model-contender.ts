@@ -65,15 +65,27 @@ const HYPERPARAMETERS: EngineHyperparameters = {
 };
 
 /**
- * Starts `target`'s engine on the reference model. ONNX Runtime on the CPU: THREADS data-parallel replicas
- * of one thread each (the engine's CPU default), or with `oneSession` one session of THREADS threads;
- * other providers one session of THREADS threads. The same cores as the other contenders either way.
+ * ONNX Runtime's parallelism for `target`, the same cores as the other contenders either way: on the CPU
+ * THREADS data-parallel replicas of one thread (the CPU default of the engine and of inference sessions),
+ * or with `oneSession` one session of THREADS threads; other providers one session of THREADS threads.
+ */
+function ortParallelism(target: EngineTarget, oneSession: boolean): { replicas: number; intraOpNumThreads: number } {
+  return oneSession || target.backend !== "cpu" ? { intraOpNumThreads: THREADS, replicas: 1 } : { replicas: THREADS, intraOpNumThreads: 1 };
+}
+
+/** "2 replicas × 1 thread", or "2 threads" for one session. */
+function parallelismLabel(replicas: number, threads: number): string {
+  const perReplica = `${threads} thread${threads === 1 ? "" : "s"}`;
+  return replicas > 1 ? `${replicas} replicas × ${perReplica}` : perReplica;
+}
+
+/**
+ * Starts `target`'s engine on the reference model (ONNX Runtime with {@link ortParallelism}).
  */
 export async function createEngine(target: EngineTarget, work: Workload, oneSession = false): Promise<TrainingEngine> {
   let engine: TrainingEngine;
   if (target.engine === "onnxruntime") {
-    const threads = oneSession || target.backend !== "cpu" ? { intraOpNumThreads: THREADS, replicas: 1 } : { replicas: THREADS, intraOpNumThreads: 1 };
-    engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], ...threads });
+    engine = trainer.createOnnxTrainingEngine({ executionProviders: [target.backend], ...ortParallelism(target, oneSession) });
   } else {
     try {
       engine = await trainer.createTfjsEngine(target.backend);
@@ -98,17 +110,13 @@ export async function createEngine(target: EngineTarget, work: Workload, oneSess
   return engine;
 }
 
-/**
- * ONNX Runtime inference the way users run it: the exported `model.onnx` in an inference session, with
- * its CPU default (THREADS replicas of one thread) or, with `oneSession`, one session of THREADS threads.
- */
+/** ONNX Runtime inference the way users run it: the exported `model.onnx` in an inference session ({@link ortParallelism}). */
 export async function onnxInference(target: EngineTarget, work: Workload, oneSession = false): Promise<{ run: () => unknown; detail: string; cleanup: () => unknown }> {
   let session: trainer.OnnxInferenceSession;
-  const threads = oneSession || target.backend !== "cpu" ? { intraOpNumThreads: THREADS, replicas: 1 } : { replicas: THREADS, intraOpNumThreads: 1 };
   try {
     session = await trainer.createInferenceSession(
       { description: work.description, weights: trainer.initialWeights(work.description) },
-      { executionProviders: [target.backend as trainer.OnnxExecutionProvider], ...threads, batchSize: work.batchSize },
+      { executionProviders: [target.backend as trainer.OnnxExecutionProvider], ...ortParallelism(target, oneSession), batchSize: work.batchSize },
     );
   } catch (error) {
     if (hasErrorCode(error) && UNAVAILABLE_CODES.has(error.code)) absent(firstLine(error));
@@ -119,10 +127,9 @@ export async function onnxInference(target: EngineTarget, work: Workload, oneSes
     await session.release();
     absent(`asked for ${target.backend}, ONNX Runtime started ${started}`);
   }
-  const parallel = session.replicas > 1 ? `${session.replicas} replicas × ${session.intraOpNumThreads} thread${session.intraOpNumThreads > 1 ? "s" : ""}` : `${session.intraOpNumThreads} threads`;
   return {
     run: () => session.predict(work.batch.inputs, work.batch.count),
-    detail: `createInferenceSession on the exported model.onnx, ${session.provider}, ${parallel}`,
+    detail: `createInferenceSession on the exported model.onnx, ${session.provider}, ${parallelismLabel(session.replicas, session.intraOpNumThreads)}`,
     cleanup: () => session.release(),
   };
 }
@@ -154,10 +161,9 @@ export async function measureEngineContender(request: ContenderRequest, onSample
   if (request.mode === "infer" && target.engine === "onnxruntime") prepared = await onnxInference(target, work, request.oneSession);
   else {
     const engine = await createEngine(target, work, request.oneSession);
-    const replicas = engine.info.replicas === undefined ? "" : `${engine.info.replicas} replicas × `;
     prepared = {
       run: request.mode === "train" ? () => engine.trainStep(work.batch, 1e-3) : () => engine.predict(work.batch.inputs, work.batch.count),
-      detail: `${engine.info.backend}, ${replicas}${engine.info.threads} thread${engine.info.threads === 1 ? "" : "s"}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}${engine.info.convolutions ? `, ${engine.info.convolutions} convolutions` : ""}`,
+      detail: `${engine.info.backend}, ${parallelismLabel(engine.info.replicas ?? 1, engine.info.threads)}${engine instanceof trainer.OnnxTrainingEngine && engine.layout ? `, ${engine.layout} layout` : ""}${engine.info.convolutions ? `, ${engine.info.convolutions} convolutions` : ""}`,
       cleanup: () => engine.dispose(),
     };
   }

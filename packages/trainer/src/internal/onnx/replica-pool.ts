@@ -19,10 +19,28 @@ import { Worker } from "node:worker_threads";
  * Threads of a CPU engine or session created without `intraOpNumThreads`: as replicas of one thread each
  * with the CPU provider alone, else one session's intra-op threads.
  */
-export const DEFAULT_CPU_THREADS = 2;
+const DEFAULT_CPU_THREADS = 2;
 
 /** More replicas than this would be more threads than any machine this is meant for has cores. */
-export const MAX_REPLICAS = 64;
+const MAX_REPLICAS = 64;
+
+/**
+ * The replicas and intra-op threads per replica that the options of a training engine or an inference
+ * session ask for: by default {@link DEFAULT_CPU_THREADS} replicas of 1 thread when the providers are CPU
+ * only and no thread count is given, else one session of the given (or default) threads. A bad count
+ * throws the error `invalid` makes of the message.
+ */
+export function replicaLayout(
+  options: { readonly executionProviders?: readonly string[]; readonly replicas?: number; readonly intraOpNumThreads?: number },
+  invalid: (message: string) => Error,
+): { replicas: number; threads: number } {
+  const cpuOnly = (options.executionProviders ?? ["cpu"]).every((provider) => provider === "cpu");
+  const replicas = options.replicas ?? (cpuOnly && options.intraOpNumThreads === undefined ? DEFAULT_CPU_THREADS : 1);
+  if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw invalid(`replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${String(replicas)}`);
+  const threads = options.intraOpNumThreads ?? (replicas > 1 ? 1 : DEFAULT_CPU_THREADS);
+  if (!Number.isSafeInteger(threads) || threads < 1) throw invalid(`intraOpNumThreads must be a positive integer, got ${String(threads)}`);
+  return { replicas, threads };
+}
 
 /**
  * Micro-batches per replica in a data-parallel step or batch: more than one lets a replica that runs ahead
