@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildJobMatrix, createBullmqExecutor, readTrainingManifest, runStudy, runWorker, silentProgress, type StudyProgress, type TrainingManifest } from "@studykit/core";
 import { freePort, hasRedisServer, startTestRedis, type TestRedis } from "./distributed-redis.js";
+import { skipWithout } from "../tools/test-dependencies.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const CLI = path.join(REPO, "packages/cli/dist/bin.js");
@@ -18,8 +19,7 @@ const STUB = fileURLToPath(new URL("./distributed-stub-runner.mjs", import.meta.
 const codeVersion = { packages: { "@studykit/core": "test" }, git: null };
 
 // Under CI a missing redis-server is a failure (ensure-system-deps installs it); elsewhere the tests skip.
-const runTests = hasRedisServer || Boolean(process.env.CI);
-if (!runTests) console.warn("bullmq executor tests skipped: redis-server is not installed (as root, `npm test` installs it with apt-get)");
+const noRedis = skipWithout({ name: "redis-server", available: hasRedisServer, install: "apt-get install -y redis-server (as root, `npm test` installs it)" });
 
 let redis: TestRedis;
 let root: string;
@@ -70,7 +70,7 @@ function expectCompleteStudy(manifest: TrainingManifest, count: number): void {
   expect(readdirSync(path.join(root, "out/jobs")).filter((name) => name.includes(".staging-") || name.includes(".replaced-"))).toEqual([]);
 }
 
-describe.runIf(runTests)("bullmq executor", () => {
+describe.skipIf(noRedis)("bullmq executor", () => {
   beforeAll(async () => {
     redis = await startTestRedis();
   });

@@ -6,10 +6,12 @@ import { describe, expect, it } from "vitest";
 import { nativeStatus } from "../src/index.js";
 import { loadNativeBinding } from "../src/internal/loader.js";
 import type { NativeHandle } from "../src/internal/binding.js";
+import { skipWithout } from "../../tools/test-dependencies.js";
 
 const native = loadNativeBinding().binding;
+const noNative = skipWithout({ name: "the native addon", available: native !== null, install: "build it with `npm run build` (needs Rust/cargo)" });
 
-describe.skipIf(!native)("native binding boundary", () => {
+describe.skipIf(noNative)("native binding boundary", () => {
   const binding = native!;
 
   it("a Rust panic on the main thread becomes a JS error with code E_NATIVE_PANIC", () => {

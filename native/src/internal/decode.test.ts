@@ -19,8 +19,10 @@ import {
 } from "../index.js";
 import { loadNativeBinding, withBinding } from "./loader.js";
 import type { NativeBinding } from "./binding.js";
+import { skipWithout } from "../../../tools/test-dependencies.js";
 
 const native = loadNativeBinding().binding;
+const noNative = skipWithout({ name: "the native addon", available: native !== null, install: "build it with `npm run build` (needs Rust/cargo)" });
 const implementations: [string, NativeBinding | null][] = [["fallback", null]];
 if (native) implementations.push(["native", native]);
 
@@ -297,7 +299,7 @@ describe.each(implementations)("decode kernels, async forms (%s)", (_name, bindi
 });
 
 describe("decode kernels: native and fallback agree on random input", () => {
-  it.skipIf(!native)("for odd lengths and unaligned offsets", () => {
+  it.skipIf(noNative)("for odd lengths and unaligned offsets", () => {
     for (const length of [0, 1, 2, 7, 31, 64, 1023, 4099]) {
       for (const offset of [0, 1, 5]) {
         const bytes = unalignedBytes(length * 16, offset);
@@ -320,7 +322,7 @@ describe("decode kernels: native and fallback agree on random input", () => {
 });
 
 describe("decode kernels: float16 NaN payloads, infinities and subnormals", () => {
-  it.skipIf(!native)("native and fallback agree bit for bit on every half, at every alignment and tail length", () => {
+  it.skipIf(noNative)("native and fallback agree bit for bit on every half, at every alignment and tail length", () => {
     // Every pattern, twice over in shuffled order, so sNaN/qNaN/Inf/subnormal halves sit at every lane of
     // the native kernel's 16-wide loop; then cut at odd lengths and unaligned byte offsets.
     const patterns = Uint16Array.from({ length: 2 * 65536 }, (_, i) => (i < 65536 ? i : (i * 40503) & 0xffff));
@@ -341,7 +343,7 @@ describe("decode kernels: float16 NaN payloads, infinities and subnormals", () =
 });
 
 describe("decode kernels: large arrays (split across threads natively) match the fallback", () => {
-  it.skipIf(!native)("byteSwap, float16/float64 → float32, complex split/join and fortranToC on 12 MiB", () => {
+  it.skipIf(noNative)("byteSwap, float16/float64 → float32, complex split/join and fortranToC on 12 MiB", () => {
     const bytes = unalignedBytes(12 * 1024 * 1024, 1);
     const both = <T>(body: () => T): [T, T] => [withBinding(null, body), withBinding(native, body)];
     for (const size of [2, 8, 16] as const) {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { allocateLargeBuffer, readFileRange, readFileRangeAsync } from "../index.js";
 import { loadNativeBinding, withBinding } from "./loader.js";
 import type { NativeBinding } from "./binding.js";
+import { runPackageScript } from "../../test/unprivileged-copy.js";
 
 const native = loadNativeBinding().binding;
 const implementations: [string, NativeBinding | null][] = [["fallback", null]];
@@ -76,11 +77,21 @@ describe.each(implementations)("readFileRange (%s)", (_name, binding) => {
     expect(() => run(() => readFileRange("", 0, 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
   });
 
-  it.skipIf(process.getuid?.() === 0)("an unreadable file fails with E_IO_PERMISSION", () => {
+  it("an unreadable file fails with E_IO_PERMISSION", () => {
     const locked = join(directory, `locked-${_name}.bin`);
     writeFileSync(locked, "x");
     chmodSync(locked, 0o000);
-    expect(() => run(() => readFileRange(locked, 0, 1))).toThrow(expect.objectContaining({ code: "E_IO_PERMISSION" }));
+    chmodSync(directory, 0o755);
+    // In a child process (under an unprivileged uid when this one is root, since root reads anything).
+    const child = runPackageScript(
+      (entry) => `const m = await import(${JSON.stringify(entry)});
+      const code = (f) => { try { f(); return "read"; } catch (e) { return e.code; } };
+      let asyncCode; try { await m.readFileRangeAsync(${JSON.stringify(locked)}, 0, 1); asyncCode = "read"; } catch (e) { asyncCode = e.code; }
+      console.log(JSON.stringify({ sync: code(() => m.readFileRange(${JSON.stringify(locked)}, 0, 1)), async: asyncCode, implementation: m.nativeStatus().implementation }));`,
+      { ...process.env, STUDYKIT_NATIVE_DISABLE: binding ? "" : "1", STUDYKIT_REQUIRE_NATIVE: "" },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout.trim().split("\n").at(-1)!)).toEqual({ sync: "E_IO_PERMISSION", async: "E_IO_PERMISSION", implementation: binding ? "native" : "fallback" });
   });
 
   it("allocateLargeBuffer gives zero-filled, writable ArrayBuffers of any size", () => {

@@ -6,6 +6,7 @@ import { loadDataset, validateDataset } from "./dataset.js";
 import { PTYCHO_SCHEMA, SchemaRegistry, canonicalNames } from "./schema.js";
 import { loadNpz, openNpz } from "./npz.js";
 import { datasetSnapshotHash } from "./content-hash.js";
+import { skipWithout } from "../../../tools/test-dependencies.js";
 
 const fixtures = fileURLToPath(new URL("../test/fixtures/", import.meta.url));
 const corpus = JSON.parse(readFileSync(join(fixtures, "expected.json"), "utf8")) as { files: Record<string, { arrays: Record<string, { le: string }> }> };
@@ -65,7 +66,9 @@ describe("ptycho schema", () => {
   });
 });
 
-describe.skipIf(!existsSync(realFile))("real reconstruction Run1084_recon3_postPC.npz", () => {
+const noRealData = skipWithout({ name: `the real data file ${realFile}`, available: existsSync(realFile), install: "the repository's ../shared/data/ holds it (a checkout with shared/ beside it)" });
+
+describe.skipIf(noRealData)("real reconstruction Run1084_recon3_postPC.npz", () => {
   it("loads: complex128 probe 64×64 and object, 1087 scan positions", () => {
     const arrays = loadNpz(realFile);
     expect(arrays.probeGuess!.dtype).toBe("<c16");
@@ -96,4 +99,3 @@ describe.skipIf(!existsSync(realFile))("real reconstruction Run1084_recon3_postP
     }
   });
 });
-if (!existsSync(realFile)) console.warn(`skipping the real-data tests: ${realFile} is absent`);

@@ -1,6 +1,6 @@
 /**
- * Files written by saveNpy / saveNpz must be read back bit-exactly by numpy's own `np.load`. Runs python3
- * with numpy; skipped, with a message, where either is missing.
+ * Files written by saveNpy / saveNpz must be read back bit-exactly by numpy's own `np.load`. Runs the
+ * first python3 with numpy (PATH's, then Debian's); skipped with a message where there is none, failed under CI.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { arraySha256, saveNpy, saveNpz, type ArrayInput } from "../src/index.js";
+import { findPython, pythonDependency, skipWithout } from "../../../tools/test-dependencies.js";
 
-const python = spawnSync("python3", ["-c", "import numpy"], { encoding: "utf8" });
-const hasNumpy = python.status === 0;
-if (!hasNumpy) console.warn("numpy-interop tests skipped: python3 with numpy is not available on this machine");
+const python = findPython("numpy");
+const noNumpy = skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"]));
 
 const directory = mkdtempSync(join(tmpdir(), "studykit-interop-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -56,7 +56,7 @@ interface NumpyReport {
 }
 
 function numpyLoad(paths: string[]): Record<string, Record<string, NumpyReport>> {
-  const result = spawnSync("python3", ["-c", READER, ...paths], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const result = spawnSync(python!, ["-c", READER, ...paths], { encoding: "utf8", maxBuffer: 64 << 20 });
   if (result.status !== 0) throw new Error(`np.load failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as Record<string, Record<string, NumpyReport>>;
 }
@@ -95,7 +95,7 @@ const arrays: Record<string, ArrayInput> = {
   empty_fortran: { data: new Int16Array(0), shape: [4, 0], order: "F" },
 };
 
-describe.skipIf(!hasNumpy)("np.load reads what studykit writes", { timeout: 120_000 }, () => {
+describe.skipIf(noNumpy)("np.load reads what studykit writes", { timeout: 120_000 }, () => {
   it("bit-exactly, for every dtype, byte order, layout, stored and compressed, npz and npy", () => {
     const stored = join(directory, "stored.npz");
     const compressed = join(directory, "compressed.npz");
