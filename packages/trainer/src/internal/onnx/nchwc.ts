@@ -208,23 +208,34 @@ export const NCHWC_RULES: Record<string, GradientRule> = {
     return [reorderInput(b, padded)];
   },
   MaxPool: (b, node, [g]) => {
-    // Non-overlapping windows dividing the input (checked by nchwcUnsupportedReason): the gradient goes to
-    // the input pixels equal to their window's maximum. Ties happen at exact equality only; after a ReLU
-    // that is the all-zero window, whose pixels the ReLU's own gradient zeroes.
+    // Non-overlapping windows dividing the input (checked by nchwcUnsupportedReason). Each window's
+    // gradient goes to one input, its first maximum in window order, as ORT's pool indices (the NCHW
+    // graph) and TF.js route it. Ties are real: an exact-zero region of the input, after a conv with a
+    // positive bias, leaves windows of equal positive values, and masking every pixel equal to the maximum
+    // gave such a window kH·kW times its gradient.
     const x = node.inputs[0]!;
     const y = node.outputs[0]!;
-    const kernel = node.attributes.kernel_shape as readonly number[];
-    const up = (v: string): string => blockedUpsample(b, v, kernel);
+    const kernel = node.attributes.kernel_shape as readonly [number, number];
+    const [n, c, h, w] = b.shape(x) as [number, number, number, number];
+    if ([n, c, h, w].some((d) => d < 1)) throw new OnnxGraphError(`blocked MaxPool gradient needs a static input shape, ${x} has [${b.shape(x).join(",")}]`);
     let pooled = g!;
-    const producer = b.nodes.find((n) => n.outputs[0] === x);
+    const producer = b.nodes.find((other) => other.outputs[0] === x);
     const relu = producer?.domain === NCHWC_DOMAIN && producer.opType === "Conv" && producer.attributes.activation === "Relu";
-    if (relu && b.nodes.filter((n) => n.inputs.includes(x)).length === 1) {
-      // The pooled ReLU output: a pixel equal to its window's maximum is positive iff the maximum is, so
-      // the ReLU's mask is applied here at the pooled size (1/kH·kW of the pixels), not by the Conv rule.
+    if (relu && b.nodes.filter((other) => other.inputs.includes(x)).length === 1) {
+      // The pooled ReLU output: a window's maximum is positive iff the ReLU passed it, so the ReLU's mask
+      // is applied here at the pooled size (1/kH·kW of the pixels), not by the Conv rule.
       pooled = mask(b, g!, b.op("Greater", [y, b.constFloat(0, [])]));
       premasked(b).add(x);
     }
-    return [mask(b, up(pooled), b.op("Equal", [x, up(y)]))];
+    // The blocked memory [N, C'/B, H, W, B] seen as a 3-D image [N·C'/B, 1, H, W, B] pooled by kH × kW × 1:
+    // ONNX's MaxPool then gives each window's first maximum as a flat index into that memory, and the
+    // pooled gradient (blocked the same way) scatters through them.
+    const view = b.op("Reshape", [x, b.constInt64([(n * c) / b.nchwcBlock, 1, h, w, b.nchwcBlock])]);
+    const indices = b.node("MaxPool", [view], { kernel_shape: [...kernel, 1], strides: [...kernel, 1] }, { outputs: 2 })[1]!;
+    const zeros = b.op("Expand", [b.constFloat(0, []), b.constInt64([n * c * h * w])]);
+    const positions = b.op("Reshape", [indices, b.constInt64([-1])]);
+    const scattered = b.op("ScatterElements", [zeros, positions, b.op("Reshape", [pooled, b.constInt64([-1])])], { axis: 0 });
+    return [b.op("Reshape", [scattered, b.constInt64([n, c, h, w])])];
   },
   Upsample: (b, node, [g]) => {
     // Each input pixel was repeated sh × sw times: sum each block, as a blocked average pool times its
