@@ -49,30 +49,42 @@ describe("shareWork", () => {
   afterAll(() => Promise.all(threads.map((thread) => thread.close())));
   const failure = (message: string): Error => Object.assign(new Error(message), { code: "E_TEST_REPLICA" });
 
-  it("runs every item exactly once, on this thread and on real worker threads", async () => {
+  it("runs every item exactly once, on this thread and on real worker threads, each result in its place", async () => {
     await Promise.all(threads.map((thread) => thread.ensureSession("double", doublingModel(), options)));
     const work = workOf(40);
-    let here = 0;
+    // Which thread takes how many items is the scheduler's business; what the pool promises is that each
+    // item runs once and its outputs come back under its index. This thread triples where the workers'
+    // model doubles, so every result says who ran it.
+    const here: number[] = [];
     const results = await shareWork(
       work,
       threads,
       async (k) => {
-        here++;
-        const data = work.items[k]!.feeds.x!.data.map((v) => 2 * v);
+        here.push(k);
+        const data = work.items[k]!.feeds.x!.data.map((v) => 3 * v);
         return { y: { data, dims: [2] } satisfies PlainTensor };
       },
       failure,
     );
+    expect(new Set(here).size, "an item ran twice on this thread").toBe(here.length);
     expect([...results.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, k) => k));
-    for (const [k, result] of results) expect(Array.from(result.y!.data)).toEqual([2 * k, -2 * k]);
-    expect(here).toBeGreaterThan(0);
-    expect(here).toBeLessThanOrEqual(40);
+    for (const [k, result] of results) {
+      const factor = here.includes(k) ? 3 : 2;
+      expect(Array.from(result.y!.data), `item ${k}`).toEqual([factor * k, -factor * k]);
+    }
   });
 
   it("reports a failed replica through the caller's error, after every thread has settled", async () => {
     // The threads hold no session "missing": the first item either of them takes fails there.
     const work = workOf(6, "missing");
-    const pending = shareWork(work, threads, () => new Promise((resolve) => setTimeout(() => resolve({}), 20)), failure);
+    // Where this thread claims item 0 it holds it until the counter moves on: only a worker can move it
+    // then, and that worker's item 1 must fail; where a worker claimed item 0, that one failed. (Waiting a
+    // fixed time instead let this thread run every item when the workers were slow, and nothing failed.)
+    const firstItemHeld = async (k: number): Promise<Record<string, PlainTensor>> => {
+      if (k === 0) while (Atomics.load(work.counter, 0) <= 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      return {};
+    };
+    const pending = shareWork(work, threads, firstItemHeld, failure);
     await expect(pending).rejects.toMatchObject({ code: "E_TEST_REPLICA", message: expect.stringMatching(/^replica [12] failed: no session missing/) });
   });
 
