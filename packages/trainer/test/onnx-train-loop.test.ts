@@ -1,11 +1,13 @@
 /**
  * The shared training loop driving the ONNX Runtime engine: the loss falls, the bundle carries a
  * model.onnx that ONNX Runtime serves with the trained weights' predictions, and the same seeds give the
- * same bundle SHA-256 (a changed seed changes it).
+ * same bundle SHA-256 (a changed seed changes it), in one process and across separate processes.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../src/bundle.js";
 import { SeededRandom } from "@studykit/core";
@@ -81,4 +83,29 @@ describe("training loop on the ONNX Runtime engine", () => {
     const otherSeed = await train(options(tempDir(), 8));
     expect(otherSeed.bundleSha256).not.toBe(result.bundleSha256);
   }, 120_000);
+
+  it("gives byte-identical bundles from two separate processes with the same seeds (default replicas)", async () => {
+    // Each process loads ORT, compiles the graphs and starts its replica threads afresh: nothing carried
+    // over in memory can make the two agree. Run at once, so their threads also compete for the cores.
+    const child = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "onnx-train-child.mjs");
+    const run = (outDir: string) =>
+      new Promise<{ bundleSha256: string; runtime: { replicas?: number; layout?: string }; losses: number[] }>((resolve, reject) => {
+        const proc = spawn(process.execPath, [child, outDir], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        proc.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        proc.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        proc.on("error", reject);
+        proc.on("exit", (code) => {
+          const line = stdout.split("\n").find((l) => l.startsWith("result "));
+          if (code !== 0 || !line) reject(new Error(`training child exited with ${code}: ${stderr}`));
+          else resolve(JSON.parse(line.slice("result ".length)));
+        });
+      });
+    const [a, b] = await Promise.all([run(tempDir()), run(tempDir())]);
+    expect(a.runtime.replicas).toBe(2);
+    expect(a.losses.length).toBe(2);
+    expect(b.losses).toEqual(a.losses);
+    expect(b.bundleSha256).toBe(a.bundleSha256);
+  }, 180_000);
 });
