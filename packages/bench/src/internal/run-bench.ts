@@ -3,8 +3,9 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { StudykitError } from "@studykit/native";
+import { hasErrorCode, StudykitError } from "@studykit/native";
 import { writeFileAtomic } from "./atomic-write.js";
+import { contenderProblems } from "./contender-requirements.js";
 import { machineInfo } from "./machine-info.js";
 import { renderMarkdown } from "./markdown-report.js";
 import { RESULTS_SCHEMA_VERSION, SUITE_NAMES, type BenchResults, type SuiteName, type SuiteResult } from "./results.js";
@@ -60,6 +61,11 @@ export interface BenchRun {
   readonly files: { readonly json: string; readonly markdown: string; readonly charts: readonly string[] };
   /** True when a suite itself crashed (a harness bug, not an absent peer). */
   readonly suiteFailed: boolean;
+  /**
+   * Why this run counts as failed, one line each (see contender-requirements.ts): a required contender
+   * not measured, a contender that failed, a crashed suite. Empty for a passing run.
+   */
+  readonly problems: readonly string[];
 }
 
 /** Runs the benchmark suites side by side and writes their results. */
@@ -113,7 +119,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
         suite = await SUITES[name]({ quick, scratchDir, log });
       } catch (error) {
         suiteFailed = true;
-        const reason = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+        const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+        const reason = hasErrorCode(error) ? `[${error.code}] ${message}` : message;
         log(`suite ${name} failed: ${reason}`);
         suite = { suite: name, wallSeconds: (performance.now() - suiteStarted) / 1000, groups: [], notes: [`suite failed: ${reason}`] };
       }
@@ -135,7 +142,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchRun> {
   const results = snapshot(true);
   await writeResults(files, results);
   log(`results: ${relative(cwd, files.json) || files.json}, ${relative(cwd, files.markdown) || files.markdown}${files.charts.length > 0 ? `, ${files.charts.length} chart(s)` : ""}`);
-  return { results, files, suiteFailed };
+  return { results, files, suiteFailed, problems: contenderProblems(results) };
 }
 
 async function writeResults(files: { json: string; markdown: string; charts: readonly string[] }, results: BenchResults): Promise<void> {

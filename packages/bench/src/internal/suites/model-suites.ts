@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { hasErrorCode, StudykitError } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
 import { ContenderAbsentError, type ContenderSpec, GroupBuilder, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
@@ -21,6 +22,9 @@ const WASM_OWN_KERNELS = "tfjs-wasm-own-kernels";
 
 /** Contender id of ONNX Runtime CPU in one session of THREADS threads (not the default replicas). */
 const ORT_ONE_SESSION = "onnxruntime-cpu-one-session";
+
+/** Error code of a peer model whose parameter count differs from ours: the suite fails, not the row. */
+const MODEL_MISMATCH = "E_BENCH_MODEL_MISMATCH";
 
 /** Interleaved measuring rounds per contender in a full run (see runModelSuite). */
 const ROUNDS = 3;
@@ -149,9 +153,13 @@ async function runModelSuite(context: SuiteContext, mode: "train" | "infer"): Pr
         const python = await findPythonWith("torch");
         const args = [...planArguments(roundPlan), "--mode", mode, "--batch", String(batchSize), "--size", String(size), "--channels", "1", "--threads", String(THREADS)];
         const answer = await runPythonScript(python, "torch_peer.py", args, 900_000);
-        if (answer.parameters !== parameters) throw new Error(`PyTorch model has ${String(answer.parameters)} parameters, ours ${parameters}: architectures differ`);
+        if (answer.parameters !== parameters) {
+          // Not a row marked failed: comparing different models makes every ratio of the suite meaningless.
+          throw new StudykitError(MODEL_MISMATCH, `PyTorch's reference model (python/torch_peer.py) has ${String(answer.parameters)} parameters, studykit's ${parameters}: the architectures differ, so the ${mode} suite compares nothing; make torch_peer.py build the trainer's reference model`, { userFacing: false });
+        }
         return { kind: "ok", samples: numbersField(answer, "samples"), detail: `torch ${String(answer.torch)}, ${String(answer.threads)} threads` };
       } catch (error) {
+        if (hasErrorCode(error, MODEL_MISMATCH)) throw error;
         return { kind: error instanceof ContenderAbsentError ? "absent" : "failed", reason: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
       }
     },
