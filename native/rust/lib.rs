@@ -1,6 +1,6 @@
 //! studykit's native addon.
 //!
-//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`) with their
+//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`, `fft`) with their
 //! own tests; this file is the thin N-API adapter: it converts arguments, calls one `*_impl` per
 //! operation, and converts results. Operations that touch files run on libuv worker threads and return
 //! promises; their `*Sync` counterparts run the same `*_impl` on the calling thread.
@@ -10,6 +10,7 @@ pub mod crc32;
 pub mod decode;
 pub mod file_buffer;
 pub mod file_error;
+pub mod fft;
 pub mod file_hash;
 pub mod gemm;
 pub mod mmap;
@@ -107,6 +108,23 @@ unsafe impl<T> Send for SendPointer<T> {}
 
 fn crc32_impl(bytes: &[u8], initial: u32) -> u32 {
     crc32::crc32(bytes, initial)
+}
+
+/// Complex values per thread below which another thread costs more than it saves (starting one takes
+/// tens of microseconds; a 32 × 32 complex64 image transforms in about two).
+const FFT_COMPLEX_PER_THREAD: usize = 32 * 1024;
+
+/// Transforms every image of `data` in place on up to `threads` threads (`0`: as many as the cores and
+/// the batch's size make worthwhile), whole images per chunk.
+fn fft2_impl<T: fft::FftFloat>(data: &mut [T], n: usize, inverse: bool, threads: usize) {
+    let images = data.len() / (2 * n * n);
+    let threads = match threads {
+        0 => parallel::available_cores().min(images * n * n / FFT_COMPLEX_PER_THREAD).max(1),
+        chosen => chosen,
+    };
+    // Several chunks per thread, so a thread the scheduler parks hands its share to the others.
+    let per_chunk = images.div_ceil(threads * 8);
+    parallel::for_each_unit_chunk(data, images, threads, per_chunk, |_, images| fft::fft2_batch(images, n, inverse))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -673,6 +691,36 @@ unsafe fn prepare_crc32(env: napi_env, info: napi_callback_info) -> NativeResult
 }
 kernel_exports!(js_crc32, js_crc32_async, prepare_crc32, "studykit:crc32");
 
+/// `fft2InPlace(data: Float32Array | Float64Array, n, batch, inverse: boolean, threads)`: `threads` 0
+/// picks the count itself.
+unsafe fn prepare_fft2(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, size, count, inverse, threads] = arguments::<5>(env, info)?;
+    let data = typed_view(env, input, "data", FLOAT_KINDS, "Float32Array or Float64Array")?;
+    let n = index_of(env, size, "n")?;
+    let batch = index_of(env, count, "batch")?;
+    let threads = index_of(env, threads, "threads")?;
+    let mut inverse_flag = false;
+    let mut value_kind = 0;
+    napi_ffi::napi_typeof(env, inverse, &mut value_kind);
+    if value_kind != napi_ffi::value_type::BOOLEAN || napi_ffi::napi_get_value_bool(env, inverse, &mut inverse_flag) != napi_ffi::NAPI_OK {
+        return Err(NativeError::argument("inverse must be a boolean"));
+    }
+    let single = data.kind == kind::FLOAT32;
+    let values = data.byte_length / if single { 4 } else { 8 };
+    fft::check_shape(values, n, batch).map_err(|error| NativeError::new(error.code, error.message))?;
+    let data = SendView::of(&data);
+    let job: KernelJob = Box::new(move || {
+        if single {
+            fft2_impl(unsafe { data.slice_mut::<f32>() }, n, inverse_flag, threads);
+        } else {
+            fft2_impl(unsafe { data.slice_mut::<f64>() }, n, inverse_flag, threads);
+        }
+        None
+    });
+    Ok(Prepared { job, arrays: vec![input] })
+}
+kernel_exports!(js_fft2_in_place, js_fft2_in_place_async, prepare_fft2, "studykit:fft2InPlace");
+
 // ---------------------------------------------------------------------------------------------------
 // Test hook.
 
@@ -727,6 +775,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("fortranToCAsync", js_fortran_to_c_async),
         ("crc32", js_crc32),
         ("crc32Async", js_crc32_async),
+        ("fft2InPlace", js_fft2_in_place),
+        ("fft2InPlaceAsync", js_fft2_in_place_async),
         ("conv2dForward", conv2d::js::js_conv2d_forward),
         ("conv2dBackpropInput", conv2d::js::js_conv2d_backprop_input),
         ("conv2dBackpropFilter", conv2d::js::js_conv2d_backprop_filter),

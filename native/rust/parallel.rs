@@ -20,12 +20,16 @@ const MIN_BYTES_PER_THREAD: usize = 4 * 1024 * 1024;
 /// enough that the last chunks balance the threads' finishing times to well under a millisecond.
 const CHUNK_BYTES: usize = 2 * 1024 * 1024;
 
-/// Number of threads (the caller's included) for `bytes` of output.
-fn threads_for(bytes: usize) -> usize {
+/// Cores this process may use.
+pub fn available_cores() -> usize {
     // Asked once: on Linux the answer reads the affinity mask and cgroup files, tens of microseconds.
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1));
-    cores.min(bytes / MIN_BYTES_PER_THREAD).max(1)
+    *CORES.get_or_init(|| std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1))
+}
+
+/// Number of threads (the caller's included) for `bytes` of output.
+fn threads_for(bytes: usize) -> usize {
+    available_cores().min(bytes / MIN_BYTES_PER_THREAD).max(1)
 }
 
 /// Prepares a large, fresh output for being written: see [`crate::mmap::advise_huge_pages`].
@@ -108,7 +112,37 @@ pub fn for_each_piece<T: Send + Copy>(destination: &mut [T], units: usize, work:
         return work(0..units, destination);
     }
     let chunking = Chunking::new(destination.as_ptr() as usize, units, per_unit * std::mem::size_of::<T>());
-    let chunks = chunking.count();
+    claim_chunks(destination, per_unit, threads, chunking.count(), |chunk| chunking.range(chunk), work)
+}
+
+/// [`for_each_piece`] for compute-bound kernels over whole units (images, say): the caller picks the
+/// thread count (at most `threads`, the caller's included) and the chunk size (`units_per_chunk` units),
+/// since bytes of output say little about the work. Chunks are claimed from a shared counter as there.
+pub fn for_each_unit_chunk<T: Send>(destination: &mut [T], units: usize, threads: usize, units_per_chunk: usize, work: impl Fn(Range<usize>, &mut [T]) + Sync) {
+    if units == 0 {
+        return work(0..0, destination);
+    }
+    assert_eq!(destination.len() % units, 0, "destination is not a whole number of units");
+    let per_unit = destination.len() / units;
+    let per_chunk = units_per_chunk.max(1);
+    let chunks = units.div_ceil(per_chunk);
+    let threads = threads.clamp(1, chunks);
+    if threads <= 1 {
+        return work(0..units, destination);
+    }
+    claim_chunks(destination, per_unit, threads, chunks, |chunk| chunk * per_chunk..((chunk + 1) * per_chunk).min(units), work)
+}
+
+/// Runs `work` on each of `chunks` unit ranges (`range_of(chunk)`, disjoint and inside the destination)
+/// on the calling thread and `threads − 1` scoped helpers, each claiming the next chunk from a counter.
+fn claim_chunks<T: Send>(
+    destination: &mut [T],
+    per_unit: usize,
+    threads: usize,
+    chunks: usize,
+    range_of: impl Fn(usize) -> Range<usize> + Sync,
+    work: impl Fn(Range<usize>, &mut [T]) + Sync,
+) {
     let next = AtomicUsize::new(0);
     let output = SharedOutput(destination.as_mut_ptr());
     let claim_all = || loop {
@@ -116,7 +150,7 @@ pub fn for_each_piece<T: Send + Copy>(destination: &mut [T], units: usize, work:
         if chunk >= chunks {
             return;
         }
-        let range = chunking.range(chunk);
+        let range = range_of(chunk);
         // SAFETY: every chunk index is claimed by exactly one thread, the chunks' unit ranges are disjoint
         // and inside `0..units`, and `destination` holds `units * per_unit` elements; `destination` is
         // borrowed mutably for the whole call, so nothing else touches it meanwhile.
@@ -157,6 +191,23 @@ mod tests {
                 }
             });
             assert!(destination.chunks(3).enumerate().all(|(unit, values)| values.iter().all(|&value| value == unit as u32 + 1)));
+        }
+    }
+
+    #[test]
+    fn unit_chunks_cover_every_unit_once_whatever_the_threads() {
+        for (units, threads, per_chunk) in [(0usize, 2usize, 4usize), (1, 2, 4), (10, 2, 3), (1000, 3, 7), (64, 2, 0), (5, 1, 1)] {
+            let mut destination = vec![0u32; units * 2];
+            for_each_unit_chunk(&mut destination, units, threads, per_chunk, |range, piece| {
+                assert_eq!(piece.len(), range.len() * 2);
+                for (offset, unit) in range.enumerate() {
+                    for value in &mut piece[offset * 2..offset * 2 + 2] {
+                        assert_eq!(*value, 0, "unit {unit} handed out twice");
+                        *value = unit as u32 + 1;
+                    }
+                }
+            });
+            assert!(destination.chunks(2).enumerate().all(|(unit, values)| values.iter().all(|&value| value == unit as u32 + 1)), "{units} units, {threads} threads");
         }
     }
 

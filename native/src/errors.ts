@@ -54,6 +54,23 @@ export const IoErrorCode = {
   Other: "E_IO",
 } as const;
 
+/**
+ * Error codes of the FFT kernels (`fft2InPlace`, `fft2InPlaceAsync`), raised as {@link NativeError}s by the
+ * addon and the fallback alike.
+ */
+export const FftErrorCode = {
+  /** The image side `n` is not a power of two between 2 and 1024. */
+  Size: "E_FFT_SIZE",
+  /** The data's length is not `batch · n · n · 2` values. */
+  Length: "E_FFT_LENGTH",
+  /** `batch` is not a non-negative integer. */
+  Batch: "E_FFT_BATCH",
+  /** The data is not a `Float32Array` (complex64) or `Float64Array` (complex128). */
+  Type: "E_FFT_TYPE",
+  /** An option (`inverse`, `threads`) has a bad value. */
+  Option: "E_FFT_OPTION",
+} as const;
+
 /** Code of {@link CancelledError}. */
 export const CANCELLED_CODE = "E_CANCELLED";
 

@@ -10,6 +10,8 @@
  *   `allocateLargeBuffer` (huge-page-backed memory: cheap to fill for the first time).
  * - Decode kernels for numpy data: `byteSwap`, `float16ToFloat32`, `float64ToFloat32`,
  *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`, `crc32`.
+ * - FFT: `fft2InPlace` / `fft2InPlaceAsync` (batched 2-D complex DFT of square power-of-two images, as
+ *   `numpy.fft.fft2` / `ifft2`; AVX2/FMA on several threads).
  * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
  */
 import { activeBinding, nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
@@ -25,6 +27,7 @@ export {
   IoErrorCode,
   CancelledError,
   CANCELLED_CODE,
+  FftErrorCode,
   hasErrorCode,
 } from "./errors.js";
 export type { LoadAttempt } from "./internal/loader.js";
@@ -61,6 +64,9 @@ export type { SwapElementSize, PlanarComplex, IntoOption, ByteSwapOptions } from
 
 export { conv2dForward, conv2dBackpropInput, conv2dBackpropFilter } from "./internal/conv2d.js";
 export type { Conv2dGeometry } from "./internal/conv2d.js";
+
+export { fft2InPlace, fft2InPlaceAsync } from "./internal/fft.js";
+export type { Fft2Options } from "./internal/fft.js";
 
 /** Bytes accepted by the hashing functions. */
 export type BytesLike = ArrayBufferView | ArrayBuffer;

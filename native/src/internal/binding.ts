@@ -58,6 +58,13 @@ export interface NativeBinding {
   fortranToCAsync(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): Promise<void>;
   crc32Async(data: ArrayBufferView | ArrayBuffer, initial: number): Promise<number>;
 
+  /**
+   * In-place batched 2-D DFT of `batch` interleaved complex `n × n` images; `threads` 0 lets the addon
+   * choose. The async form runs on a libuv worker (the array must stay attached until it settles).
+   */
+  fft2InPlace(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): void;
+  fft2InPlaceAsync(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): Promise<void>;
+
   /** NHWC convolution kernels; `geometry` is the 15 numbers of `Conv2dGeometry` in field order. */
   conv2dForward(x: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
@@ -105,5 +112,7 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "conv2dForward",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
+  "fft2InPlace",
+  "fft2InPlaceAsync",
   "debugPanic",
 ];
