@@ -56,7 +56,9 @@ describe("createStudyProgress", () => {
     progress.begin({ total: 3, toRun: 2, reused: 1, skipped: 0 });
     progress.jobStarted("dose_1000/dense/gs2");
     progress.jobLog("dose_1000/dense/gs2", "epoch 3/10 loss 0.25");
-    await new Promise((done) => setTimeout(done, 250));
+    // The bars redraw on cli-progress's own timer: wait for the redraw that shows the job's log line
+    // (however long the machine takes), instead of sleeping a guessed interval.
+    while (!text().includes("epoch 3/10 loss 0.25")) await new Promise((done) => setTimeout(done, 20));
     const live = text();
     expect(live).toContain("dose_1000/dense/gs2");
     expect(live).toContain("epoch 3/10 loss 0.25");

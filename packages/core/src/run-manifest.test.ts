@@ -27,7 +27,9 @@ const readRaw = async (root: string) => JSON.parse(await readFile(join(root, "ru
 describe("createRun", () => {
   it("writes the complete manifest before any stage runs, with runId null and no stage directories", async () => {
     const root = join(await tempDir(), "run");
+    const before = Date.now();
     await createRun(root, plan());
+    const after = Date.now();
     expect(await readdir(root)).toEqual(["run-manifest.json"]);
     const manifest = await readRaw(root);
     expect(manifest).toMatchObject({
@@ -38,7 +40,9 @@ describe("createRun", () => {
       config: { lr: 0.01 },
       identity: { isFinal: false, stage: "finetune-study", datasetSnapshotHash: "d".repeat(64), seeds: { seed: 3 } },
     });
-    expect(Date.parse(manifest.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+    // Stamped when the run was created: between the clock readings around createRun.
+    expect(Date.parse(manifest.createdAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(manifest.createdAt)).toBeLessThanOrEqual(after);
     expect(manifest.stages.pretrain.artifacts).toEqual({
       data: { path: "pretrain/train.json", kind: "file", optional: false, sha256: null, bytes: null },
       model: { path: "pretrain/model.json", kind: "file", optional: false, sha256: null, bytes: null },

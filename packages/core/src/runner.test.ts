@@ -43,7 +43,8 @@ describe("runJob", { timeout: 60_000 }, () => {
   });
 
   it("runs the module in a child process, moves staged artifacts into place and hashes the bundle", async () => {
-    const job = makeJob("ok", { mode: "ok" });
+    // "slow" sleeps 200 ms in the job, then writes its bundle like "ok": the recorded duration covers it.
+    const job = makeJob("ok", { mode: "slow", delayMs: 200 });
     const lines: string[] = [];
     const result = await runJob(job, stub, { onLog: (line) => lines.push(line) });
     expect(result).toMatchObject({ status: "succeeded", error: null, metrics: { loss: 0.5, epochs: 2 }, bundlePath: "model.bundle", output: { note: "stub" }, attempts: 1 });
@@ -56,7 +57,9 @@ describe("runJob", { timeout: 60_000 }, () => {
     expect(readdirSync(path.dirname(job.artifactDir))).toEqual(["ok"]);
     expect(read(job.logPath)).toMatch(/stub runner: ok wrote its bundle/);
     expect(lines).toContain("stub runner: ok wrote its bundle");
-    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    // The duration spans the job's own 200 ms sleep (a lower bound only: no claim about speed).
+    expect(result.durationMs).toBeGreaterThanOrEqual(200);
+    expect(Date.parse(result.finishedAt!) - Date.parse(result.startedAt!)).toBeGreaterThanOrEqual(200);
   });
 
   it.each([

@@ -211,15 +211,20 @@ describe("runStudy", { timeout: 60_000 }, () => {
   });
 
   it("a second runner on the same artifact root gets E_LOCKED naming the holder's pid and host", async () => {
-    const slow = counterMatrix(2, { mode: "slow", delayMs: 1000 });
-    const running = runStudy(slow, stub, { ...quiet, concurrency: 2 });
+    // The first study's jobs are held until the test releases them, so it still holds the lock whatever the
+    // machine's speed.
+    const release = path.join(artifactRoot, "..", "release-locked");
+    const held = counterMatrix(2, { mode: "held", release });
+    const running = runStudy(held, stub, { ...quiet, concurrency: 2 });
     while (!existsSync(path.join(artifactRoot, STUDY_LOCK_FILE))) await new Promise((done) => setTimeout(done, 10));
-    await expect(runStudy(slow, stub, quiet)).rejects.toMatchObject({ code: "E_LOCKED", message: expect.stringContaining(`pid ${process.pid} on host ${hostname()}`) });
+    await expect(runStudy(held, stub, quiet)).rejects.toMatchObject({ code: "E_LOCKED", message: expect.stringContaining(`pid ${process.pid} on host ${hostname()}`) });
+    writeFileSync(release, "");
     expect((await running).counts.succeeded).toBe(2);
   });
 
   it("takes over the lock of a runner killed mid-study and resumes its remaining jobs", async () => {
-    const child = spawn(process.execPath, [path.join(FIXTURES, "run-study.mjs"), inputRoot, artifactRoot, ledger, "6", "400"], { stdio: "ignore" });
+    // n_1..n_5 are held until `release` exists: the child cannot finish before it is killed.
+    const child = spawn(process.execPath, [path.join(FIXTURES, "run-study.mjs"), inputRoot, artifactRoot, ledger, "6", "400", resumeRelease()], { stdio: "ignore" });
     // kill it once its manifest records a finished job
     const recordedSuccess = () => existsSync(manifestPath()) && readManifest().jobs.some((record) => record.result.status === "succeeded");
     while (!recordedSuccess()) await new Promise((done) => setTimeout(done, 20));
@@ -230,16 +235,20 @@ describe("runStudy", { timeout: 60_000 }, () => {
     const finishedBefore = killed.jobs.filter((record) => record.result.status === "succeeded").map((record) => record.id);
     expect(finishedBefore.length).toBeGreaterThanOrEqual(1);
 
+    writeFileSync(resumeRelease(), "");
     const resumed = await runStudy(buildResumeMatrix(), stub, { ...quiet, concurrency: 3 });
     expect(resumed.manifest.state).toBe("completed");
-    expect(resumed.counts.succeeded + resumed.counts.reused).toBe(6);
+    expect(finishedBefore).toEqual(["n_0"]);
+    expect(resumed.counts).toMatchObject({ succeeded: 5, reused: 1 });
     for (const id of finishedBefore) expect(statusOf(resumed.manifest)[id]).toBe("reused");
   });
 
   it("cancel keeps the manifest valid at every instant; a later run resumes and completes every job exactly once", async () => {
-    // n_0 finishes first and triggers the cancel while the others are still sleeping
+    // n_0 finishes first and triggers the cancel while the others are held (until `release`, written only
+    // before the resumed run), so which jobs are cancelled does not depend on the machine's speed.
+    const release = path.join(artifactRoot, "..", "release-cancel");
     const staggered = () =>
-      buildJobMatrix({ axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => ({ ...params, calls, ledger, mode: "slow", delayMs: params["n"] === 0 ? 50 : 1500 }) }, { inputRoot, artifactRoot });
+      buildJobMatrix({ axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => ({ ...params, calls, ledger, ...(params["n"] === 0 ? { mode: "slow", delayMs: 50 } : { mode: "held", release }) }) }, { inputRoot, artifactRoot });
     const matrix = staggered();
     const controller = new AbortController();
     const progress: StudyProgress = { ...silentProgress(), jobFinished: () => controller.abort() };
@@ -262,10 +271,12 @@ describe("runStudy", { timeout: 60_000 }, () => {
     const manifest = await readTrainingManifest(manifestPath());
     expect(manifest.state).toBe("cancelled");
     const results = manifest.jobs.map((record) => record.result);
-    expect(results.filter((result) => result.status === "succeeded").length).toBeGreaterThanOrEqual(1);
-    expect(results.filter((result) => result.error?.code === "E_CANCELLED").length).toBeGreaterThanOrEqual(1);
-    expect(results.filter((result) => result.status === "pending").length).toBeGreaterThanOrEqual(1);
+    // n_0 succeeded, n_1 (running beside it) was cancelled, n_2..n_5 never started.
+    expect(statusOf(manifest)).toEqual({ n_0: "succeeded", n_1: "failed", n_2: "pending", n_3: "pending", n_4: "pending", n_5: "pending" });
+    expect(manifest.jobs.find((record) => record.id === "n_1")!.result.error?.code).toBe("E_CANCELLED");
     const doneBefore = lines(ledger).length;
+    expect(doneBefore).toBe(1);
+    writeFileSync(release, "");
 
     const resumed = await runStudy(staggered(), stub, { ...quiet, concurrency: 3 });
     expect(resumed.manifest.state).toBe("completed");
@@ -275,7 +286,11 @@ describe("runStudy", { timeout: 60_000 }, () => {
   });
 });
 
+/** The file that releases the killed child's held jobs (beside the artifact root). */
+const resumeRelease = () => path.join(artifactRoot, "..", "release-resume");
+
 function buildResumeMatrix(): JobMatrix {
-  // the same matrix the killed child built (run-study.mjs): n = 0..5, slow stub jobs writing the ledger
-  return buildJobMatrix({ axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => ({ ...params, mode: "slow", delayMs: 400, ledger }) }, { inputRoot, artifactRoot });
+  // the same matrix the killed child built (run-study.mjs with a release file): n_0 slow, n_1..n_5 held
+  const release = resumeRelease();
+  return buildJobMatrix({ axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => (params["n"] !== 0 ? { ...params, mode: "held", release, ledger } : { ...params, mode: "slow", delayMs: 400, ledger }) }, { inputRoot, artifactRoot });
 }
