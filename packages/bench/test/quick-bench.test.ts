@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAY_FAIL_CONTENDERS, SUITE_NAMES, type BenchResults, type ComparisonGroup } from "../src/index.js";
+import { findPython, pythonDependency, skipWithout } from "../../../tools/test-dependencies.js";
 
 // The smoke test CI runs: `--quick` end to end through the built bin. It checks that the harness works
 // and that its outputs are well-formed; it asserts nothing about speed.
@@ -101,6 +102,28 @@ describe("npm run bench -- --quick", () => {
       const measured = train.groups[0]!.contenders.find((c) => c.id === contender.id);
       if (measured?.status === "ok") expect(contender.samples).toEqual(measured.samples);
     }
+  });
+
+  // The python peers, found here independently of the harness's own search: a peer this machine has must
+  // have been measured, not reported absent (numpy is required under CI; PyTorch only where installed).
+  const numpyPython = findPython("numpy");
+  const noNumpy = skipWithout(pythonDependency(numpyPython, ["numpy"], ["python3-numpy"]));
+  it.skipIf(noNumpy)("measures every python peer this machine has (hashlib and numpy always, PyTorch where installed)", () => {
+    const jsonFile = readdirSync(outDir).find((f) => f.endsWith(".json"))!;
+    const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
+    const hasTorch = findPython("torch") !== null;
+    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", ...(hasTorch ? ["pytorch-cpu"] : [])]);
+    const seen = new Set<string>();
+    for (const suite of results.suites) {
+      for (const group of suite.groups) {
+        for (const contender of group.contenders) {
+          if (!pythonPeers.has(contender.id)) continue;
+          seen.add(contender.id);
+          expect(contender.status, `${suite.suite}/${group.id}/${contender.id}: ${contender.status === "ok" ? "" : contender.reason}`).toBe("ok");
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual([...pythonPeers].sort());
   });
 
   it("writes the Markdown table and one SVG chart per suite with groups", () => {
