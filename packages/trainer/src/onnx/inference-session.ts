@@ -83,7 +83,7 @@ function modelOf(source: OnnxModelSource): { bytes: Uint8Array; description: Mod
 
 /**
  * Opens an inference session on ONNX Runtime. Providers are tried in order; a provider whose shared
- * library is missing (CUDA without `--onnxruntime-node-install=cuda12`) is recorded in `failedProviders`
+ * library is missing (CUDA whose provider library was never installed) is recorded in `failedProviders`
  * and the next one is tried; `E_ONNX_NO_PROVIDER` if none starts.
  */
 export async function createInferenceSession(source: OnnxModelSource, options: OnnxInferenceOptions = {}): Promise<OnnxInferenceSession> {
@@ -130,7 +130,7 @@ export async function createInferenceSession(source: OnnxModelSource, options: O
   }
   throw new OnnxInferenceError(
     "E_ONNX_NO_PROVIDER",
-    `no ONNX Runtime execution provider could start: ${failed.map((f) => `${f.provider}: ${f.error}`).join("; ")} (install onnxruntime-node's CUDA provider with \`npm install onnxruntime-node --onnxruntime-node-install=cuda12\`, or use "cpu")`,
+    `no ONNX Runtime execution provider could start: ${failed.map((f) => `${f.provider}: ${f.error}`).join("; ")} (install onnxruntime-node's CUDA provider with \`cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install\`, or use "cpu")`,
   );
 }
 

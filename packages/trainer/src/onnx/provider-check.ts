@@ -25,7 +25,7 @@ export function providerUnavailableReason(provider: string): string | undefined 
   }
   const bin = path.join(root, "bin");
   const found = existsSync(bin) && readdirSync(bin).some((napi) => existsSync(path.join(bin, napi, "linux", process.arch, library)));
-  return found ? undefined : `${library} is not installed (npm install onnxruntime-node --onnxruntime-node-install=cuda12)`;
+  return found ? undefined : `${library} is not installed (install it: cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install)`;
 }
 
 /** Session options turning ORT's intra-op spin-waiting on or off (absent: ORT's default). */
