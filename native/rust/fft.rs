@@ -74,10 +74,8 @@ pub trait FftFloat: Copy + Send + Sync + 'static + Add<Output = Self> + Sub<Outp
     fn from_f64(value: f64) -> Self;
     /// The cached tables for side `n` (a checked power of two).
     fn tables(n: usize) -> &'static Tables<Self>;
-    /// Runs the vector column pass when the CPU and the strip allow it; `false` when it did not run.
-    fn columns_vector(kernel: Kernel, data: &mut [Self], n: usize, tables: &Tables<Self>, inverse: bool) -> bool;
-    /// Runs the vector transpose when the CPU and the size allow it; `false` when it did not run.
-    fn transpose_vector(kernel: Kernel, source: &[Self], destination: &mut [Self], n: usize, tables: &Tables<Self>, scale: Self) -> bool;
+    /// Runs [`pass`] on vectors when the CPU and the size allow it; `false` when it did not run.
+    fn pass_vector(kernel: Kernel, source: &[Self], destination: &mut [Self], buffer: &mut [Self], n: usize, tables: &Tables<Self>, inverse: bool, scale: Self) -> bool;
 }
 
 /// Precomputed factors for one image side `n`.
@@ -121,24 +119,14 @@ impl FftFloat for f32 {
     fn tables(n: usize) -> &'static Tables<f32> {
         cached_tables!(f32, n)
     }
-    fn columns_vector(kernel: Kernel, data: &mut [f32], n: usize, tables: &Tables<f32>, inverse: bool) -> bool {
+    fn pass_vector(kernel: Kernel, source: &[f32], destination: &mut [f32], buffer: &mut [f32], n: usize, tables: &Tables<f32>, inverse: bool, scale: f32) -> bool {
         #[cfg(target_arch = "x86_64")]
         if kernel == Kernel::Avx2Fma && n >= 4 {
-            // SAFETY: the CPU has AVX2 and FMA (checked by `Kernel::detect`), the strip width divides n.
-            unsafe { avx::columns_f32(data, n, tables, inverse) };
+            // SAFETY: the CPU has AVX2 and FMA (checked by `Kernel::detect`); n ≥ 4 fills a vector row.
+            unsafe { avx::pass_f32(source, destination, buffer, n, tables, inverse, scale) };
             return true;
         }
-        let _ = (kernel, data, n, tables, inverse);
-        false
-    }
-    fn transpose_vector(kernel: Kernel, source: &[f32], destination: &mut [f32], n: usize, tables: &Tables<f32>, scale: f32) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Avx2Fma && n >= 4 {
-            // SAFETY: as above; n is a multiple of the 4 × 4 block.
-            unsafe { avx::transpose_f32(source, destination, n, &tables.bitrev, scale) };
-            return true;
-        }
-        let _ = (kernel, source, destination, n, tables, scale);
+        let _ = (kernel, source, destination, buffer, n, tables, inverse, scale);
         false
     }
 }
@@ -150,24 +138,14 @@ impl FftFloat for f64 {
     fn tables(n: usize) -> &'static Tables<f64> {
         cached_tables!(f64, n)
     }
-    fn columns_vector(kernel: Kernel, data: &mut [f64], n: usize, tables: &Tables<f64>, inverse: bool) -> bool {
+    fn pass_vector(kernel: Kernel, source: &[f64], destination: &mut [f64], buffer: &mut [f64], n: usize, tables: &Tables<f64>, inverse: bool, scale: f64) -> bool {
         #[cfg(target_arch = "x86_64")]
         if kernel == Kernel::Avx2Fma && n >= 2 {
-            // SAFETY: the CPU has AVX2 and FMA (checked by `Kernel::detect`), the strip width divides n.
-            unsafe { avx::columns_f64(data, n, tables, inverse) };
+            // SAFETY: the CPU has AVX2 and FMA (checked by `Kernel::detect`); n ≥ 2 fills a vector row.
+            unsafe { avx::pass_f64(source, destination, buffer, n, tables, inverse, scale) };
             return true;
         }
-        let _ = (kernel, data, n, tables, inverse);
-        false
-    }
-    fn transpose_vector(kernel: Kernel, source: &[f64], destination: &mut [f64], n: usize, tables: &Tables<f64>, scale: f64) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Avx2Fma && n >= 2 {
-            // SAFETY: as above; n is a multiple of the 2 × 2 block.
-            unsafe { avx::transpose_f64(source, destination, n, &tables.bitrev, scale) };
-            return true;
-        }
-        let _ = (kernel, source, destination, n, tables, scale);
+        let _ = (kernel, source, destination, buffer, n, tables, inverse, scale);
         false
     }
 }
@@ -192,6 +170,28 @@ impl Kernel {
     }
 }
 
+/// Bytes of one strip buffer: it stays in L1 (32 KiB or more on current x86 and ARM cores) next to the
+/// twiddles while every stage runs over it.
+const STRIP_BYTES: usize = 16 * 1024;
+/// Bytes of one cache line: the narrowest strip reads whole lines of each source row.
+const LINE_BYTES: usize = 64;
+
+/// Columns per strip for side `n`: as many as fit [`STRIP_BYTES`], at least a cache line's worth, at most
+/// `n` (all powers of two).
+fn strip_width<T>(n: usize) -> usize {
+    let complex = 2 * std::mem::size_of::<T>();
+    (STRIP_BYTES / (n * complex)).max(LINE_BYTES / complex).min(n)
+}
+
+/// `len` elements of `T` starting at a cache-line boundary inside `storage`.
+fn aligned<T: FftFloat>(storage: &mut Vec<T>, len: usize) -> &mut [T] {
+    let slack = LINE_BYTES / std::mem::size_of::<T>();
+    storage.clear();
+    storage.resize(len + slack, T::from_f64(0.0));
+    let offset = storage.as_ptr().align_offset(LINE_BYTES).min(slack);
+    &mut storage[offset..offset + len]
+}
+
 /// Transforms, in place, every `n × n` image in `data` (its length a multiple of `2·n²`), forward or
 /// inverse, with the best kernel of this CPU.
 pub fn fft2_batch<T: FftFloat>(data: &mut [T], n: usize, inverse: bool) {
@@ -208,24 +208,22 @@ pub fn fft2_batch_with<T: FftFloat>(kernel: Kernel, data: &mut [T], n: usize, in
     }
     let tables = T::tables(n);
     let scale = if inverse { T::from_f64(1.0 / (n * n) as f64) } else { T::from_f64(1.0) };
-    let mut scratch = vec![T::from_f64(0.0); image_len];
+    let (mut scratch_storage, mut buffer_storage) = (Vec::new(), Vec::new());
+    let scratch = aligned(&mut scratch_storage, image_len);
+    let buffer = aligned(&mut buffer_storage, 2 * n * strip_width::<T>(n));
     for image in data.chunks_exact_mut(image_len) {
-        columns(kernel, image, n, tables, inverse);
-        transpose(kernel, image, &mut scratch, n, tables, T::from_f64(1.0));
-        columns(kernel, &mut scratch, n, tables, inverse);
-        transpose(kernel, &scratch, image, n, tables, scale);
+        pass(kernel, image, scratch, buffer, n, tables, inverse, T::from_f64(1.0));
+        pass(kernel, scratch, image, buffer, n, tables, inverse, scale);
     }
 }
 
-fn columns<T: FftFloat>(kernel: Kernel, data: &mut [T], n: usize, tables: &Tables<T>, inverse: bool) {
-    if !T::columns_vector(kernel, data, n, tables, inverse) {
-        columns_portable(data, n, tables, inverse);
-    }
-}
-
-fn transpose<T: FftFloat>(kernel: Kernel, source: &[T], destination: &mut [T], n: usize, tables: &Tables<T>, scale: T) {
-    if !T::transpose_vector(kernel, source, destination, n, tables, scale) {
-        transpose_portable(source, destination, n, &tables.bitrev, scale);
+/// One pass: the 1-D transform along the first index of `source` (`n × n`), written transposed to
+/// `destination` and multiplied by `scale`: `destination[c][k] = scale · Σ_r source[r][c]·w^{kr}`.
+/// Strip by strip: the first stage reads the strip's columns from `source` into `buffer`, the others run
+/// in `buffer`, and the transpose reads its rows in bit-reversed order.
+fn pass<T: FftFloat>(kernel: Kernel, source: &[T], destination: &mut [T], buffer: &mut [T], n: usize, tables: &Tables<T>, inverse: bool, scale: T) {
+    if !T::pass_vector(kernel, source, destination, buffer, n, tables, inverse, scale) {
+        pass_portable(source, destination, buffer, n, tables, inverse, scale);
     }
 }
 
@@ -246,9 +244,29 @@ fn stages(n: usize) -> impl Iterator<Item = Stage> {
     blocks.map(move |block| Stage::Radix4 { quarter: block / 4, stride: n / block }).chain((n.trailing_zeros() % 2 == 1).then_some(Stage::Radix2))
 }
 
-/// Column pass on scalars: DIF down the first index of one `n × n` image.
-fn columns_portable<T: FftFloat>(data: &mut [T], n: usize, tables: &Tables<T>, inverse: bool) {
-    let row = 2 * n;
+/// [`pass`] on scalars.
+fn pass_portable<T: FftFloat>(source: &[T], destination: &mut [T], buffer: &mut [T], n: usize, tables: &Tables<T>, inverse: bool, scale: T) {
+    let width = strip_width::<T>(n);
+    let buffer = &mut buffer[..2 * n * width];
+    for strip in (0..n).step_by(width) {
+        for (r, row) in buffer.chunks_exact_mut(2 * width).enumerate() {
+            row.copy_from_slice(&source[2 * (r * n + strip)..2 * (r * n + strip + width)]);
+        }
+        columns_portable(buffer, n, width, tables, inverse);
+        for c in 0..width {
+            let row = &mut destination[2 * (strip + c) * n..2 * (strip + c + 1) * n];
+            for (k, out) in row.chunks_exact_mut(2).enumerate() {
+                let from = 2 * (tables.bitrev[k] as usize * width + c);
+                out[0] = scale * buffer[from];
+                out[1] = scale * buffer[from + 1];
+            }
+        }
+    }
+}
+
+/// Column pass on scalars: DIF down the first index of `data` (`n` rows of `width` complex numbers).
+fn columns_portable<T: FftFloat>(data: &mut [T], n: usize, width: usize, tables: &Tables<T>, inverse: bool) {
+    let row = 2 * width;
     let sign = if inverse { T::from_f64(-1.0) } else { T::from_f64(1.0) };
     let twiddle = |index: usize| {
         let [re, im] = tables.twiddles[index];
@@ -296,29 +314,11 @@ fn columns_portable<T: FftFloat>(data: &mut [T], n: usize, tables: &Tables<T>, i
     }
 }
 
-/// `destination[c][k] = scale · source[bitrev(k)][c]` over complex elements.
-fn transpose_portable<T: FftFloat>(source: &[T], destination: &mut [T], n: usize, bitrev: &[u16], scale: T) {
-    const TILE: usize = 8;
-    let tile = TILE.min(n);
-    for k0 in (0..n).step_by(tile) {
-        for c0 in (0..n).step_by(tile) {
-            for k in k0..k0 + tile {
-                let from = bitrev[k] as usize * n;
-                for c in c0..c0 + tile {
-                    destination[2 * (c * n + k)] = scale * source[2 * (from + c)];
-                    destination[2 * (c * n + k) + 1] = scale * source[2 * (from + c) + 1];
-                }
-            }
-        }
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    //! AVX2 + FMA kernels. The column pass is written once over [`Lanes`] (one implementation per float
-    //! type) and instantiated inside `#[target_feature]` functions, so every helper inlines into
-    //! AVX2-enabled code.
-    use super::{stages, Stage, Tables};
+    //! AVX2 + FMA kernels. The pass is written once over [`Lanes`] (one implementation per float type)
+    //! and instantiated inside `#[target_feature]` functions, so every helper inlines into AVX2 code.
+    use super::{stages, strip_width, Stage, Tables};
     use std::arch::x86_64::*;
 
     /// One 256-bit vector of interleaved complex numbers.
@@ -327,21 +327,22 @@ mod avx {
         type Vector: Copy;
         /// Complex numbers per vector.
         const COMPLEX: usize;
-        /// Complex numbers per strip row: a strip's rows stay in L1 through the column pass.
-        const STRIP: usize;
         unsafe fn load(from: *const Self::Float) -> Self::Vector;
         unsafe fn store(to: *mut Self::Float, value: Self::Vector);
         unsafe fn add(a: Self::Vector, b: Self::Vector) -> Self::Vector;
         unsafe fn sub(a: Self::Vector, b: Self::Vector) -> Self::Vector;
         /// `(re, im)` → `(im, re)` in every complex slot.
         unsafe fn swap(a: Self::Vector) -> Self::Vector;
-        /// Flips the sign of the real parts (`Self::Vector` mask) or imaginary parts.
+        /// A mask that flips the sign of the real parts (`real`) or of the imaginary parts.
         unsafe fn sign_mask(real: bool) -> Self::Vector;
         unsafe fn xor(a: Self::Vector, b: Self::Vector) -> Self::Vector;
         unsafe fn splat(value: Self::Float) -> Self::Vector;
         unsafe fn mul(a: Self::Vector, b: Self::Vector) -> Self::Vector;
         /// `a·b − c` in real slots, `a·b + c` in imaginary slots.
         unsafe fn fmaddsub(a: Self::Vector, b: Self::Vector, c: Self::Vector) -> Self::Vector;
+        /// `destination[strip + c][k] = scale · buffer[bitrev(k)][c]` for the strip's `width` columns,
+        /// in square blocks moved through registers.
+        unsafe fn transpose_out(buffer: *const Self::Float, width: usize, destination: *mut Self::Float, n: usize, strip: usize, bitrev: &[u16], scale: Self::Float);
     }
 
     pub struct Avx32;
@@ -351,7 +352,6 @@ mod avx {
         type Float = f32;
         type Vector = __m256;
         const COMPLEX: usize = 4;
-        const STRIP: usize = 32;
         #[inline(always)]
         unsafe fn load(from: *const f32) -> __m256 {
             _mm256_loadu_ps(from)
@@ -396,13 +396,36 @@ mod avx {
         unsafe fn fmaddsub(a: __m256, b: __m256, c: __m256) -> __m256 {
             _mm256_fmaddsub_ps(a, b, c)
         }
+        /// 4 × 4 blocks of complex64, each complex moved as one 64-bit lane.
+        #[inline(always)]
+        unsafe fn transpose_out(buffer: *const f32, width: usize, destination: *mut f32, n: usize, strip: usize, bitrev: &[u16], scale: f32) {
+            let (from, to) = (buffer as *const f64, destination as *mut f64);
+            let scaled = scale != 1.0;
+            let factor = _mm256_set1_ps(scale);
+            for c in (0..width).step_by(4) {
+                let rows_out = [0, 1, 2, 3].map(|i| to.add((strip + c + i) * n));
+                for k in (0..n).step_by(4) {
+                    let [r0, r1, r2, r3] = [0, 1, 2, 3].map(|i| _mm256_loadu_pd(from.add(*bitrev.get_unchecked(k + i) as usize * width + c)));
+                    let (t0, t1, t2, t3) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1), _mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
+                    let out = [
+                        _mm256_permute2f128_pd::<0x20>(t0, t2),
+                        _mm256_permute2f128_pd::<0x20>(t1, t3),
+                        _mm256_permute2f128_pd::<0x31>(t0, t2),
+                        _mm256_permute2f128_pd::<0x31>(t1, t3),
+                    ];
+                    for (row, value) in rows_out.iter().zip(out) {
+                        let value = if scaled { _mm256_castps_pd(_mm256_mul_ps(_mm256_castpd_ps(value), factor)) } else { value };
+                        _mm256_storeu_pd(row.add(k), value);
+                    }
+                }
+            }
+        }
     }
 
     impl Lanes for Avx64 {
         type Float = f64;
         type Vector = __m256d;
         const COMPLEX: usize = 2;
-        const STRIP: usize = 16;
         #[inline(always)]
         unsafe fn load(from: *const f64) -> __m256d {
             _mm256_loadu_pd(from)
@@ -447,6 +470,26 @@ mod avx {
         unsafe fn fmaddsub(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
             _mm256_fmaddsub_pd(a, b, c)
         }
+        /// 2 × 2 blocks of complex128 (each complex one 128-bit half).
+        #[inline(always)]
+        unsafe fn transpose_out(buffer: *const f64, width: usize, destination: *mut f64, n: usize, strip: usize, bitrev: &[u16], scale: f64) {
+            let scaled = scale != 1.0;
+            let factor = _mm256_set1_pd(scale);
+            for c in (0..width).step_by(2) {
+                let (out0, out1) = (destination.add(2 * (strip + c) * n), destination.add(2 * (strip + c + 1) * n));
+                for k in (0..n).step_by(2) {
+                    let r0 = _mm256_loadu_pd(buffer.add(2 * (*bitrev.get_unchecked(k) as usize * width + c)));
+                    let r1 = _mm256_loadu_pd(buffer.add(2 * (*bitrev.get_unchecked(k + 1) as usize * width + c)));
+                    let (mut a, mut b) = (_mm256_permute2f128_pd::<0x20>(r0, r1), _mm256_permute2f128_pd::<0x31>(r0, r1));
+                    if scaled {
+                        a = _mm256_mul_pd(a, factor);
+                        b = _mm256_mul_pd(b, factor);
+                    }
+                    _mm256_storeu_pd(out0.add(2 * k), a);
+                    _mm256_storeu_pd(out1.add(2 * k), b);
+                }
+            }
+        }
     }
 
     /// `a · (wr + i·wi)` with `wr`, `wi` broadcast.
@@ -455,135 +498,93 @@ mod avx {
         L::fmaddsub(a, wr, L::mul(L::swap(a), wi))
     }
 
-    /// The column pass of [`super::columns_portable`] on vectors: every butterfly combines `L::COMPLEX`
-    /// columns at once, strip by strip.
+    /// The column pass of [`super::columns_portable`] on vectors, each butterfly combining `L::COMPLEX`
+    /// columns at once: the first stage reads `n` rows of `width` complex numbers from `source` (row
+    /// stride `source_stride` floats) and writes `buffer` (rows of `width`), the others run in `buffer`.
     #[inline(always)]
-    unsafe fn columns<L: Lanes>(data: &mut [L::Float], n: usize, twiddles: &[[L::Float; 2]], inverse: bool) {
-        let row = 2 * n;
-        let base = data.as_mut_ptr();
-        debug_assert!(data.len() >= n * row && n % L::COMPLEX == 0);
-        let strip = L::STRIP.min(n);
+    unsafe fn columns<L: Lanes>(source: *const L::Float, source_stride: usize, buffer: *mut L::Float, width: usize, n: usize, twiddles: &[[L::Float; 2]], inverse: bool) {
+        let row = 2 * width;
         // ∓i·d = swap(d) with the imaginary (forward) or real (inverse) slot negated.
         let rotate_mask = L::sign_mask(inverse);
         let twiddle = |index: usize| {
-            let [re, im] = twiddles[index];
+            let [re, im] = *twiddles.get_unchecked(index);
             (L::splat(re), L::splat(if inverse { -im } else { im }))
         };
-        for strip_start in (0..n).step_by(strip) {
-            let columns = base.add(2 * strip_start);
-            for stage in stages(n) {
-                match stage {
-                    Stage::Radix4 { quarter, stride } => {
-                        for block in (0..n).step_by(4 * quarter) {
-                            for j in 0..quarter {
-                                let (w1, w2, w3) = (twiddle(j * stride), twiddle(2 * j * stride), twiddle(3 * j * stride));
-                                let p0 = columns.add((block + j) * row);
-                                let (p1, p2, p3) = (p0.add(quarter * row), p0.add(2 * quarter * row), p0.add(3 * quarter * row));
-                                let mut offset = 0;
-                                while offset < 2 * strip {
-                                    let (a0, a1, a2, a3) = (L::load(p0.add(offset)), L::load(p1.add(offset)), L::load(p2.add(offset)), L::load(p3.add(offset)));
-                                    let (s02, d02, s13, d13) = (L::add(a0, a2), L::sub(a0, a2), L::add(a1, a3), L::sub(a1, a3));
-                                    let rotated = L::xor(L::swap(d13), rotate_mask);
-                                    let (b1, b2, b3) = (L::sub(s02, s13), L::add(d02, rotated), L::sub(d02, rotated));
-                                    L::store(p0.add(offset), L::add(s02, s13));
-                                    if j == 0 {
-                                        L::store(p1.add(offset), b1);
-                                        L::store(p2.add(offset), b2);
-                                        L::store(p3.add(offset), b3);
-                                    } else {
-                                        L::store(p1.add(offset), cmul::<L>(b1, w2.0, w2.1));
-                                        L::store(p2.add(offset), cmul::<L>(b2, w1.0, w1.1));
-                                        L::store(p3.add(offset), cmul::<L>(b3, w3.0, w3.1));
-                                    }
-                                    offset += 2 * L::COMPLEX;
-                                }
-                            }
-                        }
-                    }
-                    Stage::Radix2 => {
-                        for pair in (0..n).step_by(2) {
-                            let (p0, p1) = (columns.add(pair * row), columns.add((pair + 1) * row));
+        let mut input = (source, source_stride);
+        for stage in stages(n) {
+            let (from, stride_in) = input;
+            match stage {
+                Stage::Radix4 { quarter, stride } => {
+                    for block in (0..n).step_by(4 * quarter) {
+                        for j in 0..quarter {
+                            let (w1, w2, w3) = (twiddle(j * stride), twiddle(2 * j * stride), twiddle(3 * j * stride));
+                            let i0 = from.add((block + j) * stride_in);
+                            let (i1, i2, i3) = (i0.add(quarter * stride_in), i0.add(2 * quarter * stride_in), i0.add(3 * quarter * stride_in));
+                            let o0 = buffer.add((block + j) * row);
+                            let (o1, o2, o3) = (o0.add(quarter * row), o0.add(2 * quarter * row), o0.add(3 * quarter * row));
                             let mut offset = 0;
-                            while offset < 2 * strip {
-                                let (a, b) = (L::load(p0.add(offset)), L::load(p1.add(offset)));
-                                L::store(p0.add(offset), L::add(a, b));
-                                L::store(p1.add(offset), L::sub(a, b));
+                            while offset < row {
+                                let (a0, a1, a2, a3) = (L::load(i0.add(offset)), L::load(i1.add(offset)), L::load(i2.add(offset)), L::load(i3.add(offset)));
+                                let (s02, d02, s13, d13) = (L::add(a0, a2), L::sub(a0, a2), L::add(a1, a3), L::sub(a1, a3));
+                                let rotated = L::xor(L::swap(d13), rotate_mask);
+                                let (b1, b2, b3) = (L::sub(s02, s13), L::add(d02, rotated), L::sub(d02, rotated));
+                                L::store(o0.add(offset), L::add(s02, s13));
+                                if j == 0 {
+                                    L::store(o1.add(offset), b1);
+                                    L::store(o2.add(offset), b2);
+                                    L::store(o3.add(offset), b3);
+                                } else {
+                                    L::store(o1.add(offset), cmul::<L>(b1, w2.0, w2.1));
+                                    L::store(o2.add(offset), cmul::<L>(b2, w1.0, w1.1));
+                                    L::store(o3.add(offset), cmul::<L>(b3, w3.0, w3.1));
+                                }
                                 offset += 2 * L::COMPLEX;
                             }
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /// # Safety
-    /// The CPU must have AVX2 and FMA; `n` a power of two ≥ 4, `data` one `n × n` image.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn columns_f32(data: &mut [f32], n: usize, tables: &Tables<f32>, inverse: bool) {
-        assert!(data.len() == 2 * n * n);
-        columns::<Avx32>(data, n, &tables.twiddles, inverse)
-    }
-
-    /// # Safety
-    /// The CPU must have AVX2 and FMA; `n` a power of two ≥ 2, `data` one `n × n` image.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn columns_f64(data: &mut [f64], n: usize, tables: &Tables<f64>, inverse: bool) {
-        assert!(data.len() == 2 * n * n);
-        columns::<Avx64>(data, n, &tables.twiddles, inverse)
-    }
-
-    /// `destination[c][k] = scale · source[bitrev(k)][c]` in 4 × 4 blocks of complex64 (each complex
-    /// moved as one 64-bit lane).
-    ///
-    /// # Safety
-    /// The CPU must have AVX2; `n` a power of two ≥ 4, both slices one `n × n` image.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn transpose_f32(source: &[f32], destination: &mut [f32], n: usize, bitrev: &[u16], scale: f32) {
-        assert!(source.len() == 2 * n * n && destination.len() == 2 * n * n && bitrev.len() == n && n % 4 == 0);
-        let (from, to) = (source.as_ptr() as *const f64, destination.as_mut_ptr() as *mut f64);
-        let scaled = scale != 1.0;
-        let factor = _mm256_set1_ps(scale);
-        for k in (0..n).step_by(4) {
-            let rows = [0, 1, 2, 3].map(|i| from.add(bitrev[k + i] as usize * n));
-            for c in (0..n).step_by(4) {
-                let [r0, r1, r2, r3] = rows.map(|r| _mm256_loadu_pd(r.add(c)));
-                let (t0, t1, t2, t3) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1), _mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
-                let out = [
-                    _mm256_permute2f128_pd::<0x20>(t0, t2),
-                    _mm256_permute2f128_pd::<0x20>(t1, t3),
-                    _mm256_permute2f128_pd::<0x31>(t0, t2),
-                    _mm256_permute2f128_pd::<0x31>(t1, t3),
-                ];
-                for (i, value) in out.into_iter().enumerate() {
-                    let value = if scaled { _mm256_castps_pd(_mm256_mul_ps(_mm256_castpd_ps(value), factor)) } else { value };
-                    _mm256_storeu_pd(to.add((c + i) * n + k), value);
+                Stage::Radix2 => {
+                    for pair in (0..n).step_by(2) {
+                        let (i0, i1) = (from.add(pair * stride_in), from.add((pair + 1) * stride_in));
+                        let (o0, o1) = (buffer.add(pair * row), buffer.add((pair + 1) * row));
+                        let mut offset = 0;
+                        while offset < row {
+                            let (a, b) = (L::load(i0.add(offset)), L::load(i1.add(offset)));
+                            L::store(o0.add(offset), L::add(a, b));
+                            L::store(o1.add(offset), L::sub(a, b));
+                            offset += 2 * L::COMPLEX;
+                        }
+                    }
                 }
             }
+            input = (buffer as *const L::Float, row);
         }
     }
 
-    /// `destination[c][k] = scale · source[bitrev(k)][c]` in 2 × 2 blocks of complex128.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2; `n` a power of two ≥ 2, both slices one `n × n` image.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn transpose_f64(source: &[f64], destination: &mut [f64], n: usize, bitrev: &[u16], scale: f64) {
-        assert!(source.len() == 2 * n * n && destination.len() == 2 * n * n && bitrev.len() == n && n % 2 == 0);
-        let (from, to) = (source.as_ptr(), destination.as_mut_ptr());
-        let scaled = scale != 1.0;
-        let factor = _mm256_set1_pd(scale);
-        for k in (0..n).step_by(2) {
-            let (row0, row1) = (from.add(2 * bitrev[k] as usize * n), from.add(2 * bitrev[k + 1] as usize * n));
-            for c in (0..n).step_by(2) {
-                let (r0, r1) = (_mm256_loadu_pd(row0.add(2 * c)), _mm256_loadu_pd(row1.add(2 * c)));
-                let out = [_mm256_permute2f128_pd::<0x20>(r0, r1), _mm256_permute2f128_pd::<0x31>(r0, r1)];
-                for (i, value) in out.into_iter().enumerate() {
-                    let value = if scaled { _mm256_mul_pd(value, factor) } else { value };
-                    _mm256_storeu_pd(to.add(2 * ((c + i) * n + k)), value);
-                }
-            }
+    /// [`super::pass`] on vectors.
+    #[inline(always)]
+    unsafe fn pass<L: Lanes>(source: &[L::Float], destination: &mut [L::Float], buffer: &mut [L::Float], n: usize, tables: &Tables<L::Float>, inverse: bool, scale: L::Float) {
+        let width = strip_width::<L::Float>(n);
+        assert!(source.len() == 2 * n * n && destination.len() == 2 * n * n && buffer.len() >= 2 * n * width && tables.bitrev.len() == n);
+        assert!(width % L::COMPLEX == 0 && n % L::COMPLEX == 0, "strips are whole vectors");
+        for strip in (0..n).step_by(width) {
+            columns::<L>(source.as_ptr().add(2 * strip), 2 * n, buffer.as_mut_ptr(), width, n, &tables.twiddles, inverse);
+            L::transpose_out(buffer.as_ptr(), width, destination.as_mut_ptr(), n, strip, &tables.bitrev, scale);
         }
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `n` ≥ 4.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn pass_f32(source: &[f32], destination: &mut [f32], buffer: &mut [f32], n: usize, tables: &Tables<f32>, inverse: bool, scale: f32) {
+        pass::<Avx32>(source, destination, buffer, n, tables, inverse, scale)
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `n` ≥ 2.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn pass_f64(source: &[f64], destination: &mut [f64], buffer: &mut [f64], n: usize, tables: &Tables<f64>, inverse: bool, scale: f64) {
+        pass::<Avx64>(source, destination, buffer, n, tables, inverse, scale)
     }
 }
 

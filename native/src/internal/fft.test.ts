@@ -100,7 +100,7 @@ describe("fft2InPlace against numpy.fft", () => {
           expect(error, `${name} n=${n} batch=${batch} ${double ? "f64" : "f32"} inverse=${inverse}`).toBeLessThan(double ? TOLERANCE.double : TOLERANCE.single);
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 25 },
     );
   });
 
