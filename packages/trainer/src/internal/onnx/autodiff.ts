@@ -74,7 +74,7 @@ export function appendGradients(b: GraphBuilder, loss: string, wrt: readonly str
     if (!needs.some(Boolean) || NON_DIFFERENTIABLE.has(node.opType)) continue;
     const grads = node.outputs.map(total);
     if (grads.every((g) => g === undefined)) continue;
-    const rule = node.domain === NCHWC_DOMAIN ? NCHWC_RULES[node.opType] : node.domain === "" ? RULES[node.opType] : undefined;
+    const rule = node.domain === NCHWC_DOMAIN ? NCHWC_RULES[node.opType] : node.domain === "" ? GRADIENT_RULES[node.opType] : undefined;
     if (!rule) throw new OnnxGraphError(`no gradient rule for ONNX op ${node.domain === "" ? "" : `${node.domain}.`}${node.opType} (node output ${node.outputs[0]})`);
     const inputGrads = rule(b, node, grads, needs, options, contribute);
     node.inputs.forEach((input, k) => {
@@ -127,7 +127,8 @@ function binaryBroadcast(f: (b: GraphBuilder, node: GraphNode, g: string) => [st
   };
 }
 
-const RULES: Record<string, GradientRule> = {
+/** The gradient rules of standard ONNX ops, by op type (the blocked ops' are `NCHWC_RULES`). */
+export const GRADIENT_RULES: Record<string, GradientRule> = {
   Identity: unary((_b, _x, _y, g) => g),
   Neg: unary((b, _x, _y, g) => b.op("Neg", [g])),
   // Masked on the output (y > 0 ⇔ x > 0) so the pre-activation need not be kept: ORT can then fuse
