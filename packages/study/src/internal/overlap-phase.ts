@@ -13,6 +13,7 @@ import type { StudyConfig } from "../study-config.js";
 import type { ScanPosition } from "./forward-model.js";
 import { buildGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
+import { codedFileSystemError } from "./file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
 export const PHASE_D_MANIFEST_VERSION = 1;
@@ -101,8 +102,16 @@ export function overlapViewsOf(config: StudyConfig): OverlapViewName[] {
   return config.views.filter((view): view is OverlapViewName => view === "dense" || view === "sparse");
 }
 
-/** Runs Phase D under `root` from Phase C's manifest; reuses current files like Phase C. */
+/** Runs Phase D under `root` from Phase C's manifest; reuses current files, and reports files it cannot write, like Phase C. */
 export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: { log?: (line: string) => void; force?: boolean } = {}): { manifest: PhaseDManifest; reused: boolean } {
+  try {
+    return buildViews(config, root, phaseC, options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: { log?: (line: string) => void; force?: boolean }): { manifest: PhaseDManifest; reused: boolean } {
   const log = options.log ?? (() => {});
   const views = overlapViewsOf(config);
   const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed: config.seed } as never);

@@ -8,7 +8,7 @@
  */
 import type { JsonObject } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
-import { onnxTrainingSetup, parseEngineName, selectBackend } from "@studykit/trainer";
+import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, selectBackend } from "@studykit/trainer";
 
 /** The resolved runtime. */
 export interface ResolvedRuntime {
@@ -41,6 +41,11 @@ async function onnxRuntimeLoads(): Promise<string | null> {
 export async function resolveRuntime(engine: string, backend: string): Promise<ResolvedRuntime> {
   const fallbacks: { name: string; reason: string }[] = [];
   const wanted = engine === "auto" ? "auto" : parseEngineName(engine);
+  if (wanted === "auto" && !ORT_PROVIDERS.includes(backend) && !(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    // Checked before loading either engine, and named against both of them.
+    const tfjs = BACKEND_CHOICES.filter((choice) => choice !== "auto");
+    throw new StudykitError("E_BACKEND_UNKNOWN", `unknown back end ${JSON.stringify(backend)}: use auto, an ONNX Runtime execution provider (${ORT_PROVIDERS.filter((name) => name !== "auto").join(", ")}) or a TF.js back end (${tfjs.join(", ")})`);
+  }
   if (wanted === "auto" || wanted === "onnxruntime") {
     const failure = await onnxRuntimeLoads();
     if (failure === null) {

@@ -15,6 +15,7 @@ import type { ComplexImage } from "./complex-image.js";
 import { simulatePatterns, type ScanPosition } from "./forward-model.js";
 import { generateObject, generateProbe } from "./procedural-sample.js";
 import { fitPositions, randomScanPositions, splitByY } from "./scan-positions.js";
+import { codedFileSystemError } from "./file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
 /** Format version of the Phase C manifest. */
@@ -200,9 +201,18 @@ export interface PhaseCOptions {
 
 /**
  * Runs Phase C under `root`. When `phaseC/phase_manifest.json` already records the same inputs and every
- * file exists, nothing is rewritten (the datasets are deterministic, so they would be identical).
+ * file exists, nothing is rewritten (the datasets are deterministic, so they would be identical). A file
+ * or directory that cannot be written is an `IoError` naming its path.
  */
 export function runPhaseC(config: StudyConfig, root: string, options: PhaseCOptions = {}): { manifest: PhaseCManifest; sample: StudySample; reused: boolean } {
+  try {
+    return simulatePhase(config, root, options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions): { manifest: PhaseCManifest; sample: StudySample; reused: boolean } {
   const log = options.log ?? (() => {});
   const started = performance.now();
   const sample = prepareSample(config);

@@ -14,7 +14,10 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  QueueError,
+  QueueErrorCode,
   buildJobMatrix,
+  createBullmqExecutor,
   createPartialIdentity,
   detectCodeVersion,
   fingerprint,
@@ -22,6 +25,7 @@ import {
   runStudy,
   stableRunId,
   writeJsonAtomicSync,
+  type Executor,
   type JobFilters,
   type JobMatrix,
   type JobParams,
@@ -32,6 +36,7 @@ import {
 import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
 import type { StudyConfig, StudyViewName } from "../study-config.js";
+import { codedFileSystemError } from "./file-system-errors.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
@@ -212,14 +217,40 @@ export function buildStudyMatrix(
   );
 }
 
-/** Runs phases C, D, E and G (see the module doc). */
+/**
+ * The executor for Phase E, checked before anything runs: a BullMQ executor without a Redis URL, or with
+ * a malformed one, is an error now rather than after minutes of simulation.
+ */
+function resolveExecutor(options: StudyPipelineOptions): "local" | Executor {
+  const executor = options.executor ?? "local";
+  if (executor === "local") return "local";
+  if (executor !== "bullmq") throw new QueueError(QueueErrorCode.Config, `unknown executor ${JSON.stringify(executor)}: use "local" or "bullmq"`);
+  if (!options.redisUrl) throw new QueueError(QueueErrorCode.Config, 'executor "bullmq" needs the Redis URL of its queue: pass redisUrl (CLI: --redis redis://HOST:PORT)');
+  return createBullmqExecutor({ redisUrl: options.redisUrl });
+}
+
+/**
+ * Runs phases C, D, E and G (see the module doc). The engine, back end and executor are resolved before
+ * Phase C, so a bad choice fails at once; a file that cannot be written (an output root under a regular
+ * file, a read-only directory, a full disk) is an `IoError` naming the path.
+ */
 export async function runStudyPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  try {
+    return await runPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
   const log = options.log ?? (() => {});
   const root = path.resolve(options.out);
-  mkdirSync(root, { recursive: true });
   const { config } = options;
   const timings: Record<string, number> = {};
   const started = performance.now();
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const executor = resolveExecutor(options);
+  mkdirSync(root, { recursive: true });
 
   let mark = performance.now();
   const phaseC = runPhaseC(config, root, { log, force: options.force ?? false });
@@ -228,7 +259,6 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
   const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: options.force ?? false });
   timings["phaseD_ms"] = performance.now() - mark;
 
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
   const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const codeVersion = detectCodeVersion({ cwd: root });
@@ -244,8 +274,7 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
     runtime: runtime.identity,
     progress: options.progress ?? "auto",
     cancelOnSignals: options.cancelOnSignals ?? false,
-    executor: options.executor ?? "local",
-    ...(options.redisUrl ? { bullmq: { redisUrl: options.redisUrl } } : {}),
+    executor,
   });
   timings["phaseE_ms"] = performance.now() - mark;
   const training = studyResult.manifest;
@@ -337,14 +366,25 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
   return { manifestPath, manifest, plan: studyResult.plan, training, comparison, report, failed: studyResult.failed };
 }
 
-/** Plans the study (phases C and D run, since the plan needs their files; nothing is trained). */
+/**
+ * Plans the study (phases C and D run, since the plan needs their files; nothing is trained). Errors as
+ * {@link runStudyPipeline}'s.
+ */
 export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  try {
+    return await planPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
   const log = options.log ?? (() => {});
   const root = path.resolve(options.out);
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   mkdirSync(root, { recursive: true });
   const phaseC = runPhaseC(options.config, root, { log });
   const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log });
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const plan = await planStudy(matrix, {
     force: options.force ?? false,

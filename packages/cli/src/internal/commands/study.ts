@@ -133,6 +133,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
     .option("--redis <url>", "Redis URL of the BullMQ queue (with --executor bullmq)")
     .action(async (flags: StudyFlags) => {
       if (flags.executor !== "local" && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", `unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
+      if (flags.redis && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", "--redis is the queue of the BullMQ executor: add --executor bullmq, or drop --redis");
       const started = performance.now();
       const { config, preset } = await resolveConfig(flags, context.cwd);
       const out = outDirOf(flags, preset, context.cwd);
