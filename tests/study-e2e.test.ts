@@ -1,7 +1,9 @@
 /**
  * End to end: `studykit study run` on a tiny configuration through all four phases (simulate, overlap
- * views, train, compare + report), run twice. Checks the study manifest, the skip events of a rejected
- * view, bundle hashes against the files on disk, reuse on the second run, and the report files.
+ * views, train, compare + report), run three times. Checks the study manifest, the skip events of a
+ * rejected view, bundle hashes against the files on disk, reuse on the second run, the report files, and
+ * determinism: a third run with `--force` into a fresh output root rebuilds every dataset and bundle and
+ * must give the same run ids and the same bundle SHA-256s.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -34,17 +36,17 @@ interface Manifest {
   runId: string;
   identity: { strictKey: string };
   phases: { C: { manifest: string; datasetSnapshots: Record<string, string> }; D: { manifest: string }; E: { manifest: string; skipSummary: string }; G: { comparison: string } };
-  jobs: { id: string; status: string; view: string; dose: number; bundlePath: string | null; bundleSha256: string | null; strictKey: string | null }[];
+  jobs: { id: string; status: string; view: string; dose: number; runId: string | null; bundlePath: string | null; bundleSha256: string | null; strictKey: string | null }[];
   skipped_views: { jobId: string; reason: string; missingPaths: string[] }[];
   skipped_count: number;
   timings: Record<string, number>;
   report: { markdown: string; html: string };
 }
 
-function runStudy(): { manifest: Manifest; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, "study", "run", "--config", configFile, "--out", out], { encoding: "utf8", timeout: 300_000 });
+function runStudy(into = out, ...flags: string[]): { manifest: Manifest; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, "study", "run", "--config", configFile, "--out", into, ...flags], { encoding: "utf8", timeout: 300_000 });
   expect(result.status, `stderr:\n${result.stderr}`).toBe(0);
-  return { manifest: JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest, stdout: result.stdout, stderr: result.stderr };
+  return { manifest: JSON.parse(readFileSync(path.join(into, "study_manifest.json"), "utf8")) as Manifest, stdout: result.stdout, stderr: result.stderr };
 }
 
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
@@ -132,5 +134,27 @@ describe("studykit study run (tiny configuration)", () => {
       expect(job.bundleSha256).toBe(first.manifest.jobs.find((other) => other.id === job.id)?.bundleSha256);
     }
     expect(second.stdout).toMatch(/0 trained, 4 reused, 2 skipped/);
+  }, 300_000);
+
+  it("a forced rerun into a fresh output root rebuilds every bundle, with the same run ids and bundle SHA-256s", () => {
+    // The second run above reused every bundle, so it could not show that training is deterministic.
+    const fresh = path.join(work, "forced");
+    const forced = runStudy(fresh, "--force");
+    expect(forced.stdout).toMatch(/4 trained, 0 reused, 2 skipped/);
+    expect(forced.manifest.runId).toBe(first.manifest.runId);
+    expect(forced.manifest.identity.strictKey).toBe(first.manifest.identity.strictKey);
+    expect(forced.manifest.phases.C.datasetSnapshots).toEqual(first.manifest.phases.C.datasetSnapshots);
+    expect(forced.manifest.jobs.map((job) => job.id).sort()).toEqual(first.manifest.jobs.map((job) => job.id).sort());
+    for (const job of forced.manifest.jobs) {
+      const before = first.manifest.jobs.find((other) => other.id === job.id)!;
+      expect(job.status, job.id).toBe(before.status);
+      expect(job.runId, job.id).toBe(before.runId);
+      expect(job.strictKey, job.id).toBe(before.strictKey);
+      expect(job.bundleSha256, job.id).toBe(before.bundleSha256);
+      if (job.status === "succeeded") {
+        expect(job.runId, job.id).not.toBeNull();
+        expect(sha256(path.join(fresh, job.bundlePath!)), job.id).toBe(before.bundleSha256);
+      }
+    }
   }, 300_000);
 });

@@ -1,8 +1,10 @@
 /**
  * The quick preset end to end (`studykit study run --preset quick`, what `npm run study` runs), twice:
  * higher dose must give lower reconstruction error, and the second run must reuse every job with the same
- * run id and bundle hashes. It takes about two minutes on an idle 2-core machine (several on a loaded one), so
- * it is part of every `npm test`; STUDYKIT_SKIP_QUICK_STUDY=1 skips it for quick local iterations.
+ * run id and bundle hashes. Reuse is all this second run shows: that retraining gives the same bundles is
+ * checked by study-e2e.test.ts, whose forced rerun of a smaller study rebuilds every bundle. It takes about
+ * two minutes on an idle 2-core machine (several on a loaded one), so it is part of every `npm test`;
+ * STUDYKIT_SKIP_QUICK_STUDY=1 skips it for quick local iterations.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
