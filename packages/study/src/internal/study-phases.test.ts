@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { presetConfig, mergeStudyConfig, type StudyConfig } from "../study-confi
 import { runPhaseC } from "./simulate-phase.js";
 import { runPhaseD, type GroupsFile } from "./overlap-phase.js";
 import { spacingThreshold } from "./overlap-views.js";
+import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "studykit-phases-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,7 +20,7 @@ const config: StudyConfig = mergeStudyConfig(presetConfig("quick"), {
   overlap: { minCount: 10 },
 });
 
-const hasNumpy = spawnSync("python3", ["-c", "import numpy"], { stdio: "ignore" }).status === 0;
+const python = findPython("numpy");
 
 describe("phases C and D", () => {
   const phaseC = runPhaseC(config, root);
@@ -48,7 +49,7 @@ describe("phases C and D", () => {
     for (const record of phaseC.manifest.doses) expect(Math.abs(record.meanPhotonCount / record.dose - 1)).toBeLessThan(0.05);
   });
 
-  it.skipIf(!hasNumpy)("numpy reads the files, and Y·s is the object crop at (ycoords − N/2, xcoords − N/2)", () => {
+  it.skipIf(skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"])))("numpy reads the files, and Y·s is the object crop at (ycoords − N/2, xcoords − N/2)", () => {
     const scale = phaseC.manifest.doses[0]!.scale;
     const script = `
 import numpy as np, sys, json
@@ -61,7 +62,7 @@ for i in range(len(d["xcoords"])):
     err = max(err, float(np.abs(d["Y"][i] * s - obj[y:y + n, x:x + n]).max()))
 photons = float((d["diffraction"].astype(np.float64) ** 2).sum(axis=(1, 2)).mean() * s * s)
 print(json.dumps({"err": err, "photons": photons}))`;
-    const out = JSON.parse(execFileSync("python3", ["-c", script, path.join(root, "phaseC/dose_1000/patched_train.npz"), String(scale)], { encoding: "utf8" })) as { err: number; photons: number };
+    const out = JSON.parse(execFileSync(python!, ["-c", script, path.join(root, "phaseC/dose_1000/patched_train.npz"), String(scale)], { encoding: "utf8" })) as { err: number; photons: number };
     expect(out.err).toBeLessThan(1e-5);
     expect(Math.abs(out.photons / 1000 - 1)).toBeLessThan(0.1);
   });

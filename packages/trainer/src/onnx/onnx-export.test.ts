@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../model-description.js";
 import { exportOnnx, readOnnxModelDescription } from "./onnx-export.js";
 import { decodeOnnxModel } from "../internal/onnx/onnx-proto.js";
+import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
 
 /** NHWC forward pass with plain loops: conv (same/valid), ReLU, 2×2 max-pool, nearest upsample, heads. */
 function referenceForward(d: ModelDescription, weights: readonly NamedWeight[], x: Float32Array, n: number): Float64Array {
@@ -95,8 +96,8 @@ async function expectMatchesReferenceForward(d: ModelDescription, weights: reado
   await session.release();
 }
 
-const python = "/usr/bin/python3";
-const hasOnnxPython = spawnSync(python, ["-c", "import onnx"], { stdio: "ignore" }).status === 0;
+// onnx.checker: Debian's python3-onnx (tools/ensure-system-deps.mjs installs it), or a python3 with onnx on PATH.
+const python = findPython("onnx");
 
 describe("exportOnnx", () => {
   it("exports the tiny model so that ONNX Runtime matches a plain-loop forward pass (batch 3, C = 4)", async () => {
@@ -159,7 +160,7 @@ describe("exportOnnx", () => {
     expect(() => readOnnxModelDescription(new Uint8Array([0xff, 0xff, 0xff]))).toThrow(expect.objectContaining({ code: "E_ONNX_MODEL" }));
   });
 
-  it.skipIf(!hasOnnxPython)("passes onnx.checker (full check) for the tiny and the reference model", () => {
+  it.skipIf(skipWithout(pythonDependency(python, ["onnx"], ["python3-onnx"])))("passes onnx.checker (full check) for the tiny and the reference model", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "studykit-onnx-"));
     try {
       const files = [tinyPtychoModel({ size: 16, channels: 4 }), referencePtychoModel({ size: 64, channels: 1 })].map((d, i) => {
@@ -168,12 +169,11 @@ describe("exportOnnx", () => {
         return file;
       });
       const script = "import onnx, sys\nfor f in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(f), full_check=True)\nprint('ok')";
-      const run = spawnSync(python, ["-c", script, ...files], { encoding: "utf8" });
+      const run = spawnSync(python!, ["-c", script, ...files], { encoding: "utf8" });
       expect(run.stderr).toBe("");
       expect(run.stdout.trim()).toBe("ok");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-  if (!hasOnnxPython) console.warn(`skipping onnx.checker test: ${python} cannot import onnx (apt-get install -y python3-onnx, or run tools/ensure-system-deps.mjs)`);
 });
