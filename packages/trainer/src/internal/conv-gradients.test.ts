@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-layers";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { conv2dWithGradients, registerConvGradientKernels } from "./conv-gradients.js";
+import { conv2dWithGradients, DILATED_GRADIENT_KERNELS, registerConvGradientKernels, WASM_TRAINING_KERNELS } from "./conv-gradients.js";
 import { SeededRandom } from "@studykit/core";
 
 type Case = { n: number; h: number; w: number; c: number; f: number; kh: number; kw: number; stride: [number, number]; pad: "same" | "valid"; dilation: [number, number] };
@@ -197,5 +197,124 @@ describe("MaxPoolGrad (wasm) vs cpu", () => {
       await tf.setBackend("wasm");
       expect(Array.from(gradient())).toEqual(Array.from(expected));
     }), { numRuns: 60 });
+  });
+});
+
+/**
+ * Every gradient kernel studykit registers for TF.js training (the wasm replacements, on the native addon
+ * where it is loaded, and the dilated conv's) against central finite differences on wasm: for
+ * loss = Σ f(inputs) ⊙ R, loss(x⁺) − loss(x⁻) (summed in float64 from f's float32 output) against
+ * g · (x⁺ − x⁻) with x± = x ± εd along coordinate and random directions. Convolutions and the resize are
+ * linear in each input, so a step of 0.5 is exact; max-pooling gets windows led by a margin wider than
+ * its step. Tolerance 1e-3 plus 16 units of float32 rounding of Σ|R ⊙ out|: a gradient 1% off fails every
+ * case (checked), and a kernel that no case runs fails the coverage test.
+ */
+describe("TF.js gradient kernels vs central finite differences (wasm)", () => {
+  interface KernelCase {
+    readonly name: string;
+    readonly shapes: readonly (readonly number[])[];
+    readonly f: (...inputs: tf.Tensor[]) => tf.Tensor;
+    readonly step: number;
+    readonly values?: (prng: SeededRandom, shape: readonly number[]) => Float32Array;
+  }
+  interface Probe { readonly numeric: number; readonly analytic: number; readonly allowed: number; readonly what: string }
+
+  /** NHWC images in [1, 1.5) with every 2×2 window of every channel led by one pixel raised by 1. */
+  const leadingWindows = (prng: SeededRandom, shape: readonly number[]): Float32Array => {
+    const [n, h, w, c] = shape as [number, number, number, number];
+    const x = Float32Array.from({ length: n * h * w * c }, () => 1 + 0.5 * prng.nextDouble());
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < h; i += 2)
+        for (let j = 0; j < w; j += 2)
+          for (let k = 0; k < c; k++) {
+            const at = prng.nextInt(4);
+            x[((b * h + i + (at >> 1)) * w + j + (at & 1)) * c + k]! += 1;
+          }
+    return x;
+  };
+  const CASES: KernelCase[] = [
+    { name: "conv2d 3×3, stride 2, same", shapes: [[2, 7, 6, 3], [3, 3, 3, 4]], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same"), step: 0.5 },
+    { name: "conv2d 2×3, stride 1, valid", shapes: [[2, 5, 6, 2], [2, 3, 2, 3]], f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid"), step: 0.5 },
+    { name: "conv2d 3×3, dilation 2, same", shapes: [[2, 7, 7, 2], [3, 3, 2, 3]], f: (x, w) => conv2dWithGradients(x as tf.Tensor4D, w as tf.Tensor4D, [1, 1], "same", [2, 2]), step: 0.5 },
+    { name: "maxPool 2×2", shapes: [[2, 4, 6, 3]], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"), step: 0.04, values: leadingWindows },
+    { name: "resizeNearestNeighbor ×2", shapes: [[2, 3, 4, 2]], f: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [6, 8]), step: 0.5 },
+  ];
+
+  const measured = new Map<string, Promise<{ kernels: Set<string>; probes: Probe[] }>>();
+  const measure = (c: KernelCase) => {
+    if (!measured.has(c.name)) {
+      measured.set(c.name, (async () => {
+        registerConvGradientKernels("wasm");
+        await tf.setBackend("wasm");
+        const prng = SeededRandom.derive(3, c.name);
+        const values = c.shapes.map((shape) => c.values?.(prng, shape) ?? Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => {
+          const v = prng.nextDouble() * 2 - 1;
+          return Math.sign(v) * (0.1 + Math.abs(v));
+        }));
+        const output = (inputs: Float32Array[]): Float32Array => tf.tidy(() => c.f(...inputs.map((v, i) => tf.tensor(v, [...c.shapes[i]!]))).dataSync() as Float32Array);
+        const weights = Array.from(output(values), () => Math.fround(prng.nextDouble() * 2 - 1));
+        const gradientsOf = () => tf.tidy(() => {
+          const tensors = values.map((v, i) => tf.tensor(v, [...c.shapes[i]!]));
+          const y = c.f(...tensors);
+          return tf.grads((...ts: tf.Tensor[]) => tf.sum(tf.mul(c.f(...ts), tf.tensor(weights, y.shape))))(tensors);
+        });
+        let grads: Float32Array[] = [];
+        const profile = await tf.profile(() => {
+          const gs = gradientsOf();
+          grads = gs.map((g) => g.dataSync() as Float32Array);
+          tf.dispose(gs);
+        });
+        const lossAt = (inputs: Float32Array[]) => {
+          const y = output(inputs);
+          let loss = 0;
+          let magnitude = 0;
+          y.forEach((v, i) => {
+            loss += weights[i]! * v;
+            magnitude += Math.abs(weights[i]! * v);
+          });
+          return { loss, magnitude };
+        };
+        const probes: Probe[] = [];
+        values.forEach((x, input) => {
+          const directions: Float64Array[] = [];
+          for (let k = 0; k < 8; k++) {
+            const d = new Float64Array(x.length);
+            d[prng.nextInt(x.length)] = 1;
+            directions.push(d);
+          }
+          for (let k = 0; k < 2; k++) directions.push(Float64Array.from({ length: x.length }, () => prng.nextDouble() * 2 - 1));
+          for (const d of directions) {
+            const plus = Float32Array.from(x, (v, i) => v + c.step * d[i]!);
+            const minus = Float32Array.from(x, (v, i) => v - c.step * d[i]!);
+            const up = lossAt(values.map((v, i) => (i === input ? plus : v)));
+            const down = lossAt(values.map((v, i) => (i === input ? minus : v)));
+            let analytic = 0;
+            for (let i = 0; i < x.length; i++) analytic += grads[input]![i]! * (plus[i]! - minus[i]!);
+            const numeric = up.loss - down.loss;
+            probes.push({ numeric, analytic, allowed: 1e-3 * Math.abs(numeric) + 16 * 2 ** -24 * (up.magnitude + down.magnitude), what: `input ${input}` });
+          }
+        });
+        return { kernels: new Set(profile.kernels.map((k) => k.name)), probes };
+      })());
+    }
+    return measured.get(c.name)!;
+  };
+
+  for (const c of CASES) {
+    it(c.name, async () => {
+      for (const p of (await measure(c)).probes) expect(Math.abs(p.numeric - p.analytic), `${c.name}, ${p.what}: finite difference ${p.numeric}, gradient ${p.analytic}`).toBeLessThanOrEqual(p.allowed);
+    });
+  }
+
+  it("rejects a gradient 1% off in every case", async () => {
+    const missed: string[] = [];
+    for (const c of CASES) if (!(await measure(c)).probes.some((p) => Math.abs(p.numeric - 1.01 * p.analytic) > p.allowed)) missed.push(c.name);
+    expect(missed).toEqual([]);
+  });
+
+  it("runs every gradient kernel studykit registers", async () => {
+    const ran = new Set<string>();
+    for (const c of CASES) for (const name of (await measure(c)).kernels) ran.add(name);
+    expect([...WASM_TRAINING_KERNELS, ...DILATED_GRADIENT_KERNELS].filter((name) => !ran.has(name))).toEqual([]);
   });
 });

@@ -162,6 +162,8 @@ export function conv2dInputGradientKernel(
 /** Kernel names of the dilation-aware gradients (registered on every back end that trains). */
 const DILATED_FILTER_GRADIENT = "StudykitConv2DFilterGradient";
 const DILATED_INPUT_GRADIENT = "StudykitConv2DInputGradient";
+/** Kernel names of the dilation-aware gradients, as registered on every back end that trains. */
+export const DILATED_GRADIENT_KERNELS = [DILATED_FILTER_GRADIENT, DILATED_INPUT_GRADIENT] as const;
 
 /**
  * `conv2d` whose gradients come from the two functions above. Used for dilated convolutions, whose
