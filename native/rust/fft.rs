@@ -74,6 +74,8 @@ pub trait FftFloat: Copy + Send + Sync + 'static + Add<Output = Self> + Sub<Outp
     fn from_f64(value: f64) -> Self;
     /// The cached tables for side `n` (a checked power of two).
     fn tables(n: usize) -> &'static Tables<Self>;
+    /// This thread's kept workspace for this type (see [`with_workspace`]).
+    fn workspace() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<Self>>>;
     /// Runs [`pass`] on vectors when the CPU and the size allow it; `false` when it did not run.
     fn pass_vector(kernel: Kernel, source: &[Self], destination: &mut [Self], buffer: &mut [Self], n: usize, tables: &Tables<Self>, inverse: bool, scale: Self) -> bool;
 }
@@ -119,6 +121,10 @@ impl FftFloat for f32 {
     fn tables(n: usize) -> &'static Tables<f32> {
         cached_tables!(f32, n)
     }
+    fn workspace() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<f32>>> {
+        thread_local! { static KEPT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) }; }
+        &KEPT
+    }
     fn pass_vector(kernel: Kernel, source: &[f32], destination: &mut [f32], buffer: &mut [f32], n: usize, tables: &Tables<f32>, inverse: bool, scale: f32) -> bool {
         #[cfg(target_arch = "x86_64")]
         if kernel == Kernel::Avx2Fma && n >= 4 {
@@ -137,6 +143,10 @@ impl FftFloat for f64 {
     }
     fn tables(n: usize) -> &'static Tables<f64> {
         cached_tables!(f64, n)
+    }
+    fn workspace() -> &'static std::thread::LocalKey<std::cell::RefCell<Vec<f64>>> {
+        thread_local! { static KEPT: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) }; }
+        &KEPT
     }
     fn pass_vector(kernel: Kernel, source: &[f64], destination: &mut [f64], buffer: &mut [f64], n: usize, tables: &Tables<f64>, inverse: bool, scale: f64) -> bool {
         #[cfg(target_arch = "x86_64")]
@@ -183,13 +193,33 @@ fn strip_width<T>(n: usize) -> usize {
     (STRIP_BYTES / (n * complex)).max(LINE_BYTES / complex).min(n)
 }
 
-/// `len` elements of `T` starting at a cache-line boundary inside `storage`.
+/// `len` elements of `T` starting at a cache-line boundary inside `storage`, which only grows (its old
+/// contents are left: every user writes its workspace before reading it).
 fn aligned<T: FftFloat>(storage: &mut Vec<T>, len: usize) -> &mut [T] {
     let slack = LINE_BYTES / std::mem::size_of::<T>();
-    storage.clear();
-    storage.resize(len + slack, T::from_f64(0.0));
+    if storage.len() < len + slack {
+        *storage = vec![T::from_f64(0.0); len + slack];
+    }
     let offset = storage.as_ptr().align_offset(LINE_BYTES).min(slack);
     &mut storage[offset..offset + len]
+}
+
+/// Workspaces up to this size stay with their thread between calls, so transforming one small image at
+/// a time (as an iterative reconstruction does) neither allocates nor zeroes memory per call; larger
+/// ones are allocated per call, which their transform's time dwarfs.
+const KEPT_WORKSPACE_BYTES: usize = 1 << 20;
+
+/// Runs `body` with a cache-line-aligned workspace of `len` elements: this thread's kept one when it is
+/// small enough, else a fresh one.
+fn with_workspace<T: FftFloat, R>(kept: &'static std::thread::LocalKey<std::cell::RefCell<Vec<T>>>, len: usize, body: impl FnOnce(&mut [T]) -> R) -> R {
+    if len * std::mem::size_of::<T>() > KEPT_WORKSPACE_BYTES {
+        return body(aligned(&mut Vec::new(), len));
+    }
+    kept.with(|storage| match storage.try_borrow_mut() {
+        Ok(mut storage) => body(aligned(&mut storage, len)),
+        // Only reachable if `body` re-entered this function; stay correct anyway.
+        Err(_) => body(aligned(&mut Vec::new(), len)),
+    })
 }
 
 /// Transforms, in place, every `n × n` image in `data` (its length a multiple of `2·n²`), forward or
@@ -208,13 +238,15 @@ pub fn fft2_batch_with<T: FftFloat>(kernel: Kernel, data: &mut [T], n: usize, in
     }
     let tables = T::tables(n);
     let scale = if inverse { T::from_f64(1.0 / (n * n) as f64) } else { T::from_f64(1.0) };
-    let (mut scratch_storage, mut buffer_storage) = (Vec::new(), Vec::new());
-    let scratch = aligned(&mut scratch_storage, image_len);
-    let buffer = aligned(&mut buffer_storage, 2 * n * strip_width::<T>(n));
-    for image in data.chunks_exact_mut(image_len) {
-        pass(kernel, image, scratch, buffer, n, tables, inverse, T::from_f64(1.0));
-        pass(kernel, scratch, image, buffer, n, tables, inverse, scale);
-    }
+    // The strip buffer's length is a whole number of cache lines, so the scratch image after it is aligned too.
+    let buffer_len = 2 * n * strip_width::<T>(n);
+    with_workspace(T::workspace(), buffer_len + image_len, |workspace| {
+        let (buffer, scratch) = workspace.split_at_mut(buffer_len);
+        for image in data.chunks_exact_mut(image_len) {
+            pass(kernel, image, scratch, buffer, n, tables, inverse, T::from_f64(1.0));
+            pass(kernel, scratch, image, buffer, n, tables, inverse, scale);
+        }
+    })
 }
 
 /// One pass: the 1-D transform along the first index of `source` (`n × n`), written transposed to
