@@ -76,7 +76,10 @@ export interface ReconstructOptions {
   readonly probeUpdateFrom?: number | null;
   /** Positions per mini-batch step (mini-batch only; default 32). */
   readonly batchSize?: number;
-  /** FFT threads of the mini-batch variant (default 2; does not change the result). */
+  /**
+   * Threads of the mini-batch variant's transforms (default 2; does not change the result): each half of a
+   * batch is transformed on ⌊threads/2⌋ (at least 1) addon threads while the main thread works on the other.
+   */
   readonly threads?: number;
   /** Side of each position's central window in the scored region (default ⌊N/2⌋, as the study scores). */
   readonly scoreWindow?: number;

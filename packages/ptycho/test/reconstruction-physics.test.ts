@@ -41,6 +41,17 @@ describe("reconstruction physics", () => {
     expect(result.fourierError.at(-1)!).toBeLessThan(result.fourierError[0]! / 10);
   });
 
+  it("the mini-batch update with one position per step is rPIE", async () => {
+    const options = { iterations: 3, seed: 5, objectWeight: 0.3, probeWeight: 0.5, probeUpdateFrom: 1 } as const;
+    const rpie = await reconstruct(dense, { ...options, algorithm: "rpie" });
+    const single = await reconstruct(dense, { ...options, algorithm: "minibatch", batchSize: 1 });
+    let largest = 0;
+    for (let index = 0; index < rpie.object.data.length; index++) largest = Math.max(largest, Math.abs(rpie.object.data[index]! - single.object.data[index]!));
+    for (let index = 0; index < rpie.probe.data.length; index++) largest = Math.max(largest, Math.abs(rpie.probe.data[index]! - single.probe.data[index]!));
+    expect(largest).toBeLessThan(1e-9);
+    expect(Array.from(single.probe.data)).not.toEqual(Array.from(dense.probe.data));
+  });
+
   it("updates the probe only from the requested iteration, lowering the error a wrong probe leaves", async () => {
     const wrongProbe = defocusedProbe(32, 0.3, -9);
     const problem = { ...dense, probe: wrongProbe };
