@@ -5,13 +5,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipOrFail } from "../../../tools/test-dependencies.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), "studykit-cli-hash-"));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-const run = (args: string[], options: { uid?: number; gid?: number } = {}) =>
-  spawnSync(process.execPath, [bin, "hash", ...args], { encoding: "utf8", cwd: directory, env: { ...process.env, STUDYKIT_DEBUG: "" }, ...options });
+/**
+ * Root reads any file, so a permission test run as root runs the CLI without the two capabilities that
+ * let it (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), through util-linux's `setpriv`: the file system then
+ * refuses it as it refuses a user, and the CLI still runs from this checkout wherever it lives.
+ */
+const WITHOUT_READ_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] as const;
+const run = (args: string[], options: { withoutReadOverride?: boolean } = {}) => {
+  const command = [...(options.withoutReadOverride ? WITHOUT_READ_OVERRIDE : []), process.execPath, bin, "hash", ...args];
+  return spawnSync(command[0]!, command.slice(1), { encoding: "utf8", cwd: directory, env: { ...process.env, STUDYKIT_DEBUG: "" } });
+};
 const hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 const files = [
@@ -56,11 +65,16 @@ describe("studykit hash", () => {
     writeFileSync(locked, "secret");
     chmodSync(locked, 0o000);
     chmodSync(directory, 0o755);
-    // Root reads anything: run the CLI as an unprivileged user then, if that user can run it at all.
     const asRoot = process.getuid?.() === 0;
-    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
-    if (asRoot && run(["small.txt"], user).status !== 0) return context.skip();
-    const result = run(["locked.bin", "small.txt"], user);
+    if (asRoot) {
+      const probe = spawnSync(WITHOUT_READ_OVERRIDE[0], [...WITHOUT_READ_OVERRIDE.slice(1), "true"], { encoding: "utf8" });
+      skipOrFail(context, {
+        name: "setpriv able to drop CAP_DAC_OVERRIDE (this test runs as root)",
+        available: probe.status === 0,
+        install: `apt-get install -y util-linux, in a container that keeps CAP_SETPCAP, or run the tests as a user other than root (${probe.error?.message ?? probe.stderr.trim()})`,
+      });
+    }
+    const result = run(["locked.bin", "small.txt"], { withoutReadOverride: asRoot });
     expect(result.status, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/^error\[E_IO_PERMISSION\]: .*locked\.bin/);
     expect(result.stdout).toBe(`${hex(files[1]!.data)}  small.txt\n`);

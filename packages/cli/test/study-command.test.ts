@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipWithout } from "../../../tools/test-dependencies.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), "studykit-cli-study-"));
@@ -29,6 +30,7 @@ writeFileSync(
   }),
 );
 const realObject = path.resolve(fileURLToPath(new URL("../../../../shared/data/Run1084_recon3_postPC.npz", import.meta.url)));
+const noRealObject = skipWithout({ name: `the real reconstruction ${realObject}`, available: existsSync(realObject), install: "the repository's ../shared/data/ holds it (a checkout with shared/ beside it)" });
 
 describe("studykit study", { timeout: 240_000 }, () => {
   it("run --help lists the study flags", () => {
@@ -100,7 +102,7 @@ describe("studykit study", { timeout: 240_000 }, () => {
     expect(readFileSync(path.join(out, "phaseE/logs/dose_1000/baseline/gs1.log"), "utf8")).toContain("DRY RUN");
   });
 
-  it.skipIf(!existsSync(realObject))("--object-from a real reconstruction uses its 64×64 probe, object and scan coordinates", () => {
+  it.skipIf(noRealObject)("--object-from a real reconstruction uses its 64×64 probe, object and scan coordinates", () => {
     const out = path.join(work, "real");
     const small = path.join(work, "small.json");
     writeFileSync(small, JSON.stringify({ doses: [1000], views: ["baseline"] }));
@@ -120,5 +122,3 @@ describe("studykit study", { timeout: 240_000 }, () => {
     expect(Math.abs(phaseC.doses[0]!.meanPhotonCount / 1000 - 1)).toBeLessThan(0.05);
   });
 });
-
-if (!existsSync(realObject)) console.warn(`skipping the --object-from test: ${realObject} is absent`);
