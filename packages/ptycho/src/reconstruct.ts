@@ -241,7 +241,6 @@ export async function reconstruct(problem: PtychoProblem, options: ReconstructOp
   }
   const started = performance.now();
   const count = problem.positions.length;
-  const pixels = size * size;
   const object: ComplexImage = { height: objectHeight, width: objectWidth, data: initial ? Float64Array.from(initial.data) : new Float64Array(2 * objectHeight * objectWidth) };
   if (!initial) for (let index = 0; index < object.data.length; index += 2) object.data[index] = 1;
   const probe: ComplexImage = { height: size, width: size, data: Float64Array.from(problem.probe.data) };
