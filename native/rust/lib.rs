@@ -114,14 +114,12 @@ fn crc32_impl(bytes: &[u8], initial: u32) -> u32 {
 /// tens of microseconds; a 32 × 32 complex64 image transforms in about two).
 const FFT_COMPLEX_PER_THREAD: usize = 32 * 1024;
 
-/// Transforms every image of `data` in place on up to `threads` threads (`0`: as many as the cores and
-/// the batch's size make worthwhile), whole images per chunk.
+/// Transforms every image of `data` in place, whole images per chunk, on as many threads as the batch's
+/// size makes worthwhile, at most `threads` (`0`: at most the cores).
 fn fft2_impl<T: fft::FftFloat>(data: &mut [T], n: usize, inverse: bool, threads: usize) {
     let images = data.len() / (2 * n * n);
-    let threads = match threads {
-        0 => parallel::available_cores().min(images * n * n / FFT_COMPLEX_PER_THREAD).max(1),
-        chosen => chosen,
-    };
+    let most = if threads == 0 { parallel::available_cores() } else { threads };
+    let threads = most.min(images * n * n / FFT_COMPLEX_PER_THREAD).max(1);
     // Several chunks per thread, so a thread the scheduler parks hands its share to the others.
     let per_chunk = images.div_ceil(threads * 8);
     parallel::for_each_unit_chunk(data, images, threads, per_chunk, |_, images| fft::fft2_batch(images, n, inverse))

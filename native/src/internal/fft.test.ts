@@ -157,8 +157,9 @@ describe.each(implementations)("fft2InPlace ($name)", ({ binding }) => {
   });
 
   it("gives the same bits synchronously, asynchronously and with any thread count (each image is one task)", async () => {
-    const n = 16;
-    const batch = 37;
+    // Large enough (160 Ki complex values) for the addon to use 2 and 3 threads when allowed.
+    const n = 64;
+    const batch = 40;
     for (const double of [false, true]) {
       const input = randomValues(batch * n * n * 2, 5, double);
       const reference = input.slice();

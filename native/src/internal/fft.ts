@@ -14,8 +14,8 @@ export interface Fft2Options {
   readonly inverse?: boolean | undefined;
   /**
    * Most threads the addon may use (the calling or worker thread included); whole images are shared
-   * between them. Default: as many as the cores and the batch's size make worthwhile. The fallback
-   * always runs on the calling thread.
+   * between them, and a batch too small to repay starting a thread (under ~32 Ki complex values per
+   * thread) uses fewer. Default: the number of cores. The fallback always runs on the calling thread.
    */
   readonly threads?: number | undefined;
 }
