@@ -71,7 +71,10 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
 
 describe.skipIf(noNumpy)("forward model against numpy.fft", () => {
   it("exit waves, far-field amplitudes and the dose scale match numpy on random inputs", () => {
-    const cases = fc.sample(caseArbitrary, { numRuns: 12, seed: 20 });
+    // Plus one scan longer than the simulation's 256-pattern chunks (its last chunk is partial).
+    const [long] = fc.sample(caseArbitrary.filter((item) => item.probe.width === 8), { numRuns: 1, seed: 21 });
+    const longScan: Case = { ...long!, positions: Array.from({ length: 300 }, (_, index) => long!.positions[index % long!.positions.length]!) };
+    const cases = [...fc.sample(caseArbitrary, { numRuns: 12, seed: 20 }), longScan];
     const paths = cases.map((item, index) => {
       const path = join(directory, `case-${index}.npz`);
       saveNpz(path, {

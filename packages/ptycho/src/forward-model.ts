@@ -88,7 +88,8 @@ function forEachTransformedChunk(
   for (let start = 0; start < positions.length; start += SIMULATION_CHUNK) {
     const count = Math.min(SIMULATION_CHUNK, positions.length - start);
     for (let item = 0; item < count; item++) exitWave(probe, object, positions[start + item]!, waves, 2 * item * pixels);
-    fft2(waves, size, count, false);
+    // The last chunk may be shorter than the scratch buffer: transform only its images.
+    fft2(waves.subarray(0, 2 * pixels * count), size, count, false);
     visit(waves, start, count);
   }
 }
@@ -129,7 +130,10 @@ export function simulateDiffraction(probe: ComplexImage, object: ComplexImage, p
   let energySum = 0;
   for (const position of positions) {
     exitWave(probe, object, position, wave);
-    for (let index = 0; index < wave.length; index++) energySum += wave[index]! * wave[index]!;
+    // Summed per pattern, then over patterns (the study's Phase C sums in this order, so s is the same double).
+    let energy = 0;
+    for (let index = 0; index < wave.length; index++) energy += wave[index]! * wave[index]!;
+    energySum += energy;
   }
   const meanExitEnergy = count > 0 ? energySum / count : 0;
   const scale = meanExitEnergy > 0 ? Math.sqrt(options.dose / meanExitEnergy) : 1;
