@@ -280,6 +280,17 @@ export class GraphBuilder {
         });
         return [{ dtype: x.dtype, shape: [x.shape[0]!, w[1]! * intAttr("group", 1), ...dims] }];
       }
+      case "MaxUnpool": {
+        // Without an output_shape input: each spatial size grows back to (size − 1)·stride + kernel − pads.
+        const kernel = intsAttr("kernel_shape")!;
+        const strides = intsAttr("strides") ?? kernel.map(() => 1);
+        const pads = intsAttr("pads") ?? [...kernel, ...kernel].map(() => 0);
+        const dims = kernel.map((k, i) => {
+          const size = x.shape[2 + i]!;
+          return size === -1 ? -1 : (size - 1) * strides[i]! + k - pads[i]! - pads[i + kernel.length]!;
+        });
+        return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...dims] }];
+      }
       case "Resize": {
         const scales = this.constValues(inputs[2]!, "Resize scales");
         return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (d === -1 ? -1 : Math.floor(d * scales[i]!))) }];
