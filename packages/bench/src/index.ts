@@ -8,7 +8,7 @@ export type { Summary } from "./statistics.js";
 export { runBench, parseSuiteName, BenchUsageError } from "./internal/run-bench.js";
 export type { BenchOptions, BenchRun } from "./internal/run-bench.js";
 export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./internal/results.js";
-export { contenderProblems, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./internal/contender-requirements.js";
+export { contenderProblems, assertNoContenderProblems, BenchContenderError, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./internal/contender-requirements.js";
 export type {
   BenchResults,
   SuiteName,

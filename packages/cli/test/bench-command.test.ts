@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -24,6 +24,24 @@ describe("studykit bench", () => {
     expect(files.some((f) => f.endsWith("-hash.svg"))).toBe(true);
     expect(result.stdout.trim()).toBe(join(out, files.find((f) => f.endsWith(".md"))!));
     expect(existsSync(join(out, "result.json"))).toBe(false);
+  });
+
+  it("exits 1 with error[E_BENCH_CONTENDER] naming a peer that failed, after writing the results", () => {
+    // A sha256sum that is installed but broken (it exits 1, as a corrupt install would): its rows are
+    // "failed", which the run must not pass as it passes an absent peer.
+    const fakeBin = join(dir, "broken-sha256sum");
+    mkdirSync(fakeBin);
+    writeFileSync(join(fakeBin, "sha256sum"), "#!/bin/sh\necho 'sha256sum: broken on purpose' >&2\nexit 1\n");
+    chmodSync(join(fakeBin, "sha256sum"), 0o755);
+    const json = join(dir, "broken.json");
+    const env = { ...process.env, PATH: `${fakeBin}${delimiter}${process.env.PATH ?? ""}`, STUDYKIT_DEBUG: "" };
+    const result = spawnSync(process.execPath, [bin, "bench", "--quick", "--suite", "hash", "--json", json, "--out", join(dir, "broken-out")], { encoding: "utf8", timeout: 60_000, env });
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error\[E_BENCH_CONTENDER\]: \d+ problem\(s\) in this run:\n {2}hash\/[^\n]*\/sha256sum[^\n]* failed: [^\n]*broken on purpose/m);
+    const written = JSON.parse(readFileSync(json, "utf8")) as { suites: Array<{ groups: Array<{ contenders: Array<{ id: string; status: string }> }> }> };
+    const sha256sumRows = written.suites[0]!.groups.flatMap((group) => group.contenders).filter((contender) => contender.id.startsWith("sha256sum"));
+    expect(sha256sumRows.length).toBeGreaterThan(0);
+    expect(sha256sumRows.every((row) => row.status === "failed")).toBe(true);
   });
 
   it("refuses an unknown suite with error[E_BENCH_USAGE] and exit 2", () => {

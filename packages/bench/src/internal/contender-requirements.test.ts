@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { contenderProblems } from "./contender-requirements.js";
+import { assertNoContenderProblems, contenderProblems } from "./contender-requirements.js";
 import type { BenchResults, ContenderResult, SuiteName } from "./results.js";
 
 // The rows of a real full run (bench/results/2026-11-22.json, every contender measured or absent for a
@@ -82,5 +82,20 @@ describe("contenderProblems", () => {
       suites: results.suites.map((s) => (s.suite === "train" ? { ...s, groups: [], notes: ["suite failed: [E_BENCH_MODEL_MISMATCH] PyTorch's reference model has 425443 parameters, studykit's 425442"] } : s)),
     };
     expect(contenderProblems(crashed)).toEqual(["train: suite failed: [E_BENCH_MODEL_MISMATCH] PyTorch's reference model has 425443 parameters, studykit's 425442"]);
+  });
+});
+
+describe("assertNoContenderProblems (the exit decision of studykit-bench and studykit bench)", () => {
+  it("lets the real run through and fails one with a broken row as E_BENCH_CONTENDER, exit 1, naming it", () => {
+    expect(() => assertNoContenderProblems(contenderProblems(real()))).not.toThrow();
+    const broken = withRow(real(), "infer", "infer-reference-model", "tfjs-wasm", failed("wasm backend did not start"));
+    let thrown: unknown;
+    try {
+      assertNoContenderProblems(contenderProblems(broken));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: "E_BENCH_CONTENDER", userFacing: false });
+    expect((thrown as Error).message).toMatch(/^1 problem\(s\) in this run:\n {2}infer\/infer-reference-model\/tfjs-wasm \(.+\) failed: wasm backend did not start \(required/);
   });
 });

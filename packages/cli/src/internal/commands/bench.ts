@@ -20,7 +20,7 @@ export function registerBenchCommand(program: Command, context: CliContext): voi
     .action(async (flags: BenchFlags) => {
       // Loaded on use: the harness pulls in every package's heavy dependencies (TF.js, ONNX Runtime, vega),
       // which other commands should not pay for at start-up.
-      const { parseSuiteName, runBench } = await import("@studykit/bench");
+      const { assertNoContenderProblems, parseSuiteName, runBench } = await import("@studykit/bench");
       const suites = (flags.suite ?? []).flatMap((s) => s.split(",")).map(parseSuiteName);
       const args = [...suites.map((s) => `--suite ${s}`), ...(flags.quick ? ["--quick"] : []), ...(flags.json ? [`--json ${flags.json}`] : [])];
       const run = await runBench({
@@ -33,6 +33,8 @@ export function registerBenchCommand(program: Command, context: CliContext): voi
         command: ["studykit bench", ...args].join(" "),
       });
       context.stdout(`${run.files.markdown}\n`);
+      // The same decision as `studykit-bench`: a broken required engine or peer fails the run (exit 1).
+      assertNoContenderProblems(run.problems);
       if (run.suiteFailed) context.exitCode = 1;
     });
 }
