@@ -134,7 +134,22 @@ describe("reconstruction files", () => {
     expect(countError.message).toContain(fewerCoordinates);
   });
 
-  it("refuses out-of-range options with E_PTYCHO_OPTION", async () => {
+  it("starts from the given object and scores only the central windows", async () => {
+    const problem = loadPtychoProblem(input);
+    // Starting at the true object, one sweep stays close to it; from the default flat object it does not.
+    const fromTruth = await reconstruct(problem, { iterations: 1, initialObject: scan.truth });
+    const fromOnes = await reconstruct(problem, { iterations: 1 });
+    expect(fromTruth.parameters.initialObject).toBe("given");
+    expect(fromTruth.phaseMae![0]!).toBeLessThan(0.02);
+    expect(fromOnes.phaseMae![0]!).toBeGreaterThan(0.05);
+    // The given object is copied, not updated in place.
+    expect(Array.from(scan.truth.data)).toEqual(Array.from(loadNpz(input)["objectGuess"]!.data as Float64Array));
+    // The default scored region is the central 8×8 of each 16×16 patch; whole patches cover more pixels.
+    const whole = await reconstruct(problem, { iterations: 1, scoreWindow: 16 });
+    expect(whole.scoredPixels).toBeGreaterThan(fromOnes.scoredPixels);
+  });
+
+    it("refuses out-of-range options with E_PTYCHO_OPTION", async () => {
     const problem = loadPtychoProblem(input);
     await expect(reconstruct(problem, { iterations: 0 })).rejects.toMatchObject({ code: "E_PTYCHO_OPTION" });
     await expect(reconstruct(problem, { algorithm: "rpie", objectWeight: 1.5 })).rejects.toMatchObject({ code: "E_PTYCHO_OPTION" });
