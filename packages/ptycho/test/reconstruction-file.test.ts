@@ -91,7 +91,20 @@ describe("reconstruction files", () => {
     expect(Array.from(oneThreadArrays["object"]!.data as Float64Array)).toEqual(Array.from(twoThreadArrays["object"]!.data as Float64Array));
   });
 
-  it("names the file and every missing key when a file lacks what a reconstruction needs", () => {
+  it("reads the canonical diff3d key and the legacy (H, W, n) layout as the same patterns", () => {
+    const reference = loadPtychoProblem(input);
+    const { diffraction: _, ...rest } = phaseCArrays();
+    const canonical = loadPtychoProblem(writeInput("canonical.npz", { ...rest, diff3d: { data: Float32Array.from(scan.amplitudes), shape: [count, 16, 16] } }));
+    expect(Array.from(canonical.amplitudes)).toEqual(Array.from(reference.amplitudes));
+    const legacy = new Float32Array(scan.amplitudes.length);
+    for (let pattern = 0; pattern < count; pattern++) {
+      for (let pixel = 0; pixel < 256; pixel++) legacy[pixel * count + pattern] = scan.amplitudes[pattern * 256 + pixel]!;
+    }
+    const transposed = loadPtychoProblem(writeInput("legacy-layout.npz", { ...rest, diffraction: { data: legacy, shape: [16, 16, count] } }));
+    expect(Array.from(transposed.amplitudes)).toEqual(Array.from(reference.amplitudes));
+  });
+
+    it("names the file and every missing key when a file lacks what a reconstruction needs", () => {
     const { diffraction: _, ...objectAndProbeOnly } = phaseCArrays();
     const noDiffraction = writeInput("object-only.npz", objectAndProbeOnly);
     const error = codeOf(() => loadPtychoProblem(noDiffraction));
