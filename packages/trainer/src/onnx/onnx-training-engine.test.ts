@@ -148,24 +148,35 @@ describe("ONNX Runtime training engine", () => {
     expect(predictions[1]!.reduce((m, v, k) => Math.max(m, Math.abs(v - predictions[0]![k]!)), 0)).toBeLessThan(1e-5);
   });
 
-  it("routes a pooling window's tied maxima to one input on the blocked graph as on the NCHW graph", async (context) => {
-    await skipWithoutBlockedLayout(context.skip);
-    // Low-dose diffraction has exact-zero regions: after a conv with a positive bias a 2×2 window there
-    // holds four equal positive values. Its gradient belongs to one of them (the first, as ORT's pool
-    // indices and TF.js route it), not to all four.
+  /**
+   * Low-dose diffraction has exact-zero regions: after a conv with a positive bias a 2×2 window there holds
+   * four equal positive values. Its gradient belongs to one of them (the first, as ORT's pool indices and
+   * TF.js route it), not to all four. The reference model at 16×16, biases 0.05, the left half of every
+   * image 0: `options`' gradient must be the NCHW graph's, which scatters through the pool's indices.
+   */
+  async function expectTiesRoutedAsByIndices(label: string, options: OnnxTrainingEngineOptions): Promise<void> {
     const d = referencePtychoModel({ size: 16, channels: 1, seed: 3 });
     const weights = initialWeights(d).map((w) => (w.name.endsWith("/bias") ? { ...w, values: new Float32Array(w.values.length).fill(0.05) } : w));
     const batch = makeBatch(d, 2, 14);
     batch.inputs.forEach((_, k) => {
-      if (k % 16 < 8) batch.inputs[k] = 0; // the left half of every image
+      if (k % 16 < 8) batch.inputs[k] = 0;
     });
     const nchw = await gradientAt(d, SUPERVISED, weights, batch, { layout: "nchw" });
-    const blocked = await gradientAt(d, SUPERVISED, weights, batch, { layout: "nchwc" });
+    const other = await gradientAt(d, SUPERVISED, weights, batch, options);
     nchw.grads.forEach((g, i) => {
       const scale = g.values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      const worst = g.values.reduce((m, v, k) => Math.max(m, Math.abs(v - blocked.grads[i]!.values[k]!)), 0);
-      expect(worst, `d loss / d ${g.name} (largest ${scale})`).toBeLessThanOrEqual(1e-5 * scale + 1e-8);
+      const worst = g.values.reduce((m, v, k) => Math.max(m, Math.abs(v - other.grads[i]!.values[k]!)), 0);
+      expect(worst, `${label}: d loss / d ${g.name} (largest ${scale})`).toBeLessThanOrEqual(1e-5 * scale + 1e-8);
     });
+  }
+
+  it("routes a pooling window's tied maxima to one input on the blocked graph as on the NCHW graph", async (context) => {
+    await skipWithoutBlockedLayout(context.skip);
+    await expectTiesRoutedAsByIndices("blocked", { layout: "nchwc" });
+  });
+
+  it("routes a pooling window's tied maxima to one input with the mask max-pool gradient as with the indices", async () => {
+    await expectTiesRoutedAsByIndices("NCHW, mask gradient", { layout: "nchw", maxPoolGradient: "mask" });
   });
 
   it("applies Adam's first step as w − lr·g/(|g| + ε) and SGD momentum as a ← μa + g, w ← w − lr·a", async () => {

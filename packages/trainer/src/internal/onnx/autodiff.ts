@@ -308,8 +308,10 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     if (kernel.some((k, i) => k !== strides[i]) || pads.some((p) => p !== 0)) {
       throw new OnnxGraphError("MaxPool gradient supports non-overlapping, unpadded pooling (kernel = strides) only");
     }
-    // Gradient flows to the input pixel(s) equal to their window's maximum. Ties only happen at exact
-    // equality (in these models: zeros after a ReLU, whose own gradient is zero there).
+    // Gradient flows to the first input pixel (in window order) equal to its window's maximum, as through
+    // the indices. Ties are real (an exact-zero input region after a conv with a positive bias), so the
+    // pixels equal to the maximum get a priority, kH·kW for a window's first position down to 1 for its
+    // last; a second pooling picks each window's highest.
     const upsample = (v: string): string => {
       const [n, c, ph, pw] = b.shape(v) as [number, number, number, number];
       const [kh, kw] = kernel as [number, number];
@@ -324,8 +326,16 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
       const padding = [...shape.map(() => 0), ...shape.map((d, i) => d - upShape[i]!)];
       return b.op("Pad", [up, b.constInt64(padding)]);
     };
-    const mask = b.op("Equal", [x, upsample(node.outputs[0]!)]);
-    return [b.op("Where", [mask, upsample(g!), b.constFloat(0, [])])];
+    const [kh, kw] = kernel as [number, number];
+    const [height, width] = shape.slice(2) as [number, number];
+    const priority = b.constFloat(
+      Array.from({ length: height * width }, (_, k) => kh * kw - ((Math.floor(k / width) % kh) * kw + ((k % width) % kw))),
+      [height, width],
+    );
+    const zero = b.constFloat(0, []);
+    const tied = b.op("Where", [b.op("Equal", [x, upsample(node.outputs[0]!)]), priority, zero]);
+    const first = b.op("Equal", [tied, upsample(b.op("MaxPool", [tied], { kernel_shape: [kh, kw], strides: [kh, kw] }))]);
+    return [b.op("Where", [first, upsample(g!), zero])];
   },
   Conv: (b, node, [g], needs, options) => {
     const [x, w, bias] = node.inputs as [string, string, string | undefined];
