@@ -18,6 +18,7 @@
  *                                          weights, probe update, position handling, source file name)
  * No timings are written, so the same inputs and seed give a byte-identical file.
  */
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadDataset, saveNpz, type NdArray, type WritableArray } from "@studykit/data";
 import { hasErrorCode } from "@studykit/native";
@@ -120,7 +121,10 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Writes `reconstruction.npz` (see the module doc) atomically; `source` names the input file in the parameters. */
+/**
+ * Writes `reconstruction.npz` (see the module doc) atomically, creating its directory; `source` names the
+ * input file in the parameters.
+ */
 export function saveReconstruction(file: string, result: ReconstructionResult, source: string | null = null): void {
   const positions = new Float64Array(2 * result.positions.length);
   result.positions.forEach((position, index) => {
@@ -136,5 +140,6 @@ export function saveReconstruction(file: string, result: ReconstructionResult, s
   if (result.phaseMae) arrays["phase_mae"] = { data: result.phaseMae, shape: [result.phaseMae.length] };
   if (result.amplitudeMae) arrays["amplitude_mae"] = { data: result.amplitudeMae, shape: [result.amplitudeMae.length] };
   arrays["parameters"] = { data: [canonicalJson({ ...result.parameters, source: source === null ? null : path.basename(source) })], shape: [] };
+  mkdirSync(path.dirname(file), { recursive: true });
   saveNpz(file, arrays);
 }
