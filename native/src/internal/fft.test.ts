@@ -1,8 +1,8 @@
 /**
  * The batched 2-D FFT against numpy.fft (run in a python3 subprocess on the same input), against the
  * definition on inputs whose spectrum is known exactly, and the addon against the pure-TS fallback. Every
- * property runs on both implementations. The numpy tests need a python3 with numpy: skipped with a message
- * outside CI, failed under CI.
+ * property runs on both implementations. The numpy tests need a python3 with numpy, the comparison the
+ * addon: skipped with a message outside CI, failed under CI.
  */
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ type ComplexArray = Float32Array | Float64Array;
 /** The addon (when it loads) and the fallback; tests that compare the two need the addon. */
 const native = nativeBinding();
 const implementations = [...(native ? [{ name: "native", binding: native }] : []), { name: "fallback", binding: null }] as const;
+const noNative = skipWithout({ name: "the native addon", available: native !== null, install: "build it with `npm run build` (needs Rust/cargo)" });
 
 /** Deterministic values in [−1, 1) from a seed (xorshift32). */
 function randomValues(length: number, seed: number, double: boolean): ComplexArray {
@@ -211,7 +212,7 @@ describe.each(implementations)("fft2InPlace ($name)", ({ binding }) => {
   });
 });
 
-describe.skipIf(!native)("fft2InPlace: addon against fallback", () => {
+describe.skipIf(noNative)("fft2InPlace: addon against fallback", () => {
   it("agree to rounding on random sizes, batches, precisions and directions", () => {
     fc.assert(
       fc.property(cases, ({ n, batch, double, inverse, threads, seed }) => {
