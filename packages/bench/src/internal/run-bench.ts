@@ -15,6 +15,7 @@ import { runHashSuite } from "./suites/hash-suite.js";
 import { runNpzSuite } from "./suites/npz-suite.js";
 import { runInferSuite, runTrainSuite } from "./suites/model-suites.js";
 import { runStudySuite } from "./suites/study-suite.js";
+import { runFftSuite } from "./suites/fft-suite.js";
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>> = {
   hash: runHashSuite,
@@ -22,6 +23,7 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
   train: runTrainSuite,
   infer: runInferSuite,
   study: runStudySuite,
+  fft: runFftSuite,
 };
 
 const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
