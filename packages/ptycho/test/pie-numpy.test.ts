@@ -1,7 +1,7 @@
 /**
- * ePIE and rPIE against an independent numpy implementation of the published update rules, step for step:
- * the same scan, the same position order (data's shuffledOrder, passed to python), a probe update from the
- * second iteration on. Objects, probes and the Fourier-error history must agree to rounding.
+ * ePIE, rPIE and the mini-batch update against an independent numpy implementation of their rules, step
+ * for step: the same scan, the same position order (data's shuffledOrder, passed to python), a probe update
+ * from the second iteration on. Objects, probes and the Fourier-error history must agree to rounding.
  *
  * The probe here has a random phase, so no far-field pixel of an exit wave is (nearly) zero: where |F(ψ)|
  * is at rounding level, the corrected phase is rounding noise, and two correct FFTs would disagree there
@@ -37,9 +37,37 @@ O = np.ones(tuple(f["object_shape"]), dtype=np.complex128)
 tops = np.floor(f["ys"] + 0.5).astype(int) - n // 2
 lefts = np.floor(f["xs"] + 0.5).astype(int) - n // 2
 alpha, beta, probe_from = float(f["alpha"]), float(f["beta"]), int(f["probe_from"])
+batch = int(f["batch"])
 errors = []
+def correction(j):
+    t, l = tops[j], lefts[j]
+    patch = O[t:t + n, l:l + n].copy()
+    psi = P * patch
+    F = np.fft.fft2(psi)
+    mag = np.abs(F)
+    safe = np.where(mag > 0, mag, 1)
+    F = np.where(mag > 0, M[j] * F / safe, M[j])
+    return t, l, patch, np.fft.ifft2(F) - psi, np.sum((mag - M[j]) ** 2)
 for iteration, order in enumerate(f["orders"]):
     error = 0.0
+    if algorithm == "minibatch":
+        # Every member from the same estimates; corrections summed, divided by the regularised illumination.
+        for start in range(0, len(order), batch):
+            members = [correction(j) for j in order[start:start + batch]]
+            num = np.zeros_like(O); D = np.zeros(O.shape)
+            pnum = np.zeros_like(P); E = np.zeros(P.shape)
+            for t, l, patch, delta, e in members:
+                error += e
+                num[t:t + n, l:l + n] += np.conj(P) * delta
+                D[t:t + n, l:l + n] += np.abs(P) ** 2
+                pnum += np.conj(patch) * delta
+                E += np.abs(patch) ** 2
+            touched = D > 0
+            O[touched] += num[touched] / ((1 - alpha) * D[touched] + alpha * D.max())
+            if iteration >= probe_from:
+                P = P + pnum / ((1 - beta) * E + beta * E.max())
+        errors.append(error / np.sum(M ** 2))
+        continue
     for j in order:
         t, l = tops[j], lefts[j]
         patch = O[t:t + n, l:l + n].copy()
@@ -64,7 +92,7 @@ for iteration, order in enumerate(f["orders"]):
 np.savez(sys.argv[2], object=O, probe=P, errors=np.array(errors))
 `;
 
-describe.skipIf(noNumpy)("ePIE and rPIE against numpy", () => {
+describe.skipIf(noNumpy)("ePIE, rPIE and the mini-batch update against numpy", () => {
   const uniform = uniformSource(17);
   const probe = createComplexImage(16, 16);
   for (let row = 0; row < 16; row++) {
@@ -89,9 +117,11 @@ describe.skipIf(noNumpy)("ePIE and rPIE against numpy", () => {
   it.each([
     ["epie", 0.9, 0.7],
     ["rpie", 0.2, 0.5],
+    ["minibatch", 0.3, 0.6],
   ] as const)("%s (α = %s, β = %s) follows the published update rules step for step", async (algorithm: ReconstructionAlgorithm, alpha, beta) => {
     const seed = 4;
-    const result = await reconstruct(scan, { algorithm, iterations, seed, objectWeight: alpha, probeWeight: beta, probeUpdateFrom: 1 });
+    const batchSize = 5;
+    const result = await reconstruct(scan, { algorithm, iterations, seed, objectWeight: alpha, probeWeight: beta, probeUpdateFrom: 1, batchSize, threads: 2 });
     const count = scan.positions.length;
     const orders = new Int32Array(iterations * count);
     for (let iteration = 0; iteration < iterations; iteration++) orders.set(shuffledOrder(count, seed, iteration), iteration * count);
@@ -108,6 +138,7 @@ describe.skipIf(noNumpy)("ePIE and rPIE against numpy", () => {
       alpha: { data: Float64Array.of(alpha), shape: [] },
       beta: { data: Float64Array.of(beta), shape: [] },
       probe_from: { data: Int32Array.of(1), shape: [] },
+      batch: { data: Int32Array.of(batchSize), shape: [] },
     });
     const run = spawnSync(python!, ["-c", NUMPY_PIE, input, output], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
