@@ -6,21 +6,22 @@
 //! `exp(+2πi …)` and divides by `n²` (numpy's `ifft2`).
 //!
 //! Why this shape of algorithm: the images the ptychography code transforms are small (32–256 pixels a
-//! side) and come in large batches, so the whole image stays in L1/L2 and the cost is arithmetic and
-//! shuffles, not memory. A 2-D transform is done as two passes of one kernel, "transform along the
-//! first index", with a transpose after each:
+//! side) and come in large batches, so an image stays in L1/L2 and the cost is arithmetic and shuffles,
+//! not memory. A 2-D transform is two passes of one kernel, "transform along the first index and write
+//! the result transposed" (image → scratch, scratch → image), which brings the image back into its
+//! orientation. Each pass works on strips of columns, as many as fit a 16 KiB buffer:
 //!
 //! 1. decimation-in-frequency radix-4 stages (a final radix-2 stage when log₂ n is odd) run down the
-//!    columns. Every butterfly combines whole rows with one twiddle factor shared by the row, so it is a
-//!    plain vector operation over the row: no shuffles, and the twiddle is one broadcast. The result
-//!    leaves row `k` of the spectrum at row `bitrev(k)`;
-//! 2. a transpose that reads rows in bit-reversed order undoes that permutation for free while moving the
-//!    second index into the first;
-//! 3. and 4. the same again, which brings the image back into its orientation (the inverse's `1/n²` is
-//!    applied in the last transpose).
+//!    strip's columns. Every butterfly combines whole strip rows with one twiddle factor shared by the
+//!    row, so it is a plain vector operation: no shuffles, and the twiddle is one broadcast. The first
+//!    stage reads the strip straight from the source rows into the buffer, the others run in the buffer
+//!    (16 KiB up to n = 256, so in L1, and free of the cache-set conflicts of rows a power of two apart);
+//! 2. the strip is written transposed into whole destination rows, reading the buffer's rows in
+//!    bit-reversed order, which undoes the DIF output order for free (and applies the inverse's `1/n²`
+//!    in the second pass).
 //!
-//! Wide images are processed in column strips so that one strip's rows stay in cache through all stages.
-//! Twiddle factors and bit-reversal tables are computed once per size (in f64) and cached.
+//! Twiddle factors and bit-reversal tables are computed once per size (in f64) and cached; each thread
+//! keeps its small workspaces between calls.
 //!
 //! The vector kernels use AVX2 + FMA when the CPU has them (checked once at run time); the portable path
 //! runs the same stages on scalars. Both give the same results to rounding.
