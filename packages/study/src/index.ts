@@ -32,8 +32,9 @@ export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout
 export type { StudyJobConfig, StudyJobOutput } from "./internal/study-job.js";
 export { generateObject, generateProbe } from "./internal/procedural-sample.js";
 export type { ObjectOptions, ProbeOptions } from "./internal/procedural-sample.js";
-export { simulatePatterns, farFieldAmplitude, exitWave } from "./internal/forward-model.js";
-export type { ScanPosition, SimulatedPatterns, SimulateOptions } from "./internal/forward-model.js";
+// The forward model and scan geometry live in @studykit/ptycho; the position type is re-exported for the
+// study's own signatures (overlap views, groups).
+export type { ScanPosition } from "@studykit/ptycho";
 export { VIEW_OVERLAP, buildGroups, selectBySpacing, spacingThreshold } from "./internal/overlap-views.js";
 export type { GroupOptions, OverlapViewName } from "./internal/overlap-views.js";
 export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./internal/reconstruction-metrics.js";

@@ -11,7 +11,7 @@ import { loadDataset } from "@studykit/data";
 import { createInferenceSession, loadBundle, loadBundleModel } from "@studykit/trainer";
 import type { StudyConfig } from "../study-config.js";
 import type { ComplexImage } from "./complex-image.js";
-import type { ScanPosition } from "./forward-model.js";
+import type { ScanPosition } from "@studykit/ptycho";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import type { PhaseDManifest } from "./overlap-phase.js";
 import { globalPhaseOffset, scoreReconstruction, type ReconstructionMetrics } from "./reconstruction-metrics.js";

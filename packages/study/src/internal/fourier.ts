@@ -1,5 +1,6 @@
 /**
- * 2-D discrete Fourier transforms for the simulation and the metrics.
+ * 2-D discrete Fourier transforms for the procedural sample and the metrics (the forward model's batched
+ * FFT lives in @studykit/ptycho, on the addon's kernels).
  *
  * Power-of-two sizes go through fft.js (a maintained radix-4 FFT; 64×64 transforms take a few microseconds
  * each) row by row and column by column. Arbitrary sizes (a stitched test region for Fourier ring

@@ -10,7 +10,7 @@ import path from "node:path";
 import { fingerprint, writeFileAtomicSync, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
 import type { StudyConfig } from "../study-config.js";
-import type { ScanPosition } from "./forward-model.js";
+import type { ScanPosition } from "@studykit/ptycho";
 import { buildGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { codedFileSystemError } from "./file-system-errors.js";

@@ -11,7 +11,7 @@
  * finalises the job's identity.
  */
 import { SeededRandom } from "@studykit/core";
-import type { ScanPosition } from "./forward-model.js";
+import type { ScanPosition } from "@studykit/ptycho";
 
 /** Nominal overlap fractions of the two views. */
 export const VIEW_OVERLAP = { dense: 0.7, sparse: 0.2 } as const;

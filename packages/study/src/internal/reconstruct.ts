@@ -5,7 +5,7 @@
  * by averaging overlaps. Amplitudes return to object units (× maxAmplitude).
  */
 import type { ComplexImage } from "./complex-image.js";
-import type { ScanPosition } from "./forward-model.js";
+import type { ScanPosition } from "@studykit/ptycho";
 import { groupedInputs } from "./model-tensors.js";
 import { buildGroups } from "./overlap-views.js";
 import { PatchStitcher, type StitchedObject } from "./stitch.js";

@@ -7,7 +7,7 @@
  * region is never seen in training.
  */
 import { SeededRandom } from "@studykit/core";
-import type { ScanPosition } from "./forward-model.js";
+import type { ScanPosition } from "@studykit/ptycho";
 
 /** Uniform random positions (see the module doc), in draw order. */
 export function randomScanPositions(options: {

@@ -7,12 +7,12 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fingerprint, writeJsonAtomicSync } from "@studykit/core";
+import { SeededRandom, fingerprint, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
 import { sha256, StudykitError } from "@studykit/native";
+import { simulateDiffraction, type ScanPosition } from "@studykit/ptycho";
 import { mergeStudyConfig, type StudyConfig } from "../study-config.js";
 import type { ComplexImage } from "./complex-image.js";
-import { simulatePatterns, type ScanPosition } from "./forward-model.js";
 import { generateObject, generateProbe } from "./procedural-sample.js";
 import { fitPositions, randomScanPositions, splitByY } from "./scan-positions.js";
 import { codedFileSystemError } from "./file-system-errors.js";
@@ -237,7 +237,9 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   let meanExitEnergy = 0;
   for (const dose of config.doses) {
     const doseStarted = performance.now();
-    const simulated = simulatePatterns(sample.probe, sample.object, sample.positions, { dose, seed: config.seed });
+    // One photon-noise stream per dose, drawn position by position, pixel by pixel (ptycho's order).
+    const random = SeededRandom.derive(config.seed, `photon-noise/dose=${dose}`);
+    const simulated = simulateDiffraction(sample.probe, sample.object, sample.positions, { dose, noise: (expected) => random.nextPoisson(expected) });
     const simulateMs = performance.now() - doseStarted;
     meanExitEnergy = simulated.meanExitEnergy;
     const files = { train: STUDY_LAYOUT.patched(dose, "train"), test: STUDY_LAYOUT.patched(dose, "test") };
@@ -246,7 +248,7 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
       mkdirSync(path.dirname(target), { recursive: true });
       const positions = toPosition(sample.positions, indices);
       saveNpz(target, {
-        diffraction: { data: pick(simulated.diffraction, indices, pixels), shape: [indices.length, size, size] },
+        diffraction: { data: pick(simulated.amplitudes, indices, pixels), shape: [indices.length, size, size] },
         objectGuess: { data: sample.object.data, shape: [sample.object.height, sample.object.width], complex: true },
         probeGuess: { data: sample.probe.data, shape: [size, size], complex: true },
         xcoords: { data: Float64Array.from(positions, (position) => position.x), shape: [indices.length] },

@@ -5,7 +5,7 @@
  * the diffraction carries no information about the object.
  */
 import { createComplexImage, type ComplexImage } from "./complex-image.js";
-import { patchCorner, type ScanPosition } from "./forward-model.js";
+import { patchCorner, type ScanPosition } from "@studykit/ptycho";
 
 /** A stitched reconstruction: the object (zeros where uncovered), coverage counts and the covered box. */
 export interface StitchedObject {

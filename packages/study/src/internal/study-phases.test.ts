@@ -45,8 +45,18 @@ describe("phases C and D", () => {
     expect(maxTrainY).toBeLessThan(minTestY);
   });
 
-  it("mean photons per pattern are within 5% of each dose", () => {
+  it("mean photons per pattern are within 5% of each dose, and the stored amplitudes are noisy whole counts", () => {
     for (const record of phaseC.manifest.doses) expect(Math.abs(record.meanPhotonCount / record.dose - 1)).toBeLessThan(0.05);
+    // Amplitudes are sqrt(Poisson counts)/s: (amplitude·s)² is a whole number of photons at every pixel (the
+    // noise-free far field almost never is), so the seeded sampler really reached the forward model.
+    const record = phaseC.manifest.doses[0]!;
+    const diffraction = loadNpz(path.join(root, record.files.train))["diffraction"]!.data as Float32Array;
+    let worst = 0;
+    for (let index = 0; index < diffraction.length; index += 7) {
+      const counts = (diffraction[index]! * record.scale) ** 2;
+      worst = Math.max(worst, Math.abs(counts - Math.round(counts)));
+    }
+    expect(worst).toBeLessThan(1e-2);
   });
 
   it.skipIf(skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"])))("numpy reads the files, and Y·s is the object crop at (ycoords − N/2, xcoords − N/2)", () => {
