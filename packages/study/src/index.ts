@@ -24,8 +24,8 @@ export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPi
 export type { StudyManifest, StudyManifestJob, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
 export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepareSample, runPhaseC } from "./internal/simulate-phase.js";
 export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./internal/simulate-phase.js";
-export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, runPhaseD } from "./internal/overlap-phase.js";
-export type { GroupsFile, PhaseDManifest, PhaseDViewRecord } from "./internal/overlap-phase.js";
+export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./internal/overlap-phase.js";
+export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from "./internal/overlap-phase.js";
 export type { ComparisonResult, JobComparison } from "./internal/compare-phase.js";
 export type { ResolvedRuntime } from "./internal/runtime-selection.js";
 export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout.js";

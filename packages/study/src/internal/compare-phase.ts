@@ -211,7 +211,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
 
   const viewSummary = options.phaseD.views
     .filter((record) => record.dose === firstDose)
-    .map((record) => `${record.view}: S = ${record.spacing.toFixed(1)} px, ${record.accepted} of ${record.candidates} positions${record.status === "rejected" ? " (rejected)" : ""}`)
+    .map((record) => `${record.view} ${record.split}: S = ${record.spacing.toFixed(1)} px, ${record.accepted} of ${record.candidates} positions${record.status === "rejected" ? " (rejected)" : ""}`)
     .join("; ");
   const object = phaseC.object.source === "file" ? `${phaseC.object.file} (${phaseC.object.height}×${phaseC.object.width})` : `procedural ${phaseC.object.height}×${phaseC.object.width}, seed ${config.seed}`;
   await writeStudyReport(

@@ -1,9 +1,12 @@
 /**
- * Phase D — overlap views. For each dose and each overlap view (dense, sparse) the training positions are
- * thinned by the spacing threshold S = (1 − f)·N; an accepted view is written as
- * `phaseD/dose_<d>/<view>/<view>_train.npz` (the same keys as Phase C, rows of the kept positions) with its
- * gridsize-2 groups in `<view>_groups.json`. A view below the minimum count is rejected: no files, and the
- * reason is recorded in `phaseD/phase_manifest.json`, which the job matrix turns into skip events.
+ * Phase D — overlap views. For each dose, each overlap view (dense, sparse) and each split (train, test) the
+ * split's positions are thinned by the spacing threshold S = (1 − f)·N; an accepted view is written as
+ * `phaseD/dose_<d>/<view>/<view>_<split>.npz` (the same keys as Phase C, rows of the kept positions). A
+ * training view also gets its gridsize-2 groups in `<view>_groups.json` (the networks train on them); a test
+ * view is what Phase F's iterative reconstruction of that view reads. A view below the minimum count is
+ * rejected by the same rule in both splits: no files, and the reason is recorded in
+ * `phaseD/phase_manifest.json`, which the job matrix (train) and Phase F (train and test) turn into skip
+ * events.
  */
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
@@ -16,19 +19,24 @@ import type { PhaseCManifest } from "./simulate-phase.js";
 import { codedFileSystemError } from "./file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
-export const PHASE_D_MANIFEST_VERSION = 1;
+/** Format version of the Phase D manifest (2: records carry their split, test views exist). */
+export const PHASE_D_MANIFEST_VERSION = 2;
 
 /** Channels per gridsize-2 group (C = gridsize²). */
 export const GROUP_SIZE = 4;
 
-/** One (dose, view) outcome. */
+/** The splits of Phase C. */
+export type StudySplit = "train" | "test";
+
+/** One (dose, view, split) outcome. */
 export interface PhaseDViewRecord {
   readonly dose: number;
   readonly view: OverlapViewName;
+  readonly split: StudySplit;
   readonly overlapFraction: number;
   /** S = (1 − f)·N, pixels. */
   readonly spacing: number;
-  /** Training positions considered. */
+  /** The split's positions considered. */
   readonly candidates: number;
   /** Positions kept by the spacing filter. */
   readonly accepted: number;
@@ -36,9 +44,9 @@ export interface PhaseDViewRecord {
   readonly status: "accepted" | "rejected";
   /** Why a rejected view was rejected. */
   readonly reason: string | null;
-  /** Relative paths (null when rejected). */
-  readonly files: { readonly train: string; readonly groups: string } | null;
-  /** Fingerprint of the group selection: the feature signature of the view's jobs. */
+  /** Relative paths (null when rejected); only a training view has groups. */
+  readonly files: { readonly dataset: string; readonly groups: string | null } | null;
+  /** Fingerprint of the group selection: the feature signature of the view's training jobs (train only). */
   readonly groupsSha256: string | null;
   /** Snapshot hash of the view's npz, checked before it is reused. */
   readonly snapshot: string | null;
@@ -82,8 +90,11 @@ function rows(array: NdArray, indices: readonly number[]): ArrayInput {
 function viewIntact(root: string, record: PhaseDViewRecord): boolean {
   if (record.files === null) return true;
   try {
-    const groups = (JSON.parse(readFileSync(path.join(root, record.files.groups), "utf8")) as GroupsFile).groups;
-    return datasetSnapshotHash(path.join(root, record.files.train)) === record.snapshot && fingerprint(groups as never) === record.groupsSha256;
+    if (record.files.groups !== null) {
+      const groups = (JSON.parse(readFileSync(path.join(root, record.files.groups), "utf8")) as GroupsFile).groups;
+      if (fingerprint(groups as never) !== record.groupsSha256) return false;
+    }
+    return datasetSnapshotHash(path.join(root, record.files.dataset)) === record.snapshot;
   } catch {
     return false;
   }
@@ -95,6 +106,11 @@ function readManifest(file: string): PhaseDManifest | null {
   } catch {
     return null;
   }
+}
+
+/** The record of (dose, view, split), or null (baseline, or a view the configuration lacks). */
+export function findViewRecord(manifest: PhaseDManifest, dose: number, view: string, split: StudySplit): PhaseDViewRecord | null {
+  return manifest.views.find((record) => record.dose === dose && record.view === view && record.split === split) ?? null;
 }
 
 /** The overlap views of the configuration (baseline has none). */
@@ -124,39 +140,48 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
   const size = phaseC.probe.size;
   const records: PhaseDViewRecord[] = [];
   for (const doseRecord of phaseC.doses) {
-    const source = path.join(root, doseRecord.files.train);
-    const arrays = loadNpz(source);
-    const xs = arrays["xcoords"]!.data as Float64Array;
-    const ys = arrays["ycoords"]!.data as Float64Array;
-    const positions: ScanPosition[] = Array.from(xs, (x, index) => ({ x, y: ys[index]! }));
-    for (const view of views) {
-      const overlapFraction = config.overlap[view];
-      const spacing = spacingThreshold(overlapFraction, size);
-      const kept = selectBySpacing(positions, spacing);
-      const base = { dose: doseRecord.dose, view, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, minCount: config.overlap.minCount };
-      if (kept.length < config.overlap.minCount || kept.length < GROUP_SIZE) {
-        const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${kept.length} of ${positions.length} training positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
-        records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, snapshot: null, groupCount: 0 });
-        // Files of an earlier, accepted build of this view must not make its jobs look runnable.
-        rmSync(path.join(root, STUDY_LAYOUT.viewDataset(doseRecord.dose, view)), { force: true });
-        rmSync(path.join(root, STUDY_LAYOUT.viewGroups(doseRecord.dose, view)), { force: true });
-        log(`phase D: dose ${doseRecord.dose} ${view}: rejected (${kept.length} < ${config.overlap.minCount})`);
-        continue;
+    for (const split of ["train", "test"] as const) {
+      const source = path.join(root, doseRecord.files[split]);
+      const arrays = loadNpz(source);
+      const xs = arrays["xcoords"]!.data as Float64Array;
+      const ys = arrays["ycoords"]!.data as Float64Array;
+      const positions: ScanPosition[] = Array.from(xs, (x, index) => ({ x, y: ys[index]! }));
+      for (const view of views) {
+        const overlapFraction = config.overlap[view];
+        const spacing = spacingThreshold(overlapFraction, size);
+        const kept = selectBySpacing(positions, spacing);
+        const base = { dose: doseRecord.dose, view, split, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, minCount: config.overlap.minCount };
+        const dataset = STUDY_LAYOUT.viewDataset(doseRecord.dose, view, split);
+        const groupsPath = split === "train" ? STUDY_LAYOUT.viewGroups(doseRecord.dose, view) : null;
+        if (kept.length < config.overlap.minCount || kept.length < GROUP_SIZE) {
+          const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${kept.length} of ${positions.length} ${split === "train" ? "training" : "test"} positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
+          records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, snapshot: null, groupCount: 0 });
+          // Files of an earlier, accepted build of this view must not make its jobs look runnable.
+          rmSync(path.join(root, dataset), { force: true });
+          if (groupsPath !== null) rmSync(path.join(root, groupsPath), { force: true });
+          log(`phase D: dose ${doseRecord.dose} ${view} ${split}: rejected (${kept.length} < ${config.overlap.minCount})`);
+          continue;
+        }
+        const target = path.join(root, dataset);
+        mkdirSync(path.dirname(target), { recursive: true });
+        const out: Record<string, ArrayInput> = {};
+        for (const [key, array] of Object.entries(arrays)) {
+          out[key] = key === "objectGuess" || key === "probeGuess" ? array : rows(array, kept);
+        }
+        saveNpz(target, out);
+        let groupsSha256: string | null = null;
+        let groupCount = 0;
+        if (groupsPath !== null) {
+          const keptPositions = kept.map((index) => positions[index]!);
+          const groups = buildGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed });
+          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed, groups };
+          writeFileAtomicSync(path.join(root, groupsPath), `${JSON.stringify(groupsFile)}\n`);
+          groupsSha256 = fingerprint(groups as never);
+          groupCount = groups.length;
+        }
+        records.push({ ...base, status: "accepted", reason: null, files: { dataset, groups: groupsPath }, groupsSha256, snapshot: datasetSnapshotHash(target), groupCount });
+        log(`phase D: dose ${doseRecord.dose} ${view} ${split}: ${kept.length} of ${positions.length} positions (S = ${spacing.toFixed(1)} px)${groupsPath !== null ? `, ${groupCount} groups` : ""}`);
       }
-      const keptPositions = kept.map((index) => positions[index]!);
-      const groups = buildGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed });
-      const files = { train: STUDY_LAYOUT.viewDataset(doseRecord.dose, view), groups: STUDY_LAYOUT.viewGroups(doseRecord.dose, view) };
-      const target = path.join(root, files.train);
-      mkdirSync(path.dirname(target), { recursive: true });
-      const out: Record<string, ArrayInput> = {};
-      for (const [key, array] of Object.entries(arrays)) {
-        out[key] = key === "objectGuess" || key === "probeGuess" ? array : rows(array, kept);
-      }
-      saveNpz(target, out);
-      const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, seed: config.seed, groups };
-      writeFileAtomicSync(path.join(root, files.groups), `${JSON.stringify(groupsFile)}\n`);
-      records.push({ ...base, status: "accepted", reason: null, files, groupsSha256: fingerprint(groups as never), snapshot: datasetSnapshotHash(target), groupCount: groups.length });
-      log(`phase D: dose ${doseRecord.dose} ${view}: ${kept.length} of ${positions.length} positions (S = ${spacing.toFixed(1)} px), ${groups.length} groups`);
     }
   }
   const manifest: PhaseDManifest = { formatVersion: PHASE_D_MANIFEST_VERSION, phase: "D", inputsHash, gridsize: 2, groupCandidates: config.overlap.candidates, views: records };

@@ -14,7 +14,7 @@ export const STUDY_LAYOUT = {
   patched: (dose: number, split: "train" | "test") => `phaseC/${doseDirectory(dose)}/patched_${split}.npz`,
   phaseDDir: "phaseD",
   phaseDManifest: "phaseD/phase_manifest.json",
-  viewDataset: (dose: number, view: string) => `phaseD/${doseDirectory(dose)}/${view}/${view}_train.npz`,
+  viewDataset: (dose: number, view: string, split: "train" | "test" = "train") => `phaseD/${doseDirectory(dose)}/${view}/${view}_${split}.npz`,
   viewGroups: (dose: number, view: string) => `phaseD/${doseDirectory(dose)}/${view}/${view}_groups.json`,
   trainingDir: "phaseE",
   comparisonDir: "phaseG",

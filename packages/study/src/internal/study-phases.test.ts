@@ -85,24 +85,52 @@ print(json.dumps({"err": err, "photons": photons}))`;
 
   it("phase D keeps dense positions ≥ S apart, groups them in fours, and rejects a view below the minimum", () => {
     const { manifest } = runPhaseD(config, root, phaseC.manifest);
-    const dense = manifest.views.find((record) => record.view === "dense" && record.dose === 1000)!;
+    const dense = manifest.views.find((record) => record.view === "dense" && record.dose === 1000 && record.split === "train")!;
     expect(dense.status).toBe("accepted");
     expect(dense.spacing).toBeCloseTo(spacingThreshold(0.7, 32), 10);
-    const view = loadNpz(path.join(root, dense.files!.train));
+    const view = loadNpz(path.join(root, dense.files!.dataset));
     const xs = view["xcoords"]!.data as Float64Array;
     const ys = view["ycoords"]!.data as Float64Array;
     expect(xs.length).toBe(dense.accepted);
     for (let i = 0; i < xs.length; i++) {
       for (let j = i + 1; j < xs.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
     }
-    const groups = JSON.parse(readFileSync(path.join(root, dense.files!.groups), "utf8")) as GroupsFile;
+    const groups = JSON.parse(readFileSync(path.join(root, dense.files!.groups!), "utf8")) as GroupsFile;
     expect(groups.groups).toHaveLength(dense.accepted);
     for (const group of groups.groups) expect(new Set(group).size).toBe(4);
     // On a 128×128 object with 300 positions the sparse view (S = 25.6 px) keeps too few points.
-    const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000)!;
+    const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000 && record.split === "train")!;
     expect(sparse.status).toBe("rejected");
     expect(sparse.reason).toMatch(/spacing threshold/);
     expect(existsSync(path.join(root, "phaseD/dose_1000/sparse"))).toBe(false);
+  });
+
+  it("phase D cuts the test split's views by the same rule, from the test positions only, without groups", () => {
+    const { manifest } = runPhaseD(config, root, phaseC.manifest);
+    const test = loadNpz(path.join(root, "phaseC/dose_1000/patched_test.npz"));
+    const testYs = test["ycoords"]!.data as Float64Array;
+    const dense = manifest.views.find((record) => record.view === "dense" && record.dose === 1000 && record.split === "test")!;
+    expect(dense.status).toBe("accepted");
+    expect(dense.candidates).toBe(phaseC.manifest.positions.test);
+    expect(dense.files).toEqual({ dataset: "phaseD/dose_1000/dense/dense_test.npz", groups: null });
+    const view = loadNpz(path.join(root, dense.files!.dataset));
+    const xs = view["xcoords"]!.data as Float64Array;
+    const ys = view["ycoords"]!.data as Float64Array;
+    expect(xs.length).toBe(dense.accepted);
+    // Every kept position is a test position (y on the test side of the split), at least S from the others.
+    for (const y of ys) expect(y).toBeGreaterThanOrEqual(Math.min(...testYs));
+    for (let i = 0; i < xs.length; i++) {
+      for (let j = i + 1; j < xs.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
+    }
+    // The diffraction rows travel with their positions: scan_index picks the same rows of Phase C's test file.
+    const scanIndex = Array.from(view["scan_index"]!.data as BigInt64Array, Number);
+    const testIndex = Array.from(test["scan_index"]!.data as BigInt64Array, Number);
+    const pixels = 32 * 32;
+    const row = testIndex.indexOf(scanIndex[1]!);
+    expect(Array.from((view["diffraction"]!.data as Float32Array).subarray(pixels, 2 * pixels))).toEqual(Array.from((test["diffraction"]!.data as Float32Array).subarray(row * pixels, (row + 1) * pixels)));
+    const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000 && record.split === "test")!;
+    expect(sparse.status).toBe("rejected");
+    expect(sparse.reason).toMatch(/test positions/);
   });
 });
 

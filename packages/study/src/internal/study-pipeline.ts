@@ -39,7 +39,7 @@ import type { StudyConfig, StudyViewName } from "../study-config.js";
 import { codedFileSystemError } from "./file-system-errors.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
-import { runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
 import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
 import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
@@ -139,8 +139,9 @@ function trainJobModule(): string {
   return srcIndex >= 0 ? path.join([...parts.slice(0, srcIndex), "dist", ...parts.slice(srcIndex + 1)].join(path.sep), "train-job.js") : beside;
 }
 
+/** The training view a job of the matrix trains on. */
 function viewRecord(phaseD: PhaseDManifest, dose: number, view: string) {
-  return phaseD.views.find((record) => record.dose === dose && record.view === view) ?? null;
+  return findViewRecord(phaseD, dose, view, "train");
 }
 
 /** Hashes job inputs: array-content snapshot hashes for npz, SHA-256 of the bytes otherwise. */
