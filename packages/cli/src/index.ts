@@ -10,6 +10,8 @@ export function runCli(argv: readonly string[], context: Partial<CliContext> = {
   return runWithContext(argv, {
     stdout: context.stdout ?? ((text) => process.stdout.write(text)),
     stderr: context.stderr ?? ((text) => process.stderr.write(text)),
+    // A caller's own stderr function is not the process's terminal unless it says so.
+    stderrIsTerminal: context.stderrIsTerminal ?? (context.stderr === undefined && process.stderr.isTTY === true),
     cwd: context.cwd ?? process.cwd(),
     exitCode: 0,
   });

@@ -10,12 +10,13 @@ import { registerInfoCommand } from "./commands/version-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerHashCommand } from "./commands/hash.js";
 import { registerNpzCommand } from "./commands/npz.js";
+import { registerReconstructCommand } from "./commands/reconstruct.js";
 import { registerStudyCommand } from "./commands/study.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerStudyCommand, registerWorkerCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerReconstructCommand, registerStudyCommand, registerWorkerCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")
