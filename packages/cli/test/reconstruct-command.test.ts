@@ -225,6 +225,19 @@ describe("studykit reconstruct", { timeout: 120_000 }, () => {
     expect(updated.some((value, index) => Math.abs(value - probe.data[index]!) > 1e-6)).toBe(true);
   });
 
+  it("--object-guess shape-only scores nothing: no phase_mae member, objectError null, n/a in the text", () => {
+    const json = run("reconstruct", "high-dose.npz", "--iterations", "3", "--object-guess", "shape-only", "--out", "shape-only", "--json");
+    expect(json.status, json.stderr).toBe(0);
+    const summary = JSON.parse(json.stdout) as JsonSummary;
+    expect(summary.objectError).toBeNull();
+    expect(summary.history.phaseMae).toBeNull();
+    expect(Object.keys(loadNpz(path.join(work, "shape-only", "reconstruction.npz"))).sort()).toEqual(["fourier_error", "object", "parameters", "positions", "probe"]);
+    const text = run("reconstruct", "high-dose.npz", "--iterations", "3", "--object-guess", "shape-only", "--out", "shape-only");
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain("object error: n/a");
+    expect(text.stderr).not.toContain("phase MAE");
+  });
+
   it.each([
     [["--algorithm", "lsqml"], /unknown --algorithm "lsqml": use one of epie, rpie, minibatch/],
     [["--iterations", "2.5"], /--iterations must be a whole number ≥ 1, got "2\.5"/],
@@ -234,6 +247,7 @@ describe("studykit reconstruct", { timeout: 120_000 }, () => {
     [["--algorithm", "rpie", "--alpha", "1.5"], /--alpha 1\.5 is out of range for rpie/],
     [["--batch-size", "8"], /--batch-size applies to --algorithm minibatch only/],
     [["--seed", "-1"], /--seed must be a whole number ≥ 0/],
+    [["--object-guess", "truth"], /unknown --object-guess "truth": use ground-truth or shape-only/],
   ])("bad flags %j exit 2 with E_USAGE before reading the file, writing nothing", (flags, message) => {
     // The input does not exist: a usage error must come first, so the file is never looked at.
     const result = run("reconstruct", "missing.npz", ...flags, "--out", "bad-flags");

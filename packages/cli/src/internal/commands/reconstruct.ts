@@ -9,7 +9,9 @@
  * - Progress on stderr after every iteration: a bar on a terminal, one plain line per iteration otherwise.
  * - Summary on stdout (text, or one JSON object with `--json`): algorithm, iterations, positions/s, wall
  *   time, final Fourier error, the object error when the file holds the ground truth, the output's path and
- *   SHA-256 (and with `--json` the error history and the resolved parameters).
+ *   SHA-256 (and with `--json` the error history and the resolved parameters). The file's `objectGuess` is
+ *   taken as the ground truth, as in the study's simulated files; `--object-guess shape-only` (measured
+ *   data, where it is only an earlier estimate) uses it for the object's shape and scores nothing.
  * - Every flag is checked before the file is read (`E_USAGE`, exit 2); a bad file is ptycho's coded error
  *   (exit 2). Ctrl-C (or SIGTERM) cancels between positions: exit 130 (143), nothing written; a second
  *   Ctrl-C exits at once.
@@ -19,7 +21,7 @@ import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { hasErrorCode, IoError, IoErrorCode, sha256File, StudykitError } from "@studykit/native";
-import type { ReconstructionAlgorithm, ReconstructionProgress, ReconstructionResult } from "@studykit/ptycho";
+import type { ObjectGuessRole, ReconstructionAlgorithm, ReconstructionProgress, ReconstructionResult } from "@studykit/ptycho";
 import type { CliContext } from "../cli-context.js";
 import { reportError } from "../error-report.js";
 
@@ -33,6 +35,7 @@ export const RECONSTRUCTION_FILE = "reconstruction.npz";
 const SIGNAL_EXIT: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130, SIGTERM: 143 };
 
 const ALGORITHMS: readonly ReconstructionAlgorithm[] = ["epie", "rpie", "minibatch"];
+const OBJECT_GUESS_ROLES: readonly ObjectGuessRole[] = ["ground-truth", "shape-only"];
 
 interface ReconstructFlags {
   algorithm: string;
@@ -42,6 +45,7 @@ interface ReconstructFlags {
   batchSize?: number;
   threads?: number;
   seed: number;
+  objectGuess: string;
   out?: string;
   json?: boolean;
 }
@@ -69,6 +73,7 @@ function alphaFlag(text: string): number {
 function checkFlags(flags: ReconstructFlags): ReconstructionAlgorithm {
   const algorithm = flags.algorithm as ReconstructionAlgorithm;
   if (!ALGORITHMS.includes(algorithm)) throw usage(`unknown --algorithm ${JSON.stringify(flags.algorithm)}: use one of ${ALGORITHMS.join(", ")}`);
+  if (!OBJECT_GUESS_ROLES.includes(flags.objectGuess as ObjectGuessRole)) throw usage(`unknown --object-guess ${JSON.stringify(flags.objectGuess)}: use ${OBJECT_GUESS_ROLES.join(" or ")}`);
   if (flags.probeUpdateFrom !== undefined && flags.probeUpdateFrom >= flags.iterations) {
     throw usage(
       `--probe-update-from ${flags.probeUpdateFrom} is not below --iterations ${flags.iterations}: the probe would never be updated (iterations count from 0; drop the flag to keep the known probe)`,
@@ -244,6 +249,7 @@ export function registerReconstructCommand(program: Command, context: CliContext
     .option("--batch-size <b>", "positions per step of --algorithm minibatch (default 32)", integerFlag("--batch-size", 1))
     .option("--threads <t>", "FFT threads of --algorithm minibatch (default 2; the result does not depend on it)", integerFlag("--threads", 1))
     .option("--seed <s>", "seed of the position order", integerFlag("--seed", 0), 0)
+    .option("--object-guess <role>", "what the file's objectGuess is: ground-truth (scores every iteration; the study's simulated files) or shape-only (measured data)", "ground-truth")
     .option("--out <dir>", "output directory (default: <file name>-reconstruction/ beside the file)")
     .option("--json", "print one JSON object (summary, error history, output path and SHA-256) on stdout")
     .action(async (file: string, flags: ReconstructFlags) => {
@@ -256,7 +262,7 @@ export function registerReconstructCommand(program: Command, context: CliContext
       const { loadPtychoProblem, reconstruct, saveReconstruction } = await loadPtycho();
       let problem;
       try {
-        problem = loadPtychoProblem(input);
+        problem = loadPtychoProblem(input, { objectGuess: flags.objectGuess as ObjectGuessRole });
       } catch (error) {
         throw withSimulationHint(error, input, file);
       }
@@ -299,7 +305,7 @@ export function registerReconstructCommand(program: Command, context: CliContext
       }
       const objectLine = summary.objectError
         ? `object error: phase MAE ${summary.objectError.phaseMae.toFixed(4)} rad, amplitude MAE ${summary.objectError.amplitudeMae.toFixed(4)} (central ${result.parameters.scoreWindow}×${result.parameters.scoreWindow} windows, ${summary.objectError.scoredPixels} px, global phase removed)`
-        : "object error: n/a (no ground truth)";
+        : "object error: n/a (--object-guess shape-only: no ground truth)";
       const lines = [
         `reconstructed ${file}: ${summary.algorithm}, ${summary.iterations} iterations over ${summary.positions} positions`,
         `speed: ${Math.round(summary.positionsPerSecond)} positions/s; wall time ${summary.wallTimeSeconds.toFixed(2)} s (reconstruction ${summary.reconstructionSeconds.toFixed(2)} s)`,
