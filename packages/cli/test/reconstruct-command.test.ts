@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -259,7 +259,7 @@ describe("studykit reconstruct", { timeout: 120_000 }, () => {
     expect(existsSync(path.join(work, "bad-flags"))).toBe(false);
   });
 
-  it("an --out that cannot be a directory exits 2 with E_IO before the reconstruction starts", () => {
+  it("an --out where reconstruction.npz cannot be written exits 2 with E_IO… before the reconstruction starts", () => {
     const file = path.join(work, "a-file");
     writeFileSync(file, "not a directory\n");
     for (const [out, reason] of [
@@ -273,6 +273,11 @@ describe("studykit reconstruct", { timeout: 120_000 }, () => {
       expect(result.stderr).not.toContain("iteration");
     }
     expect(readFileSync(file, "utf8")).toBe("not a directory\n");
+    mkdirSync(path.join(work, "blocked", "reconstruction.npz"), { recursive: true });
+    const blocked = run("reconstruct", "high-dose.npz", "--out", "blocked");
+    expect(blocked.status, blocked.stderr).toBe(2);
+    expect(blocked.stderr).toMatch(/^error\[E_IO_IS_DIRECTORY\]: cannot write .*blocked\/reconstruction\.npz: it is a directory/);
+    expect(blocked.stderr).not.toContain("iteration");
   });
 
   it("a file lacking a key exits 2 with E_PTYCHO_MISSING_KEY naming the file and the key, writing nothing", () => {

@@ -121,6 +121,10 @@ function checkOutputDirectory(directory: string): void {
     const where = existing === directory ? "something that is not a directory already has that name" : `${existing} is a regular file, not a directory`;
     throw new IoError(IoErrorCode.Other, `cannot write ${path.join(directory, RECONSTRUCTION_FILE)}: ${where}; choose another --out DIR`, existing);
   }
+  const target = path.join(directory, RECONSTRUCTION_FILE);
+  if (existing === directory && statOf(target)?.isDirectory()) {
+    throw new IoError(IoErrorCode.IsDirectory, `cannot write ${target}: it is a directory; remove it or choose another --out DIR`, target);
+  }
   try {
     accessSync(existing, constants.W_OK);
   } catch (error) {
@@ -130,12 +134,11 @@ function checkOutputDirectory(directory: string): void {
 
 /** A file-system failure of the save (a full disk, a directory removed meanwhile) as a coded `E_IO` error. */
 function saveFailure(error: unknown, output: string): unknown {
-  // Coded errors (E_...) pass; Node's system errors (ENOSPC, EACCES: no underscore) get a code here.
-  if (hasErrorCode(error)) return error;
-  const system = (error as { code?: unknown }).code;
-  return new IoError(IoErrorCode.Other, `cannot write ${output}: ${(error as Error).message}${typeof system === "string" ? ` [${system}]` : ""}; nothing was written there (check free space and permissions, or choose another --out DIR)`, output, {
-    cause: error,
-  });
+  // Coded errors (E_...) and bugs pass unchanged; only Node's system errors (ENOSPC, EACCES, ...: they
+  // carry the failed syscall) are the user's to fix.
+  if (hasErrorCode(error) || typeof (error as { syscall?: unknown } | null)?.syscall !== "string") return error;
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new IoError(IoErrorCode.Other, `cannot write ${output}: ${message} [${code}]; nothing was written there (check free space and permissions, or choose another --out DIR)`, output, { cause: error });
 }
 
 /**
