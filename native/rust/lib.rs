@@ -1,9 +1,10 @@
 //! studykit's native addon.
 //!
-//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`, `fft`) with their
-//! own tests; this file is the thin N-API adapter: it converts arguments, calls one `*_impl` per
-//! operation, and converts results. Operations that touch files run on libuv worker threads and return
-//! promises; their `*Sync` counterparts run the same `*_impl` on the calling thread.
+//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`, `fft`,
+//! `ptycho_update`) with their own tests; this file is the thin N-API adapter: it converts arguments,
+//! calls one `*_impl` per operation, and converts results. Operations that touch files run on libuv
+//! worker threads and return promises; their `*Sync` counterparts run the same `*_impl` on the calling
+//! thread.
 
 pub mod conv2d;
 pub mod crc32;
@@ -17,6 +18,7 @@ pub mod mmap;
 pub mod napi_ffi;
 pub mod napi_glue;
 pub mod parallel;
+pub mod ptycho_update;
 pub mod sha256;
 
 use napi_ffi::{napi_callback_info, napi_env, napi_type_tag, napi_value, typedarray_type as kind};
@@ -123,6 +125,11 @@ fn fft2_impl<T: fft::FftFloat>(data: &mut [T], n: usize, inverse: bool, threads:
     // Several chunks per thread, so a thread the scheduler parks hands its share to the others.
     let per_chunk = images.div_ceil(threads * 8);
     parallel::for_each_unit_chunk(data, images, threads, per_chunk, |_, images| fft::fft2_batch(images, n, inverse))
+}
+
+/// Runs one sequential PIE sweep over `order` (see `ptycho_update`); returns Σ(|Ψ| − M)².
+fn pie_sweep_impl(object: &mut [f64], probe: &mut [f64], scan: &ptycho_update::PieScan, order: &[u32], settings: &ptycho_update::PieSettings) -> f64 {
+    ptycho_update::pie_sweep(object, probe, scan, order, settings)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -719,6 +726,48 @@ unsafe fn prepare_fft2(env: napi_env, info: napi_callback_info) -> NativeResult<
 }
 kernel_exports!(js_fft2_in_place, js_fft2_in_place_async, prepare_fft2, "studykit:fft2InPlace");
 
+/// `pieSweep(object: Float64Array, objectHeight, objectWidth, probe: Float64Array, n, measured:
+/// Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight, probeWeight,
+/// updateProbe: boolean) -> number`: updates `object` (and `probe`) in place, returns Σ(|Ψ| − M)².
+unsafe fn prepare_pie_sweep(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [object, height, width, probe, size, measured, corners, order, rule, alpha, beta, update] = arguments::<12>(env, info)?;
+    let object_view = typed_view(env, object, "object", &[kind::FLOAT64], "Float64Array")?;
+    let probe_view = typed_view(env, probe, "probe", &[kind::FLOAT64], "Float64Array")?;
+    let measured_view = typed_view(env, measured, "measured", &[kind::FLOAT32], "Float32Array")?;
+    let corners_view = typed_view(env, corners, "corners", &[kind::INT32], "Int32Array")?;
+    let order_view = typed_view(env, order, "order", &[kind::UINT32], "Uint32Array")?;
+    distinct(&[&object_view, &probe_view, &measured_view, &corners_view, &order_view])?;
+    let rule = match string_of(env, rule, "rule")?.as_str() {
+        "epie" => ptycho_update::PieRule::Epie,
+        "rpie" => ptycho_update::PieRule::Rpie,
+        other => return Err(NativeError::argument(format!("rule must be \"epie\" or \"rpie\", got {other:?}"))),
+    };
+    let mut update_probe = false;
+    let mut value_kind = 0;
+    napi_ffi::napi_typeof(env, update, &mut value_kind);
+    if value_kind != napi_ffi::value_type::BOOLEAN || napi_ffi::napi_get_value_bool(env, update, &mut update_probe) != napi_ffi::NAPI_OK {
+        return Err(NativeError::argument("updateProbe must be a boolean"));
+    }
+    let settings = ptycho_update::PieSettings {
+        rule,
+        object_weight: number_or(env, alpha, "objectWeight", f64::NAN)?,
+        probe_weight: number_or(env, beta, "probeWeight", f64::NAN)?,
+        update_probe,
+    };
+    let (object_height, object_width, n) = (index_of(env, height, "objectHeight")?, index_of(env, width, "objectWidth")?, index_of(env, size, "n")?);
+    let scan = ptycho_update::PieScan { n, object_height, object_width, measured: view_slice::<f32>(&measured_view), corners: view_slice::<i32>(&corners_view) };
+    ptycho_update::check_sweep(object_view.byte_length / 8, probe_view.byte_length / 8, &scan, view_slice::<u32>(&order_view), &settings)
+        .map_err(|error| NativeError::new(error.code, error.message))?;
+    let views = [&object_view, &probe_view, &measured_view, &corners_view, &order_view].map(SendView::of);
+    let job: KernelJob = Box::new(move || {
+        let [object, probe, measured, corners, order] = views;
+        let scan = ptycho_update::PieScan { n, object_height, object_width, measured: unsafe { measured.slice::<f32>() }, corners: unsafe { corners.slice::<i32>() } };
+        Some(pie_sweep_impl(unsafe { object.slice_mut::<f64>() }, unsafe { probe.slice_mut::<f64>() }, &scan, unsafe { order.slice::<u32>() }, &settings))
+    });
+    Ok(Prepared { job, arrays: vec![object, probe, measured, corners, order] })
+}
+kernel_exports!(js_pie_sweep, js_pie_sweep_async, prepare_pie_sweep, "studykit:pieSweep");
+
 // ---------------------------------------------------------------------------------------------------
 // Test hook.
 
@@ -775,6 +824,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("crc32Async", js_crc32_async),
         ("fft2InPlace", js_fft2_in_place),
         ("fft2InPlaceAsync", js_fft2_in_place_async),
+        ("pieSweep", js_pie_sweep),
+        ("pieSweepAsync", js_pie_sweep_async),
         ("conv2dForward", conv2d::js::js_conv2d_forward),
         ("conv2dBackpropInput", conv2d::js::js_conv2d_backprop_input),
         ("conv2dBackpropFilter", conv2d::js::js_conv2d_backprop_filter),

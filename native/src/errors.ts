@@ -71,6 +71,21 @@ export const FftErrorCode = {
   Option: "E_FFT_OPTION",
 } as const;
 
+/**
+ * Error codes of the PIE sweep kernel (`pieSweep`, `pieSweepAsync`), raised as {@link NativeError}s by the
+ * addon and the fallback alike.
+ */
+export const PieErrorCode = {
+  /** An array is not of its documented type (`Float64Array` object and probe, `Float32Array` measured, ...). */
+  Type: "E_PIE_TYPE",
+  /** Lengths do not match the stated shapes, or the probe side is not a supported power of two. */
+  Shape: "E_PIE_SHAPE",
+  /** `order` names a position the scan does not have, or a position's patch is not inside the object. */
+  Position: "E_PIE_POSITION",
+  /** A weight is outside its rule's range (ePIE (0, 2], rPIE [0, 1]), or the rule is unknown. */
+  Weight: "E_PIE_WEIGHT",
+} as const;
+
 /** Code of {@link CancelledError}. */
 export const CANCELLED_CODE = "E_CANCELLED";
 

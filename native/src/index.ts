@@ -12,6 +12,8 @@
  *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`, `crc32`.
  * - FFT: `fft2InPlace` / `fft2InPlaceAsync` (batched 2-D complex DFT of square power-of-two images, as
  *   `numpy.fft.fft2` / `ifft2`; AVX2/FMA on several threads).
+ * - Ptychography: `pieSweep` / `pieSweepAsync` (the fused ePIE / rPIE per-position update over a list of
+ *   positions: exit wave, FFT, modulus constraint, object and probe update).
  * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
  */
 import { activeBinding, nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
@@ -28,6 +30,7 @@ export {
   CancelledError,
   CANCELLED_CODE,
   FftErrorCode,
+  PieErrorCode,
   hasErrorCode,
 } from "./errors.js";
 export type { LoadAttempt } from "./internal/loader.js";
@@ -67,6 +70,9 @@ export type { Conv2dGeometry } from "./internal/conv2d.js";
 
 export { fft2InPlace, fft2InPlaceAsync } from "./internal/fft.js";
 export type { Fft2Options } from "./internal/fft.js";
+
+export { pieSweep, pieSweepAsync } from "./internal/pie-sweep.js";
+export type { PieRule, PieSweepArguments } from "./internal/pie-sweep.js";
 
 /** Bytes accepted by the hashing functions. */
 export type BytesLike = ArrayBufferView | ArrayBuffer;

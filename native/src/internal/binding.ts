@@ -65,6 +65,13 @@ export interface NativeBinding {
   fft2InPlace(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): void;
   fft2InPlaceAsync(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): Promise<void>;
 
+  /**
+   * One sequential PIE (ePIE / rPIE) sweep over the positions `order`, updating `object` (and `probe` when
+   * `updateProbe`) in place; returns Σ(|Ψ| − M)² over them. The async form runs on a libuv worker.
+   */
+  pieSweep(object: Float64Array, objectHeight: number, objectWidth: number, probe: Float64Array, n: number, measured: Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight: number, probeWeight: number, updateProbe: boolean): number;
+  pieSweepAsync(object: Float64Array, objectHeight: number, objectWidth: number, probe: Float64Array, n: number, measured: Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight: number, probeWeight: number, updateProbe: boolean): Promise<number>;
+
   /** NHWC convolution kernels; `geometry` is the 15 numbers of `Conv2dGeometry` in field order. */
   conv2dForward(x: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
@@ -114,5 +121,7 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "conv2dBackpropFilter",
   "fft2InPlace",
   "fft2InPlaceAsync",
+  "pieSweep",
+  "pieSweepAsync",
   "debugPanic",
 ];
