@@ -1,9 +1,10 @@
 /**
- * End to end: `studykit study run` on a tiny configuration through all four phases (simulate, overlap
- * views, train, compare + report), run three times. Checks the study manifest, the skip events of a
- * rejected view, bundle hashes against the files on disk, reuse on the second run, the report files, and
- * determinism: a third run with `--force` into a fresh output root rebuilds every dataset and bundle and
- * must give the same run ids and the same bundle SHA-256s.
+ * End to end: `studykit study run` on a tiny configuration through all five phases (simulate, overlap
+ * views, train, iterative reconstruction, compare + report), run three times. Checks the study manifest,
+ * the skip events of a rejected view, bundle and reconstruction hashes against the files on disk, reuse on
+ * the second run, the report files (networks and Phase F side by side), and determinism: a third run with
+ * `--force` into a fresh output root rebuilds every dataset, bundle and reconstruction and must give the
+ * same run ids and the same SHA-256s.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -35,8 +36,9 @@ const tiny = {
 interface Manifest {
   runId: string;
   identity: { strictKey: string };
-  phases: { C: { manifest: string; datasetSnapshots: Record<string, string> }; D: { manifest: string }; E: { manifest: string; skipSummary: string }; G: { comparison: string } };
+  phases: { C: { manifest: string; datasetSnapshots: Record<string, string> }; D: { manifest: string }; E: { manifest: string; skipSummary: string }; F: { manifest: string }; G: { comparison: string } };
   jobs: { id: string; status: string; view: string; dose: number; runId: string | null; bundlePath: string | null; bundleSha256: string | null; strictKey: string | null }[];
+  reconstructions: { id: string; status: string; view: string; split: string; dose: number; runId: string | null; strictKey: string | null; file: string | null; sha256: string | null; wallMs: number | null; reason: string | null }[];
   skipped_views: { jobId: string; reason: string; missingPaths: string[] }[];
   skipped_count: number;
   timings: Record<string, number>;
@@ -105,11 +107,12 @@ describe("studykit study run (tiny configuration)", () => {
   it("writes a non-trivial report: metrics table, plots, images", () => {
     const markdown = readFileSync(path.join(out, first.manifest.report.markdown), "utf8");
     for (const id of ["dose_1000/baseline/gs1", "dose_100000/dense/gs2"]) expect(markdown).toContain(id);
-    expect(markdown).toMatch(/\| 1e3 \| baseline \| 1 \| succeeded \| \d+\.\d+/);
+    expect(markdown).toMatch(/\| 1e3 \| baseline \| network gs1 \| succeeded \| \d+\.\d+/);
     expect(markdown).toContain("spacing threshold");
     const html = readFileSync(path.join(out, first.manifest.report.html), "utf8");
     expect(html).toContain("<svg");
-    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 4);
+    // Ground truth, the 4 networks and Phase F's 4 test-split reconstructions (baseline and dense at 2 doses).
+    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 4 + 2 * 4);
     const image = PNG.sync.read(readFileSync(path.join(out, "report/images/ground-truth-amplitude.png")));
     expect(image.width).toBeGreaterThan(16);
     const values = new Set<number>();
@@ -122,7 +125,50 @@ describe("studykit study run (tiny configuration)", () => {
       expect(job.metrics!.amplitudeMae).toBeGreaterThan(0);
       expect(job.metrics!.frc50ResolutionPx).toBeGreaterThanOrEqual(2);
     }
-    for (const key of ["phaseC_ms", "phaseD_ms", "phaseE_ms", "phaseG_ms", "total_ms"]) expect(first.manifest.timings[key]).toBeGreaterThan(0);
+    for (const key of ["phaseC_ms", "phaseD_ms", "phaseE_ms", "phaseF_ms", "phaseG_ms", "total_ms"]) expect(first.manifest.timings[key]).toBeGreaterThan(0);
+  });
+
+  it("reconstructs every dose × view × split iteratively (Phase F), with hashes that match the files", () => {
+    expect(first.stderr).toMatch(/phase F \[2\/12\] dose_1000\/baseline\/test: epie 50 iterations over \d+ positions in \d+\.\d+ s/);
+    expect(first.stderr).toMatch(/phase F: 8 reconstructed, 0 reused, 4 skipped in \d+\.\d+ s/);
+    expect(first.stderr).toMatch(/phase times: C \d+\.\d s, D \d+\.\d s, E \d+\.\d s, F \d+\.\d s, G \d+\.\d s; total/);
+    const reconstructions = first.manifest.reconstructions;
+    expect(reconstructions.map((record) => record.id)).toEqual(
+      ["dose_1000", "dose_100000"].flatMap((dose) => ["baseline", "dense", "sparse"].flatMap((view) => [`${dose}/${view}/train`, `${dose}/${view}/test`])),
+    );
+    for (const record of reconstructions) {
+      if (record.view === "sparse") {
+        expect(record.status).toBe("skipped");
+        expect(record.reason).toMatch(/spacing threshold/);
+        continue;
+      }
+      expect(record.status).toBe("succeeded");
+      expect(record.file).toBe(`phaseF/${record.id}/reconstruction.npz`);
+      expect(sha256(path.join(out, record.file!))).toBe(record.sha256);
+      expect(record.wallMs).toBeGreaterThan(0);
+    }
+    expect(new Set(reconstructions.map((record) => record.strictKey).filter((key) => key !== null)).size).toBe(8);
+    const phaseF = JSON.parse(readFileSync(path.join(out, first.manifest.phases.F.manifest), "utf8")) as { records: { id: string; history: { fourierError: number[] } | null }[] };
+    expect(phaseF.records.find((record) => record.id === "dose_1000/dense/test")!.history!.fourierError).toHaveLength(50);
+  });
+
+  it("scores Phase F beside the networks on the same region, for every dose × view, and its error falls with dose", () => {
+    const markdown = readFileSync(path.join(out, first.manifest.report.markdown), "utf8");
+    for (const dose of ["1e3", "1e5"]) {
+      for (const view of ["baseline", "dense"]) expect(markdown).toMatch(new RegExp(`\\| ${dose} \\| ${view} \\| epie 50 it \\| succeeded \\| \\d+\\.\\d+`));
+      expect(markdown).toContain(`| ${dose} | sparse | epie 50 it | skipped |`);
+    }
+    const comparison = JSON.parse(readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8")) as {
+      testRegion: { pixels: number };
+      iterative: { id: string; dose: number; view: string; metrics: { phaseMae: number; pixels: number } | null; wallTimeMs: number | null }[];
+    };
+    const scored = comparison.iterative.filter((entry) => entry.metrics);
+    expect(scored.map((entry) => entry.id).sort()).toEqual(["dose_1000/baseline/test", "dose_1000/dense/test", "dose_100000/baseline/test", "dose_100000/dense/test"]);
+    // The same scored pixels as the networks: the region of all test positions, whatever the view.
+    for (const entry of scored) expect(entry.metrics!.pixels).toBe(comparison.testRegion.pixels);
+    const phase = (id: string) => scored.find((entry) => entry.id === id)!.metrics!.phaseMae;
+    expect(phase("dose_100000/baseline/test")).toBeLessThan(phase("dose_1000/baseline/test"));
+    expect(phase("dose_100000/dense/test")).toBeLessThan(phase("dose_1000/dense/test"));
   });
 
   it("a second run gives the same run id and bundle hashes and reuses every job", () => {
@@ -134,6 +180,13 @@ describe("studykit study run (tiny configuration)", () => {
       expect(job.bundleSha256).toBe(first.manifest.jobs.find((other) => other.id === job.id)?.bundleSha256);
     }
     expect(second.stdout).toMatch(/0 trained, 4 reused, 2 skipped/);
+    expect(second.stderr).toMatch(/phase F: 0 reconstructed, 8 reused, 4 skipped/);
+    for (const record of second.manifest.reconstructions) {
+      const before = first.manifest.reconstructions.find((other) => other.id === record.id)!;
+      expect(record.status, record.id).toBe(before.status === "skipped" ? "skipped" : "reused");
+      expect(record.sha256, record.id).toBe(before.sha256);
+      expect(record.strictKey, record.id).toBe(before.strictKey);
+    }
   }, 300_000);
 
   it("a forced rerun into a fresh output root rebuilds every bundle, with the same run ids and bundle SHA-256s", () => {
@@ -155,6 +208,14 @@ describe("studykit study run (tiny configuration)", () => {
         expect(job.runId, job.id).not.toBeNull();
         expect(sha256(path.join(fresh, job.bundlePath!)), job.id).toBe(before.bundleSha256);
       }
+    }
+    // Phase F recomputed from scratch: byte-identical reconstructions under the same identities.
+    expect(forced.stderr).toMatch(/phase F: 8 reconstructed, 0 reused, 4 skipped/);
+    for (const record of forced.manifest.reconstructions) {
+      const before = first.manifest.reconstructions.find((other) => other.id === record.id)!;
+      expect(record.strictKey, record.id).toBe(before.strictKey);
+      expect(record.sha256, record.id).toBe(before.sha256);
+      if (record.file !== null) expect(sha256(path.join(fresh, record.file)), record.id).toBe(before.sha256);
     }
   }, 300_000);
 });

@@ -1,7 +1,8 @@
 /**
  * The quick preset end to end (`studykit study run --preset quick`, what `npm run study` runs), twice:
- * higher dose must give lower reconstruction error, and the second run must reuse every job with the same
- * run id and bundle hashes. Reuse is all this second run shows: that retraining gives the same bundles is
+ * higher dose must give lower reconstruction error, for the networks and for Phase F's iterative
+ * reconstruction (shown for every dose × view), and the second run must reuse every job and every Phase F
+ * reconstruction with the same run id and hashes. Reuse is all this second run shows: that retraining gives the same bundles is
  * checked by study-e2e.test.ts, whose forced rerun of a smaller study rebuilds every bundle. It takes about
  * two minutes on an idle 2-core machine (several on a loaded one), so it is part of every `npm test`;
  * STUDYKIT_SKIP_QUICK_STUDY=1 skips it for quick local iterations. Under CI (`CI` set, as `.ci/run` does)
@@ -25,9 +26,11 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 interface Manifest {
   runId: string;
   jobs: { id: string; status: string; bundleSha256: string | null }[];
+  reconstructions: { id: string; status: string; sha256: string | null }[];
 }
 interface Comparison {
   jobs: { dose: number; view: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
+  iterative: { dose: number; view: string; status: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
 }
 
 const runQuick = () => spawnSync(process.execPath, [path.join(root, "packages/cli/dist/bin.js"), "study", "run", "--preset", "quick", "--out", out], { encoding: "utf8", timeout: 1_800_000 });
@@ -47,6 +50,22 @@ describe.skipIf(!enabled)("studykit study run --preset quick", () => {
     expect(errors[0]!, shown).toBeGreaterThan(errors[1]!);
     expect(errors[1]!, shown).toBeGreaterThan(errors[2]!);
 
+    // Phase F: the test split of every dose × view is reconstructed and scored; ePIE's phase error falls
+    // steeply with dose on the views with enough overlap (the sparse view is shown, but its error is set by
+    // its few positions more than by the dose).
+    for (const dose of [1e3, 1e4, 1e5]) {
+      for (const view of ["baseline", "dense", "sparse"]) {
+        const entry = comparison.iterative.find((item) => item.dose === dose && item.view === view);
+        expect(entry?.metrics, `Phase F ${dose} ${view}`).not.toBeNull();
+      }
+    }
+    for (const view of ["baseline", "dense"]) {
+      const phase = [1e3, 1e4, 1e5].map((dose) => comparison.iterative.find((item) => item.dose === dose && item.view === view)!.metrics!.phaseMae);
+      const iterativeShown = `Phase F ${view} phase MAE at 1e3, 1e4, 1e5: ${phase.map((value) => value.toFixed(4)).join(", ")}`;
+      expect(phase[0]!, iterativeShown).toBeGreaterThan(phase[1]!);
+      expect(phase[1]!, iterativeShown).toBeGreaterThan(phase[2]!);
+    }
+
     const second = runQuick();
     expect(second.status, second.stderr).toBe(0);
     const again = JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest;
@@ -54,6 +73,11 @@ describe.skipIf(!enabled)("studykit study run --preset quick", () => {
     for (const job of again.jobs.filter((entry) => entry.status !== "skipped")) {
       expect(job.status).toBe("reused");
       expect(job.bundleSha256).toBe(manifest.jobs.find((entry) => entry.id === job.id)?.bundleSha256);
+    }
+    expect(again.reconstructions).toHaveLength(18);
+    for (const record of again.reconstructions.filter((entry) => entry.status !== "skipped")) {
+      expect(record.status, record.id).toBe("reused");
+      expect(record.sha256, record.id).toBe(manifest.reconstructions.find((entry) => entry.id === record.id)?.sha256);
     }
   }, 3_600_000);
 });

@@ -1,6 +1,7 @@
 /**
  * `@studykit/study`: the ptychography dose/overlap study — simulate (Phase C), overlap views (Phase D),
- * train (Phase E, through `@studykit/core`'s job matrix and runner), compare and report (Phase G).
+ * train (Phase E, through `@studykit/core`'s job matrix and runner), reconstruct iteratively (Phase F, with
+ * `@studykit/ptycho`), compare and report (Phase G).
  *
  * ```ts
  * import { presetConfig, runStudyPipeline } from "@studykit/study";
@@ -21,7 +22,9 @@ export {
 } from "./study-config.js";
 export type { StudyConfig, StudyConfigOverrides, StudyViewName } from "./study-config.js";
 export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./internal/study-pipeline.js";
-export type { StudyManifest, StudyManifestJob, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
+export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
+export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./internal/iterative-phase.js";
+export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./internal/iterative-phase.js";
 export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepareSample, runPhaseC } from "./internal/simulate-phase.js";
 export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./internal/simulate-phase.js";
 export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./internal/overlap-phase.js";

@@ -29,6 +29,24 @@ describe("study configuration", () => {
     expect(() => mergeStudyConfig(presetConfig("quick"), [1, 2])).toThrow(expect.objectContaining({ code: "E_STUDY_CONFIG" }));
   });
 
+  it("validates the reconstruction section, every problem with its key", () => {
+    const merged = mergeStudyConfig(presetConfig("quick"), { reconstruction: { algorithm: "rpie", alpha: 0.2, iterations: 5 } });
+    expect(merged.reconstruction).toEqual({ ...presetConfig("quick").reconstruction, algorithm: "rpie", alpha: 0.2, iterations: 5 });
+    try {
+      mergeStudyConfig(presetConfig("quick"), { reconstruction: { algorithm: "lsqml", iterations: 0, seed: -1, batchSize: 0, depth: 3 } });
+      expect.unreachable();
+    } catch (error) {
+      const { code, problems } = error as { code: string; problems: string[] };
+      expect(code).toBe("E_STUDY_CONFIG");
+      const text = problems.join("\n");
+      for (const field of ["reconstruction.algorithm", "reconstruction.iterations", "reconstruction.seed", "reconstruction.batchSize", "depth"]) expect(text).toContain(field);
+    }
+    // α's range depends on the algorithm: 1.5 is a valid ePIE step but no rPIE weight.
+    expect(mergeStudyConfig(presetConfig("quick"), { reconstruction: { algorithm: "epie", alpha: 1.5 } }).reconstruction.alpha).toBe(1.5);
+    expect(() => mergeStudyConfig(presetConfig("quick"), { reconstruction: { algorithm: "rpie", alpha: 1.5 } })).toThrow(/reconstruction\.alpha: 1\.5 is outside \[0, 1\] for rpie/);
+    expect(() => mergeStudyConfig(presetConfig("quick"), { reconstruction: { probeUpdateFrom: 50 } })).toThrow(/reconstruction\.probeUpdateFrom: 50 would never update the probe in 50 iterations/);
+  });
+
   it("switching the object to a file replaces the whole object block", () => {
     const merged = mergeStudyConfig(presetConfig("quick"), { object: { source: "file", path: "x.npz", reuseCoordinates: true } });
     expect(merged.object).toEqual({ source: "file", path: "x.npz", reuseCoordinates: true });

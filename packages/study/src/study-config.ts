@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { StudykitError } from "@studykit/native";
+import { RECONSTRUCTION_ALGORITHMS, type ReconstructionAlgorithm } from "@studykit/ptycho";
 import type { PresetName } from "./presets.js";
 
 /** The study's views: all patterns at gridsize 1, and the two overlap views at gridsize 2. */
@@ -90,9 +91,34 @@ export const studyConfigSchema = z
         stitchWindow: positiveInt,
       })
       .strict(),
+    /** Phase F: the iterative reconstruction (`@studykit/ptycho`) of every dose × view × split. */
+    reconstruction: z
+      .object({
+        algorithm: z.enum(RECONSTRUCTION_ALGORITHMS as unknown as [ReconstructionAlgorithm, ...ReconstructionAlgorithm[]]),
+        /** Sweeps over all positions. */
+        iterations: positiveInt,
+        /** The probe is updated from this iteration on (0-based); null: the simulated probe is known and kept. */
+        probeUpdateFrom: z.number().int().nonnegative().nullable(),
+        /** Positions per step of the mini-batch variant (ePIE and rPIE ignore it). */
+        batchSize: positiveInt,
+        /** ePIE's object step α ∈ (0, 2], or rPIE's / the mini-batch's regularisation α ∈ [0, 1]; null: ptycho's default. */
+        alpha: z.number().nullable(),
+        /** Seed of the position order in every sweep. */
+        seed: z.number().int().nonnegative(),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((config, context) => {
+    const reconstruction = config.reconstruction;
+    const alpha = reconstruction.alpha;
+    if (alpha !== null) {
+      const ok = reconstruction.algorithm === "epie" ? alpha > 0 && alpha <= 2 : alpha >= 0 && alpha <= 1;
+      if (!ok) context.addIssue({ code: "custom", path: ["reconstruction", "alpha"], message: `${alpha} is outside ${reconstruction.algorithm === "epie" ? "(0, 2] for epie" : `[0, 1] for ${reconstruction.algorithm}`}` });
+    }
+    if (reconstruction.probeUpdateFrom !== null && reconstruction.probeUpdateFrom >= reconstruction.iterations) {
+      context.addIssue({ code: "custom", path: ["reconstruction", "probeUpdateFrom"], message: `${reconstruction.probeUpdateFrom} would never update the probe in ${reconstruction.iterations} iterations: use a smaller value, or null for a known probe` });
+    }
     if (config.compare.stitchWindow > config.probe.size) {
       context.addIssue({ code: "custom", path: ["compare", "stitchWindow"], message: `must be ≤ probe.size (${config.probe.size})` });
     }
@@ -127,6 +153,11 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7 },
     training: { model: "tiny", epochs: 40, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null },
     compare: { stitchWindow: 16 },
+    // ePIE with the known probe. Measured on this preset's test split (2008 positions, seed 0), phase MAE at
+    // 10 / 20 / 30 / 50 / 100 iterations: 1e3 0.150 / 0.151 / 0.145 / 0.148 / 0.148 (noise-limited from the
+    // start), 1e4 0.058 / 0.054 / 0.054 / 0.053 / 0.053, 1e5 0.027 / 0.020 / 0.018 / 0.018 / 0.018, at
+    // ~21–24 k positions/s on 2 busy cores; the overlap views' few positions converge more slowly, so 50.
+    reconstruction: { algorithm: "epie", iterations: 50, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },
   },
   // What a scientist would publish: 64×64 patterns of a 512×512 object, the reference network.
   full: {
@@ -139,6 +170,8 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7 },
     training: { model: "reference", epochs: 40, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null },
     compare: { stitchWindow: 32 },
+    // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
+    reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },
   },
 };
 

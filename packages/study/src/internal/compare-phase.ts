@@ -2,18 +2,24 @@
  * Phase G — compare: every trained model reconstructs the held-out test region of its dose (ONNX Runtime
  * inference on the bundle's `model.onnx` when ONNX Runtime loads, the TF.js model otherwise), the
  * predicted patches are stitched by averaging overlaps, and the result is scored against the ground truth
- * (amplitude/phase MAE, PSNR, SSIM, FRC). Writes `phaseG/comparison.json` and the report.
+ * (amplitude/phase MAE, PSNR, SSIM, FRC). Phase F's iterative reconstructions of the test split (one per
+ * dose × view, from that view's test positions) are scored by the same function on the same region — the
+ * pixels under the central stitch windows of all test positions — with the same global phase alignment, so
+ * the networks and the classical baseline share one table, one set of plots and one image scale. Each row
+ * carries its method's wall time: training plus test-region inference for a network, the iterations for
+ * Phase F. Writes `phaseG/comparison.json` and the report.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeJsonAtomicSync, type TrainingManifest } from "@studykit/core";
-import { loadDataset } from "@studykit/data";
+import { loadDataset, loadNpz } from "@studykit/data";
 import { createInferenceSession, loadBundle, loadBundleModel } from "@studykit/trainer";
 import type { StudyConfig } from "../study-config.js";
 import type { ComplexImage } from "./complex-image.js";
 import type { ScanPosition } from "@studykit/ptycho";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import type { PhaseDManifest } from "./overlap-phase.js";
+import type { PhaseFManifest, PhaseFRecord } from "./iterative-phase.js";
 import { globalPhaseOffset, scoreReconstruction, type ReconstructionMetrics } from "./reconstruction-metrics.js";
 import { reconstructTestRegion, type Predictor, type TestSet } from "./reconstruct.js";
 import { renderFieldPng } from "./report-images.js";
@@ -34,6 +40,27 @@ export interface JobComparison {
   readonly metrics: ReconstructionMetrics | null;
   readonly inference: { readonly engine: string; readonly provider: string } | null;
   readonly images: { readonly amplitude: string; readonly phase: string } | null;
+  /** Training (the job's recorded duration) plus test-region inference, ms; null when not trained. */
+  readonly wallTimeMs: number | null;
+}
+
+/** One Phase F test-split reconstruction, scored as the networks are. */
+export interface IterativeComparison {
+  /** Phase F's job id, `dose_1000/dense/test`. */
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  /** `epie 50 it`, ... */
+  readonly method: string;
+  readonly status: string;
+  readonly note: string | null;
+  readonly metrics: ReconstructionMetrics | null;
+  /** Positions the view's test split holds (what the reconstruction saw). */
+  readonly positions: number;
+  readonly images: { readonly amplitude: string; readonly phase: string } | null;
+  /** The reconstruction's own wall time (its iterations), ms. */
+  readonly wallTimeMs: number | null;
+  readonly sha256: string | null;
 }
 
 /** `phaseG/comparison.json`. */
@@ -41,6 +68,8 @@ export interface ComparisonResult {
   readonly runId: string;
   readonly testRegion: { readonly top: number; readonly left: number; readonly bottom: number; readonly right: number; readonly pixels: number };
   readonly jobs: readonly JobComparison[];
+  /** Phase F's test-split reconstructions (empty when Phase F did not run). */
+  readonly iterative: readonly IterativeComparison[];
 }
 
 /** Options of {@link compareModels}. */
@@ -52,6 +81,8 @@ export interface CompareOptions {
   readonly phaseC: PhaseCManifest;
   readonly phaseD: PhaseDManifest;
   readonly training: TrainingManifest;
+  /** Phase F's manifest (null: no iterative rows). */
+  readonly iterative?: PhaseFManifest | null;
   readonly runtime: ResolvedRuntime;
   readonly log?: (line: string) => void;
 }
@@ -141,6 +172,22 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
   images.set("ground-truth-amplitude.png", renderFieldPng(amplitudeCrop, boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
   images.set("ground-truth-phase.png", renderFieldPng(phaseCrop, boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
 
+  /** Amplitude and phase PNGs of a reconstruction, on the ground truth's scales, global phase removed. */
+  const renderReconstruction = (name: string, truth: ComplexImage, reconstruction: ComplexImage): { amplitude: string; phase: string } => {
+    const offset = globalPhaseOffset(truth, reconstruction, coverage.counts);
+    const reconAmplitude = new Float64Array(truth.height * truth.width);
+    const reconPhase = new Float64Array(reconAmplitude.length);
+    for (let index = 0; index < reconAmplitude.length; index++) {
+      reconAmplitude[index] = Math.hypot(reconstruction.data[2 * index]!, reconstruction.data[2 * index + 1]!);
+      const raw = Math.atan2(reconstruction.data[2 * index + 1]!, reconstruction.data[2 * index]!) - offset;
+      reconPhase[index] = raw - 2 * Math.PI * Math.round(raw / (2 * Math.PI));
+    }
+    const files = { amplitude: `${name}-amplitude.png`, phase: `${name}-phase.png` };
+    images.set(files.amplitude, renderFieldPng(cropField(reconAmplitude, truth.width, box), boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
+    images.set(files.phase, renderFieldPng(cropField(reconPhase, truth.width, box), boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
+    return files;
+  };
+
   const historyOf = (output: unknown): ReportJobRow["history"] => {
     const history = (output as { history?: unknown } | null)?.history;
     if (!Array.isArray(history)) return [];
@@ -154,17 +201,18 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     const dose = params["dose"] as number;
     const view = params["view"] as string;
     const gridsize = params["gridsize"] as number;
-    const base = { jobId: job.id, dose, view, gridsize, status: job.result.status };
+    const base = { jobId: job.id, dose, view, gridsize, status: job.result.status, method: `network gs${gridsize}` };
     const output = job.result.output as { history?: unknown; metrics?: { trainingSamples?: number } } | null;
     const trainingSamples = typeof job.result.metrics?.["trainingSamples"] === "number" ? (job.result.metrics["trainingSamples"] as number) : null;
     if ((job.result.status !== "succeeded" && job.result.status !== "reused") || !job.result.bundlePath) {
       const note = job.result.error ? `${job.result.error.code}: ${job.result.error.message}` : `not trained (${job.result.status})`;
-      comparisons.push({ ...base, note, metrics: null, inference: null, images: null });
-      rows.push({ ...base, note, metrics: null, bundleSha256: null, trainingSamples, history: [], images: null });
+      comparisons.push({ ...base, note, metrics: null, inference: null, images: null, wallTimeMs: null });
+      rows.push({ ...base, note, metrics: null, bundleSha256: null, trainingSamples, history: [], iterationHistory: [], images: null, wallTimeMs: null });
       continue;
     }
     const jobConfig = job.config as unknown as StudyJobConfig;
     const bundlePath = path.join(root, STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath);
+    const inferenceStarted = performance.now();
     const opened = await openPredictor(bundlePath, job.result.bundleSha256, options.runtime);
     let stitched;
     try {
@@ -179,33 +227,47 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     } finally {
       await opened.release();
     }
+    const wallTimeMs = (job.result.durationMs ?? 0) + (performance.now() - inferenceStarted);
     const truth = testSet(dose).object;
     const metrics = scoreReconstruction(truth, stitched.object, coverage.counts, box);
-    const offset = globalPhaseOffset(truth, stitched.object, coverage.counts);
-    const reconAmplitude = new Float64Array(truth.height * truth.width);
-    const reconPhase = new Float64Array(reconAmplitude.length);
-    for (let index = 0; index < reconAmplitude.length; index++) {
-      reconAmplitude[index] = Math.hypot(stitched.object.data[2 * index]!, stitched.object.data[2 * index + 1]!);
-      const raw = Math.atan2(stitched.object.data[2 * index + 1]!, stitched.object.data[2 * index]!) - offset;
-      reconPhase[index] = raw - 2 * Math.PI * Math.round(raw / (2 * Math.PI));
-    }
-    const name = `${doseDirectory(dose)}-${view}-gs${gridsize}`;
-    const jobImages = { amplitude: `${name}-amplitude.png`, phase: `${name}-phase.png` };
-    images.set(jobImages.amplitude, renderFieldPng(cropField(reconAmplitude, truth.width, box), boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
-    images.set(jobImages.phase, renderFieldPng(cropField(reconPhase, truth.width, box), boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
+    const jobImages = renderReconstruction(`${doseDirectory(dose)}-${view}-gs${gridsize}`, truth, stitched.object);
     log(`phase G: ${job.id}: amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px (${opened.engine}/${opened.provider})`);
-    comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages });
-    rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), images: jobImages });
+    comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages, wallTimeMs });
+    rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), iterationHistory: [], images: jobImages, wallTimeMs });
   }
   for (const event of training.skipped_views) {
     const params = event.params;
-    const base = { jobId: event.jobId, dose: params["dose"] as number, view: params["view"] as string, gridsize: params["gridsize"] as number, status: "skipped" };
-    comparisons.push({ ...base, note: event.reason, metrics: null, inference: null, images: null });
-    rows.push({ ...base, note: event.reason, metrics: null, bundleSha256: null, trainingSamples: null, history: [], images: null });
+    const gridsize = params["gridsize"] as number;
+    const base = { jobId: event.jobId, dose: params["dose"] as number, view: params["view"] as string, gridsize, status: "skipped", method: `network gs${gridsize}` };
+    comparisons.push({ ...base, note: event.reason, metrics: null, inference: null, images: null, wallTimeMs: null });
+    rows.push({ ...base, note: event.reason, metrics: null, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null });
   }
-  rows.sort((a, b) => a.dose - b.dose || config.views.indexOf(a.view as never) - config.views.indexOf(b.view as never));
 
-  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons };
+  // Phase F: the test split's reconstruction of every dose × view, on the networks' region and scales.
+  const iterative: IterativeComparison[] = [];
+  for (const record of (options.iterative?.records ?? []).filter((entry: PhaseFRecord) => entry.split === "test")) {
+    const method = `${config.reconstruction.algorithm} ${config.reconstruction.iterations} it`;
+    const base = { id: record.id, dose: record.dose, view: record.view, method, status: record.status, positions: record.positions, sha256: record.sha256 };
+    const rowBase = { jobId: `phaseF/${record.id}`, dose: record.dose, view: record.view, gridsize: null, status: record.status, method, trainingSamples: null, history: [], bundleSha256: record.sha256 };
+    if (record.file === null) {
+      iterative.push({ ...base, note: record.reason, metrics: null, images: null, wallTimeMs: null });
+      rows.push({ ...rowBase, note: record.reason, metrics: null, iterationHistory: [], images: null, wallTimeMs: null });
+      continue;
+    }
+    const arrays = loadNpz(path.join(root, record.file));
+    const objectArray = arrays["object"]!;
+    const reconstructed: ComplexImage = { height: objectArray.shape[0]!, width: objectArray.shape[1]!, data: Float64Array.from(objectArray.data as Float64Array) };
+    const truth = testSet(record.dose).object;
+    const metrics = scoreReconstruction(truth, reconstructed, coverage.counts, box);
+    const recordImages = renderReconstruction(`${doseDirectory(record.dose)}-${record.view}-${config.reconstruction.algorithm}`, truth, reconstructed);
+    const iterationHistory = (record.history?.phaseMae ?? []).map((phaseMae, index) => ({ iteration: index + 1, phaseMae, fourierError: record.history!.fourierError[index]! }));
+    log(`phase G: phaseF/${record.id} (${method}, ${record.positions} positions): amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px`);
+    iterative.push({ ...base, note: null, metrics, images: recordImages, wallTimeMs: record.wallMs });
+    rows.push({ ...rowBase, note: null, metrics, iterationHistory, images: recordImages, wallTimeMs: record.wallMs });
+  }
+  rows.sort((a, b) => a.dose - b.dose || config.views.indexOf(a.view as never) - config.views.indexOf(b.view as never) || Number(a.gridsize === null) - Number(b.gridsize === null));
+
+  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons, iterative };
   mkdirSync(path.join(root, STUDY_LAYOUT.comparisonDir), { recursive: true });
   writeJsonAtomicSync(path.join(root, STUDY_LAYOUT.comparisonManifest), result);
 
@@ -227,6 +289,12 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         ["doses", phaseC.doses.map((record) => `${record.dose} (${record.meanPhotonCount.toFixed(0)} photons/pattern measured)`).join(", ")],
         ["overlap views", viewSummary || "none"],
         ["training", `${config.training.model} model, ${config.training.epochs} epochs, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, engine ${options.runtime.engine}/${options.runtime.backend}`],
+        [
+          "iterative reconstruction (Phase F)",
+          `${config.reconstruction.algorithm}, ${config.reconstruction.iterations} iterations, ${config.reconstruction.probeUpdateFrom === null ? "known probe" : `probe updated from iteration ${config.reconstruction.probeUpdateFrom}`}, ` +
+            `${config.reconstruction.alpha === null ? "default α" : `α = ${config.reconstruction.alpha}`}, seed ${config.reconstruction.seed}; each dose × view reconstructed from that view's test positions only` +
+            (options.iterative ? ` (FFT: ${options.iterative.fft})` : " (not run)"),
+        ],
         ["test region", `rows ${box.top}–${box.bottom}, columns ${box.left}–${box.right} (${result.testRegion.pixels} pixels scored, central ${config.compare.stitchWindow}×${config.compare.stitchWindow} of each patch stitched)`],
         ["simulation speed", `${phaseC.timings.patternsPerSecond.toFixed(0)} patterns/s (${phaseC.probe.size}×${phaseC.probe.size})`],
       ],
@@ -235,6 +303,8 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
       notes: [
         "Amplitude images share the ground truth's grey scale; phase images share its colour scale, with each reconstruction's global phase offset removed.",
         "Grey pixels lie outside the scored test region.",
+        "Phase F rows are scored on the same region as the networks (the central windows of every test position); a view's reconstruction only saw that view's test positions, so where they leave the region poorly lit it scores worse, as a network trained on that view may.",
+        "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F.",
       ],
     },
     images,

@@ -17,6 +17,8 @@ export interface LossPoint {
 export interface MetricPoint {
   readonly dose: number;
   readonly view: string;
+  /** `network`, or Phase F's method (`epie 50 it`). */
+  readonly method: string;
   readonly metric: string;
   readonly value: number;
 }
@@ -65,8 +67,34 @@ export function metricsVsDoseSpec(points: readonly MetricPoint[]): TopLevelSpec 
         x: { field: "dose", type: "quantitative", title: "dose (photons / pattern)", scale: { type: "log" } },
         y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
         color: { field: "view", type: "nominal", title: "view" },
+        strokeDash: { field: "method", type: "nominal", title: "method" },
+        shape: { field: "method", type: "nominal", title: "method" },
       },
     },
     resolve: { scale: { y: "independent" } },
+  } as TopLevelSpec;
+}
+
+/** One iteration of one Phase F reconstruction. */
+export interface IterationPoint {
+  readonly job: string;
+  readonly iteration: number;
+  readonly phaseMae: number;
+}
+
+/** Phase F's object phase MAE per iteration (log scale), one line per reconstruction. */
+export function iterationErrorSpec(points: readonly IterationPoint[]): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Phase F: object phase MAE per iteration (test split, central windows of its positions)",
+    width: 520,
+    height: 300,
+    data: { values: points.filter((point) => Number.isFinite(point.phaseMae) && point.phaseMae > 0) as unknown as Record<string, unknown>[] },
+    mark: { type: "line" },
+    encoding: {
+      x: { field: "iteration", type: "quantitative", title: "iteration", axis: { tickMinStep: 1 } },
+      y: { field: "phaseMae", type: "quantitative", title: "phase MAE (rad)", scale: { type: "log", nice: false } },
+      color: { field: "job", type: "nominal", title: "reconstruction", legend: { labelLimit: 400 } },
+    },
   } as TopLevelSpec;
 }

@@ -11,8 +11,24 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const metrics = { amplitudeMae: 0.1, phaseMae: 0.2, amplitudePsnr: 20, phasePsnr: 18, amplitudeSsim: 0.8, phaseSsim: 0.7, frc50ResolutionPx: 4 };
 const rows: ReportJobRow[] = [
-  { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], images: { amplitude: "a.png", phase: "p.png" } },
-  { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", gridsize: 2, status: "skipped", note: "overlap view sparse rejected <by> the spacing threshold", metrics: null, bundleSha256: null, trainingSamples: null, history: [], images: null },
+  { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, method: "network gs1", status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], iterationHistory: [], images: { amplitude: "a.png", phase: "p.png" }, wallTimeMs: 65_400 },
+  {
+    jobId: "phaseF/dose_1000/baseline/test",
+    dose: 1000,
+    view: "baseline",
+    gridsize: null,
+    method: "epie 50 it",
+    status: "succeeded",
+    note: null,
+    metrics: { ...metrics, phaseMae: 0.15 },
+    bundleSha256: "cd".repeat(32),
+    trainingSamples: null,
+    history: [],
+    iterationHistory: [{ iteration: 1, phaseMae: 0.4, fourierError: 0.2 }, { iteration: 2, phaseMae: 0.15, fourierError: 0.1 }],
+    images: { amplitude: "a.png", phase: "p.png" },
+    wallTimeMs: 4_321,
+  },
+  { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", gridsize: 2, method: "network gs2", status: "skipped", note: "overlap view sparse rejected <by> the spacing threshold", metrics: null, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
 ];
 
 describe("report", () => {
@@ -21,13 +37,15 @@ describe("report", () => {
     const png = renderFieldPng(field, 12, 10, { min: 0, max: 119, scheme: "viridis", scale: 2 });
     const images = new Map([["a.png", png], ["p.png", png], ["gt-a.png", png], ["gt-p.png", png]]);
     const files = await writeStudyReport(dir, { title: "T", runId: "run-1", preset: "quick", summary: [["object", "x"]], groundTruth: { amplitude: "gt-a.png", phase: "gt-p.png" }, rows, notes: [] }, images);
-    expect(files.plots).toEqual(["plots/loss-curves.svg", "plots/metrics-vs-dose.svg"]);
+    expect(files.plots).toEqual(["plots/loss-curves.svg", "plots/iterative-error.svg", "plots/metrics-vs-dose.svg"]);
     const md = readFileSync(path.join(dir, "report.md"), "utf8");
-    expect(md).toContain("| 1e3 | baseline | 1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 10 | abababababab |");
+    expect(md).toContain("| 1e3 | baseline | network gs1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 65.4 | 10 | abababababab |");
+    // Phase F sits in the same table, with its own wall time and the reconstruction's SHA-256.
+    expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 4.32 | — | cdcdcdcdcdcd |");
     expect(md).toContain("`dose_1000/sparse/gs2` (skipped): overlap view sparse rejected <by> the spacing threshold");
     const html = readFileSync(path.join(dir, "report.html"), "utf8");
     // Self-contained: images inline, plots inline, no relative references.
-    expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(4);
+    expect(html.match(/src="data:image\/png;base64,/g)).toHaveLength(6);
     expect(html).not.toMatch(/src="(images|plots)\//);
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(2);
     expect(html).toContain("rejected &lt;by&gt; the spacing threshold");

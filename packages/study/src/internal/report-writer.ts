@@ -1,14 +1,15 @@
 /**
  * Phase G's report: `report/report.md` (images and plots as files beside it) and a self-contained
  * `report/report.html` (plots inlined as SVG, images as PNG data URIs) that can be mailed or archived on
- * its own. Both hold the metrics table per dose × view, the loss curves, metric-vs-dose plots, and ground
- * truth vs reconstruction images.
+ * its own. Both hold the metrics table per dose × view × method (the networks and Phase F's iterative
+ * reconstruction side by side, with each method's wall time), the loss curves, Phase F's error per
+ * iteration, metric-vs-dose plots, and ground truth vs reconstruction images.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@studykit/core";
 import type { ReconstructionMetrics } from "./reconstruction-metrics.js";
-import { lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type LossPoint, type MetricPoint } from "./report-plots.js";
+import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type IterationPoint, type LossPoint, type MetricPoint } from "./report-plots.js";
 
 /** Scores of one model as the report shows them (the report needs no FRC curve or pixel count). */
 export type ReportMetrics = Pick<
@@ -16,19 +17,27 @@ export type ReportMetrics = Pick<
   "amplitudeMae" | "phaseMae" | "amplitudePsnr" | "phasePsnr" | "amplitudeSsim" | "phaseSsim" | "frc50ResolutionPx"
 >;
 
-/** One row of the report: a job of the matrix. */
+/** One row of the report: a training job of the matrix, or a Phase F reconstruction. */
 export interface ReportJobRow {
   readonly jobId: string;
   readonly dose: number;
   readonly view: string;
-  readonly gridsize: number;
+  /** Null for an iterative reconstruction. */
+  readonly gridsize: number | null;
+  /** `network gs1`, `network gs2`, `epie 50 it`, ... */
+  readonly method: string;
   readonly status: string;
   /** Skip reason or error message. */
   readonly note: string | null;
   readonly metrics: ReportMetrics | null;
+  /** SHA-256 of the bundle (network) or of `reconstruction.npz` (Phase F). */
   readonly bundleSha256: string | null;
   readonly trainingSamples: number | null;
   readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
+  /** Phase F's errors per iteration (empty for a network). */
+  readonly iterationHistory: readonly { readonly iteration: number; readonly phaseMae: number; readonly fourierError: number }[];
+  /** Training + inference (network) or the iterations (Phase F), ms. */
+  readonly wallTimeMs: number | null;
   /** PNG images (names inside the report's `images/`). */
   readonly images: { readonly amplitude: string; readonly phase: string } | null;
 }
@@ -74,15 +83,16 @@ function tableRows(data: StudyReportData): string[][] {
   return data.rows.map((row) => [
     formatDose(row.dose),
     row.view,
-    String(row.gridsize),
+    row.method,
     row.status,
     ...METRIC_COLUMNS.map((column) => (row.metrics ? row.metrics[column.key].toFixed(column.digits) : "—")),
+    row.wallTimeMs === null ? "—" : (row.wallTimeMs / 1000).toFixed(row.wallTimeMs < 10_000 ? 2 : 1),
     row.trainingSamples === null ? "—" : String(row.trainingSamples),
     row.bundleSha256 ? row.bundleSha256.slice(0, 12) : "—",
   ]);
 }
 
-const TABLE_HEADER = ["dose", "view", "gridsize", "status", ...METRIC_COLUMNS.map((column) => column.label), "training samples", "bundle SHA-256"];
+const TABLE_HEADER = ["dose", "view", "method", "status", ...METRIC_COLUMNS.map((column) => column.label), "wall time (s)", "training samples", "SHA-256 (bundle / reconstruction)"];
 
 /** Writes the report (plots rendered here; `images` maps file names to PNG bytes). */
 export async function writeStudyReport(reportDir: string, data: StudyReportData, images: ReadonlyMap<string, Buffer>): Promise<ReportFiles> {
@@ -101,10 +111,12 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     ]),
   );
   const metricPoints: MetricPoint[] = data.rows.flatMap((row) =>
-    row.metrics ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, metric: column.label, value: row.metrics![column.key] })) : [],
+    row.metrics ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, method: row.gridsize === null ? row.method : "network", metric: column.label, value: row.metrics![column.key] })) : [],
   );
+  const iterationPoints: IterationPoint[] = data.rows.flatMap((row) => row.iterationHistory.map((entry) => ({ job: row.jobId, iteration: entry.iteration, phaseMae: entry.phaseMae })));
   const plots: { file: string; title: string; svg: string }[] = [];
   if (lossPoints.length > 0) plots.push({ file: "plots/loss-curves.svg", title: "Loss curves", svg: await renderVegaLiteSvg(lossCurvesSpec(lossPoints)) });
+  if (iterationPoints.length > 0) plots.push({ file: "plots/iterative-error.svg", title: "Phase F: phase MAE per iteration", svg: await renderVegaLiteSvg(iterationErrorSpec(iterationPoints)) });
   if (metricPoints.length > 0) plots.push({ file: "plots/metrics-vs-dose.svg", title: "Metrics vs dose", svg: await renderVegaLiteSvg(metricsVsDoseSpec(metricPoints)) });
   for (const plot of plots) writeFileAtomicSync(path.join(reportDir, plot.file), plot.svg);
 
@@ -157,7 +169,7 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     "<table><thead><tr>",
     ...TABLE_HEADER.map((label) => `<th>${escapeHtml(label)}</th>`),
     "</tr></thead><tbody>",
-    ...rows.map((row) => `<tr>${row.map((cell, index) => `<td${index === 1 || index === 3 ? ' class="text"' : ""}>${escapeHtml(cell)}</td>`).join("")}</tr>`),
+    ...rows.map((row) => `<tr>${row.map((cell, index) => `<td${index >= 1 && index <= 3 ? ' class="text"' : ""}>${escapeHtml(cell)}</td>`).join("")}</tr>`),
     "</tbody></table>",
   ];
   if (skipped.length > 0) {

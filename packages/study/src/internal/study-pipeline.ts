@@ -5,10 +5,14 @@
  *   D  overlap views phaseD/…           (dense/sparse views, groups, rejected views in the phase manifest)
  *   E  train         phaseE/…           (job matrix through @studykit/core's runner: training_manifest.json,
  *                                        skip events, one bundle per job with its SHA-256)
- *   G  compare       phaseG/, report/   (test-region reconstructions, metrics, report.md / report.html)
+ *   F  iterative     phaseF/…           (ePIE/rPIE/mini-batch of every dose × view × split with
+ *                                        @studykit/ptycho: one reconstruction.npz and identity per job)
+ *   G  compare       phaseG/, report/   (test-region reconstructions of the networks and of Phase F,
+ *                                        metrics, report.md / report.html)
  *
  * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
- * and bundle hash, skip events, timings, and the report paths.
+ * and bundle hash, every Phase F reconstruction's identity and SHA-256, skip events, timings, and the
+ * report paths.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -39,6 +43,7 @@ import type { StudyConfig, StudyViewName } from "../study-config.js";
 import { codedFileSystemError } from "./file-system-errors.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
+import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
 import { findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
 import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
@@ -93,6 +98,21 @@ export interface StudyManifestJob {
   readonly error: { readonly code: string; readonly message: string } | null;
 }
 
+/** One Phase F reconstruction as the study manifest records it. */
+export interface StudyManifestReconstruction {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly split: string;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly file: string | null;
+  readonly sha256: string | null;
+  readonly wallMs: number | null;
+  readonly reason: string | null;
+}
+
 /** `study_manifest.json`. */
 export interface StudyManifest {
   readonly formatVersion: number;
@@ -107,9 +127,12 @@ export interface StudyManifest {
     readonly C: { readonly manifest: string; readonly reused: boolean; readonly datasetSnapshots: Readonly<Record<string, string>> };
     readonly D: { readonly manifest: string; readonly reused: boolean };
     readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
+    readonly F: { readonly manifest: string | null; readonly counts: PhaseFManifest["counts"] | null };
     readonly G: { readonly comparison: string | null };
   };
   readonly jobs: readonly StudyManifestJob[];
+  /** Phase F's iterative reconstructions (empty for a dry run or a cancelled study). */
+  readonly reconstructions: readonly StudyManifestReconstruction[];
   readonly skipped_views: TrainingManifest["skipped_views"];
   readonly skipped_count: number;
   readonly timings: Readonly<Record<string, number>>;
@@ -122,6 +145,7 @@ export interface StudyPipelineResult {
   readonly manifest: StudyManifest;
   readonly plan: StudyPlan | null;
   readonly training: TrainingManifest | null;
+  readonly iterative: PhaseFManifest | null;
   readonly comparison: ComparisonResult | null;
   /** Absolute report paths (null for a dry run). */
   readonly report: { readonly markdown: string; readonly html: string } | null;
@@ -231,7 +255,7 @@ function resolveExecutor(options: StudyPipelineOptions): "local" | Executor {
 }
 
 /**
- * Runs phases C, D, E and G (see the module doc). The engine, back end and executor are resolved before
+ * Runs phases C, D, E, F and G (see the module doc). The engine, back end and executor are resolved before
  * Phase C, so a bad choice fails at once; a file that cannot be written (an output root under a regular
  * file, a read-only directory, a full disk) is an `IoError` naming the path.
  */
@@ -280,6 +304,15 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   timings["phaseE_ms"] = performance.now() - mark;
   const training = studyResult.manifest;
 
+  let iterative: PhaseFManifest | null = null;
+  if (options.dryRun ?? false) log("phase F: not run (dry run)");
+  else if (studyResult.cancelled) log("phase F: skipped, the study was cancelled");
+  else {
+    mark = performance.now();
+    iterative = await runPhaseF(config, root, phaseC.manifest, phaseD.manifest, { log, force: options.force ?? false, codeVersion });
+    timings["phaseF_ms"] = performance.now() - mark;
+  }
+
   // Dataset snapshot hashes of Phase C: the study's data identity.
   const datasetSnapshots: Record<string, string> = {};
   for (const record of phaseC.manifest.doses) {
@@ -298,6 +331,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const final = partial.finalize({
     jobs: training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
     skipped: training.skipped_views.map((event) => event.jobId),
+    reconstructions: (iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
   });
   const runId = stableRunId(final);
 
@@ -314,6 +348,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       phaseC: phaseC.manifest,
       phaseD: phaseD.manifest,
       training,
+      iterative,
       runtime,
       log,
     });
@@ -321,6 +356,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
   }
   timings["total_ms"] = performance.now() - started;
+  const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
+  log(`phase times: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
 
   const jobs: StudyManifestJob[] = [
     ...training.jobs.map((job) => ({
@@ -354,9 +391,23 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
         counts: training.counts,
       },
+      F: { manifest: iterative ? STUDY_LAYOUT.phaseFManifest : null, counts: iterative?.counts ?? null },
       G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
     },
     jobs,
+    reconstructions: (iterative?.records ?? []).map((record) => ({
+      id: record.id,
+      dose: record.dose,
+      view: record.view,
+      split: record.split,
+      status: record.status,
+      runId: record.identity?.runId ?? null,
+      strictKey: record.identity?.strictKey ?? null,
+      file: record.file,
+      sha256: record.sha256,
+      wallMs: record.wallMs,
+      reason: record.reason,
+    })),
     skipped_views: training.skipped_views,
     skipped_count: training.skipped_count,
     timings,
@@ -364,7 +415,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   };
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   writeJsonAtomicSync(manifestPath, manifest);
-  return { manifestPath, manifest, plan: studyResult.plan, training, comparison, report, failed: studyResult.failed };
+  return { manifestPath, manifest, plan: studyResult.plan, training, iterative, comparison, report, failed: studyResult.failed };
 }
 
 /**
