@@ -277,7 +277,7 @@ export async function reconstruct(problem: PtychoProblem, options: ReconstructOp
     if (pie) {
       for (let start = 0; start < count; start += YIELD_EVERY) {
         const end = Math.min(count, start + YIELD_EVERY);
-        for (let step = start; step < end; step++) error += pie.step(order[step]!, updateProbe);
+        error += pie.sweep(order.subarray(start, end), updateProbe);
         if (end < count) {
           await yieldToEventLoop();
           throwIfAborted(signal, iteration);
