@@ -112,7 +112,7 @@ describe("npm run bench -- --quick", () => {
     const jsonFile = readdirSync(outDir).find((f) => f.endsWith(".json"))!;
     const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
     const hasTorch = findPython("torch") !== null;
-    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", ...(hasTorch ? ["pytorch-cpu"] : [])]);
+    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", "numpy-epie", ...(hasTorch ? ["pytorch-cpu"] : [])]);
     const seen = new Set<string>();
     for (const suite of results.suites) {
       for (const group of suite.groups) {

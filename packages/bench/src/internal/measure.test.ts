@@ -39,6 +39,12 @@ describe("GroupBuilder", () => {
     expect(result.ratios).toEqual([{ ours: "step", peer: "gemm", ratio: 0.5 }]);
   });
 
+  it("reports position updates as updates/s", () => {
+    const group = new GroupBuilder({ id: "g", title: "G", kind: "time", work: { amount: 40_000, unit: "updates" } });
+    group.addSamples({ id: "epie", label: "ePIE", role: "ours" }, [0.5, 0.4, 0.6]);
+    expect(group.finish().contenders[0]).toMatchObject({ throughput: { value: 80_000, unit: "updates/s" } });
+  });
+
   it("checks value goals on latency groups", () => {
     const group = new GroupBuilder({ id: "g", title: "G", kind: "latency" });
     group.addSamples({ id: "a", label: "A", role: "ours" }, [3, 30, 4]);

@@ -192,6 +192,8 @@ function throughputOf(work: Work, medianSeconds: number): { value: number; unit:
       return { value: work.amount / medianSeconds / 1e9, unit: "GB/s" };
     case "flops":
       return { value: work.amount / medianSeconds / 1e9, unit: "GFLOP/s" };
+    case "updates":
+      return { value: work.amount / medianSeconds, unit: "updates/s" };
     case "samples":
       return { value: work.amount / medianSeconds, unit: "samples/s" };
   }

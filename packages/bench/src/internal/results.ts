@@ -8,7 +8,7 @@ import type { Summary } from "../statistics.js";
 export const RESULTS_SCHEMA_VERSION = 1;
 
 /** The suites, in the order a full run executes them. */
-export const SUITE_NAMES = ["hash", "npz", "train", "infer", "study", "fft"] as const;
+export const SUITE_NAMES = ["hash", "npz", "train", "infer", "study", "fft", "epie"] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /**
@@ -20,12 +20,15 @@ export type ContenderRole = "ours" | "peer" | "reference";
 /** What one unit of measured work is, so that times can be turned into throughput. */
 export interface Work {
   readonly amount: number;
-  /** `flops`: floating-point operations (2 per multiply-add), shown as GFLOP/s. */
-  readonly unit: "bytes" | "samples" | "flops";
+  /**
+   * `flops`: floating-point operations (2 per multiply-add), shown as GFLOP/s; `updates`: position updates
+   * of an iterative reconstruction, shown as updates/s.
+   */
+  readonly unit: "bytes" | "samples" | "flops" | "updates";
 }
 
 /** Units of a contender's median throughput. */
-export type ThroughputUnit = "GB/s" | "samples/s" | "GFLOP/s";
+export type ThroughputUnit = "GB/s" | "samples/s" | "GFLOP/s" | "updates/s";
 
 export interface MeasuredContender {
   readonly id: string;
@@ -37,7 +40,7 @@ export interface MeasuredContender {
   readonly summary: Summary;
   /** Work per repetition when it differs from the group's. */
   readonly work?: Work;
-  /** Median throughput (GB/s for bytes, samples/s for samples, GFLOP/s for flops), when the group has work. */
+  /** Median throughput (GB/s for bytes, samples/s for samples, GFLOP/s for flops, updates/s for updates), when the group has work. */
   readonly throughput?: { readonly value: number; readonly unit: ThroughputUnit };
   /** Version or implementation detail of what ran (e.g. `numpy 2.4.1`, `x86-sha-ni`). */
   readonly detail?: string;

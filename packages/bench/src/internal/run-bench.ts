@@ -16,6 +16,7 @@ import { runNpzSuite } from "./suites/npz-suite.js";
 import { runInferSuite, runTrainSuite } from "./suites/model-suites.js";
 import { runStudySuite } from "./suites/study-suite.js";
 import { runFftSuite } from "./suites/fft-suite.js";
+import { runEpieSuite } from "./suites/epie-suite.js";
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>> = {
   hash: runHashSuite,
@@ -24,6 +25,7 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
   infer: runInferSuite,
   study: runStudySuite,
   fft: runFftSuite,
+  epie: runEpieSuite,
 };
 
 const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
