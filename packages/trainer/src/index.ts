@@ -39,6 +39,7 @@ export type {
   LossDescription,
   OptimizerState,
   PhysicsLoss,
+  PhysicsOverlap,
   ProbeData,
   SupervisedLoss,
   TrainingBatch,

@@ -104,6 +104,12 @@ class TfjsEngine implements TrainingEngine {
 
   async init(description: ModelDescription, weights: readonly NamedWeight[], hyper: EngineHyperparameters): Promise<void> {
     validateModelDescription(description);
+    if (hyper.loss.kind === "physics" && hyper.loss.overlap) {
+      throw new StudykitError(
+        "E_ENGINE_UNSUPPORTED",
+        `the physics loss with the overlap constraint (canvasPadding ${hyper.loss.overlap.canvasPadding}) runs on the ONNX Runtime engine only: train with engine "onnxruntime", or drop overlap from the loss`,
+      );
+    }
     this.disposeState();
     this.description = description;
     this.hyper = hyper;

@@ -286,3 +286,93 @@ describe("a failed ONNX export is recorded and reported, never silent (wasm)", (
     }
   }, 60_000);
 });
+
+/**
+ * A small noiseless gridsize-2 dataset: a smooth complex 32×32 object, an 8×8 probe, scan positions two
+ * pixels apart, and each 2×2 block of neighbouring positions as one group (channels in row-major block
+ * order), offsets from the block's centre (±1 pixel). Amplitudes √(scale)·|fftshift(DFT(P·O))|/8 by a
+ * direct DFT.
+ */
+function groupedPhysicsData(scale: number) {
+  const [n, size] = [8, 32];
+  const object = (r: number, c: number): [number, number] => {
+    const amplitude = 0.7 + 0.2 * Math.sin(0.31 * c + 0.17 * r);
+    const phase = 0.9 * Math.cos(0.23 * c - 0.29 * r);
+    return [amplitude * Math.cos(phase), amplitude * Math.sin(phase)];
+  };
+  const probe = (r: number, c: number): [number, number] => {
+    const g = Math.exp(-((r - 3.5) ** 2 + (c - 3.5) ** 2) / 8);
+    return [g, 0.2 * g * Math.sin(r - c)];
+  };
+  const amplitudesAt = (cx: number, cy: number): Float64Array => {
+    const wave: Array<[number, number]> = [];
+    for (let r = 0; r < n; r++)
+      for (let c = 0; c < n; c++) {
+        const [or, oi] = object(cy - n / 2 + r, cx - n / 2 + c);
+        const [pr, pi] = probe(r, c);
+        wave.push([or * pr - oi * pi, or * pi + oi * pr]);
+      }
+    const out = new Float64Array(n * n);
+    for (let ky = 0; ky < n; ky++)
+      for (let kx = 0; kx < n; kx++) {
+        let [re, im] = [0, 0];
+        wave.forEach(([wr, wi], k) => {
+          const angle = (-2 * Math.PI * (ky * Math.floor(k / n) + kx * (k % n))) / n;
+          re += wr * Math.cos(angle) - wi * Math.sin(angle);
+          im += wr * Math.sin(angle) + wi * Math.cos(angle);
+        });
+        // fftshift: frequency k at index (k + n/2) mod n.
+        out[((ky + n / 2) % n) * n + ((kx + n / 2) % n)] = (Math.sqrt(scale) * Math.hypot(re, im)) / n;
+      }
+    return out;
+  };
+  const centres = Array.from({ length: 13 }, (_, i) => 4 + 2 * i);
+  const inputs: number[] = [];
+  const offsets: number[] = [];
+  let count = 0;
+  for (let i = 0; i + 1 < centres.length; i += 2)
+    for (let j = 0; j + 1 < centres.length; j += 2) {
+      const members = [[0, 0], [1, 0], [0, 1], [1, 1]].map(([dx, dy]) => [centres[j + dx!]!, centres[i + dy!]!] as const);
+      const patterns = members.map(([x, y]) => amplitudesAt(x, y));
+      for (let p = 0; p < n * n; p++) for (const pattern of patterns) inputs.push(pattern[p]!);
+      for (const [x, y] of members) offsets.push(x - (centres[j]! + 1), y - (centres[i]! + 1));
+      count++;
+    }
+  const probeReal = new Float32Array(n * n);
+  const probeImag = new Float32Array(n * n);
+  for (let k = 0; k < n * n; k++) [probeReal[k], probeImag[k]] = probe(Math.floor(k / n), k % n);
+  return {
+    count,
+    data: inMemoryTrainingData({ sampleShape: [n, n, 4], inputs: Float32Array.from(inputs), offsets: Float32Array.from(offsets) }),
+    loss: { kind: "physics", objective: "poissonNll", probe: { height: n, width: n, real: probeReal, imag: probeImag }, intensityScale: scale, fftshift: true, overlap: { canvasPadding: 2 } } as const,
+  };
+}
+
+describe("physics-informed training of grouped samples (gridsize 2, overlap constraint)", () => {
+  const gs2 = tinyPtychoModel({ size: 8, channels: 4, seed: 5 });
+
+  it("lowers the Poisson loss on a small simulated gridsize-2 dataset (ONNX Runtime)", async () => {
+    const { data, loss } = groupedPhysicsData(200);
+    const outDir = tempDir();
+    const result = await train(options(outDir, { description: gs2, data, loss, engine: "onnxruntime", backend: "cpu", epochs: 6, batchSize: 6, learningRate: 5e-3 }, gs2));
+    const first = result.history[0]!;
+    const last = result.history.at(-1)!;
+    expect(last.loss).toBeLessThan(first.loss);
+    expect(last.valLoss!).toBeLessThan(first.valLoss!);
+    // The bundle records the constraint with the loss (a different padding is a different model).
+    expect((await loadBundle(result.bundlePath)).hyperparameters).toMatchObject({ loss: { kind: "physics", overlap: { canvasPadding: 2 } } });
+  });
+
+  it("refuses data without offsets (E_TRAIN_CONFIG) and the TF.js engine (E_ENGINE_UNSUPPORTED)", async () => {
+    const { data, loss } = groupedPhysicsData(200);
+    const withoutOffsets = inMemoryTrainingData({ sampleShape: [8, 8, 4], inputs: (await data.read(Uint32Array.from([0, 1]))).inputs });
+    await expect(train(options(tempDir(), { description: gs2, data: withoutOffsets, loss, engine: "onnxruntime", backend: "cpu" }, gs2))).rejects.toMatchObject({
+      code: "E_TRAIN_CONFIG",
+      message: expect.stringContaining("the physics loss with overlap needs each sample's channel offsets"),
+    });
+    await expect(train(options(tempDir(), { description: gs2, data, loss, engine: "tfjs", backend: "cpu", epochs: 1 }, gs2))).rejects.toMatchObject({
+      code: "E_ENGINE_UNSUPPORTED",
+      message: expect.stringContaining('runs on the ONNX Runtime engine only: train with engine "onnxruntime"'),
+    });
+  });
+});

@@ -181,6 +181,11 @@ function checkOptions(options: TrainOptions): void {
     problems.push(`the data's samples are ${options.data.sampleShape.join("×")} but model ${JSON.stringify(options.description.name)} takes ${height}×${width}×${channels}`);
   }
   if (options.loss.kind === "supervised" && !options.data.hasTargets) problems.push("the supervised loss needs amplitude and phase targets (Y patches) in the data; use the physics loss or add targets");
+  if (options.loss.kind === "physics" && options.loss.overlap) {
+    const padding = options.loss.overlap.canvasPadding;
+    if (!(Number.isSafeInteger(padding) && padding >= 0)) problems.push(`overlap.canvasPadding must be a whole number of pixels ≥ 0, got ${padding}`);
+    if (!options.data.hasOffsets) problems.push("the physics loss with overlap needs each sample's channel offsets in the data (pass offsets, [count, C, 2] pixels, to the training data)");
+  }
   if (options.data.count < 1) problems.push("the data has no samples");
   if (problems.length) throw new TrainingError("E_TRAIN_CONFIG", `cannot train: ${problems.join("; ")}`);
 }
@@ -196,6 +201,7 @@ function hyperparametersOf(options: TrainOptions, seeds: { shuffle: number; drop
           objective: options.loss.objective,
           intensityScale: options.loss.intensityScale,
           fftshift: options.loss.fftshift,
+          ...(options.loss.overlap ? { overlap: { canvasPadding: options.loss.overlap.canvasPadding } } : {}),
           probe: {
             height: options.loss.probe.height,
             width: options.loss.probe.width,
@@ -414,7 +420,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     const batchOf = async (indices: Uint32Array): Promise<TrainingBatch> => {
       const samples = await options.data.read(indices);
-      return { count: indices.length, inputs: samples.inputs, ...(samples.amplitude ? { amplitude: samples.amplitude, phase: samples.phase! } : {}) };
+      return {
+        count: indices.length,
+        inputs: samples.inputs,
+        ...(samples.amplitude ? { amplitude: samples.amplitude, phase: samples.phase! } : {}),
+        ...(samples.offsets ? { offsets: samples.offsets } : {}),
+      };
     };
 
     for (let epoch = state.epochsDone; epoch < options.epochs && !state.stoppedEarly; epoch++) {

@@ -44,6 +44,21 @@ describe("rowSourceTrainingData", () => {
     expect(Array.from(inputs)).toEqual([16, 8, 17, 9, 18, 10, 19, 11]);
   });
 
+  it("carries each group's channel offsets with its samples, and rejects offsets of the wrong shape or not finite", async () => {
+    const [n, h, w] = [5, 2, 2];
+    const inputs = arrayRowSource({ data: new Float32Array(n * h * w), dtype: "<f4", shape: [n, h, w], key: "diff", complex: false, order: "C", strides: [h * w, w, 1], raw: false });
+    const groups = { data: Int32Array.from([0, 3, 4, 2]), shape: [2, 2] };
+    const offsets = { data: Float64Array.from([-1, 0.5, 1, -0.5, 2, 2, -2, -2]), shape: [2, 2, 2] };
+    const data = rowSourceTrainingData({ inputs, groups, offsets });
+    expect(data).toMatchObject({ count: 2, hasOffsets: true });
+    expect(Array.from((await data.read(Uint32Array.from([1, 0]))).offsets!)).toEqual([2, 2, -2, -2, -1, 0.5, 1, -0.5]);
+    expect(rowSourceTrainingData({ inputs, groups }).hasOffsets).toBe(false);
+    expect(() => rowSourceTrainingData({ inputs, groups, offsets: { data: new Float64Array(6), shape: [2, 3, 1] } })).toThrow(
+      expect.objectContaining({ code: "E_TRAINING_DATA", message: expect.stringContaining("offsets have shape (2, 3, 1) but the data has 2 samples of 2 channels: they must be (2, 2, 2)") }),
+    );
+    expect(() => rowSourceTrainingData({ inputs, groups, offsets: { data: Float64Array.from([0, 0, 0, Number.NaN, 0, 0, 0, 0]), shape: [2, 2, 2] } })).toThrow(/offsets\[0, 1, 1\] is NaN/);
+  });
+
   it("rejects mismatched sources with E_TRAINING_DATA", () => {
     const source = (shape: number[]) => arrayRowSource({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), dtype: "<f4", shape, key: "x", complex: false, order: "C", strides: shape.map(() => 1), raw: false });
     expect(() => rowSourceTrainingData({ inputs: source([3, 4, 4]), amplitude: source([3, 4, 5]), phase: source([3, 4, 5]) })).toThrow(expect.objectContaining({ code: "E_TRAINING_DATA", message: expect.stringContaining("amplitude rows are (4, 5)") }));
@@ -57,5 +72,14 @@ describe("inMemoryTrainingData", () => {
     expect(data.count).toBe(3);
     expect(Array.from((data.read(Uint32Array.from([2, 0])) as { inputs: Float32Array }).inputs)).toEqual([5, 6, 1, 2]);
     expect(() => inMemoryTrainingData({ sampleShape: [2, 2, 1], inputs: new Float32Array(6) })).toThrow(/not a whole number/);
+  });
+
+  it("gathers offsets with their samples and checks their length", () => {
+    const data = inMemoryTrainingData({ sampleShape: [1, 1, 2], inputs: Float32Array.from([1, 2, 3, 4]), offsets: Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]) });
+    expect(data.hasOffsets).toBe(true);
+    expect(Array.from((data.read(Uint32Array.from([1])) as { offsets: Float32Array }).offsets)).toEqual([4, 5, 6, 7]);
+    expect(() => inMemoryTrainingData({ sampleShape: [1, 1, 2], inputs: Float32Array.from([1, 2, 3, 4]), offsets: new Float32Array(6) })).toThrow(
+      expect.objectContaining({ code: "E_TRAINING_DATA", message: expect.stringContaining("offsets hold 6 values but 2 samples of 2 channels need 2×2×2") }),
+    );
   });
 });

@@ -4,7 +4,9 @@
  * copied whole.
  *
  * Samples are channels-last `[H, W, C]` float32: `inputs` are diffraction amplitudes; `amplitude` and
- * `phase` (supervised targets) are the object patch's |Y| and angle(Y).
+ * `phase` (supervised targets) are the object patch's |Y| and angle(Y). `offsets` (`[count, C, 2]`, pixels,
+ * `(x, y)` per channel) place a grouped sample's channels relative to each other, for the physics loss's
+ * overlap constraint.
  */
 import { StudykitError } from "@studykit/native";
 import type { NdArray, RowSource } from "@studykit/data";
@@ -14,6 +16,8 @@ export interface TrainingSamples {
   readonly inputs: Float32Array;
   readonly amplitude?: Float32Array;
   readonly phase?: Float32Array;
+  /** `[count, C, 2]` channel offsets (x, y) in pixels, when the data has them. */
+  readonly offsets?: Float32Array;
 }
 
 /** A dataset the training loop can draw mini-batches from. */
@@ -23,6 +27,8 @@ export interface TrainingData {
   readonly sampleShape: readonly [number, number, number];
   /** True when `read` returns `amplitude` and `phase` targets. */
   readonly hasTargets: boolean;
+  /** True when `read` returns `offsets` (grouped samples placed for the overlap constraint). */
+  readonly hasOffsets?: boolean;
   /** The samples at `indices`, in that order. */
   read(indices: Uint32Array): TrainingSamples | Promise<TrainingSamples>;
 }
@@ -49,6 +55,8 @@ export function inMemoryTrainingData(arrays: {
   readonly inputs: Float32Array;
   readonly amplitude?: Float32Array;
   readonly phase?: Float32Array;
+  /** `count·C·2` channel offsets (x, y), pixels. */
+  readonly offsets?: Float32Array;
 }): TrainingData {
   const [h, w, c] = arrays.sampleShape;
   const per = h * w * c;
@@ -62,16 +70,27 @@ export function inMemoryTrainingData(arrays: {
   }
   if ((arrays.amplitude === undefined) !== (arrays.phase === undefined)) throw new TrainingDataError("give both amplitude and phase targets, or neither");
   const hasTargets = arrays.amplitude !== undefined;
+  const offsets = arrays.offsets;
+  if (offsets) checkOffsets(offsets, count, c);
   return {
     count,
     sampleShape: [h, w, c],
     hasTargets,
+    hasOffsets: offsets !== undefined,
     read(indices) {
-      return hasTargets
-        ? { inputs: gatherRows(arrays.inputs, per, indices), amplitude: gatherRows(arrays.amplitude!, per, indices), phase: gatherRows(arrays.phase!, per, indices) }
-        : { inputs: gatherRows(arrays.inputs, per, indices) };
+      const inputs = gatherRows(arrays.inputs, per, indices);
+      const targets = hasTargets ? { amplitude: gatherRows(arrays.amplitude!, per, indices), phase: gatherRows(arrays.phase!, per, indices) } : {};
+      return { inputs, ...targets, ...(offsets ? { offsets: gatherRows(offsets, 2 * c, indices) } : {}) };
     },
   };
+}
+
+/** Throws unless `offsets` holds `count·channels·2` finite values. */
+function checkOffsets(offsets: ArrayLike<number>, count: number, channels: number): void {
+  if (offsets.length !== count * channels * 2) throw new TrainingDataError(`offsets hold ${offsets.length} values but ${count} samples of ${channels} channels need ${count}×${channels}×2 (x, y per channel)`);
+  for (let i = 0; i < offsets.length; i++) {
+    if (!Number.isFinite(offsets[i]!)) throw new TrainingDataError(`offsets[${Math.floor(i / (2 * channels))}, ${Math.floor(i / 2) % channels}, ${i % 2}] is ${offsets[i]}; offsets must be finite pixel distances`);
+  }
 }
 
 function toFloat32(array: NdArray, what: string): Float32Array {
@@ -94,6 +113,8 @@ export function rowSourceTrainingData(sources: {
   readonly amplitude?: RowSource;
   readonly phase?: RowSource;
   readonly groups?: { readonly data: ArrayLike<number | bigint>; readonly shape: readonly number[] };
+  /** Per sample (per group with `groups`), `(count, C, 2)` channel offsets (x, y) in pixels. */
+  readonly offsets?: { readonly data: ArrayLike<number>; readonly shape: readonly number[] };
 }): TrainingData {
   const rowShape = sources.inputs.shape.slice(1);
   if (rowShape.length !== 2 && rowShape.length !== 3) throw new TrainingDataError(`inputs rows must be (H, W) or (H, W, C), got (${rowShape.join(", ")})`);
@@ -115,6 +136,13 @@ export function rowSourceTrainingData(sources: {
     count = g;
   }
   const channels = groupSize * rowChannels;
+  let offsets: Float32Array | undefined;
+  if (sources.offsets) {
+    const shape = sources.offsets.shape;
+    if (shape.join() !== [count, channels, 2].join()) throw new TrainingDataError(`offsets have shape (${shape.join(", ")}) but the data has ${count} samples of ${channels} channels: they must be (${count}, ${channels}, 2)`);
+    offsets = Float32Array.from(sources.offsets.data);
+    checkOffsets(offsets, count, channels);
+  }
   const targets = sources.objects ? "objects" : sources.amplitude && sources.phase ? "split" : null;
   for (const [key, source] of Object.entries({ objects: sources.objects, amplitude: sources.amplitude, phase: sources.phase })) {
     if (source && source.shape.slice(1).join() !== rowShape.join()) throw new TrainingDataError(`${key} rows are (${source.shape.slice(1).join(", ")}) but inputs rows are (${rowShape.join(", ")})`);
@@ -153,11 +181,13 @@ export function rowSourceTrainingData(sources: {
     count,
     sampleShape: [h, w, channels],
     hasTargets: targets !== null,
+    hasOffsets: offsets !== undefined,
     read(indices) {
       const inputs = readStacked(sources.inputs, indices, "inputs");
-      if (targets === "objects") return { inputs, amplitude: readStacked(sources.objects!, indices, "objects", "abs"), phase: readStacked(sources.objects!, indices, "objects", "angle") };
-      if (targets === "split") return { inputs, amplitude: readStacked(sources.amplitude!, indices, "amplitude"), phase: readStacked(sources.phase!, indices, "phase") };
-      return { inputs };
+      const placed = offsets ? { offsets: gatherRows(offsets, 2 * channels, indices) } : {};
+      if (targets === "objects") return { inputs, amplitude: readStacked(sources.objects!, indices, "objects", "abs"), phase: readStacked(sources.objects!, indices, "objects", "angle"), ...placed };
+      if (targets === "split") return { inputs, amplitude: readStacked(sources.amplitude!, indices, "amplitude"), phase: readStacked(sources.phase!, indices, "phase"), ...placed };
+      return { inputs, ...placed };
     },
   };
 }

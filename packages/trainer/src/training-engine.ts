@@ -12,6 +12,10 @@
  *   numpy's `fftshift`) gives the predicted intensity `I = intensityScale·|F|²`. Against the measured
  *   amplitudes `X` (the model input): `poissonNll = mean(I − X²·log(I + 1e-6))`,
  *   `amplitudeMae = mean(|√(I + 1e-10) − X|)`.
+ *   With `overlap` (grouped samples, gridsize > 1: PtychoPINN's real-space overlap constraint), the C
+ *   predicted patches of a sample are first translated by the batch's `offsets` onto one padded canvas,
+ *   averaged where they overlap (Σ shifted patches / Σ shifted N×N masks) and cut back out at the same
+ *   offsets; `O` above is the patch cut back out (bilinear translation, see overlap-constraint.ts).
  * Optimizer: Adam with bias correction, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
  * `w ← w − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`, `t` counting steps from 1.
  */
@@ -42,6 +46,17 @@ export interface PhysicsLoss {
   readonly probe: ProbeData;
   readonly intensityScale: number;
   readonly fftshift: boolean;
+  /**
+   * Grouped samples only: apply the overlap constraint on a canvas of (N + 2·canvasPadding)² pixels.
+   * Every batch then carries `offsets`, and every |offset| must be ≤ `canvasPadding`.
+   */
+  readonly overlap?: PhysicsOverlap;
+}
+
+/** The overlap constraint of the physics loss (see the module doc). */
+export interface PhysicsOverlap {
+  /** Canvas margin on each side of the centred N×N patch, whole pixels ≥ 0. */
+  readonly canvasPadding: number;
 }
 
 export type LossDescription = SupervisedLoss | PhysicsLoss;
@@ -63,13 +78,16 @@ export interface EngineHyperparameters {
  * One mini-batch, channels-last, `count` samples of the description's input shape.
  * `amplitude` / `phase` are required by the supervised loss. `dropoutMasks` (per dropout layer name,
  * the layer's output shape × count, values 0 or `1/(1−rate)`) are drawn by the loop from our PRNG so
- * that every engine applies the same masks; absent means no dropout (evaluation).
+ * that every engine applies the same masks; absent means no dropout (evaluation). `offsets` (`[count, C, 2]`,
+ * pixels, `(x, y)` per channel: column then row) are each channel's scan position relative to the
+ * group's reference point; required by the physics loss with `overlap`.
  */
 export interface TrainingBatch {
   readonly count: number;
   readonly inputs: Float32Array;
   readonly amplitude?: Float32Array;
   readonly phase?: Float32Array;
+  readonly offsets?: Float32Array;
   readonly dropoutMasks?: Readonly<Record<string, Float32Array>>;
 }
 

@@ -56,6 +56,16 @@ async function gradientAt(d: ModelDescription, loss: LossDescription, weights: r
 }
 
 const tiny = tinyPtychoModel({ size: 8, channels: 1, seed: 2 });
+/** Gridsize 2: four channels per sample, their patches tied by the overlap constraint on a 3-pixel-padded canvas. */
+const gs2 = tinyPtychoModel({ size: 8, channels: 4, seed: 3 });
+const gs2Loss: PhysicsLoss = { ...physicsLoss(gs2, "poissonNll"), overlap: { canvasPadding: 3 } };
+
+/** `batch` with random fractional channel offsets (x, y) in [−2.5, 2.5] where the loss has the overlap constraint. */
+function placed(batch: TrainingBatch, d: ModelDescription, loss: LossDescription): TrainingBatch {
+  if (loss.kind !== "physics" || !loss.overlap) return batch;
+  const prng = SeededRandom.derive(batch.count, "offsets");
+  return { ...batch, offsets: Float32Array.from({ length: batch.count * d.heads.channels * 2 }, () => 5 * prng.nextDouble() - 2.5) };
+}
 
 /**
  * Skips a blocked-vs-NCHW comparison where ORT has no blocked kernels (it would compare NCHW with NCHW),
@@ -70,19 +80,20 @@ async function skipWithoutBlockedLayout(skip: (condition: boolean, note?: string
 }
 
 describe("ONNX Runtime training engine", () => {
-  for (const [label, loss] of [
+  for (const [label, loss, d = tiny] of [
     ["supervised mse", SUPERVISED],
     ["supervised mae", { ...SUPERVISED, metric: "mae" }],
     ["physics poissonNll", physicsLoss(tiny, "poissonNll")],
     ["physics amplitudeMae", physicsLoss(tiny, "amplitudeMae")],
+    ["physics poissonNll, gridsize 2 with the overlap constraint", gs2Loss, gs2],
   ] as const) {
     // On the NCHW graph; the blocked graph is checked against it below (float32 central differences of
     // the kinked |·| losses are too noisy to tell two correct roundings apart).
     it(`whole-model gradient (${label}) matches central differences of the evaluated loss`, async () => {
-      const weights = initialWeights(tiny);
-      const batch = makeBatch(tiny, 2, 1);
-      const { loss: stepLoss, grads } = await gradientAt(tiny, loss, weights, batch, { layout: "nchw" });
-      const evaluator = await engineFor(tiny, loss, { layout: "nchw" }, weights);
+      const weights = initialWeights(d);
+      const batch = placed(makeBatch(d, 2, 1), d, loss);
+      const { loss: stepLoss, grads } = await gradientAt(d, loss, weights, batch, { layout: "nchw" });
+      const evaluator = await engineFor(d, loss, { layout: "nchw" }, weights);
       expect(await evaluator.evaluate(batch)).toBeCloseTo(stepLoss, 6);
       const prng = SeededRandom.derive(9, label);
       for (const target of ["enc1/kernel", "dec1/kernel", "out/kernel", "out/bias"]) {
@@ -118,6 +129,7 @@ describe("ONNX Runtime training engine", () => {
       ["supervised mae", tiny, { ...SUPERVISED, metric: "mae" }, undefined],
       ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
       ["physics amplitudeMae", tiny, physicsLoss(tiny, "amplitudeMae"), undefined],
+      ["physics poissonNll, gridsize 2 with the overlap constraint", gs2, gs2Loss, undefined],
       ["dropout", withDropout, SUPERVISED, { drop: mask }],
       ["sub-pixel upsample conv, 8×12", wide, SUPERVISED, undefined],
       // The output layer right after the upsample: its 2 filters' 4 phases leave the blocked layout at the low resolution.
@@ -125,7 +137,7 @@ describe("ONNX Runtime training engine", () => {
       ["chunked filter gradients, 32×32", large, SUPERVISED, undefined, 40],
     ] as const) {
       const weights = initialWeights(d);
-      const batch = { ...makeBatch(d, count, 6), ...(masks ? { dropoutMasks: masks } : {}) };
+      const batch = placed({ ...makeBatch(d, count, 6), ...(masks ? { dropoutMasks: masks } : {}) }, d, loss);
       const nchw = await gradientAt(d, loss, weights, batch, { layout: "nchw" });
       const blocked = await gradientAt(d, loss, weights, batch, { layout: "nchwc" });
       expect(Math.abs(blocked.loss - nchw.loss), label).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(nchw.loss)));
@@ -280,10 +292,11 @@ describe("ONNX Runtime training engine", () => {
     for (const [label, d, loss, masks] of [
       ["supervised mse", tiny, SUPERVISED, undefined],
       ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
+      ["physics poissonNll, gridsize 2 with the overlap constraint", gs2, gs2Loss, undefined],
       ["dropout", withDropout, SUPERVISED, { drop: mask }],
     ] as const) {
       const weights = initialWeights(d);
-      const batch = { ...makeBatch(d, 5, 11), ...(masks ? { dropoutMasks: masks } : {}) };
+      const batch = placed({ ...makeBatch(d, 5, 11), ...(masks ? { dropoutMasks: masks } : {}) }, d, loss);
       const whole = await gradientAt(d, loss, weights, batch);
       for (const replicas of [2, 3]) {
         const split = await gradientAt(d, loss, weights, batch, { replicas });
@@ -401,5 +414,16 @@ describe("ONNX Runtime training engine", () => {
     await expect(engine.setOptimizerState({ step: 1, slots: [] })).rejects.toMatchObject({ code: "E_OPTIMIZER_STATE" });
     expect(() => createOnnxTrainingEngine({ layout: "nhwc" as "nchw" })).toThrow(expect.objectContaining({ code: "E_ONNX_OPTIONS" }));
     await engine.dispose();
+    await expect(engineFor(gs2, { ...gs2Loss, overlap: { canvasPadding: 2.5 } })).rejects.toMatchObject({ code: "E_LOSS_CONFIG", message: expect.stringContaining("got 2.5") });
+    const grouped = await engineFor(gs2, gs2Loss);
+    const gs2Batch = placed(makeBatch(gs2, 2, 1), gs2, gs2Loss);
+    await expect(grouped.trainStep({ ...gs2Batch, offsets: undefined }, 0.1)).rejects.toMatchObject({ code: "E_BATCH_SHAPE", message: expect.stringContaining("offsets are missing") });
+    await expect(grouped.evaluate({ ...gs2Batch, offsets: gs2Batch.offsets!.subarray(2) })).rejects.toMatchObject({ code: "E_BATCH_SHAPE", message: expect.stringContaining("needs 2×4×2") });
+    const far = Float32Array.from(gs2Batch.offsets!);
+    far[5] = -3.5;
+    await expect(grouped.trainStep({ ...gs2Batch, offsets: far }, 0.1)).rejects.toMatchObject({ code: "E_BATCH_SHAPE", message: expect.stringContaining("offsets[0, 2, 1] = -3.5 is beyond the canvas padding 3") });
+    // Predictions need no offsets (the constraint belongs to the loss).
+    expect(await grouped.predict(gs2Batch.inputs, 2)).toHaveLength(2 * 8 * 8 * 8);
+    await grouped.dispose();
   });
 });

@@ -186,6 +186,10 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const specs = weightSpecs(description);
     const problems = checkWeights(description, weights, specs);
     if (problems.length > 0) throw new OnnxEngineError("E_ONNX_WEIGHTS", `cannot initialise the ONNX Runtime engine for ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
+    if (hyper.loss.kind === "physics" && hyper.loss.overlap) {
+      const padding = hyper.loss.overlap.canvasPadding;
+      if (!(Number.isSafeInteger(padding) && padding >= 0)) throw new OnnxEngineError("E_LOSS_CONFIG", `overlap.canvasPadding must be a whole number of pixels ≥ 0 (the canvas is N + 2·padding pixels wide), got ${padding}`);
+    }
     await this.releaseSessions();
     this.description = description;
     this.hyper = hyper;
@@ -306,6 +310,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
           else if (t.length !== targetSize) problems.push(`${key} has ${t.length} values, needs ${targetSize}`);
         }
       }
+      if (needTargets && hyper.loss.kind === "physics" && hyper.loss.overlap) problems.push(...offsetProblems(batch, description.heads.channels, hyper.loss.overlap.canvasPadding));
     }
     if (problems.length > 0) throw new OnnxEngineError("E_BATCH_SHAPE", `batch does not fit model ${JSON.stringify(description.name)}: ${problems.join("; ")}`);
   }
@@ -325,6 +330,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
       feeds[GRAPH_NAMES.amplitude] = new ort.Tensor("float32", batch.amplitude!, [batch.count, height, width, c]);
       feeds[GRAPH_NAMES.phase] = new ort.Tensor("float32", batch.phase!, [batch.count, height, width, c]);
     }
+    const loss = this.hyper!.loss;
+    if (loss.kind === "physics" && loss.overlap) feeds[GRAPH_NAMES.offsets] = new ort.Tensor("float32", batch.offsets!, [batch.count, c, 2]);
     return feeds;
   }
 
@@ -484,6 +491,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       inputs: per(batch.inputs),
       ...(batch.amplitude ? { amplitude: per(batch.amplitude) } : {}),
       ...(batch.phase ? { phase: per(batch.phase) } : {}),
+      ...(batch.offsets ? { offsets: per(batch.offsets) } : {}),
       ...(masks ? { dropoutMasks: masks } : {}),
     };
   }
@@ -580,4 +588,23 @@ export class OnnxTrainingEngine implements TrainingEngine {
     this.current = undefined;
     this.spare = undefined;
   }
+}
+
+/**
+ * What is wrong with a batch's `offsets` for the physics loss's overlap constraint: missing, the wrong
+ * size, not finite, or farther from the canvas centre than its padding (the patch would leave the canvas).
+ */
+function offsetProblems(batch: TrainingBatch, channels: number, padding: number): string[] {
+  const offsets = batch.offsets;
+  if (!offsets) return ["offsets are missing (the physics loss with overlap needs each sample's channel offsets, [count, C, 2] pixels)"];
+  if (offsets.length !== batch.count * channels * 2) return [`offsets has ${offsets.length} values, needs ${batch.count}×${channels}×2`];
+  for (let i = 0; i < offsets.length; i++) {
+    const v = offsets[i]!;
+    if (!Number.isFinite(v) || Math.abs(v) > padding) {
+      const sample = Math.floor(i / (2 * channels));
+      const channel = Math.floor(i / 2) % channels;
+      return [`offsets[${sample}, ${channel}, ${i % 2}] = ${v} is ${Number.isFinite(v) ? `beyond the canvas padding ${padding}` : "not finite"}; raise overlap.canvasPadding to at least the largest |offset| or drop the group`];
+    }
+  }
+  return [];
 }

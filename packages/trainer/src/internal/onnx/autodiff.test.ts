@@ -20,6 +20,7 @@ import { SeededRandom } from "@studykit/core";
 import { nchwcBlockSize } from "../../onnx/provider-check.js";
 import { appendGradients, type FilterGradientStrategy, GRADIENT_RULES } from "./autodiff.js";
 import { type FloatDType, GraphBuilder, NCHWC_DOMAIN, product } from "./graph-builder.js";
+import { applyOverlapConstraint } from "./overlap-constraint.js";
 import { blockedConv, blockedMaxPool, blockedUpsample, NCHWC_RULES, narrowConv, reorderInput, reorderOutput } from "./nchwc.js";
 
 interface Case {
@@ -330,6 +331,18 @@ const CASES: Case[] = [
     build: (b, x) => b.op("Conv", [x.a!, x.b!], { kernel_shape: [1, 1] }),
   },
   ...BLOCKED_CASES,
+  {
+    // The physics loss's overlap constraint: two groups of two 4×4 complex patches (a, b: real and
+    // imaginary parts) at fixed fractional offsets, translated onto a 3-pixel-padded canvas, averaged
+    // and cut back out (MatMul through data-built bilinear weights, a Div by the constant coverage).
+    name: "overlap constraint (bilinear translate, canvas average, cut back out)",
+    inputs: { a: [2, 2, 4, 4], b: [2, 2, 4, 4] },
+    build: (b, x) => {
+      const offsets = b.constFloat([1.25, -0.5, -1, 0.75, 0, 2.5, -2, -1.5], [2, 2, 2]);
+      const cut = applyOverlapConstraint(b, x.a!, x.b!, offsets, { size: 4, padding: 3 });
+      return b.op("Concat", [cut.real, b.op("Mul", [cut.imag, cut.real])], { axis: 1 });
+    },
+  },
   {
     name: "real DFT magnitude (physics-loss shape)",
     inputs: { a: [2, 4, 4], b: [2, 4, 4] },

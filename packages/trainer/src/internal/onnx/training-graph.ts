@@ -15,6 +15,7 @@ import { appendGradients, type FilterGradientStrategy } from "./autodiff.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { compileForward, onnxWeightShape } from "./model-compiler.js";
 import { nchwcUnsupportedReason } from "./nchwc.js";
+import { applyOverlapConstraint } from "./overlap-constraint.js";
 
 /** SGD with (heavy-ball) momentum: `a ← μa + g`, `w ← w − lr·a` (as TF.js' and PyTorch's momentum). */
 export interface SgdMomentumOptimizer {
@@ -54,6 +55,8 @@ export const GRAPH_NAMES = {
   input: "x",
   amplitude: "target_amplitude",
   phase: "target_phase",
+  /** Per-sample channel offsets `[batch, C, 2]` (x, y) of the physics loss with `overlap`. */
+  offsets: "offsets",
   learningRate: "learning_rate",
   correction1: "adam_correction1",
   correction2: "adam_correction2",
@@ -237,13 +240,25 @@ function compileLoss(b: GraphBuilder, spec: TrainingGraphSpec, prediction: strin
     const phaseTerm = b.op("Mul", [mean(distance(phase, target(GRAPH_NAMES.phase))), b.constFloat(loss.phaseWeight, [])]);
     return b.op("Add", [amplitudeTerm, phaseTerm]);
   }
-  const intensity = physicsIntensity(b, loss, amplitude, phase, height, width);
+  let objectReal = b.op("Mul", [amplitude, b.op("Cos", [phase])]);
+  let objectImag = b.op("Mul", [amplitude, b.op("Sin", [phase])]);
+  if (loss.overlap) {
+    const offsets = b.addInput(GRAPH_NAMES.offsets, "float32", [spec.batch, c, 2], batchDims);
+    ({ real: objectReal, imag: objectImag } = applyOverlapConstraint(b, objectReal, objectImag, offsets, { size: height, padding: loss.overlap.canvasPadding }));
+  }
+  const intensity = physicsIntensity(b, loss, objectReal, objectImag, height, width);
+  return physicsObjective(b, loss, intensity, xNchw);
+}
+
+/** The physics loss's objective (see training-engine.ts) of a predicted intensity against measured amplitudes `x`, both NCHW. */
+export function physicsObjective(b: GraphBuilder, loss: PhysicsLoss, intensity: string, x: string): string {
+  const mean = (v: string): string => b.op("ReduceMean", [v], { keepdims: 0 });
   if (loss.objective === "poissonNll") {
     const logI = b.op("Log", [b.op("Add", [intensity, b.constFloat(LOSS_CONSTANTS.poissonEpsilon, [])])]);
-    return mean(b.op("Sub", [intensity, b.op("Mul", [b.op("Mul", [xNchw, xNchw]), logI])]));
+    return mean(b.op("Sub", [intensity, b.op("Mul", [b.op("Mul", [x, x]), logI])]));
   }
   const predictedAmplitude = b.op("Sqrt", [b.op("Add", [intensity, b.constFloat(LOSS_CONSTANTS.amplitudeEpsilon, [])])]);
-  return mean(b.op("Abs", [b.op("Sub", [predictedAmplitude, xNchw])]));
+  return mean(b.op("Abs", [b.op("Sub", [predictedAmplitude, x])]));
 }
 
 /** Orthonormal DFT matrix of size n (real and imaginary parts), rows rolled by ⌊n/2⌋ when shifted. */
@@ -263,11 +278,9 @@ export function dftMatrix(n: number, shifted: boolean): { real: number[]; imag: 
   return { real, imag };
 }
 
-/** `intensityScale·|D_H (O·P) D_Wᵀ|²` with `O = Â·e^{iφ̂}`, all NCHW; real arithmetic only. */
-function physicsIntensity(b: GraphBuilder, loss: PhysicsLoss, amplitude: string, phase: string, height: number, width: number): string {
+/** `intensityScale·|D_H (O·P) D_Wᵀ|²` for the object `O` (real and imaginary parts), all NCHW; real arithmetic only. */
+export function physicsIntensity(b: GraphBuilder, loss: PhysicsLoss, objectReal: string, objectImag: string, height: number, width: number): string {
   const { probe } = loss;
-  const objectReal = b.op("Mul", [amplitude, b.op("Cos", [phase])]);
-  const objectImag = b.op("Mul", [amplitude, b.op("Sin", [phase])]);
   const probeReal = b.constFloat(probe.real, [probe.height, probe.width]);
   const probeImag = b.constFloat(probe.imag, [probe.height, probe.width]);
   const psiReal = b.op("Sub", [b.op("Mul", [objectReal, probeReal]), b.op("Mul", [objectImag, probeImag])]);
