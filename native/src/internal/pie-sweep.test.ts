@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PieErrorCode, hasErrorCode, pieSweep, pieSweepAsync, type PieRule, type PieSweepArguments } from "../index.js";
+import { PieErrorCode, fft2InPlace, hasErrorCode, pieSweep, pieSweepAsync, type PieRule, type PieSweepArguments } from "../index.js";
 import { nativeBinding, withBinding } from "./loader.js";
 import { skipWithout } from "../../../tools/test-dependencies.js";
 
@@ -37,9 +37,9 @@ interface Scenario {
 }
 
 /**
- * A random object (amplitude 0.5–1), a probe with a smooth envelope and a random phase (so no far-field
- * pixel is near zero, where two correct transforms may disagree on the phase by more than rounding),
- * random magnitudes and patch corners, and an order with repeats.
+ * A random starting object (amplitude 0.5–1), a probe with a smooth envelope and a random phase (so no
+ * far-field pixel is near zero, where two correct transforms may disagree on the phase by more than
+ * rounding), random patch corners, magnitudes from another object, and an order with repeats.
  */
 function scenario(seed: number, n: number, count: number, steps: number, extraHeight: number, extraWidth: number): Scenario {
   const uniform = uniformSource(seed);
@@ -61,8 +61,21 @@ function scenario(seed: number, n: number, count: number, steps: number, extraHe
     probe[2 * pixel] = envelope * Math.cos(phase);
     probe[2 * pixel + 1] = envelope * Math.sin(phase);
   }
-  const measured = Float32Array.from({ length: count * n * n }, () => n * (0.2 + uniform()));
   const corners = Int32Array.from({ length: 2 * count }, (_, k) => Math.floor(uniform() * ((k % 2 === 0 ? extraHeight : extraWidth) + 1)));
+  // Magnitudes of another random object's exit waves, perturbed by ±10%: close to consistent data, as a
+  // reconstruction sees (fully random magnitudes make the iteration chaotic, which amplifies rounding).
+  const truth = Float64Array.from({ length: object.length }, () => 2 * uniform() - 1);
+  const measured = new Float32Array(count * n * n);
+  const wave = new Float64Array(2 * n * n);
+  for (let j = 0; j < count; j++) {
+    for (let k = 0; k < n * n; k++) {
+      const o = 2 * ((corners[2 * j]! + Math.floor(k / n)) * objectWidth + corners[2 * j + 1]! + (k % n));
+      wave[2 * k] = probe[2 * k]! * truth[o]! - probe[2 * k + 1]! * truth[o + 1]!;
+      wave[2 * k + 1] = probe[2 * k]! * truth[o + 1]! + probe[2 * k + 1]! * truth[o]!;
+    }
+    fft2InPlace(wave, n, 1);
+    for (let k = 0; k < n * n; k++) measured[j * n * n + k] = Math.hypot(wave[2 * k]!, wave[2 * k + 1]!) * (0.9 + 0.2 * uniform());
+  }
   const order = Uint32Array.from({ length: steps }, () => Math.floor(uniform() * count));
   return { n, objectHeight, objectWidth, object, probe, measured, corners, order };
 }
@@ -253,8 +266,8 @@ describe.each(implementations)("pieSweep ($name)", ({ binding }) => {
  * differences step after step (a property of the rules, which the short runs above cover to the limits).
  */
 const regularisedSettings = fc.oneof(
-  fc.record({ rule: fc.constant<PieRule>("epie"), objectWeight: fc.double({ min: 0.05, max: 1.5, noNaN: true }), probeWeight: fc.double({ min: 0.05, max: 1.5, noNaN: true }) }),
-  fc.record({ rule: fc.constant<PieRule>("rpie"), objectWeight: fc.double({ min: 0.05, max: 1, noNaN: true }), probeWeight: fc.double({ min: 0.05, max: 1, noNaN: true }) }),
+  fc.record({ rule: fc.constant<PieRule>("epie"), objectWeight: fc.double({ min: 0.1, max: 1.2, noNaN: true }), probeWeight: fc.double({ min: 0.1, max: 1.2, noNaN: true }) }),
+  fc.record({ rule: fc.constant<PieRule>("rpie"), objectWeight: fc.double({ min: 0.2, max: 1, noNaN: true }), probeWeight: fc.double({ min: 0.2, max: 1, noNaN: true }) }),
 );
 
 describe.skipIf(noNative)("pieSweep: addon against the fallback", () => {
@@ -276,8 +289,8 @@ describe.skipIf(noNative)("pieSweep: addon against the fallback", () => {
           const addonError = withBinding(native, () => pieSweep(addon));
           const fallbackError = withBinding(null, () => pieSweep(fallback));
           expect(Math.abs(addonError / fallbackError - 1)).toBeLessThan(1e-6);
-          // Rounding (~1e-15 per step) grown over up to 40 steps on random (inconsistent) magnitudes, where
-          // near-zero far-field pixels amplify it; a wrong term shows at 1e-3 or more.
+          // Rounding (~1e-15 per step) grown over up to 40 steps, where near-zero far-field pixels amplify
+          // it; a wrong term shows at 1e-3 or more.
           expect(relativeDifference(addon.object, fallback.object)).toBeLessThan(1e-6);
           expect(relativeDifference(addon.probe, fallback.probe)).toBeLessThan(1e-6);
         },
