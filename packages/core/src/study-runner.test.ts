@@ -5,8 +5,10 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { assessComparability } from "./comparability.js";
 import { buildJobMatrix, type JobMatrix, type JobMatrixSpec, type JobParams } from "./job-matrix.js";
 import { silentProgress, type StudyProgress } from "./progress.js";
+import type { IdentityRecord } from "./run-identity.js";
 import type { RunnerModule } from "./runner.js";
 import { formatSkipSummary, readTrainingManifest, type TrainingManifest } from "./study-manifest.js";
 import { formatPlanSummary, planStudy, runStudy, STUDY_LOCK_FILE, type RunStudyOptions } from "./study-runner.js";
@@ -294,3 +296,20 @@ function buildResumeMatrix(): JobMatrix {
   const release = resumeRelease();
   return buildJobMatrix({ axes: { n: [0, 1, 2, 3, 4, 5] }, inputs: () => ({}), config: (params) => (params["n"] !== 0 ? { ...params, mode: "held", release, ledger } : { ...params, mode: "slow", delayMs: 400, ledger }) }, { inputRoot, artifactRoot });
 }
+
+describe("planStudy: input evidence in the identity", () => {
+  it("a job with no inputs has no snapshot hash, so strict comparability refuses it; a job with inputs has one", async () => {
+    const noInputs = await planStudy(counterMatrix(2, {}), { codeVersion });
+    const [first, second] = noInputs.jobs.map((planned) => planned.identity.fields as unknown as IdentityRecord);
+    // The hash of `{}` would be evidence of nothing: two runs on unrelated data would look equal.
+    expect(first!.datasetSnapshotHash).toBeNull();
+    expect(() => assessComparability(first!, second!, { mode: "strict" })).toThrow(expect.objectContaining({ code: "E_SNAPSHOT_REQUIRED" }));
+    expect(assessComparability(first!, second!, { mode: "warn", onWarning: () => {} }).level).toBe("incomparable"); // configs differ (n)
+
+    const withInputs = await planStudy(ptychoMatrix(), { codeVersion });
+    const baseline = withInputs.jobs.find((planned) => planned.job.id === "dose_1000/baseline/gs1")!;
+    expect(baseline.identity.fields["datasetSnapshotHash"]).toMatch(/^[0-9a-f]{64}$/);
+    const record = baseline.identity.fields as unknown as IdentityRecord;
+    expect(assessComparability(record, record, { mode: "strict" }).level).toBe("stable");
+  });
+});

@@ -203,7 +203,8 @@ export async function planStudy(matrix: JobMatrix, options: PlanStudyOptions = {
     const partial = createPartialIdentity({
       stage: options.stage ?? "train",
       config: asConfigObject(job.config),
-      datasetSnapshotHash: fingerprint(inputHashes),
+      // No inputs, no evidence: the hash of an empty object would make unrelated runs look alike.
+      datasetSnapshotHash: Object.keys(inputHashes).length > 0 ? fingerprint(inputHashes) : null,
       seeds: Object.keys(job.seeds).length > 0 ? job.seeds : { seed: 0 },
       codeVersion,
       runtime: options.runtime ?? {},
