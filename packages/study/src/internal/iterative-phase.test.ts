@@ -110,5 +110,8 @@ describe("phase F", async () => {
     const changed = longer.records.find((record) => record.id === "dose_1000/baseline/test")!;
     expect(changed.identity!.strictKey).not.toBe(manifest.records.find((record) => record.id === "dose_1000/baseline/test")!.identity!.strictKey);
     expect(changed.history!.fourierError).toHaveLength(13);
+    // ePIE ignores the mini-batch size: changing it reuses every job.
+    const batch = await phases(root, { config: mergeStudyConfig(config, { reconstruction: { iterations: 13, batchSize: 7 } }) });
+    expect(batch.counts).toEqual({ succeeded: 0, reused: 8, skipped: 4 });
   });
 });

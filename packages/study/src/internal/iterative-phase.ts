@@ -7,7 +7,8 @@
  * positions, per-iteration Fourier and object errors, parameters).
  *
  * Every reconstruction is a job with its own identity (`@studykit/core`'s run identity, stage `phaseF`):
- * the reconstruction settings, dose / view / split, the input file's snapshot hash, the seed, the code
+ * the options ptycho receives (algorithm, iterations, seed, probe update, α, batch size where it applies,
+ * scored window), dose / view / split, the input file's snapshot hash, the seed, the code
  * version and the FFT implementation (native addon or TypeScript fallback, which may differ in the last
  * bits). A rerun reuses a job whose identity matches the recorded one and whose file still has the recorded
  * SHA-256; `force` recomputes. A view Phase D rejected becomes a skip record carrying Phase D's reason.
@@ -163,7 +164,9 @@ export async function runPhaseF(config: StudyConfig, root: string, phaseC: Phase
     const inputPath = path.join(root, source.input);
     const partial = createPartialIdentity({
       stage: "phaseF",
-      config: { study: "ptycho-dose-overlap", dose, view, split, reconstruction: { ...config.reconstruction }, scoreWindow: config.compare.stitchWindow } as JsonObject,
+      // The options ptycho receives, not the raw section: a setting the algorithm ignores (the batch size of
+      // ePIE) must not force a recomputation.
+      config: { study: "ptycho-dose-overlap", dose, view, split, reconstruction: JSON.parse(JSON.stringify(reconstructOptions)) as JsonObject },
       datasetSnapshotHash: datasetSnapshotHash(inputPath),
       seeds: { seed: config.reconstruction.seed },
       codeVersion: options.codeVersion,
