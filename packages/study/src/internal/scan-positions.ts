@@ -1,5 +1,7 @@
 /**
- * Scan positions for Phase C and the spatial train/test split.
+ * Scan positions for Phase C and the spatial train/test split: the study's sampling design. The patch
+ * geometry (which N×N patch a centre illuminates) is `@studykit/ptycho`'s `patchCorner`, shared with the
+ * forward model and the reconstruction.
  *
  * Positions are patch centres drawn uniformly inside the object with a buffer of N/2 on every side (so the
  * N×N patch stays inside), rounded to whole pixels so that the ground-truth patches are exact crops. The
@@ -7,7 +9,7 @@
  * region is never seen in training.
  */
 import { SeededRandom } from "@studykit/core";
-import type { ScanPosition } from "@studykit/ptycho";
+import { patchCorner, type ScanPosition } from "@studykit/ptycho";
 
 /** Uniform random positions (see the module doc), in draw order. */
 export function randomScanPositions(options: {
@@ -45,13 +47,13 @@ export function fitPositions(
   objectWidth: number,
   patchSize: number,
 ): { positions: ScanPosition[]; kept: number[] } {
-  const half = patchSize / 2;
   const positions: ScanPosition[] = [];
   const kept: number[] = [];
   for (let index = 0; index < xs.length; index++) {
     const x = Math.round(xs[index]!);
     const y = Math.round(ys[index]!);
-    if (x - half >= 0 && y - half >= 0 && x + half <= objectWidth && y + half <= objectHeight) {
+    const { top, left } = patchCorner({ x, y }, patchSize);
+    if (top >= 0 && left >= 0 && top + patchSize <= objectHeight && left + patchSize <= objectWidth) {
       positions.push({ x, y });
       kept.push(index);
     }

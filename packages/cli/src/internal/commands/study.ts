@@ -1,9 +1,10 @@
 /**
  * `studykit study run|plan`: the ptychography dose/overlap study.
  *
- * - `run` simulates (Phase C), cuts the overlap views (Phase D), trains the job matrix (Phase E) and
- *   compares the models in a report (Phase G); it prints each phase's progress, the skip summary, the wall
- *   time and where the report is. `--dry-run` stops after planning the training jobs.
+ * - `run` simulates (Phase C), cuts the overlap views (Phase D), trains the job matrix (Phase E),
+ *   reconstructs every dose × view × split iteratively (Phase F) and compares the models and Phase F in a
+ *   report (Phase G); it prints each phase's progress and time, the skip summary, the wall time and where
+ *   the report is. `--dry-run` stops after planning the training jobs.
  * - `plan` prepares the data (Phases C and D, which the plan needs) and prints which jobs would run, which
  *   would be reused (and why) and which are skipped (and why), without training.
  *
@@ -123,7 +124,7 @@ function outDirOf(flags: StudyFlags, preset: string, cwd: string): string {
 }
 
 export function registerStudyCommand(program: Command, context: CliContext): void {
-  const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, compare, report");
+  const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, reconstruct iteratively, compare, report");
 
   addSharedOptions(study.command("run").description("run the study end to end and write the report"))
     .option("--concurrency <n>", "training jobs at once (default 1)")
