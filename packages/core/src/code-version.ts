@@ -1,29 +1,51 @@
 /**
  * The code version recorded in every run identity: the versions of the studykit packages that ran, and the
- * git commit (plus whether the checkout had uncommitted changes) when the run root lies in a git checkout.
+ * git commit (plus whether the checkout had uncommitted changes) of the checkout studykit itself runs from.
  *
- * git is run as a child process, read-only; no git, or a root outside any checkout, simply records
+ * The checkout is found from this module's own location, never from the run's output directory: the same
+ * code writing the same study into a git checkout or into /tmp must give the same identity (and run id).
+ * An installed copy (under `node_modules/`) records `git: null`; its package versions identify it. The
+ * repository an output directory happens to lie in is a separate, informational record
+ * ({@link detectOutputRepository}) that is never part of an identity or its strict key.
+ *
+ * git is run as a child process, read-only; no git, or code outside any checkout, simply records
  * `git: null`.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
+import { dirname, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** What code produced a run. */
 export interface CodeVersion {
   /** Package name → version, e.g. `{ "@studykit/core": "0.1.0" }`. */
   readonly packages: Readonly<Record<string, string>>;
-  /** The git checkout the run root lies in, or null when there is none (or git is not installed). */
+  /** The git checkout studykit runs from, or null when there is none (installed copy, or git not installed). */
   readonly git: { readonly commit: string; readonly dirty: boolean } | null;
 }
 
 /** Options of {@link detectCodeVersion}. */
 export interface DetectCodeVersionOptions {
-  /** Where to look for a git checkout (default: the current directory); need not exist yet. */
+  /**
+   * Where the code that runs lives, to find its git checkout (default: studykit's own installation, i.e.
+   * this module's directory). Pass your training script's directory to record its checkout instead; never
+   * pass an output directory.
+   */
+  readonly codeRoot?: string;
+  /**
+   * @deprecated Same as `codeRoot`. Callers used to pass the run's output directory here, which made the
+   * identity depend on where the output was written; leave it out.
+   */
   readonly cwd?: string;
   /** More package versions to record (your own training package, for example); merged over the defaults. */
   readonly packages?: Readonly<Record<string, string>>;
+}
+
+/** The git state of the repository an output directory lies in: informational, never part of an identity. */
+export interface OutputRepository {
+  readonly commit: string;
+  readonly dirty: boolean;
 }
 
 let studykitPackages: Record<string, string> | undefined;
@@ -81,7 +103,31 @@ export function detectGitVersion(cwd: string = process.cwd()): CodeVersion["git"
   return { commit, dirty: status === null ? true : status.length > 0 };
 }
 
-/** The default code version: studykit package versions plus the git state of `cwd`'s checkout. */
+// studykit's own code: this module's directory (dist/ or src/ of @studykit/core).
+function ownCodeRoot(): string {
+  return dirname(fileURLToPath(import.meta.url));
+}
+
+// An installed copy lives under node_modules/, which git ignores: the enclosing repository is the user's
+// project, not the code that runs, so its commit would be a false record.
+function isInstalledCopy(dir: string): boolean {
+  return resolve(dir).split(sep).includes("node_modules");
+}
+
+/**
+ * The default code version: studykit package versions plus the git state of the checkout studykit runs
+ * from (or of `codeRoot`). Independent of the current directory and of any output directory.
+ */
 export function detectCodeVersion(options: DetectCodeVersionOptions = {}): CodeVersion {
-  return { packages: { ...defaultPackages(), ...options.packages }, git: detectGitVersion(options.cwd) };
+  const codeRoot = options.codeRoot ?? options.cwd ?? ownCodeRoot();
+  return { packages: { ...defaultPackages(), ...options.packages }, git: isInstalledCopy(codeRoot) ? null : detectGitVersion(codeRoot) };
+}
+
+/**
+ * The git commit and dirty flag of the repository `outputDir` lies in (it need not exist yet), or null.
+ * Record it beside a run (its manifest), never in the identity: where output is written does not change
+ * what was computed.
+ */
+export function detectOutputRepository(outputDir: string): OutputRepository | null {
+  return detectGitVersion(outputDir);
 }

@@ -22,8 +22,8 @@ export { acquireLock, withLock } from "./file-lock.js";
 export type { LockHandle, LockHolder, LockOptions } from "./file-lock.js";
 export { readJsonFile, updateJsonFile, validateJson } from "./json-file.js";
 export type { ReadJsonOptions, UpdateJsonOptions } from "./json-file.js";
-export { detectCodeVersion, detectGitVersion } from "./code-version.js";
-export type { CodeVersion, DetectCodeVersionOptions } from "./code-version.js";
+export { detectCodeVersion, detectGitVersion, detectOutputRepository } from "./code-version.js";
+export type { CodeVersion, DetectCodeVersionOptions, OutputRepository } from "./code-version.js";
 export {
   createPartialIdentity,
   identityFromRecord,

@@ -33,11 +33,14 @@ export interface PartialIdentityInput {
   readonly datasetSnapshotHash?: string | null;
   /** Seeds, by role (`{ init: 1, shuffle: 2 }`); a single number means `{ seed: n }`. Safe integers. */
   readonly seeds: number | Readonly<Record<string, number>>;
-  /** Code version; default: studykit package versions plus the git state of `root` (or the cwd). */
+  /** Code version; default: studykit package versions plus the git state of the checkout studykit runs from. */
   readonly codeVersion?: CodeVersion;
   /** What the run executes on, as far as it changes results (e.g. `{ engine: "onnxruntime", backend: "cpu" }`). */
   readonly runtime?: JsonObject;
-  /** Where the run lives; used only to find the git checkout for the default code version. */
+  /**
+   * @deprecated Ignored. It used to pick the git checkout of the default code version, which made a run's
+   * identity depend on where its output was written; see `detectOutputRepository` for that record.
+   */
   readonly root?: string;
 }
 
@@ -205,7 +208,7 @@ export function createPartialIdentity(input: PartialIdentityInput): PartialIdent
   const runtime = input.runtime ?? {};
   if (typeof runtime !== "object" || Array.isArray(runtime)) invalid(`runtime must be a JSON object, got ${JSON.stringify(runtime)}`);
   fingerprint(runtime);
-  const codeVersion = checkCodeVersion(input.codeVersion ?? detectCodeVersion(input.root === undefined ? {} : { cwd: input.root }));
+  const codeVersion = checkCodeVersion(input.codeVersion ?? detectCodeVersion());
   return partialFromRecord({
     identityVersion: IDENTITY_VERSION,
     isFinal: false,

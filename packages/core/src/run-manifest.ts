@@ -266,15 +266,14 @@ function isIdentity(value: RunIdentity | PartialIdentityInput): value is RunIden
   return typeof (value as RunIdentity).isFinal === "boolean" && typeof (value as RunIdentity).configHash === "string";
 }
 
-function identityOfPlan(plan: RunPlan, root: string): RunIdentity {
+function identityOfPlan(plan: RunPlan): RunIdentity {
   if (plan.identity !== undefined && plan.identity !== null) {
-    return isIdentity(plan.identity) ? plan.identity : createPartialIdentity({ root, ...plan.identity });
+    return isIdentity(plan.identity) ? plan.identity : createPartialIdentity(plan.identity);
   }
   if (plan.seeds === undefined || plan.config === undefined) {
     throw new CoreError(CoreErrorCode.PlanInvalid, "run plan needs an identity (plan.identity), or config and seeds to build one (plan.config, plan.seeds): seeds make a run reproducible");
   }
   return createPartialIdentity({
-    root,
     stage: plan.name ?? plan.stages[0]?.name ?? "run",
     config: plan.config,
     seeds: plan.seeds,
@@ -298,7 +297,7 @@ export async function createRun(root: string, plan: RunPlan, options: RunOptions
   const mode = checkMode(plan.mode);
   const stages = buildStageRecords(plan.stages);
   const absoluteRoot = resolve(root);
-  const identity = identityOfPlan(plan, absoluteRoot);
+  const identity = identityOfPlan(plan);
   const now = new Date().toISOString();
   const manifest: RunManifest = validateJson(
     {

@@ -81,6 +81,12 @@ export interface TrainingManifest {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly roots: { readonly artifactRoot: string; readonly inputRoot: string };
+  /**
+   * Git commit and dirty flag of the repository the artifact root lies in, or null: where the output was
+   * written, for the record only. Not part of any identity (the code version is studykit's own checkout).
+   * Absent in manifests written before it existed.
+   */
+  readonly outputRepository?: { readonly commit: string; readonly dirty: boolean } | null;
   readonly filters: { readonly params: Readonly<Record<string, readonly AxisValue[]>>; readonly jobId: readonly string[] };
   readonly strict: boolean;
   readonly dryRun: boolean;
@@ -147,6 +153,7 @@ export const trainingManifestSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   roots: z.object({ artifactRoot: z.string(), inputRoot: z.string() }),
+  outputRepository: z.object({ commit: z.string(), dirty: z.boolean() }).nullable().optional(),
   filters: z.object({ params: z.record(z.string(), z.array(axisValue)), jobId: z.array(z.string()) }),
   strict: z.boolean(),
   dryRun: z.boolean(),

@@ -18,7 +18,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { JsonValue } from "./canonical-json.js";
 import { fingerprint } from "./canonical-json.js";
-import { detectCodeVersion, type CodeVersion } from "./code-version.js";
+import { detectCodeVersion, detectOutputRepository, type CodeVersion } from "./code-version.js";
 import { writeJsonAtomic } from "./atomic-file.js";
 import { acquireLock } from "./file-lock.js";
 import { createLocalExecutor, type Executor } from "./executor.js";
@@ -56,7 +56,7 @@ export interface PlanStudyOptions {
   readonly force?: boolean;
   /** Input hashing; default SHA-256 of the file bytes through `@studykit/native`. */
   readonly inputHasher?: InputHasher;
-  /** Code version in every job's identity; default: studykit package versions + git state of the artifact root. */
+  /** Code version in every job's identity; default: studykit package versions + git state of studykit's own checkout. */
   readonly codeVersion?: CodeVersion;
   /** Runtime recorded in every job's identity (engine, back end), as far as it changes results. */
   readonly runtime?: JsonObject;
@@ -195,7 +195,7 @@ export async function planStudy(matrix: JobMatrix, options: PlanStudyOptions = {
     }
     return cached;
   };
-  const codeVersion = options.codeVersion ?? detectCodeVersion({ cwd: matrix.artifactRoot });
+  const codeVersion = options.codeVersion ?? detectCodeVersion();
   const jobs: PlannedJob[] = [];
   for (const job of matrix.jobs) {
     const inputHashes: Record<string, string> = {};
@@ -399,6 +399,7 @@ export async function runStudy(matrix: JobMatrix, runner: JobRunner, options: Ru
       createdAt: previous?.createdAt ?? now,
       updatedAt: now,
       roots: { artifactRoot: matrix.artifactRoot, inputRoot: matrix.inputRoot },
+      outputRepository: detectOutputRepository(matrix.artifactRoot),
       filters: { params: matrix.filters.params, jobId: matrix.filters.jobId },
       strict: matrix.strict,
       dryRun,

@@ -286,7 +286,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
 
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
   const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
-  const codeVersion = detectCodeVersion({ cwd: root });
+  const codeVersion = detectCodeVersion();
 
   mark = performance.now();
   const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
@@ -441,7 +441,7 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const plan = await planStudy(matrix, {
     force: options.force ?? false,
     inputHasher: hashInput,
-    codeVersion: detectCodeVersion({ cwd: root }),
+    codeVersion: detectCodeVersion(),
     runtime: runtime.identity,
   });
   return { plan, matrix, runtime };
