@@ -10,10 +10,18 @@
  *   8-bit RGBA images, and quantising float amplitudes/phases to 8 bits would distort the score.
  * - FRC: Fourier ring correlation between the two complex images (box cropped, Hann-windowed, uncovered
  *   pixels zeroed), rings one frequency bin wide; the resolution is where the curve first falls below 0.5
- *   (linear interpolation), in pixels (1 / frequency); 2 px (Nyquist) when it never does.
+ *   (linear interpolation), in pixels (1 / frequency); 2 px (Nyquist) when it never does. Kept as it was
+ *   for the callers that read it; it gives a constant image a finite number.
+ * - {@link scoreResolution} adds what a ptychographer expects instead: the apodised FRC with half-bit and
+ *   0.5 thresholds reported as "not reached" when the curve never crosses (fourier-ring-correlation.ts),
+ *   and MS-SSIM of amplitude and phase (multiscale-structural-similarity.ts); their definitions for the
+ *   report are in metric-definitions.ts.
  */
+import { hasErrorCode } from "@studykit/native";
 import type { ComplexImage } from "./complex-image.js";
 import { Fourier2D } from "./fourier.js";
+import { analyseFourierRingCorrelation, type FrcAnalysis, type FrcOptions } from "./fourier-ring-correlation.js";
+import { multiScaleStructuralSimilarity, type MultiScaleSsim, type MultiScaleSsimOptions } from "./multiscale-structural-similarity.js";
 
 export interface Box {
   readonly top: number;
@@ -289,4 +297,99 @@ export function scoreReconstruction(
     pixels,
     frcCurve,
   };
+}
+
+/** Options of {@link scoreResolution}; defaults follow the seed design (see metric-definitions.ts). */
+export interface ResolutionScoreOptions {
+  readonly frc?: FrcOptions;
+  /** MS-SSIM options for amplitude; default: Gaussian pre-smoothing σ = 1 px, data range = truth's range. */
+  readonly amplitudeMsSsim?: MultiScaleSsimOptions;
+  /** MS-SSIM options for phase; default: no pre-smoothing, data range 2π. */
+  readonly phaseMsSsim?: MultiScaleSsimOptions;
+}
+
+/** Resolution and multi-scale metrics of one reconstruction (beside {@link ReconstructionMetrics}). */
+export interface ResolutionMetrics {
+  /** Apodised complex FRC with half-bit and 0.5 crossings ("not reached" as null + status). */
+  readonly frc: FrcAnalysis;
+  /** MS-SSIM of the amplitude, or null when the region is too small for five scales. */
+  readonly amplitudeMsSsim: MultiScaleSsim | null;
+  /** MS-SSIM of the phase (offset removed, data range 2π), or null when the region is too small. */
+  readonly phaseMsSsim: MultiScaleSsim | null;
+  /** Why MS-SSIM is null, when it is. */
+  readonly msSsimSkipped?: string;
+}
+
+/** Default amplitude pre-smoothing of the seed design (PtychoPINN's `ms_ssim_sigma`). */
+export const AMPLITUDE_MS_SSIM_PRESMOOTHING_SIGMA = 1;
+/** Data range for phase SSIM-type scores in the seed design: the full circle. */
+export const PHASE_DATA_RANGE = 2 * Math.PI;
+
+/**
+ * FRC (half-bit and 0.5, apodised, "not reached" reported as such) and MS-SSIM of amplitude and phase,
+ * with the same alignment and region as {@link scoreReconstruction}: the global phase offset removed,
+ * inside `box`, over pixels where `coverage > 0`.
+ */
+export function scoreResolution(
+  truth: ComplexImage,
+  reconstruction: ComplexImage,
+  coverage: ArrayLike<number>,
+  box: Box,
+  options: ResolutionScoreOptions = {},
+): ResolutionMetrics {
+  const { width } = truth;
+  const offset = globalPhaseOffset(truth, reconstruction, coverage);
+  const height = box.bottom - box.top;
+  const cropWidth = box.right - box.left;
+  const size = height * cropWidth;
+  const truthComplex = new Float64Array(2 * size);
+  const reconComplex = new Float64Array(2 * size);
+  const truthAmplitude = new Float64Array(size);
+  const reconAmplitude = new Float64Array(size);
+  const truthPhase = new Float64Array(size);
+  const reconPhase = new Float64Array(size);
+  const mask = new Uint8Array(size);
+  let minA = Infinity;
+  let maxA = -Infinity;
+  const c = Math.cos(-offset);
+  const s = Math.sin(-offset);
+  for (let row = 0; row < height; row++) {
+    for (let column = 0; column < cropWidth; column++) {
+      const local = row * cropWidth + column;
+      const index = (box.top + row) * width + box.left + column;
+      const tr = truth.data[2 * index]!;
+      const ti = truth.data[2 * index + 1]!;
+      const rr = reconstruction.data[2 * index]!;
+      const ri = reconstruction.data[2 * index + 1]!;
+      truthComplex[2 * local] = tr;
+      truthComplex[2 * local + 1] = ti;
+      reconComplex[2 * local] = rr * c - ri * s;
+      reconComplex[2 * local + 1] = rr * s + ri * c;
+      const ta = Math.hypot(tr, ti);
+      const tp = Math.atan2(ti, tr);
+      truthAmplitude[local] = ta;
+      reconAmplitude[local] = Math.hypot(rr, ri);
+      truthPhase[local] = tp;
+      // Phase relative to the truth's, offset removed, so wrapping cannot create false errors.
+      reconPhase[local] = tp + wrapPhase(Math.atan2(ri, rr) - offset - tp);
+      mask[local] = coverage[index] ? 1 : 0;
+      if (mask[local]) {
+        minA = Math.min(minA, ta);
+        maxA = Math.max(maxA, ta);
+      }
+    }
+  }
+  const frc = analyseFourierRingCorrelation(reconComplex, truthComplex, height, cropWidth, mask, options.frc);
+  const rangeA = maxA - minA || 1;
+  try {
+    const amplitudeMsSsim = multiScaleStructuralSimilarity(reconAmplitude, truthAmplitude, height, cropWidth, rangeA, mask, {
+      preSmoothingSigma: AMPLITUDE_MS_SSIM_PRESMOOTHING_SIGMA,
+      ...options.amplitudeMsSsim,
+    });
+    const phaseMsSsim = multiScaleStructuralSimilarity(reconPhase, truthPhase, height, cropWidth, PHASE_DATA_RANGE, mask, options.phaseMsSsim);
+    return { frc, amplitudeMsSsim, phaseMsSsim };
+  } catch (error) {
+    if (!hasErrorCode(error, "E_METRIC_REGION_TOO_SMALL")) throw error;
+    return { frc, amplitudeMsSsim: null, phaseMsSsim: null, msSsimSkipped: error.message };
+  }
 }
