@@ -19,6 +19,6 @@ export type { DatasetSchema, SchemaKey, KeyResolution, SchemaCheck, ArrayDescrip
 export { loadDataset, validateDataset, conformArrays } from "./dataset.js";
 export type { Dataset, LoadDatasetOptions, ValidationReport } from "./dataset.js";
 export { openMemmap, MemmapArray } from "./memmap.js";
-export type { MemmapOptions } from "./memmap.js";
+export type { MemmapLayout, MemmapOptions } from "./memmap.js";
 export { iterateBatches, arrayRowSource, shuffledOrder } from "./dataset-bridge.js";
 export type { RowSource, BatchOptions, Batch } from "./dataset-bridge.js";
