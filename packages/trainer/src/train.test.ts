@@ -190,6 +190,26 @@ describe("checkpoints, resume and cancellation (wasm)", () => {
     expect(result.epochsRun).toBe(3);
   }, 60_000);
 
+  it("with restoreBestWeights, ends with the best validation epoch's weights, bit for bit", async () => {
+    // A learning rate this large makes the validation loss bounce, so the best epoch is not the last.
+    const noisy = { epochs: 6, learningRate: 0.3 };
+    const result = await train(options(tempDir(), { ...noisy, earlyStopping: { patience: 10, restoreBestWeights: true } }));
+    const losses = result.history.map((entry) => entry.valLoss!);
+    const best = losses.indexOf(Math.min(...losses)) + 1;
+    expect(result.epochsRun).toBe(6);
+    expect(best, `validation losses ${losses.join(", ")}`).toBeLessThan(6);
+    expect(result.keptEpoch).toBe(best);
+    // Training is deterministic per epoch, so a run of exactly `best` epochs holds the weights to restore.
+    const reference = await train(options(tempDir(), { ...noisy, epochs: best }));
+    expect(result.weights.map((weight) => Array.from(weight.values))).toEqual(reference.weights.map((weight) => Array.from(weight.values)));
+    const bundle = await loadBundle(result.bundlePath, { expectSha256: result.bundleSha256 });
+    expect(bundle.weights.map((weight) => Array.from(weight.values))).toEqual(reference.weights.map((weight) => Array.from(weight.values)));
+    // Without restore the last epoch's weights are kept.
+    const last = await train(options(tempDir(), { ...noisy, earlyStopping: { patience: 10 } }));
+    expect(last.keptEpoch).toBe(6);
+    expect(last.weights.map((weight) => Array.from(weight.values))).not.toEqual(reference.weights.map((weight) => Array.from(weight.values)));
+  }, 120_000);
+
   it("rejects data that does not fit the model with every problem listed", async () => {
     await expect(train(options(tempDir(), { description: tinyPtychoModel({ size: 8, channels: 1 }), batchSize: 0 }))).rejects.toMatchObject({
       code: "E_TRAIN_CONFIG",

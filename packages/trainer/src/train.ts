@@ -46,6 +46,12 @@ export interface EarlyStopping {
   readonly patience: number;
   /** Smallest decrease that counts as an improvement (default 0). */
   readonly minDelta?: number;
+  /**
+   * End with the weights of the epoch with the best monitored loss instead of the last epoch's (default
+   * false), whether or not training stopped early. They are kept in `best-weights.bin` beside the
+   * checkpoint, so a resumed run restores them too.
+   */
+  readonly restoreBestWeights?: boolean;
 }
 
 /** Everything a training run needs. */
@@ -121,6 +127,8 @@ export interface TrainResult {
   readonly metrics: readonly EpochMetrics[];
   readonly epochsRun: number;
   readonly stoppedEarly: boolean;
+  /** The 1-based epoch whose weights were returned and bundled: the best one with `restoreBestWeights`, else the last. */
+  readonly keptEpoch: number;
   /** Epoch count restored from a checkpoint, or null for a fresh run. */
   readonly resumedFromEpoch: number | null;
   readonly engine: string;
@@ -138,6 +146,7 @@ export const METRICS_JSONL_FILE = "metrics.jsonl";
 export const METRICS_CSV_FILE = "metrics.csv";
 export const LOSS_CURVE_FILE = "loss-curve.svg";
 export const BUNDLE_FILE = "bundle.zip";
+export const BEST_WEIGHTS_FILE = "best-weights.bin";
 
 const CHECKPOINT_MAGIC = "STUDYKIT-CHECKPOINT-1\n";
 
@@ -148,6 +157,8 @@ interface CheckpointState {
   readonly metrics: EpochMetrics[];
   readonly best: number | null;
   readonly sinceBest: number;
+  /** 1-based epoch of `best` (absent in checkpoints written before best-weight restore). */
+  readonly bestEpoch?: number | null;
   readonly stoppedEarly: boolean;
   readonly optimizerStep: number;
 }
@@ -388,7 +399,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     backend: engineInfo.backend,
   });
 
-  let state: CheckpointState = { configHash, epochsDone: 0, history: [], metrics: [], best: null, sinceBest: 0, stoppedEarly: false, optimizerStep: 0 };
+  let state: CheckpointState = { configHash, epochsDone: 0, history: [], metrics: [], best: null, sinceBest: 0, bestEpoch: null, stoppedEarly: false, optimizerStep: 0 };
+  const restoreBest = options.earlyStopping?.restoreBestWeights === true;
+  const bestWeightsPath = join(options.outDir, BEST_WEIGHTS_FILE);
+  let bestWeights: readonly NamedWeight[] | null = null;
   let resumedFromEpoch: number | null = null;
   try {
     await engine.init(options.description, initialWeights(options.description), { loss: options.loss, optimizer });
@@ -404,6 +418,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       await engine.setOptimizerState(restored.optimizer);
       state = restored.state;
       resumedFromEpoch = state.epochsDone;
+      if (restoreBest && state.bestEpoch !== undefined && state.bestEpoch !== null) {
+        if (!(await exists(bestWeightsPath))) throw new TrainingError("E_CHECKPOINT_CORRUPT", `checkpoint ${checkpointPath} records best epoch ${state.bestEpoch} but ${bestWeightsPath} is missing; delete the checkpoint to start over`);
+        bestWeights = decodeCheckpoint(bestWeightsPath, await readFile(bestWeightsPath)).weights;
+      }
     }
 
     // Validation split: a fixed seeded permutation; the first nVal samples validate.
@@ -467,9 +485,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const metrics: EpochMetrics = { ...record, samplesPerSecond: trainIndices.length / Math.max(seconds, 1e-9), seconds, engine: engineInfo.engine, backend: engineInfo.backend };
       const monitored = valLoss ?? record.loss;
       let { best, sinceBest } = state;
+      let bestEpoch = state.bestEpoch ?? null;
       if (best === null || monitored < best - (options.earlyStopping?.minDelta ?? 0)) {
         best = monitored;
         sinceBest = 0;
+        bestEpoch = epoch + 1;
+        if (restoreBest) bestWeights = await engine.getWeights();
       } else {
         sinceBest += 1;
       }
@@ -482,15 +503,23 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         metrics: [...state.metrics, metrics],
         best,
         sinceBest,
+        bestEpoch,
         stoppedEarly,
         optimizerStep: optimizerState.step,
       };
+      // The best weights first: a checkpoint never names a best epoch whose weights are not on disk.
+      if (restoreBest && bestEpoch === epoch + 1) await writeFileAtomic(bestWeightsPath, encodeCheckpoint(state, bestWeights!, { step: 0, slots: [] }));
       await writeFileAtomic(checkpointPath, encodeCheckpoint(state, await engine.getWeights(), optimizerState));
       await writeFileAtomic(join(options.outDir, METRICS_JSONL_FILE), state.metrics.map((m) => JSON.stringify(m)).join("\n") + "\n");
       await writeFileAtomic(join(options.outDir, METRICS_CSV_FILE), metricsCsv(state.metrics));
       options.onEpoch?.(metrics);
     }
 
+    let keptEpoch = state.epochsDone;
+    if (restoreBest && bestWeights !== null && state.bestEpoch !== null && state.bestEpoch !== undefined && state.bestEpoch !== state.epochsDone) {
+      await engine.setWeights(bestWeights);
+      keptEpoch = state.bestEpoch;
+    }
     const weights = await engine.getWeights();
     const svg = lossCurveSvg(state.history, `${options.description.name}: ${options.loss.kind} loss (${engineInfo.engine}/${engineInfo.backend})`);
     await writeFileAtomic(join(options.outDir, LOSS_CURVE_FILE), svg);
@@ -539,6 +568,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       metrics: state.metrics,
       epochsRun: state.epochsDone,
       stoppedEarly: state.stoppedEarly,
+      keptEpoch,
       resumedFromEpoch,
       engine: engineInfo.engine,
       backend: engineInfo.backend,
