@@ -93,6 +93,12 @@ describe("npm run bench -- --quick", () => {
         expect(contender?.status, `${mode}/${id}: ${contender && contender.status !== "ok" ? contender.reason : ""}`).toBe("ok");
       }
     }
+    // The PINN step runs on ONNX Runtime CPU everywhere; a PyTorch peer whose first two losses differ from
+    // ours (another graph) fails the suite, which the "suite failed" check above catches.
+    const pinn = results.suites.find((s) => s.suite === "pinn")!;
+    expect(pinn.groups.map((g) => g.id)).toEqual(["pinn-tiny-model"]);
+    const pinnOurs = pinn.groups[0]!.contenders.find((c) => c.id === "onnxruntime-cpu");
+    expect(pinnOurs?.status, pinnOurs && pinnOurs.status !== "ok" ? pinnOurs.reason : "").toBe("ok");
     // The same training samples as GFLOP/s of the model's convolutions, beside the machine's SGEMM rate.
     const arithmetic = train.groups.find((g) => g.id === "train-arithmetic-rate")!;
     expect(arithmetic.contenders.map((c) => c.id)).toContain("sgemm-ceiling");
@@ -112,7 +118,7 @@ describe("npm run bench -- --quick", () => {
     const jsonFile = readdirSync(outDir).find((f) => f.endsWith(".json"))!;
     const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
     const hasTorch = findPython("torch") !== null;
-    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", "numpy-epie", ...(hasTorch ? ["pytorch-cpu"] : [])]);
+    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", "numpy-epie", ...(hasTorch ? ["pytorch-cpu", "pytorch-cpu-dft-matmul"] : [])]);
     const seen = new Set<string>();
     for (const suite of results.suites) {
       for (const group of suite.groups) {

@@ -17,6 +17,7 @@ import { runInferSuite, runTrainSuite } from "./suites/model-suites.js";
 import { runStudySuite } from "./suites/study-suite.js";
 import { runFftSuite } from "./suites/fft-suite.js";
 import { runEpieSuite } from "./suites/epie-suite.js";
+import { runPinnSuite } from "./suites/pinn-suite.js";
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>> = {
   hash: runHashSuite,
@@ -26,6 +27,7 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
   study: runStudySuite,
   fft: runFftSuite,
   epie: runEpieSuite,
+  pinn: runPinnSuite,
 };
 
 const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -13,7 +13,7 @@ export function registerBenchCommand(program: Command, context: CliContext): voi
   program
     .command("bench")
     .description("measure studykit side by side with its peers (numpy, PyTorch, node:crypto, sha256sum) and write JSON, a Markdown table and charts")
-    .option("--suite <name>", "suite to run, repeatable: hash|npz|train|infer|study|fft|epie (default: all)", (value: string, previous?: string[]) => [...(previous ?? []), value])
+    .option("--suite <name>", "suite to run, repeatable: hash|npz|train|infer|study|fft|epie|pinn (default: all)", (value: string, previous?: string[]) => [...(previous ?? []), value])
     .option("--quick", "small inputs and few repetitions: a smoke test of the harness, not a measurement")
     .option("--json <file>", "write the JSON results to FILE")
     .option("--out <dir>", "folder for the results (default bench/results, or a temp folder with --quick)")
