@@ -43,3 +43,7 @@ export type { GroupOptions, OverlapViewName } from "./internal/overlap-views.js"
 export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./internal/reconstruction-metrics.js";
 export type { ReconstructionMetrics } from "./internal/reconstruction-metrics.js";
 export type { ComplexImage, RealImage } from "./internal/complex-image.js";
+export { verifyStudy } from "./internal/study-verify.js";
+export type { StudyVerification, VerifyProblem, VerifyProblemKind } from "./internal/study-verify.js";
+export { COMPARED_METRICS, RunComparisonErrorCode, compareRuns, loadRunForComparison } from "./internal/run-comparison.js";
+export type { IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./internal/run-comparison.js";
