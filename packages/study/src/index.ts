@@ -47,3 +47,4 @@ export { verifyStudy } from "./internal/study-verify.js";
 export type { StudyVerification, VerifyProblem, VerifyProblemKind } from "./internal/study-verify.js";
 export { COMPARED_METRICS, RunComparisonErrorCode, compareRuns, loadRunForComparison } from "./internal/run-comparison.js";
 export type { IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./internal/run-comparison.js";
+export { resolveRuntime } from "./internal/runtime-selection.js";

@@ -56,6 +56,7 @@ export {
 export { createInferenceSession, OnnxInferenceError, ONNX_EXECUTION_PROVIDERS } from "./onnx/inference-session.js";
 export type { OnnxExecutionProvider, OnnxInferenceOptions, OnnxInferenceSession, OnnxModelSource, ProviderAttempt } from "./onnx/inference-session.js";
 export { createOnnxTrainingEngine, OnnxEngineError, OnnxTrainingEngine, onnxTrainingSetup } from "./onnx/onnx-training-engine.js";
+export { probeExecutionProvider } from "./onnx/provider-check.js";
 export type { FilterGradientStrategy, OnnxTrainingEngineOptions, OnnxTrainingSetup, SgdMomentumOptimizer } from "./onnx/onnx-training-engine.js";
 export { BACKEND_CHOICES, BACKEND_PRIORITY, parseBackendChoice, selectBackend } from "./backend-selection.js";
 export type { BackendChoice, BackendName, BackendSelection } from "./backend-selection.js";

@@ -4,11 +4,12 @@
  * trained on ONNX Runtime).
  *
  * `auto` prefers ONNX Runtime (its CPU kernels train these models several times faster than TF.js `wasm`)
- * and falls back to TF.js, whose own `auto` picks tfjs-node-gpu → tfjs-node → wasm → cpu.
+ * — on its CUDA provider when a probe session runs there, else on the CPU, recording the fallback — and
+ * falls back to TF.js, whose own `auto` picks tfjs-node-gpu → tfjs-node → wasm → cpu.
  */
 import type { JsonObject } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
-import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, selectBackend } from "@studykit/trainer";
+import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, probeExecutionProvider, selectBackend } from "@studykit/trainer";
 
 /** The resolved runtime. */
 export interface ResolvedRuntime {
@@ -37,6 +38,20 @@ async function onnxRuntimeLoads(): Promise<string | null> {
   }
 }
 
+/**
+ * The ONNX Runtime provider for `--backend`: `auto` is CUDA when a session really runs on it (see
+ * `probeExecutionProvider`), else CPU with the reason in `fallbacks`; `cuda` that cannot run is an error
+ * now (`E_ONNX_NO_PROVIDER`), not a failure in every job later.
+ */
+async function onnxProvider(backend: "auto" | "cpu" | "cuda", fallbacks: { name: string; reason: string }[]): Promise<"cpu" | "cuda"> {
+  if (backend === "cpu") return "cpu";
+  const problem = await probeExecutionProvider("cuda");
+  if (problem === undefined) return "cuda";
+  if (backend === "cuda") throw new StudykitError("E_ONNX_NO_PROVIDER", `--backend cuda: ONNX Runtime's CUDA provider cannot run here (${problem}); use --backend cpu, or auto to fall back to the CPU`);
+  fallbacks.push({ name: "onnxruntime/cuda", reason: problem });
+  return "cpu";
+}
+
 /** Resolves `--engine` / `--backend` (both default `auto`). */
 export async function resolveRuntime(engine: string, backend: string): Promise<ResolvedRuntime> {
   const fallbacks: { name: string; reason: string }[] = [];
@@ -56,10 +71,12 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
         // `--backend wasm` (a TF.js back end) with `--engine auto` means TF.js.
         fallbacks.push({ name: "onnxruntime", reason: `back end ${backend} is a TF.js back end` });
       } else {
-        const provider = backend === "auto" ? "cpu" : (backend as "cpu" | "cuda");
+        const provider = await onnxProvider(backend as "auto" | "cpu" | "cuda", fallbacks);
         // The same options the study's jobs create their engines with (train() with this back end).
         const setup = await onnxTrainingSetup({ executionProviders: [provider] });
-        return { engine: "onnxruntime", backend: provider, identity: { ...setup }, fallbacks };
+        // A fallback is part of what ran; its reason (a driver's message) is not, so it stays in `fallbacks`.
+        const fellBack = backend === "auto" && provider === "cpu" ? { providerFallback: { from: "cuda", to: "cpu" } } : {};
+        return { engine: "onnxruntime", backend: provider, identity: { ...setup, ...fellBack }, fallbacks };
       }
     } else if (wanted === "onnxruntime") {
       throw new StudykitError("E_ENGINE_UNAVAILABLE", `ONNX Runtime does not load (${failure}): reinstall onnxruntime-node, or use --engine tfjs`);

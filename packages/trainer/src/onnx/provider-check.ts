@@ -28,6 +28,41 @@ export function providerUnavailableReason(provider: string): string | undefined 
   return found ? undefined : `${library} is not installed (install it: cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install)`;
 }
 
+const probes = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Whether `provider` can really run a graph here: its library is installed (see
+ * {@link providerUnavailableReason}) and a one-node session created on it alone runs once and gives the
+ * right answer. A CUDA library on a machine without a usable device passes the first check and fails this
+ * one, at start-up instead of in every job. Undefined when it works, else why not; cached per provider.
+ */
+export function probeExecutionProvider(provider: "cpu" | "cuda"): Promise<string | undefined> {
+  let probe = probes.get(provider);
+  if (probe === undefined) {
+    probe = (async () => {
+      const missing = providerUnavailableReason(provider);
+      if (missing !== undefined) return missing;
+      let session: ort.InferenceSession | undefined;
+      try {
+        const b = new GraphBuilder(`${provider}-probe`);
+        const x = b.addInput("x", "float32", [4]);
+        b.node("Add", [x, x], {}, { names: ["y"] });
+        b.addOutput("y");
+        session = await ort.InferenceSession.create(b.toModelBytes(), { executionProviders: [provider], logSeverityLevel: 4 });
+        const result = await session.run({ x: new ort.Tensor("float32", Float32Array.of(1, 2, 3, 4), [4]) });
+        const y = Array.from(result["y"]!.data as Float32Array);
+        return y.join(",") === "2,4,6,8" ? undefined : `a ${provider} session computed x + x = [${y.join(", ")}] for x = [1, 2, 3, 4]`;
+      } catch (error) {
+        return `a ${provider} session does not start: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`;
+      } finally {
+        await session?.release().catch(() => {});
+      }
+    })();
+    probes.set(provider, probe);
+  }
+  return probe;
+}
+
 /** Session options turning ORT's intra-op spin-waiting on or off (absent: ORT's default). */
 export function spinningOption(spinning: boolean | undefined): { extra?: Record<string, unknown> } {
   if (spinning === undefined) return {};
