@@ -75,14 +75,15 @@ describe("studykit study run (tiny configuration)", () => {
     expect(Object.keys(first.manifest.phases.C.datasetSnapshots).sort()).toEqual(["dose_1000/test", "dose_1000/train", "dose_100000/test", "dose_100000/train"]);
   });
 
-  it("trains baseline and dense at every dose and records the rejected sparse view as skip events", () => {
+  it("trains the default jobs (supervised baseline, PINN baseline and dense) at every dose and records the rejected sparse view as skip events", () => {
     const byId = new Map(first.manifest.jobs.map((job) => [job.id, job]));
-    for (const id of ["dose_1000/baseline/gs1", "dose_1000/dense/gs2", "dose_100000/baseline/gs1", "dose_100000/dense/gs2"]) {
-      expect(byId.get(id)?.status).toBe("succeeded");
+    for (const dose of ["dose_1000", "dose_100000"]) {
+      for (const id of [`${dose}/baseline/gs1`, `${dose}/baseline/pinn-gs1`, `${dose}/dense/pinn-gs2`]) expect(byId.get(id)?.status, id).toBe("succeeded");
     }
+    expect(first.manifest.jobs).toHaveLength(8);
     expect(first.manifest.skipped_count).toBe(2);
-    expect(first.manifest.skipped_views.map((event) => event.jobId).sort()).toEqual(["dose_1000/sparse/gs2", "dose_100000/sparse/gs2"].sort());
-    expect(first.manifest.jobs.filter((job) => job.status === "skipped").map((job) => job.id).sort()).toEqual(["dose_1000/sparse/gs2", "dose_100000/sparse/gs2"].sort());
+    expect(first.manifest.skipped_views.map((event) => event.jobId).sort()).toEqual(["dose_1000/sparse/pinn-gs2", "dose_100000/sparse/pinn-gs2"].sort());
+    expect(first.manifest.jobs.filter((job) => job.status === "skipped").map((job) => job.id).sort()).toEqual(["dose_1000/sparse/pinn-gs2", "dose_100000/sparse/pinn-gs2"].sort());
     for (const event of first.manifest.skipped_views) {
       expect(event.reason).toMatch(/spacing threshold/);
       expect(event.missingPaths.some((file) => file.endsWith("sparse_train.npz"))).toBe(true);
@@ -95,24 +96,54 @@ describe("studykit study run (tiny configuration)", () => {
 
   it("records bundle hashes that match the bundle files on disk", () => {
     const trained = first.manifest.jobs.filter((job) => job.status === "succeeded");
-    expect(trained).toHaveLength(4);
+    expect(trained).toHaveLength(6);
     for (const job of trained) {
       const file = path.join(out, job.bundlePath!);
       expect(existsSync(file)).toBe(true);
       expect(sha256(file)).toBe(job.bundleSha256);
     }
-    expect(new Set(trained.map((job) => job.strictKey)).size).toBe(4);
+    expect(new Set(trained.map((job) => job.strictKey)).size).toBe(6);
+  });
+
+  it("groups the dense view by K-choose-C oversampling, with offsets from the group centre, and counts rejected groups", () => {
+    const phaseD = JSON.parse(readFileSync(path.join(out, first.manifest.phases.D.manifest), "utf8")) as {
+      groupsWanted: number;
+      canvasPadding: number;
+      views: { dose: number; view: string; split: string; status: string; accepted: number; groupCount: number; groupsRejected: number; files: { dataset: string; groups: string | null } | null }[];
+    };
+    // Default nGroups: as many patterns per epoch as the gridsize-1 job (⌈training positions / 4⌉), P = N.
+    const trainPositions = (loadDataset(path.join(out, "phaseC/dose_1000/patched_train.npz"), { schema: "ptycho" }).arrays["xcoords"]!.data as Float64Array).length;
+    expect(phaseD.groupsWanted).toBe(Math.ceil(trainPositions / 4));
+    expect(phaseD.canvasPadding).toBe(16);
+    const dense = phaseD.views.find((record) => record.dose === 1000 && record.view === "dense" && record.split === "train")!;
+    expect(dense.status).toBe("accepted");
+    expect(dense.groupCount).toBe(phaseD.groupsWanted);
+    expect(dense.groupsRejected).toBeGreaterThanOrEqual(0);
+    const groupsFile = JSON.parse(readFileSync(path.join(out, dense.files!.groups!), "utf8")) as { groups: number[][]; offsets: number[][][] };
+    const arrays = loadDataset(path.join(out, dense.files!.dataset), { schema: "ptycho" }).arrays;
+    const xs = arrays["xcoords"]!.data as Float64Array;
+    const ys = arrays["ycoords"]!.data as Float64Array;
+    expect(new Set(groupsFile.groups.map((group) => group.join())).size).toBe(groupsFile.groups.length);
+    groupsFile.groups.forEach((group, g) => {
+      const cx = Math.round(group.reduce((sum, row) => sum + xs[row]!, 0) / group.length);
+      const cy = Math.round(group.reduce((sum, row) => sum + ys[row]!, 0) / group.length);
+      expect(groupsFile.offsets[g]).toEqual(group.map((row) => [xs[row]! - cx, ys[row]! - cy]));
+      for (const [x, y] of groupsFile.offsets[g]!) expect(Math.max(Math.abs(x!), Math.abs(y!))).toBeLessThanOrEqual(phaseD.canvasPadding);
+    });
   });
 
   it("writes a non-trivial report: metrics table, plots, images", () => {
     const markdown = readFileSync(path.join(out, first.manifest.report.markdown), "utf8");
-    for (const id of ["dose_1000/baseline/gs1", "dose_100000/dense/gs2"]) expect(markdown).toContain(id);
-    expect(markdown).toMatch(/\| 1e3 \| baseline \| network gs1 \| succeeded \| \d+\.\d+/);
+    for (const id of ["dose_1000/baseline/gs1", "dose_1000/baseline/pinn-gs1", "dose_100000/dense/pinn-gs2"]) expect(markdown).toContain(id);
+    expect(markdown).toMatch(/\| 1e3 \| baseline \| supervised gs1 \| succeeded \| \d+\.\d+/);
+    expect(markdown).toMatch(/\| 1e3 \| baseline \| PINN gs1 \| succeeded \| \d+\.\d+/);
+    expect(markdown).toMatch(/\| 1e5 \| dense \| PINN gs2 \| succeeded \| \d+\.\d+/);
+    expect(markdown).toMatch(/\| 1e5 \| test region \| mean \(reference\) \| reference \| \d+\.\d+/);
     expect(markdown).toContain("spacing threshold");
     const html = readFileSync(path.join(out, first.manifest.report.html), "utf8");
     expect(html).toContain("<svg");
-    // Ground truth, the 4 networks and Phase F's 4 test-split reconstructions (baseline and dense at 2 doses).
-    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 4 + 2 * 4);
+    // Ground truth, the 6 networks and Phase F's 4 test-split reconstructions (baseline and dense at 2 doses).
+    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 6 + 2 * 4);
     const image = PNG.sync.read(readFileSync(path.join(out, "report/images/ground-truth-amplitude.png")));
     expect(image.width).toBeGreaterThan(16);
     const values = new Set<number>();
@@ -120,7 +151,7 @@ describe("studykit study run (tiny configuration)", () => {
     expect(values.size).toBeGreaterThan(10);
     const comparison = JSON.parse(readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: { amplitudeMae: number; frc50ResolutionPx: number } | null }[] };
     const scored = comparison.jobs.filter((job) => job.metrics);
-    expect(scored).toHaveLength(4);
+    expect(scored).toHaveLength(6);
     for (const job of scored) {
       expect(job.metrics!.amplitudeMae).toBeGreaterThan(0);
       expect(job.metrics!.frc50ResolutionPx).toBeGreaterThanOrEqual(2);
@@ -179,7 +210,7 @@ describe("studykit study run (tiny configuration)", () => {
       expect(job.status).toBe(job.view === "sparse" ? "skipped" : "reused");
       expect(job.bundleSha256).toBe(first.manifest.jobs.find((other) => other.id === job.id)?.bundleSha256);
     }
-    expect(second.stdout).toMatch(/0 trained, 4 reused, 2 skipped/);
+    expect(second.stdout).toMatch(/0 trained, 6 reused, 2 skipped/);
     expect(second.stderr).toMatch(/phase F: 0 reconstructed, 8 reused, 4 skipped/);
     for (const record of second.manifest.reconstructions) {
       const before = first.manifest.reconstructions.find((other) => other.id === record.id)!;
@@ -193,7 +224,7 @@ describe("studykit study run (tiny configuration)", () => {
     // The second run above reused every bundle, so it could not show that training is deterministic.
     const fresh = path.join(work, "forced");
     const forced = runStudy(fresh, "--force");
-    expect(forced.stdout).toMatch(/4 trained, 0 reused, 2 skipped/);
+    expect(forced.stdout).toMatch(/6 trained, 0 reused, 2 skipped/);
     expect(forced.manifest.runId).toBe(first.manifest.runId);
     expect(forced.manifest.identity.strictKey).toBe(first.manifest.identity.strictKey);
     expect(forced.manifest.phases.C.datasetSnapshots).toEqual(first.manifest.phases.C.datasetSnapshots);

@@ -29,7 +29,8 @@ interface Manifest {
   reconstructions: { id: string; status: string; sha256: string | null }[];
 }
 interface Comparison {
-  jobs: { dose: number; view: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
+  jobs: { jobId: string; dose: number; view: string; trainingMethod: string; gridsize: number; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
+  meanPredictor: { phaseMae: number };
   iterative: { dose: number; view: string; status: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
 }
 
@@ -41,14 +42,21 @@ describe.skipIf(!enabled)("studykit study run --preset quick", () => {
     expect(first.status, first.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest;
     const comparison = JSON.parse(readFileSync(path.join(out, "phaseG/comparison.json"), "utf8")) as Comparison;
-    // The baseline view (every training pattern) at the three doses: error falls as the dose rises.
-    const baseline = comparison.jobs.filter((job) => job.view === "baseline" && job.metrics).sort((a, b) => a.dose - b.dose);
+    // The supervised baseline (every training pattern) at the three doses: error falls as the dose rises.
+    const baseline = comparison.jobs.filter((job) => job.view === "baseline" && job.trainingMethod === "supervised" && job.metrics).sort((a, b) => a.dose - b.dose);
     expect(baseline.map((job) => job.dose)).toEqual([1e3, 1e4, 1e5]);
     const error = (job: (typeof baseline)[number]) => job.metrics!.amplitudeMae + job.metrics!.phaseMae;
     const errors = baseline.map(error);
     const shown = `baseline error (amplitude + phase MAE) at 1e3, 1e4, 1e5: ${errors.map((value) => value.toFixed(4)).join(", ")}`;
     expect(errors[0]!, shown).toBeGreaterThan(errors[1]!);
     expect(errors[1]!, shown).toBeGreaterThan(errors[2]!);
+
+    // The PINN gridsize-2 jobs learn from the physics alone: at 1e5 each beats predicting the mean.
+    for (const view of ["dense", "sparse"]) {
+      const pinn = comparison.jobs.find((job) => job.dose === 1e5 && job.view === view && job.trainingMethod === "pinn");
+      expect(pinn?.metrics, `PINN ${view} gs2 at 1e5`).not.toBeNull();
+      expect(pinn!.metrics!.phaseMae, `PINN ${view} gs2 phase MAE against the mean predictor's ${comparison.meanPredictor.phaseMae.toFixed(4)}`).toBeLessThan(comparison.meanPredictor.phaseMae);
+    }
 
     // Phase F: the test split of every dose × view is reconstructed and scored; ePIE's phase error falls
     // steeply with dose on the views with enough overlap (the sparse view is shown, but its error is set by

@@ -36,7 +36,7 @@ describe("studykit study", { timeout: 240_000 }, () => {
   it("run --help lists the study flags", () => {
     const result = run("study", "run", "--help");
     expect(result.status, result.stderr).toBe(0);
-    for (const flag of ["--preset", "--config", "--out", "--artifact-root", "--object-from", "--engine", "--backend", "--concurrency", "--dry-run", "--dose", "--view", "--gridsize", "--strict", "--force", "--fail-fast", "--json"]) {
+    for (const flag of ["--preset", "--config", "--out", "--artifact-root", "--object-from", "--engine", "--backend", "--concurrency", "--dry-run", "--dose", "--view", "--gridsize", "--method", "--strict", "--force", "--fail-fast", "--json"]) {
       expect(result.stdout).toContain(flag);
     }
   });
@@ -72,15 +72,23 @@ describe("studykit study", { timeout: 240_000 }, () => {
     const out = path.join(work, "plan");
     const result = run("study", "plan", "--config", tinyConfig, "--out", out);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/6 jobs: 4 to run, 0 reused, 2 skipped/);
+    // Per dose: supervised baseline, PINN baseline, PINN dense and PINN sparse (rejected).
+    expect(result.stdout).toMatch(/8 jobs: 6 to run, 0 reused, 2 skipped/);
     expect(result.stdout).toMatch(/2 jobs skipped:/);
-    expect(result.stdout).toMatch(/dose_1000\/sparse\/gs2 .*spacing threshold/);
+    expect(result.stdout).toMatch(/dose_1000\/sparse\/pinn-gs2 .*spacing threshold/);
     expect(existsSync(path.join(out, "phaseC/dose_1000/patched_train.npz"))).toBe(true);
     const json = run("study", "plan", "--config", tinyConfig, "--out", out, "--view", "baseline", "--json");
     expect(json.status, json.stderr).toBe(0);
     const plan = JSON.parse(json.stdout) as { counts: { run: number; skip: number }; jobs: { id: string; action: string }[] };
-    expect(plan.jobs.map((job) => job.id).sort()).toEqual(["dose_1000/baseline/gs1", "dose_100000/baseline/gs1"]);
-    expect(plan.counts.run).toBe(2);
+    expect(plan.jobs.map((job) => job.id).sort()).toEqual(["dose_1000/baseline/gs1", "dose_1000/baseline/pinn-gs1", "dose_100000/baseline/gs1", "dose_100000/baseline/pinn-gs1"]);
+    expect(plan.counts.run).toBe(4);
+    const pinn = run("study", "plan", "--config", tinyConfig, "--out", out, "--method", "pinn", "--gridsize", "2", "--json");
+    expect(pinn.status, pinn.stderr).toBe(0);
+    const pinnPlan = JSON.parse(pinn.stdout) as { jobs: { id: string; action: string }[] };
+    expect(pinnPlan.jobs.filter((job) => job.action === "run").map((job) => job.id).sort()).toEqual(["dose_1000/dense/pinn-gs2", "dose_100000/dense/pinn-gs2"]);
+    const supervised = run("study", "plan", "--config", tinyConfig, "--out", out, "--method", "supervised", "--json");
+    expect(supervised.status, supervised.stderr).toBe(0);
+    expect((JSON.parse(supervised.stdout) as { jobs: { id: string }[] }).jobs.map((job) => job.id).sort()).toEqual(["dose_1000/baseline/gs1", "dose_100000/baseline/gs1"]);
   });
 
   it("--strict turns the rejected view into E_MISSING_INPUT (exit 2)", () => {

@@ -12,6 +12,7 @@
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
 export {
+  STUDY_METHODS,
   STUDY_VIEWS,
   StudyConfigError,
   StudyConfigErrorCode,
@@ -20,7 +21,7 @@ export {
   studyConfigSchema,
   validateStudyConfig,
 } from "./study-config.js";
-export type { StudyConfig, StudyConfigOverrides, StudyViewName } from "./study-config.js";
+export type { StudyConfig, StudyConfigOverrides, StudyMethodName, StudyViewName } from "./study-config.js";
 export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./internal/study-pipeline.js";
 export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
 export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./internal/iterative-phase.js";
@@ -38,8 +39,8 @@ export type { ObjectOptions, ProbeOptions } from "./internal/procedural-sample.j
 // The forward model and scan geometry live in @studykit/ptycho; the position type is re-exported for the
 // study's own signatures (overlap views, groups).
 export type { ScanPosition } from "@studykit/ptycho";
-export { VIEW_OVERLAP, buildGroups, selectBySpacing, spacingThreshold } from "./internal/overlap-views.js";
-export type { GroupOptions, OverlapViewName } from "./internal/overlap-views.js";
+export { VIEW_OVERLAP, buildGroups, groupOffsets, sampleGroups, selectBySpacing, spacingThreshold } from "./internal/overlap-views.js";
+export type { GroupOptions, GroupSamplingOptions, OverlapViewName, SampledGroups } from "./internal/overlap-views.js";
 export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./internal/reconstruction-metrics.js";
 export type { ReconstructionMetrics } from "./internal/reconstruction-metrics.js";
 export type { ComplexImage, RealImage } from "./internal/complex-image.js";

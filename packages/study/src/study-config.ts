@@ -13,6 +13,10 @@ import type { PresetName } from "./presets.js";
 export const STUDY_VIEWS = ["baseline", "dense", "sparse"] as const;
 export type StudyViewName = (typeof STUDY_VIEWS)[number];
 
+/** Phase E's training methods: `supervised` (ground-truth patches) and `pinn` (physics-informed, PtychoPINN). */
+export const STUDY_METHODS = ["supervised", "pinn"] as const;
+export type StudyMethodName = (typeof STUDY_METHODS)[number];
+
 /** Error codes of study configuration. */
 export const StudyConfigErrorCode = {
   /** The configuration (file or flags) is invalid; every problem is listed. */
@@ -72,6 +76,17 @@ export const studyConfigSchema = z
         minCount: positiveInt,
         /** K: nearest-neighbour candidates a gridsize-2 group's partners are drawn from. */
         candidates: z.number().int().min(3),
+        /** nGroups: gridsize-2 groups per training view (K-choose-C oversampling); null: ⌈training patterns / 4⌉, so a gridsize-2 job sees as many patterns per epoch as the gridsize-1 job. */
+        groups: positiveInt.nullable(),
+        /** Canvas margin P of the PINN overlap constraint (pixels); groups with a member farther than P from the group centre are rejected. null: N. */
+        canvasPadding: z.number().int().nonnegative().nullable(),
+      })
+      .strict(),
+    /** Phase E's jobs: the views each method trains on (the matrix is dose × method × view, restricted to `views`). */
+    methods: z
+      .object({
+        supervised: z.array(z.enum(STUDY_VIEWS)),
+        pinn: z.array(z.enum(STUDY_VIEWS)),
       })
       .strict(),
     training: z
@@ -83,6 +98,8 @@ export const studyConfigSchema = z
         validationFraction: z.number().min(0).lt(1),
         /** Cap on training samples per job (null: all). */
         maxTrainSamples: positiveInt.nullable(),
+        /** Stop once the validation loss has not improved for `patience` epochs and keep the best epoch's weights (null: train every epoch, keep the last). */
+        earlyStopping: z.object({ patience: positiveInt, minDelta: z.number().nonnegative() }).strict().nullable(),
       })
       .strict(),
     compare: z
@@ -124,6 +141,9 @@ export const studyConfigSchema = z
     }
     if (new Set(config.doses).size !== config.doses.length) context.addIssue({ code: "custom", path: ["doses"], message: "repeats a dose" });
     if (new Set(config.views).size !== config.views.length) context.addIssue({ code: "custom", path: ["views"], message: "repeats a view" });
+    for (const method of STUDY_METHODS) {
+      if (new Set(config.methods[method]).size !== config.methods[method].length) context.addIssue({ code: "custom", path: ["methods", method], message: "repeats a view" });
+    }
   });
 
 /** A complete study configuration. */
@@ -150,8 +170,9 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     scan: { count: 4000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
-    overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7 },
-    training: { model: "tiny", epochs: 40, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null },
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7, groups: null, canvasPadding: null },
+    methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
+    training: { model: "tiny", epochs: 40, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null },
     compare: { stitchWindow: 16 },
     // ePIE with the known probe. Measured on this preset's test split (2008 positions, seed 0), phase MAE at
     // 10 / 20 / 30 / 50 / 100 iterations: 1e3 0.150 / 0.151 / 0.145 / 0.148 / 0.148 (noise-limited from the
@@ -167,8 +188,10 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     scan: { count: 6000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
-    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7 },
-    training: { model: "reference", epochs: 40, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null },
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, canvasPadding: null },
+    methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
+    // The baselines overfit after about epoch 18 of 40: stop after 5 epochs without improvement, keep the best.
+    training: { model: "reference", epochs: 40, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 } },
     compare: { stitchWindow: 32 },
     // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
     reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },

@@ -34,6 +34,8 @@ export interface JobComparison {
   readonly jobId: string;
   readonly dose: number;
   readonly view: string;
+  /** `supervised` or `pinn`. */
+  readonly trainingMethod: string;
   readonly gridsize: number;
   readonly status: string;
   readonly note: string | null;
@@ -70,6 +72,44 @@ export interface ComparisonResult {
   readonly jobs: readonly JobComparison[];
   /** Phase F's test-split reconstructions (empty when Phase F did not run). */
   readonly iterative: readonly IterativeComparison[];
+  /**
+   * The referee's floor: a constant object (the region's mean amplitude, its circular-mean phase), scored
+   * by the same function on the same region. A model whose phase MAE is near this one's has learnt nothing.
+   */
+  readonly meanPredictor: ReconstructionMetrics;
+}
+
+/** The label of a network's row: `supervised gs1`, `PINN gs2`. */
+export function networkMethodLabel(method: string, gridsize: number): string {
+  return `${method === "pinn" ? "PINN" : method} gs${gridsize}`;
+}
+
+/** A constant image: the mean amplitude and circular-mean phase of `truth` where `mask` is set. */
+export function meanPredictorImage(truth: ComplexImage, mask: ArrayLike<number>): ComplexImage {
+  let amplitude = 0;
+  let re = 0;
+  let im = 0;
+  let count = 0;
+  for (let index = 0; index < mask.length; index++) {
+    if (!mask[index]) continue;
+    const tr = truth.data[2 * index]!;
+    const ti = truth.data[2 * index + 1]!;
+    const magnitude = Math.hypot(tr, ti);
+    amplitude += magnitude;
+    if (magnitude > 0) {
+      re += tr / magnitude;
+      im += ti / magnitude;
+    }
+    count += 1;
+  }
+  const meanAmplitude = count > 0 ? amplitude / count : 0;
+  const meanPhase = Math.atan2(im, re);
+  const data = new Float64Array(2 * truth.height * truth.width);
+  for (let index = 0; index < truth.height * truth.width; index++) {
+    data[2 * index] = meanAmplitude * Math.cos(meanPhase);
+    data[2 * index + 1] = meanAmplitude * Math.sin(meanPhase);
+  }
+  return { height: truth.height, width: truth.width, data };
 }
 
 /** Options of {@link compareModels}. */
@@ -201,7 +241,8 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     const dose = params["dose"] as number;
     const view = params["view"] as string;
     const gridsize = params["gridsize"] as number;
-    const base = { jobId: job.id, dose, view, gridsize, status: job.result.status, method: `network gs${gridsize}` };
+    const trainingMethod = String(params["method"] ?? "supervised");
+    const base = { jobId: job.id, dose, view, trainingMethod, gridsize, status: job.result.status, method: networkMethodLabel(trainingMethod, gridsize) };
     const output = job.result.output as { history?: unknown; metrics?: { trainingSamples?: number } } | null;
     const trainingSamples = typeof job.result.metrics?.["trainingSamples"] === "number" ? (job.result.metrics["trainingSamples"] as number) : null;
     if ((job.result.status !== "succeeded" && job.result.status !== "reused") || !job.result.bundlePath) {
@@ -230,7 +271,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     const wallTimeMs = (job.result.durationMs ?? 0) + (performance.now() - inferenceStarted);
     const truth = testSet(dose).object;
     const metrics = scoreReconstruction(truth, stitched.object, coverage.counts, box);
-    const jobImages = renderReconstruction(`${doseDirectory(dose)}-${view}-gs${gridsize}`, truth, stitched.object);
+    const jobImages = renderReconstruction(`${doseDirectory(dose)}-${view}-${trainingMethod === "supervised" ? "" : `${trainingMethod}-`}gs${gridsize}`, truth, stitched.object);
     log(`phase G: ${job.id}: amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px (${opened.engine}/${opened.provider})`);
     comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages, wallTimeMs });
     rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), iterationHistory: [], images: jobImages, wallTimeMs });
@@ -238,7 +279,8 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
   for (const event of training.skipped_views) {
     const params = event.params;
     const gridsize = params["gridsize"] as number;
-    const base = { jobId: event.jobId, dose: params["dose"] as number, view: params["view"] as string, gridsize, status: "skipped", method: `network gs${gridsize}` };
+    const trainingMethod = String(params["method"] ?? "supervised");
+    const base = { jobId: event.jobId, dose: params["dose"] as number, view: params["view"] as string, trainingMethod, gridsize, status: "skipped", method: networkMethodLabel(trainingMethod, gridsize) };
     comparisons.push({ ...base, note: event.reason, metrics: null, inference: null, images: null, wallTimeMs: null });
     rows.push({ ...base, note: event.reason, metrics: null, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null });
   }
@@ -265,9 +307,18 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     iterative.push({ ...base, note: null, metrics, images: recordImages, wallTimeMs: record.wallMs });
     rows.push({ ...rowBase, note: null, metrics, iterationHistory, images: recordImages, wallTimeMs: record.wallMs });
   }
-  rows.sort((a, b) => a.dose - b.dose || config.views.indexOf(a.view as never) - config.views.indexOf(b.view as never) || Number(a.gridsize === null) - Number(b.gridsize === null));
+  // The floor every method must beat: predicting the mean, on the same region (the truth is the same object at every dose).
+  const meanPredictor = scoreReconstruction(reference.object, meanPredictorImage(reference.object, coverage.counts), coverage.counts, box);
+  log(`phase G: predicting the mean: amplitude MAE ${meanPredictor.amplitudeMae.toFixed(4)}, phase MAE ${meanPredictor.phaseMae.toFixed(4)}`);
+  for (const dose of config.doses) {
+    rows.push({ jobId: "mean predictor", dose, view: "test region", gridsize: null, status: "reference", method: "mean (reference)", note: null, metrics: meanPredictor, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null });
+  }
+  // Within a dose and view: supervised, then PINN, then Phase F; the mean predictor closes each dose.
+  const methodRank = (row: ReportJobRow): number => (row.status === "reference" ? 3 : row.gridsize === null ? 2 : row.method.startsWith("PINN") ? 1 : 0);
+  const viewRank = (row: ReportJobRow): number => (row.status === "reference" ? config.views.length : config.views.indexOf(row.view as never));
+  rows.sort((a, b) => a.dose - b.dose || viewRank(a) - viewRank(b) || methodRank(a) - methodRank(b) || (a.gridsize ?? 0) - (b.gridsize ?? 0));
 
-  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons, iterative };
+  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons, iterative, meanPredictor };
   mkdirSync(path.join(root, STUDY_LAYOUT.comparisonDir), { recursive: true });
   writeJsonAtomicSync(path.join(root, STUDY_LAYOUT.comparisonManifest), result);
 
@@ -288,7 +339,16 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         ["scan positions", `${phaseC.positions.total} (${phaseC.positions.train} train, ${phaseC.positions.test} test; split at y = ${phaseC.positions.splitY.toFixed(1)})`],
         ["doses", phaseC.doses.map((record) => `${record.dose} (${record.meanPhotonCount.toFixed(0)} photons/pattern measured)`).join(", ")],
         ["overlap views", viewSummary || "none"],
-        ["training", `${config.training.model} model, ${config.training.epochs} epochs, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, engine ${options.runtime.engine}/${options.runtime.backend}`],
+        [
+          "training",
+          `${config.training.model} model, ${config.training.epochs} epochs, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, ` +
+            `${config.training.earlyStopping ? `early stopping (patience ${config.training.earlyStopping.patience}, best weights kept)` : "no early stopping (last epoch's weights)"}, engine ${options.runtime.engine}/${options.runtime.backend}`,
+        ],
+        [
+          "methods",
+          `supervised (ground-truth patches, MAE): ${config.methods.supervised.join(", ") || "none"}; PINN (physics loss: Poisson NLL through the known probe and |DFT|, no ground truth; gridsize 2 with the overlap constraint on a canvas with P = ${options.phaseD.canvasPadding} px): ${config.methods.pinn.join(", ") || "none"}`,
+        ],
+        ["gridsize-2 groups", `${options.phaseD.groupsWanted} per training view wanted (K = ${config.overlap.candidates} nearest, C = 4, K-choose-C oversampling); ${options.phaseD.views.filter((record) => record.dose === firstDose && record.split === "train" && record.status === "accepted").map((record) => `${record.view}: ${record.groupCount} kept, ${record.groupsRejected} rejected (member beyond P)`).join("; ") || "none"}`],
         [
           "iterative reconstruction (Phase F)",
           `${config.reconstruction.algorithm}, ${config.reconstruction.iterations} iterations, ${config.reconstruction.probeUpdateFrom === null ? "known probe" : `probe updated from iteration ${config.reconstruction.probeUpdateFrom}`}, ` +
@@ -305,6 +365,8 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         "Grey pixels lie outside the scored test region.",
         "Phase F rows are scored on the same region as the networks (the central windows of every test position); a view's reconstruction only saw that view's test positions, so where they leave the region poorly lit it scores worse, as a network trained on that view may.",
         "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F.",
+        "PINN rows are trained without ground truth; the physics loss cannot see a global phase, which the scoring removes for every method alike (the same alignment as Phase F's).",
+        "The mean (reference) row predicts one constant value (the region's mean amplitude and circular-mean phase): a method near it has learnt nothing.",
       ],
     },
     images,

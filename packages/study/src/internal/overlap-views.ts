@@ -110,3 +110,137 @@ export function buildGroups(positions: readonly ScanPosition[], options: GroupOp
   }
   return groups;
 }
+
+/** Options of {@link sampleGroups}. */
+export interface GroupSamplingOptions {
+  /** Patterns per group, C = gridsize² (≥ 2). */
+  readonly groupSize: number;
+  /** K: each group is an anchor and C − 1 of its K nearest neighbours. */
+  readonly candidates: number;
+  /** Groups wanted (fewer come back when the view has fewer distinct acceptable groups). */
+  readonly count: number;
+  /** A group is accepted only when every member's offset from the group centre is ≤ this, per axis (pixels). */
+  readonly maxOffset: number;
+  readonly seed: number;
+}
+
+/** What {@link sampleGroups} returns. */
+export interface SampledGroups {
+  /** Indices into the positions, anchor first, the partners in drawn order. */
+  readonly groups: number[][];
+  /** `[groups, C, 2]` flattened: each member's (x, y) from the group centre, whole pixels (see {@link groupOffsets}). */
+  readonly offsets: Float32Array;
+  /** Distinct groups drawn and rejected because a member lay beyond `maxOffset`. */
+  readonly rejected: number;
+  /** Distinct acceptable groups the view holds at most (anchors × K-choose-(C − 1), less the rejected ones once all were drawn). */
+  readonly available: number;
+}
+
+/**
+ * A group's member offsets from its centre: x = xcoord − round(mean xcoords), y likewise (whole pixels for
+ * whole-pixel positions, so a translation by them is exact). Offset 0 puts a patch at the canvas centre.
+ */
+export function groupOffsets(positions: readonly ScanPosition[], group: readonly number[]): number[] {
+  let sumX = 0;
+  let sumY = 0;
+  for (const index of group) {
+    sumX += positions[index]!.x;
+    sumY += positions[index]!.y;
+  }
+  const centreX = Math.round(sumX / group.length);
+  const centreY = Math.round(sumY / group.length);
+  return group.flatMap((index) => [positions[index]!.x - centreX, positions[index]!.y - centreY]);
+}
+
+function nearestNeighbours(positions: readonly ScanPosition[], anchor: number, k: number): number[] {
+  const { x, y } = positions[anchor]!;
+  const best: { index: number; distance: number }[] = [];
+  for (let other = 0; other < positions.length; other++) {
+    if (other === anchor) continue;
+    const q = positions[other]!;
+    const distance = (q.x - x) ** 2 + (q.y - y) ** 2;
+    if (best.length === k && distance >= best[k - 1]!.distance) continue;
+    let slot = best.length;
+    while (slot > 0 && best[slot - 1]!.distance > distance) slot -= 1;
+    best.splice(slot, 0, { index: other, distance });
+    if (best.length > k) best.pop();
+  }
+  return best.map((entry) => entry.index);
+}
+
+/** Every (size)-subset of 0..n−1, as index lists in lexicographic order. */
+function combinations(n: number, size: number): number[][] {
+  const out: number[][] = [];
+  const current: number[] = [];
+  const visit = (start: number): void => {
+    if (current.length === size) {
+      out.push([...current]);
+      return;
+    }
+    for (let value = start; value <= n - (size - current.length); value++) {
+      current.push(value);
+      visit(value + 1);
+      current.pop();
+    }
+  };
+  visit(0);
+  return out;
+}
+
+/**
+ * Gridsize-C groups with K-choose-C oversampling (PtychoPINN's grouping): every position anchors up to
+ * C(K, C − 1) distinct groups (itself and C − 1 of its K nearest neighbours). Rounds visit the anchors in a
+ * seeded order and give each its next unused combination (combinations in a seeded order per anchor), so
+ * the groups spread evenly over the view until `count` are accepted or every combination is used. A group
+ * with a member farther than `maxOffset` from the group centre (per axis) does not fit the canvas: it is
+ * rejected and counted, and the anchor moves on to its next combination.
+ */
+export function sampleGroups(positions: readonly ScanPosition[], options: GroupSamplingOptions): SampledGroups {
+  const { groupSize, candidates, count, maxOffset, seed } = options;
+  if (groupSize < 2) throw new RangeError(`sampleGroups needs groups of at least 2, got ${groupSize}`);
+  if (positions.length < groupSize || count < 1) return { groups: [], offsets: new Float32Array(0), rejected: 0, available: 0 };
+  const k = Math.max(groupSize - 1, Math.min(candidates, positions.length - 1));
+  const random = SeededRandom.derive(seed, `group-sampling/${groupSize}/${k}`);
+  const subsets = combinations(k, groupSize - 1);
+  const anchors = positions.map((_, index) => index);
+  // A seeded order of anchors and, per anchor, of its combinations (lazily, as anchors come up).
+  const anchorOrder = random.permutation(anchors.length);
+  const queues = new Map<number, { neighbours: number[]; order: Uint32Array; next: number }>();
+  const groups: number[][] = [];
+  const offsets: number[] = [];
+  let rejected = 0;
+  let live = anchors.length;
+  const exhausted = new Uint8Array(anchors.length);
+  while (groups.length < count && live > 0) {
+    for (const anchor of anchorOrder) {
+      if (groups.length >= count) break;
+      if (exhausted[anchor]) continue;
+      let queue = queues.get(anchor);
+      if (!queue) {
+        queue = { neighbours: nearestNeighbours(positions, anchor, k), order: SeededRandom.derive(seed, "group-sampling/anchor", anchor).permutation(subsets.length), next: 0 };
+        queues.set(anchor, queue);
+      }
+      // The anchor's next combination that fits the canvas.
+      let accepted = false;
+      while (queue.next < queue.order.length && !accepted) {
+        const subset = subsets[queue.order[queue.next]!]!;
+        queue.next += 1;
+        const group = [anchor, ...subset.map((slot) => queue!.neighbours[slot]!)];
+        const groupOffset = groupOffsets(positions, group);
+        if (groupOffset.some((value) => Math.abs(value) > maxOffset)) {
+          rejected += 1;
+          continue;
+        }
+        groups.push(group);
+        offsets.push(...groupOffset);
+        accepted = true;
+      }
+      if (queue.next >= queue.order.length) {
+        exhausted[anchor] = 1;
+        live -= 1;
+      }
+    }
+  }
+  const available = live === 0 ? groups.length : anchors.length * subsets.length - rejected;
+  return { groups, offsets: Float32Array.from(offsets), rejected, available };
+}

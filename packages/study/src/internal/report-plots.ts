@@ -33,18 +33,22 @@ export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Loss curves of every job (log loss vs epoch), validation dashed. */
-export function lossCurvesSpec(points: readonly LossPoint[]): TopLevelSpec {
+/**
+ * Loss curves of every job vs epoch, validation dashed: log loss by default; `linear` for losses that may be
+ * negative (the PINN's Poisson NLL is defined up to a data constant).
+ */
+export function lossCurvesSpec(points: readonly LossPoint[], options: { readonly title?: string; readonly scale?: "log" | "linear" } = {}): TopLevelSpec {
+  const log = (options.scale ?? "log") === "log";
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: "Training loss per job",
+    title: options.title ?? "Training loss per job",
     width: 520,
     height: 300,
-    data: { values: points.filter((point) => Number.isFinite(point.loss) && point.loss > 0) as unknown as Record<string, unknown>[] },
+    data: { values: points.filter((point) => Number.isFinite(point.loss) && (!log || point.loss > 0)) as unknown as Record<string, unknown>[] },
     mark: { type: "line", point: true },
     encoding: {
       x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
-      y: { field: "loss", type: "quantitative", title: "loss", scale: { type: "log", nice: false } },
+      y: { field: "loss", type: "quantitative", title: "loss", scale: log ? { type: "log", nice: false } : { zero: false } },
       color: { field: "job", type: "nominal", title: "job", legend: { labelLimit: 400 } },
       strokeDash: { field: "series", type: "nominal", title: "series" },
     },

@@ -51,6 +51,18 @@ describe("report", () => {
     expect(html).toContain("rejected &lt;by&gt; the spacing threshold");
   });
 
+  it("plots the PINN's Poisson NLL, negative as it is, on its own linear axis", async () => {
+    const pinnDir = path.join(dir, "pinn");
+    const pinnRow: ReportJobRow = { ...rows[0]!, jobId: "dose_1000/dense/pinn-gs2", view: "dense", gridsize: 2, method: "PINN gs2", history: [{ epoch: 1, loss: -0.05, validationLoss: -0.04 }, { epoch: 2, loss: -0.17, validationLoss: -0.16 }], images: null };
+    const files = await writeStudyReport(pinnDir, { title: "T", runId: "run-1", preset: "quick", summary: [], groundTruth: { amplitude: "gt-a.png", phase: "gt-p.png" }, rows: [rows[0]!, pinnRow], notes: [] }, new Map());
+    expect(files.plots).toContain("plots/pinn-loss-curves.svg");
+    const pinnPlot = readFileSync(path.join(pinnDir, "plots/pinn-loss-curves.svg"), "utf8");
+    expect(pinnPlot).toContain("dose_1000/dense/pinn-gs2");
+    expect(pinnPlot).toMatch(/−0\.1|-0\.1/);
+    // The supervised plot keeps its log axis and holds no PINN job.
+    expect(readFileSync(path.join(pinnDir, "plots/loss-curves.svg"), "utf8")).not.toContain("pinn-gs2");
+  });
+
   it("renders PNGs pngjs decodes, with the colour scale and the mask applied", () => {
     const field = Float64Array.from([0, 1, 2, 3]);
     const png = PNG.sync.read(renderFieldPng(field, 2, 2, { min: 0, max: 3, scheme: "greys", scale: 3, mask: [1, 1, 1, 0] }));

@@ -104,18 +104,23 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     imageFiles.push(`images/${name}`);
   }
 
-  const lossPoints: LossPoint[] = data.rows.flatMap((row) =>
+  // PINN rows train on the Poisson NLL (negative, linear axis), the others on an MAE (log axis).
+  const isPinn = (row: ReportJobRow): boolean => row.method.startsWith("PINN");
+  const lossPointsOf = (rows: readonly ReportJobRow[]): LossPoint[] => rows.flatMap((row) =>
     row.history.flatMap((entry) => [
       { job: row.jobId, epoch: entry.epoch, series: "train" as const, loss: entry.loss },
       ...(entry.validationLoss === null ? [] : [{ job: row.jobId, epoch: entry.epoch, series: "validation" as const, loss: entry.validationLoss }]),
     ]),
   );
+  const lossPoints = lossPointsOf(data.rows.filter((row) => !isPinn(row)));
+  const pinnLossPoints = lossPointsOf(data.rows.filter(isPinn));
   const metricPoints: MetricPoint[] = data.rows.flatMap((row) =>
-    row.metrics ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, method: row.gridsize === null ? row.method : "network", metric: column.label, value: row.metrics![column.key] })) : [],
+    row.metrics && row.status !== "reference" ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, method: row.method, metric: column.label, value: row.metrics![column.key] })) : [],
   );
   const iterationPoints: IterationPoint[] = data.rows.flatMap((row) => row.iterationHistory.map((entry) => ({ job: row.jobId, iteration: entry.iteration, phaseMae: entry.phaseMae })));
   const plots: { file: string; title: string; svg: string }[] = [];
   if (lossPoints.length > 0) plots.push({ file: "plots/loss-curves.svg", title: "Loss curves", svg: await renderVegaLiteSvg(lossCurvesSpec(lossPoints)) });
+  if (pinnLossPoints.length > 0) plots.push({ file: "plots/pinn-loss-curves.svg", title: "PINN loss curves (Poisson NLL)", svg: await renderVegaLiteSvg(lossCurvesSpec(pinnLossPoints, { title: "PINN training loss (Poisson NLL, up to a constant)", scale: "linear" })) });
   if (iterationPoints.length > 0) plots.push({ file: "plots/iterative-error.svg", title: "Phase F: phase MAE per iteration", svg: await renderVegaLiteSvg(iterationErrorSpec(iterationPoints)) });
   if (metricPoints.length > 0) plots.push({ file: "plots/metrics-vs-dose.svg", title: "Metrics vs dose", svg: await renderVegaLiteSvg(metricsVsDoseSpec(metricPoints)) });
   for (const plot of plots) writeFileAtomicSync(path.join(reportDir, plot.file), plot.svg);

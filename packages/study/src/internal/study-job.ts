@@ -3,13 +3,15 @@
  * job, started by `@studykit/core`'s runner): the job config every training job receives. It is JSON and
  * lands, hashed, in the job's run identity.
  */
-import type { StudyViewName } from "../study-config.js";
+import type { StudyMethodName, StudyViewName } from "../study-config.js";
 
 /** A training job's configuration. */
 export interface StudyJobConfig {
   readonly study: "ptycho-dose-overlap";
   readonly dose: number;
   readonly view: StudyViewName;
+  /** `supervised` (targets: the ground-truth patches) or `pinn` (the physics loss, no targets). */
+  readonly method: StudyMethodName;
   readonly gridsize: 1 | 2;
   /** Pattern size N. */
   readonly size: number;
@@ -29,6 +31,15 @@ export interface StudyJobConfig {
   readonly inputScale: number;
   /** Amplitude target = |Y| · amplitudeScale (= s / max |object|). */
   readonly amplitudeScale: number;
+  /** Stop after `patience` epochs without a better validation loss and keep the best weights; null: all epochs, last weights. */
+  readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | null;
+  /**
+   * The PINN's physics loss (null for supervised jobs): Poisson NLL of the measured amplitudes (the model
+   * input, diffraction · inputScale) against `intensityScale·|DFT(P·O)|²`, with the dataset's probe times
+   * the object's maximum amplitude (so the sigmoid amplitude head spans the object), `intensityScale =
+   * inputScale²`; gridsize 2 adds the overlap constraint on a canvas with margin `canvasPadding`.
+   */
+  readonly physics: { readonly objective: "poissonNll"; readonly intensityScale: number; readonly probeScale: number; readonly canvasPadding: number | null } | null;
 }
 
 /** What the job runner returns (recorded under the job's result). */
@@ -41,6 +52,9 @@ export interface StudyJobOutput {
     readonly trainingSamples: number;
     readonly epochs: number;
     readonly samplesPerSecond: number;
+    /** Whether early stopping ended training, and the epoch whose weights the bundle keeps. */
+    readonly stoppedEarly: boolean;
+    readonly keptEpoch: number;
   };
   readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
   readonly engine: { readonly engine: string; readonly backend: string };

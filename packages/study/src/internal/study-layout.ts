@@ -28,7 +28,10 @@ export const STUDY_LAYOUT = {
   studyManifest: "study_manifest.json",
 } as const;
 
-/** A job id for (dose, view): `dose_1000/dense/gs2`. */
-export function studyJobId(dose: number, view: string, gridsize: number): string {
-  return `${doseDirectory(dose)}/${view}/gs${gridsize}`;
+/**
+ * A job id for (dose, view, method): `dose_1000/dense/gs2` (supervised, the ids the study had before it
+ * had methods) and `dose_1000/dense/pinn-gs2`.
+ */
+export function studyJobId(dose: number, view: string, gridsize: number, method = "supervised"): string {
+  return `${doseDirectory(dose)}/${view}/${method === "supervised" ? "" : `${method}-`}gs${gridsize}`;
 }

@@ -8,6 +8,9 @@ import { presetConfig, mergeStudyConfig, type StudyConfig } from "../study-confi
 import { runPhaseC } from "./simulate-phase.js";
 import { runPhaseD, type GroupsFile } from "./overlap-phase.js";
 import { spacingThreshold } from "./overlap-views.js";
+import { buildStudyMatrix } from "./study-pipeline.js";
+import type { ResolvedRuntime } from "./runtime-selection.js";
+import type { StudyJobConfig } from "./study-job.js";
 import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "studykit-phases-"));
@@ -96,13 +99,69 @@ print(json.dumps({"err": err, "photons": photons}))`;
       for (let j = i + 1; j < xs.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
     }
     const groups = JSON.parse(readFileSync(path.join(root, dense.files!.groups!), "utf8")) as GroupsFile;
-    expect(groups.groups).toHaveLength(dense.accepted);
+    // nGroups by default: ⌈training positions / 4⌉ (K-choose-C oversampling), here more than the view's positions.
+    expect(groups.groups).toHaveLength(Math.min(Math.ceil(phaseC.manifest.positions.train / 4), dense.accepted * 35 - dense.groupsRejected));
+    expect(dense.groupCount).toBe(groups.groups.length);
     for (const group of groups.groups) expect(new Set(group).size).toBe(4);
     // On a 128×128 object with 300 positions the sparse view (S = 25.6 px) keeps too few points.
     const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000 && record.split === "train")!;
     expect(sparse.status).toBe("rejected");
     expect(sparse.reason).toMatch(/spacing threshold/);
     expect(existsSync(path.join(root, "phaseD/dose_1000/sparse"))).toBe(false);
+  });
+
+  it("the PINN jobs' physics scales predict the measured amplitudes from the amplitude targets' object (naive DFT)", () => {
+    const { manifest: phaseD } = runPhaseD(config, root, phaseC.manifest);
+    const runtime = { engine: "onnxruntime", backend: "cpu", fallbacks: [], identity: {} } as unknown as ResolvedRuntime;
+    const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD, runtime);
+    const job = matrix.jobs.find((entry) => entry.id === "dose_100000/dense/pinn-gs2")!;
+    const jobConfig = job.config as unknown as StudyJobConfig;
+    expect(jobConfig.method).toBe("pinn");
+    expect(jobConfig.physics!.canvasPadding).toBe(32);
+    expect(matrix.jobs.find((entry) => entry.id === "dose_100000/baseline/pinn-gs1")!.config).toMatchObject({ physics: { canvasPadding: null } });
+    expect(matrix.jobs.find((entry) => entry.id === "dose_100000/baseline/gs1")!.config).toMatchObject({ method: "supervised", physics: null });
+    // The network's object is the amplitude target's: O_net = Y·amplitudeScale·e^{i arg Y} = O / max|O|. Its
+    // predicted intensity intensityScale·|DFT(P·probeScale·O_net)|² (orthonormal DFT, fftshifted) must match
+    // the model input squared, X² = (diffraction·inputScale)², summed over patterns (Poisson noise averages out).
+    const arrays = loadNpz(path.join(root, "phaseC/dose_100000/patched_train.npz"));
+    const n = 32;
+    const probe = arrays["probeGuess"]!.data as Float64Array;
+    const patches = arrays["Y"]!.data as Float64Array;
+    const diffraction = arrays["diffraction"]!.data as Float32Array;
+    const { intensityScale, probeScale } = jobConfig.physics!;
+    let predicted = 0;
+    let measured = 0;
+    for (let pattern = 0; pattern < 8; pattern++) {
+      const psiRe = new Float64Array(n * n);
+      const psiIm = new Float64Array(n * n);
+      for (let pixel = 0; pixel < n * n; pixel++) {
+        const oRe = patches[2 * (pattern * n * n + pixel)]! * jobConfig.amplitudeScale;
+        const oIm = patches[2 * (pattern * n * n + pixel) + 1]! * jobConfig.amplitudeScale;
+        const pRe = probe[2 * pixel]! * probeScale;
+        const pIm = probe[2 * pixel + 1]! * probeScale;
+        psiRe[pixel] = oRe * pRe - oIm * pIm;
+        psiIm[pixel] = oRe * pIm + oIm * pRe;
+      }
+      for (let ku = 0; ku < n; ku++) {
+        for (let kv = 0; kv < n; kv++) {
+          let re = 0;
+          let im = 0;
+          for (let y = 0; y < n; y++) {
+            for (let x = 0; x < n; x++) {
+              const angle = (-2 * Math.PI * (ku * y + kv * x)) / n;
+              const c = Math.cos(angle);
+              const sn = Math.sin(angle);
+              re += psiRe[y * n + x]! * c - psiIm[y * n + x]! * sn;
+              im += psiRe[y * n + x]! * sn + psiIm[y * n + x]! * c;
+            }
+          }
+          predicted += (intensityScale * (re * re + im * im)) / (n * n);
+        }
+      }
+      for (let pixel = 0; pixel < n * n; pixel++) measured += (diffraction[pattern * n * n + pixel]! * jobConfig.inputScale) ** 2;
+    }
+    expect(predicted / measured).toBeGreaterThan(0.98);
+    expect(predicted / measured).toBeLessThan(1.02);
   });
 
   it("phase D cuts the test split's views by the same rule, from the test positions only, without groups", () => {

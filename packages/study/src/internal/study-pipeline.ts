@@ -3,7 +3,7 @@
  *
  *   C  simulate      phaseC/…           (datasets per dose, phase manifest)
  *   D  overlap views phaseD/…           (dense/sparse views, groups, rejected views in the phase manifest)
- *   E  train         phaseE/…           (job matrix through @studykit/core's runner: training_manifest.json,
+ *   E  train         phaseE/…           (job matrix dose × method × view through @studykit/core's runner: training_manifest.json,
  *                                        skip events, one bundle per job with its SHA-256)
  *   F  iterative     phaseF/…           (ePIE/rPIE/mini-batch of every dose × view × split with
  *                                        @studykit/ptycho: one reconstruction.npz and identity per job)
@@ -39,12 +39,12 @@ import {
 } from "@studykit/core";
 import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
-import type { StudyConfig, StudyViewName } from "../study-config.js";
+import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "../study-config.js";
 import { codedFileSystemError } from "./file-system-errors.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
-import { findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
 import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
 import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
@@ -88,6 +88,7 @@ export interface StudyManifestJob {
   readonly id: string;
   readonly dose: number;
   readonly view: string;
+  readonly method: string;
   readonly gridsize: number;
   readonly status: string;
   readonly runId: string | null;
@@ -186,10 +187,12 @@ export function buildStudyMatrix(
   const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
   return buildJobMatrix(
     {
-      axes: { dose: [...config.doses], view: [...config.views] },
+      axes: { dose: [...config.doses], method: [...STUDY_METHODS], view: [...config.views] },
       rules: [
-        (params: JobParams): Record<string, JsonValue> => {
+        (params: JobParams): Record<string, JsonValue> | null => {
           const view = params["view"] as StudyViewName;
+          // Only the (method, view) pairs the configuration asks for.
+          if (!(config.methods[params["method"] as StudyMethodName] as readonly string[]).includes(view)) return null;
           const dose = params["dose"] as number;
           const gridsize = view === "baseline" ? 1 : 2;
           // The feature signature: which patterns are grouped into which channels.
@@ -198,7 +201,7 @@ export function buildStudyMatrix(
           return featureSignature === null ? { gridsize } : { gridsize, featureSignature };
         },
       ],
-      id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number),
+      id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number, params["method"] as StudyMethodName),
       inputs: (params): Record<string, string> => {
         const dose = params["dose"] as number;
         const view = params["view"] as string;
@@ -213,10 +216,12 @@ export function buildStudyMatrix(
       config: (params) => {
         const dose = params["dose"] as number;
         const gridsize = params["gridsize"] as 1 | 2;
+        const method = params["method"] as StudyMethodName;
         const jobConfig: StudyJobConfig = {
           study: "ptycho-dose-overlap",
           dose,
           view: params["view"] as StudyViewName,
+          method,
           gridsize,
           size: phaseC.probe.size,
           channels: gridsize * gridsize,
@@ -231,6 +236,14 @@ export function buildStudyMatrix(
           backend: runtime.backend,
           inputScale,
           amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
+          earlyStopping: config.training.earlyStopping,
+          // Measured amplitudes X = diffraction·inputScale, and the stored diffraction is |DFT(P·O)| in
+          // expectation (orthonormal DFT, object units), so I = inputScale²·|DFT(P·O)|² predicts X²; the
+          // network's amplitude is O / max|O|, hence the probe times max|O|.
+          physics:
+            method === "pinn"
+              ? { objective: "poissonNll", intensityScale: inputScale * inputScale, probeScale: phaseC.object.maxAmplitude, canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null }
+              : null,
         };
         return jobConfig as unknown as JsonValue;
       },
@@ -364,6 +377,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       id: job.id,
       dose: job.params["dose"] as number,
       view: job.params["view"] as string,
+      method: job.params["method"] as string,
       gridsize: job.params["gridsize"] as number,
       status: job.result.status,
       runId: job.identity?.runId ?? null,

@@ -1,32 +1,47 @@
 /**
  * Phase E's job runner: `@studykit/core`'s runner loads this module in a child process per job and calls
  * {@link trainStudyJob}. It reads the job's dataset through the ptycho schema (the legacy `diffraction`
- * key arrives as `diff3d`), forms the model's channels-last inputs and targets (gridsize-2 views use the
- * Phase D groups), and trains with `@studykit/trainer`, which writes the bundle.
+ * key arrives as `diff3d`), forms the model's channels-last inputs (gridsize-2 views use the Phase D
+ * groups) and trains with `@studykit/trainer`, which writes the bundle: a `supervised` job against the
+ * ground-truth patches, a `pinn` job with the physics loss (the dataset's probe, Poisson NLL of the
+ * measured amplitudes; at gridsize 2 the group's patches share one canvas at the Phase D offsets), which
+ * needs no ground truth.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { SeededRandom, type RunnerContext } from "@studykit/core";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
 import { StudykitError } from "@studykit/native";
-import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train } from "@studykit/trainer";
+import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train, type LossDescription } from "@studykit/trainer";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
 import type { GroupsFile } from "./overlap-phase.js";
 import type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
 
-/** Picks `limit` groups (seeded, order kept) when a job caps its training samples. */
-function capGroups(groups: number[][], limit: number | null, seed: number): number[][] {
-  if (limit === null || groups.length <= limit) return groups;
+/** Picks `limit` groups (seeded, order kept) when a job caps its training samples; returns the kept indices. */
+function capGroups(count: number, limit: number | null, seed: number): number[] {
+  const all = Array.from({ length: count }, (_, index) => index);
+  if (limit === null || count <= limit) return all;
   const random = SeededRandom.derive(seed, "training-subset");
-  const indices = groups.map((_, index) => index);
+  const indices = all;
   for (let index = indices.length - 1; index > 0; index--) {
     const other = random.nextInt(index + 1);
     [indices[index], indices[other]] = [indices[other]!, indices[index]!];
   }
-  return indices
-    .slice(0, limit)
-    .sort((a, b) => a - b)
-    .map((index) => groups[index]!);
+  return indices.slice(0, limit).sort((a, b) => a - b);
+}
+
+/** The probe of a dataset (`probeGuess`, complex, N×N) times `scale`, as the physics loss takes it. */
+function probeOf(file: string, probe: { shape: readonly number[]; data: ArrayLike<number>; complex?: boolean } | undefined, size: number, scale: number) {
+  if (!probe || probe.shape.length !== 2 || probe.shape[0] !== size || probe.shape[1] !== size || !probe.complex) {
+    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${file}: the PINN's physics loss needs probeGuess, a complex ${size}×${size} array${probe ? ` (found ${probe.shape.join("×")}${probe.complex ? "" : ", real"})` : ""}`);
+  }
+  const real = new Float32Array(size * size);
+  const imag = new Float32Array(size * size);
+  for (let index = 0; index < size * size; index++) {
+    real[index] = Number(probe.data[2 * index]) * scale;
+    imag[index] = Number(probe.data[2 * index + 1]) * scale;
+  }
+  return { height: size, width: size, real, imag };
 }
 
 /** Trains one (dose, view) model; see the module doc. */
@@ -38,14 +53,16 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
   for (const warning of dataset.warnings) context.log.warn(warning);
   const diffraction = dataset.arrays["diff3d"];
   const patches = dataset.arrays["Y"];
-  if (!diffraction || !patches) {
-    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${trainFile} lacks ${!diffraction ? "diff3d (diffraction)" : "Y"}: supervised training needs both`);
+  const supervised = config.method === "supervised";
+  if (!diffraction || (supervised && !patches)) {
+    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${trainFile} lacks ${!diffraction ? "diff3d (diffraction)" : "Y"}: ${supervised ? "supervised training needs both" : "training needs the diffraction"}`);
   }
   const count = diffraction.shape[0]!;
   const size = diffraction.shape[1]!;
   if (size !== config.size) throw new StudykitError("E_TRAINING_DATA", `${trainFile}: patterns are ${size}×${size} but the job expects ${config.size}×${config.size}`);
 
   let groups: number[][];
+  let offsets: number[][][] | null = null;
   if (config.gridsize === 1) {
     groups = Array.from({ length: count }, (_, index) => [index]);
   } else {
@@ -55,21 +72,46 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     groups = parsed.groups.map((group) => [...group]);
     const bad = groups.find((group) => group.length !== config.channels || group.some((row) => !Number.isInteger(row) || row < 0 || row >= count));
     if (bad) throw new StudykitError("E_TRAINING_DATA", `${groupsFile}: group ${JSON.stringify(bad)} does not hold ${config.channels} rows of ${trainFile} (0..${count - 1})`);
+    offsets = (parsed.offsets ?? []).map((group) => group.map((member) => [...member]));
+    if (offsets.length !== groups.length) throw new StudykitError("E_TRAINING_DATA", `${groupsFile}: ${offsets.length} offset lists for ${groups.length} groups; rerun Phase D (--force) to rebuild the groups`);
   }
-  groups = capGroups(groups, config.maxTrainSamples, config.seed);
+  const kept = capGroups(groups.length, config.maxTrainSamples, config.seed);
+  groups = kept.map((index) => groups[index]!);
+  if (offsets !== null) offsets = kept.map((index) => offsets![index]!);
 
   const diffractionData = Float32Array.from(diffraction.data as Float32Array);
   const inputs = groupedInputs(diffractionData, size, groups, config.inputScale);
-  const targets = groupedTargets(patches.data as Float32Array | Float64Array, size, groups, config.amplitudeScale);
-  const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-gs${config.gridsize}` };
+  const targets = supervised ? groupedTargets(patches!.data as Float32Array | Float64Array, size, groups, config.amplitudeScale) : null;
+  const physics = config.physics;
+  if (!supervised && physics === null) throw new StudykitError("E_TRAINING_DATA", `job ${context.job.id}: a pinn job needs its physics settings in the job config`);
+  const overlap = !supervised && config.gridsize > 1;
+  if (overlap && physics!.canvasPadding === null) throw new StudykitError("E_TRAINING_DATA", `job ${context.job.id}: a gridsize-${config.gridsize} pinn job needs a canvas padding`);
+  const loss: LossDescription = supervised
+    ? { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }
+    : {
+        kind: "physics",
+        objective: physics!.objective,
+        probe: probeOf(trainFile, dataset.arrays["probeGuess"] as never, size, physics!.probeScale),
+        intensityScale: physics!.intensityScale,
+        fftshift: true,
+        ...(overlap ? { overlap: { canvasPadding: physics!.canvasPadding! } } : {}),
+      };
+  const offsetData = overlap ? Float32Array.from(offsets!.flat(2)) : null;
+  const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}` };
   const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
-  context.log(`training ${description.name} on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
+  context.log(`training ${description.name} (${config.method}) on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
 
   const started = performance.now();
   const result = await train({
     description,
-    data: inMemoryTrainingData({ sampleShape: [size, size, config.channels], inputs, amplitude: targets.amplitude, phase: targets.phase }),
-    loss: { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 },
+    data: inMemoryTrainingData({
+      sampleShape: [size, size, config.channels],
+      inputs,
+      ...(targets ? { amplitude: targets.amplitude, phase: targets.phase } : {}),
+      ...(offsetData ? { offsets: offsetData } : {}),
+    }),
+    loss,
+    ...(config.earlyStopping ? { earlyStopping: { ...config.earlyStopping, restoreBestWeights: true } } : {}),
     epochs: config.epochs,
     batchSize: config.batchSize,
     learningRate: config.learningRate,
@@ -96,6 +138,8 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
       trainingSamples: groups.length,
       epochs: result.epochsRun,
       samplesPerSecond: seconds > 0 ? (groups.length * result.epochsRun) / seconds : 0,
+      stoppedEarly: result.stoppedEarly,
+      keptEpoch: result.keptEpoch,
     },
     history: result.history.map((entry) => ({ epoch: entry.epoch, loss: entry.loss, validationLoss: entry.valLoss })),
     engine: { engine: result.engine, backend: result.backend },

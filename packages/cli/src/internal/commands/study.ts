@@ -9,7 +9,7 @@
  *   would be reused (and why) and which are skipped (and why), without training.
  *
  * The configuration is the preset (`quick` by default), then `--config FILE` (a JSON object deep-merged
- * over it), then `--object-from`. `--dose`, `--view`, `--gridsize` and `--job-id` filter the job matrix
+ * over it), then `--object-from`. `--dose`, `--view`, `--gridsize`, `--method` and `--job-id` filter the job matrix
  * without changing job ids.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -39,6 +39,7 @@ interface StudyFlags {
   dose?: string[];
   view?: string[];
   gridsize?: string[];
+  method?: string[];
   jobId?: string[];
   strict?: boolean;
   force?: boolean;
@@ -92,8 +93,9 @@ function filtersOf(flags: StudyFlags): JobFilters {
   const dose = splitList(flags.dose);
   const view = splitList(flags.view);
   const gridsize = splitList(flags.gridsize);
+  const method = splitList(flags.method);
   const jobId = splitList(flags.jobId);
-  return { ...(dose ? { dose } : {}), ...(view ? { view } : {}), ...(gridsize ? { gridsize } : {}), ...(jobId ? { jobId } : {}) };
+  return { ...(dose ? { dose } : {}), ...(view ? { view } : {}), ...(gridsize ? { gridsize } : {}), ...(method ? { params: { method } } : {}), ...(jobId ? { jobId } : {}) };
 }
 
 function addSharedOptions(command: Command): Command {
@@ -109,6 +111,7 @@ function addSharedOptions(command: Command): Command {
     .option("--dose <values...>", "only jobs at these doses (filter; ids unchanged)")
     .option("--view <names...>", "only these views: baseline, dense, sparse")
     .option("--gridsize <values...>", "only these gridsizes (1, 2)")
+    .option("--method <names...>", "only these training methods: supervised, pinn")
     .option("--job-id <globs...>", "only jobs whose id matches a glob (e.g. 'dose_1000/*')")
     .option("--strict", "a rejected view (missing inputs) is an error (E_MISSING_INPUT) instead of a skip event")
     .option("--force", "rerun every phase and job even when reusable results exist")
