@@ -59,6 +59,18 @@ describe("contenderProblems", () => {
     }
   });
 
+  it("fails when ONNX Runtime CPU did not run in the pinn suite, and passes when only PyTorch is absent", () => {
+    const pinn = (ours: ContenderResult | null): BenchResults => {
+      const peer: ContenderResult = { id: "pytorch-cpu", label: "PyTorch CPU (torch.fft.fft2)", role: "peer", status: "absent", reason: "no python3 with torch" };
+      const group = { id: "pinn-reference-model", title: "PINN step", kind: "time" as const, unit: "s" as const, contenders: ours ? [ours, peer] : [peer], ratios: [], checks: [], notes: [] };
+      return { ...real(), suites: [{ suite: "pinn", wallSeconds: 1, groups: [group], notes: [] }] };
+    };
+    const measured: ContenderResult = { id: "onnxruntime-cpu", label: "ONNX Runtime CPU (studykit trainer)", role: "ours", status: "ok", samples: [0.2], summary: { samples: 1, min: 0.2, median: 0.2, max: 0.2 } };
+    expect(contenderProblems(pinn(measured))).toEqual([]);
+    expect(contenderProblems(pinn(absent("onnxruntime-node is not installed")(measured)))).toEqual([expect.stringMatching(/^pinn\/pinn-reference-model\/onnxruntime-cpu \(.+\) absent: onnxruntime-node is not installed \(required/)]);
+    expect(contenderProblems(pinn(null))).toEqual(["pinn/pinn-reference-model/onnxruntime-cpu was not run (required)"]);
+  });
+
   it("fails when an installed PyTorch failed, and passes when it is absent", () => {
     const broken = withRow(real(), "train", "train-reference-model", "pytorch-cpu", failed("torch_peer.py exited with 1: RuntimeError"));
     expect(contenderProblems(broken)).toEqual(["train/train-reference-model/pytorch-cpu (PyTorch CPU) failed: torch_peer.py exited with 1: RuntimeError"]);

@@ -12,6 +12,7 @@ import type { BenchResults, ContenderResult, SuiteName } from "./results.js";
 export const REQUIRED_CONTENDERS: Readonly<Partial<Record<SuiteName, readonly string[]>>> = {
   train: ["onnxruntime-cpu", "onnxruntime-cpu-one-session", "tfjs-wasm", "tfjs-wasm-own-kernels"],
   infer: ["onnxruntime-cpu", "onnxruntime-cpu-one-session", "tfjs-wasm", "tfjs-wasm-own-kernels"],
+  pinn: ["onnxruntime-cpu"],
 };
 
 /**
