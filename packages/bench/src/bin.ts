@@ -1,19 +1,19 @@
 #!/usr/bin/env node
-/** `npm run bench [-- --suite NAME ...] [--quick] [--json FILE] [--out DIR]`: runs the harness. */
+/** `npm run bench [-- --suite NAME ...] [--quick] [--runs K] [--json FILE] [--out DIR]`: runs the harness. */
 import { parseArgs } from "node:util";
 import { hasErrorCode } from "@studykit/native";
-import { parseSuiteName, runBench } from "./internal/run-bench.js";
+import { parseRunCount, parseSuiteName, runBench } from "./internal/run-bench.js";
 import { assertNoContenderProblems } from "./internal/contender-requirements.js";
 import { SUITE_NAMES } from "./internal/results.js";
 
-const USAGE = `usage: studykit-bench [--suite ${SUITE_NAMES.join("|")}]... [--quick] [--json FILE] [--out DIR]`;
+const USAGE = `usage: studykit-bench [--suite ${SUITE_NAMES.join("|")}]... [--quick] [--runs K] [--json FILE] [--out DIR]`;
 
 async function main(): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
       args: process.argv.slice(2),
-      options: { suite: { type: "string", multiple: true }, quick: { type: "boolean" }, json: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { suite: { type: "string", multiple: true }, quick: { type: "boolean" }, runs: { type: "string" }, json: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
       strict: true,
     }));
   } catch (error) {
@@ -26,7 +26,8 @@ async function main(): Promise<number> {
   }
   try {
     const suites = (values.suite ?? []).flatMap((s) => s.split(",")).map(parseSuiteName);
-    const run = await runBench({ suites, quick: values.quick ?? false, ...(values.json ? { jsonFile: values.json } : {}), ...(values.out ? { outDir: values.out } : {}) });
+    const runs = values.runs === undefined ? 1 : parseRunCount(values.runs);
+    const run = await runBench({ suites, quick: values.quick ?? false, runs, ...(values.json ? { jsonFile: values.json } : {}), ...(values.out ? { outDir: values.out } : {}) });
     process.stdout.write(`${run.files.markdown}\n`);
     assertNoContenderProblems(run.problems);
     return run.suiteFailed ? 1 : 0;

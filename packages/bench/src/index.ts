@@ -5,7 +5,8 @@
  */
 export { summarize, speedRatio } from "./statistics.js";
 export type { Summary } from "./statistics.js";
-export { runBench, parseSuiteName, BenchUsageError } from "./internal/run-bench.js";
+export { runBench, parseSuiteName, parseRunCount, MAX_RUNS, BenchUsageError } from "./internal/run-bench.js";
+export { combineRuns } from "./internal/repeated-runs.js";
 export type { BenchOptions, BenchRun } from "./internal/run-bench.js";
 export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./internal/results.js";
 export { contenderProblems, assertNoContenderProblems, BenchContenderError, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./internal/contender-requirements.js";
@@ -22,8 +23,10 @@ export type {
   ValueCheck,
   Goal,
   MachineInfo,
+  CodeProvenance,
+  Parallelism,
   Work,
 } from "./internal/results.js";
 export { renderMarkdown } from "./internal/markdown-report.js";
-export { describeMachine } from "./internal/machine-info.js";
+export { describeMachine, codeProvenance } from "./internal/machine-info.js";
 export { maxMainThreadStall } from "./internal/main-thread-stall.js";

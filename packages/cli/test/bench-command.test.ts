@@ -44,6 +44,23 @@ describe("studykit bench", () => {
     expect(sha256sumRows.every((row) => row.status === "failed")).toBe(true);
   });
 
+  it("runs the whole bench K times with --runs K and records every run", () => {
+    const json = join(dir, "runs.json");
+    const result = spawnSync(process.execPath, [bin, "bench", "--quick", "--suite", "hash", "--runs", "2", "--json", json, "--out", join(dir, "runs-out")], { encoding: "utf8", timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const parsed = JSON.parse(readFileSync(json, "utf8")) as { runs: number; command: string; perRun: unknown[][]; code: { commit: string | null } };
+    expect(parsed.runs).toBe(2);
+    expect(parsed.perRun).toHaveLength(2);
+    expect(parsed.command).toBe(`studykit bench --suite hash --quick --runs 2 --json ${json}`);
+    expect(parsed.code.commit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it("refuses --runs that is not a whole number from 1 to 20 with error[E_BENCH_USAGE] and exit 2", () => {
+    const result = spawnSync(process.execPath, [bin, "bench", "--quick", "--suite", "hash", "--runs", "many"], { encoding: "utf8" });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('error[E_BENCH_USAGE]: --runs must be a whole number from 1 to 20, got "many"\n');
+  });
+
   it("refuses an unknown suite with error[E_BENCH_USAGE] and exit 2", () => {
     const result = spawnSync(process.execPath, [bin, "bench", "--suite", "gpu-magic"], { encoding: "utf8" });
     expect(result.status).toBe(2);

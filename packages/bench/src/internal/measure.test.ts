@@ -45,6 +45,18 @@ describe("GroupBuilder", () => {
     expect(group.finish().contenders[0]).toMatchObject({ throughput: { value: 80_000, unit: "updates/s" } });
   });
 
+  it("states each side's threads and processes in every ratio, and keeps a contender's rewrite", async () => {
+    const group = new GroupBuilder({ id: "g", title: "G", kind: "time" });
+    const twoReplicas = { threads: 1, processes: 2, detail: "replicas" };
+    group.addSamples({ id: "ours", label: "Ours", role: "ours", parallelism: twoReplicas, computes: "upsample + conv as sub-pixel convolutions" }, [1]);
+    group.addSamples({ id: "peer", label: "Peer", role: "peer", parallelism: { threads: 2, processes: 1 } }, [3]);
+    await group.run({ id: "gone", label: "Gone", role: "peer" }, async () => absent("not here"));
+    const result = group.finish();
+    expect(result.ratios[0]).toEqual({ ours: "ours", peer: "peer", ratio: 3, threads: { ours: twoReplicas, peer: { threads: 2, processes: 1 } } });
+    expect(result.ratios[1]).toMatchObject({ ours: "ours", peer: "gone", ratio: null, threads: { ours: twoReplicas, peer: null } });
+    expect(result.contenders[0]).toMatchObject({ computes: "upsample + conv as sub-pixel convolutions", parallelism: twoReplicas });
+  });
+
   it("checks value goals on latency groups", () => {
     const group = new GroupBuilder({ id: "g", title: "G", kind: "latency" });
     group.addSamples({ id: "a", label: "A", role: "ours" }, [3, 30, 4]);
@@ -71,20 +83,23 @@ describe("renderMarkdown", () => {
     group.addSamples({ id: "peer", label: "Peer | pipe", role: "peer" }, [2]);
     group.addUnavailable({ id: "gpu", label: "GPU", role: "ours" }, "absent", "no CUDA device");
     const results: BenchResults = {
-      schemaVersion: 1,
+      schemaVersion: 2,
       startedAt: "2026-01-02T03:04:05.000Z",
       date: "2026-01-02",
       quick: false,
       complete: true,
       command: "npm run bench",
-      machine: { cpuModel: "CPU X", cores: 2, cpuFlags: ["sha_ni"], memoryGiB: 8, platform: "linux-x64", node: "v20", native: { implementation: "native", sha256Backend: "x86-sha-ni" }, loadAverageAtStart: 0.5 },
+      code: { commit: "0123456789abcdef0123456789abcdef01234567", dirty: true },
+      machine: { cpuModel: "CPU X", cores: 2, cpuFlags: ["sha_ni"], memoryGiB: 8, platform: "linux-x64", node: "v20", native: { implementation: "native", sha256Backend: "x86-sha-ni" }, loadAverageAtStart: 0.5, os: "Linux 6.1" },
       wallSeconds: 3,
+      runs: 1,
       suites: [{ suite: "hash", wallSeconds: 3, groups: [group.finish([{ kind: "ratio", ours: "ours", peer: "peer", atLeast: 1.5 }])], notes: [] }],
     };
     const text = renderMarkdown(results, new Map([["hash", "2026-01-02-hash.svg"]]));
-    expect(text).toContain("CPU X (2 cores, sha_ni)");
-    expect(text).toContain("| GPU | ours | **absent**: no CUDA device |");
-    expect(text).toContain("| Ours ÷ Peer \\| pipe | **2.00×** | ≥ 1.5× met |");
+    expect(text).toContain("CPU X (2 cores, sha_ni), 8 GiB, Linux 6.1, linux-x64, Node v20");
+    expect(text).toContain("commit `0123456789abcdef0123456789abcdef01234567` (**dirty**: uncommitted changes to tracked files)");
+    expect(text).toContain("| GPU | ours | not stated | **absent**: no CUDA device |");
+    expect(text).toContain("| Ours ÷ Peer \\| pipe | not stated | **2.00×** | ≥ 1.5× met |");
     expect(text).toContain("![hash chart](2026-01-02-hash.svg)");
   });
 });

@@ -3,7 +3,7 @@
  * ratios and goal checks. Every contender of a group goes through here, so all are timed the same way.
  */
 import { speedRatio, summarize } from "../statistics.js";
-import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, RatioResult, ThroughputUnit, ValueCheck, Work } from "./results.js";
+import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, Parallelism, RatioResult, ThroughputUnit, ValueCheck, Work } from "./results.js";
 
 /** How many times to run a contender: warm-up runs are discarded; a slow contender stops at the budget. */
 export interface RepeatPlan {
@@ -46,6 +46,15 @@ export interface ContenderSpec {
   readonly role: ContenderRole;
   /** Work per repetition when it differs from the group's (e.g. a single file of a set). */
   readonly work?: Work;
+  /** Threads and processes it runs on (shown beside every ratio it is part of). */
+  readonly parallelism?: Parallelism;
+  /** What it computes instead of the described work, when it rewrites it (see `ContenderResult.computes`). */
+  readonly computes?: string;
+}
+
+/** `processes` × `threads` as a contender's parallelism (one process unless said). */
+export function onThreads(threads: number, processes = 1, detail?: string): Parallelism {
+  return { threads, processes, ...(detail ? { detail } : {}) };
 }
 
 export interface GroupOptions {
@@ -90,7 +99,8 @@ export class GroupBuilder {
 
   /** Records a contender that could not run, with the reason. */
   addUnavailable(spec: ContenderSpec, status: "absent" | "failed", reason: string): void {
-    this.contenders.push({ id: spec.id, label: spec.label, role: spec.role, status, reason });
+    const facts = { ...(spec.parallelism ? { parallelism: spec.parallelism } : {}), ...(spec.computes ? { computes: spec.computes } : {}) };
+    this.contenders.push({ id: spec.id, label: spec.label, role: spec.role, ...facts, status, reason });
     this.options.log?.(`  ${spec.label}: ${status} (${reason})`);
   }
 
@@ -140,7 +150,10 @@ export class GroupBuilder {
       seen.add(pairKey(oursId, peerId));
       const ours = this.get(oursId);
       const peer = this.get(peerId);
-      const goal = atLeast === undefined ? {} : { atLeast };
+      // Stated wherever either side states its threads (every suite of this harness does; a group built
+      // elsewhere without them keeps its old shape).
+      const threads = ours?.parallelism || peer?.parallelism ? { threads: { ours: ours?.parallelism ?? null, peer: peer?.parallelism ?? null } } : {};
+      const goal = { ...(atLeast === undefined ? {} : { atLeast }), ...threads };
       if (!ours || !peer) {
         ratios.push({ ours: oursId, peer: peerId, ratio: null, ...goal, reason: `${!ours ? oursId : peerId} was not measured` });
       } else if (ours.status !== "ok" || peer.status !== "ok") {

@@ -4,8 +4,11 @@
  */
 import type { Summary } from "../statistics.js";
 
-/** Version of the JSON layout below; bump it when a field changes meaning. */
-export const RESULTS_SCHEMA_VERSION = 1;
+/**
+ * Version of the JSON layout below; bump it when a field changes meaning. 2: provenance (`code`),
+ * per-contender `parallelism` and `computes`, ratio `threads`, and repeated runs (`runs`, `perRun`).
+ */
+export const RESULTS_SCHEMA_VERSION = 2;
 
 /** The suites, in the order a full run executes them. */
 export const SUITE_NAMES = ["hash", "npz", "train", "infer", "study", "fft", "epie", "pinn"] as const;
@@ -30,13 +33,40 @@ export interface Work {
 /** Units of a contender's median throughput. */
 export type ThroughputUnit = "GB/s" | "samples/s" | "GFLOP/s" | "updates/s";
 
-export interface MeasuredContender {
+/**
+ * How much of the machine a contender used: `processes` × `threads` each (ONNX Runtime's data-parallel
+ * replicas are processes of one thread in spirit, but run in one process: see `detail`).
+ */
+export interface Parallelism {
+  readonly threads: number;
+  readonly processes: number;
+  /** How the threads are arranged, when the two numbers do not say it (`2 replicas × 1 thread`). */
+  readonly detail?: string;
+}
+
+/** Fields every contender carries, measured or not. */
+interface ContenderFacts {
   readonly id: string;
   readonly label: string;
   readonly role: ContenderRole;
+  /** Threads and processes it ran on; absent where the suite does not state them. */
+  readonly parallelism?: Parallelism;
+  /**
+   * Set when the contender computes the described work differently (a rewrite with other arithmetic,
+   * e.g. ×2 upsample + 3×3 conv as sub-pixel convolutions at the low resolution): what it computes instead.
+   */
+  readonly computes?: string;
+}
+
+export interface MeasuredContender extends ContenderFacts {
   readonly status: "ok";
-  /** One value per timed repetition (after warm-up), in the group's unit. */
+  /**
+   * One value per timed repetition (after warm-up), in the group's unit. In a result combined from
+   * several runs (`BenchResults.runs` > 1): one value per run, that run's median.
+   */
   readonly samples: readonly number[];
+  /** In a combined result: every run's timed repetitions, run by run. */
+  readonly runSamples?: readonly (readonly number[])[];
   readonly summary: Summary;
   /** Work per repetition when it differs from the group's. */
   readonly work?: Work;
@@ -46,10 +76,7 @@ export interface MeasuredContender {
   readonly detail?: string;
 }
 
-export interface UnavailableContender {
-  readonly id: string;
-  readonly label: string;
-  readonly role: ContenderRole;
+export interface UnavailableContender extends ContenderFacts {
   /** `absent`: not installed / not present on this machine; `failed`: present but it threw. */
   readonly status: "absent" | "failed";
   readonly reason: string;
@@ -73,6 +100,10 @@ export interface RatioResult {
   readonly atLeast?: number;
   readonly met?: boolean;
   readonly reason?: string;
+  /** Threads / processes of each side (null where the suite does not state them). */
+  readonly threads?: { readonly ours: Parallelism | null; readonly peer: Parallelism | null };
+  /** In a result combined from several runs: each run's ratio (null where that run could not compute it). */
+  readonly perRun?: readonly (number | null)[];
 }
 
 export interface ValueCheck {
@@ -117,6 +148,16 @@ export interface MachineInfo {
   readonly native: { readonly implementation: string; readonly sha256Backend: string };
   /** 1-minute load average when the run started: a busy machine slows every contender alike. */
   readonly loadAverageAtStart: number;
+  /** Operating system name and release (`os.type()` and `os.release()`). */
+  readonly os: string;
+}
+
+/** The code that produced a results file. */
+export interface CodeProvenance {
+  /** Commit of the checkout the bench ran from, null outside a git checkout. */
+  readonly commit: string | null;
+  /** Tracked files differed from the commit: the numbers may come from code no commit holds. */
+  readonly dirty: boolean | null;
 }
 
 export interface BenchResults {
@@ -127,7 +168,17 @@ export interface BenchResults {
   /** False while the run is still going (results are written after each suite) or when it was cut short. */
   readonly complete: boolean;
   readonly command: string;
+  readonly code: CodeProvenance;
   readonly machine: MachineInfo;
   readonly wallSeconds: number;
+  /** How many times the whole bench ran (`--runs`); `suites` combines them (see `perRun`). */
+  readonly runs: number;
+  /**
+   * With one run, that run's results. With several, every contender's samples are its per-run medians
+   * (so its summary is the median of the run medians and their min–max), and each ratio is computed from
+   * the median of the run medians, with every run's own ratio in `perRun`.
+   */
   readonly suites: readonly SuiteResult[];
+  /** With several runs: each run's own results, in order. */
+  readonly perRun?: readonly (readonly SuiteResult[])[];
 }

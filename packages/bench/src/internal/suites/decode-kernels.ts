@@ -1,20 +1,61 @@
 /**
  * Decode kernels of `@studykit/native` (the ones `@studykit/data` calls on whole arrays while loading)
- * against a plain TypeScript loop doing the same job on 100 MB, and CRC-32 also against `node:zlib`.
- * The loops below are the straightforward code a loader would otherwise run; each kernel's output is
- * checked bit for bit against its loop before timing.
+ * against numpy's own conversions on the same bytes (`byteswap`, `astype`, `ascontiguousarray`, and
+ * `np.copyto` into an existing array: python/decode_peer.py), and against a plain TypeScript loop doing
+ * the same job on 100 MB; CRC-32 also against `node:zlib`. The loops below are the straightforward code a
+ * loader would otherwise run (a reference, not a peer); each kernel's and numpy's output is checked bit
+ * for bit against the loop's before timing.
  *
  * Each kernel is timed twice. Into an existing array (`options.into`; the loop gets the same): the
  * kernel's own speed, which the ≥ 5× goal is about. Into a new array: what a loader decoding a freshly
  * read array pays, where both sides also pay the OS zeroing the new output's pages and V8's garbage
  * collections of the old ones (together about half of our time on 100 MB, and the same work for both).
  */
-import { randomFillSync } from "node:crypto";
+import { createHash, randomFillSync } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import * as zlib from "node:zlib";
 import * as native from "@studykit/native";
-import { absent, GroupBuilder } from "../measure.js";
+import { absent, ContenderAbsentError, GroupBuilder, onThreads } from "../measure.js";
+import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
 import type { ComparisonGroup } from "../results.js";
-import { repeatPlan, type SuiteContext } from "../suite-context.js";
+import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
+
+/** Every contender here converts on one thread (the addon's decode kernels, numpy, the loops). */
+const ONE_THREAD = onThreads(1);
+
+type NumpyOutcome = { kind: "ok"; samples: { new: number[]; into: number[] }; detail: string } | { kind: "absent" | "failed"; reason: string };
+
+/**
+ * numpy's conversion of the same input (written to `path`), timed into a new and into an existing array,
+ * its outputs checked against `expectedSha256`.
+ */
+async function numpyDecode(kernel: string, path: string, plan: ReturnType<typeof repeatPlan>, expectedSha256: string, extra: readonly string[] = []): Promise<NumpyOutcome> {
+  try {
+    const python = await findPythonWith("numpy");
+    const answer = await runPythonScript(python, "decode_peer.py", [...planArguments(plan), kernel, path, ...extra], 600_000);
+    const digests = answer.sha256 as { new?: unknown; into?: unknown } | undefined;
+    for (const target of ["new", "into"] as const) {
+      if (digests?.[target] !== expectedSha256) return { kind: "failed", reason: `numpy's ${kernel} output (${target} array) differs from the plain loop's: sha256 ${String(digests?.[target])}, expected ${expectedSha256}` };
+    }
+    return { kind: "ok", samples: { new: numbersField(answer, "new"), into: numbersField(answer, "into") }, detail: `numpy ${String(answer.numpy)}` };
+  } catch (error) {
+    return { kind: error instanceof ContenderAbsentError ? "absent" : "failed", reason: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
+  }
+}
+
+/** The operations numpy runs for each kernel, as the contender's label. */
+const NUMPY_CALLS: Record<string, { new: string; into: string }> = {
+  byteSwap: { new: "numpy a.byteswap()", into: "numpy np.copyto(out, a) from a big-endian view" },
+  float16ToFloat32: { new: "numpy a.astype(float32)", into: "numpy np.copyto(out, a)" },
+  float64ToFloat32: { new: "numpy a.astype(float32)", into: "numpy np.copyto(out, a, casting='same_kind')" },
+  interleavedToPlanar: { new: "numpy a.real.copy(), a.imag.copy()", into: "numpy np.copyto(re, a.real), np.copyto(im, a.imag)" },
+  fortranToC: { new: "numpy np.ascontiguousarray(a)", into: "numpy np.copyto(out, a)" },
+};
+
+function sha256Hex(view: ArrayBufferView): string {
+  return createHash("sha256").update(Buffer.from(view.buffer, view.byteOffset, view.byteLength)).digest("hex");
+}
 
 function swap4Loop(input: Uint8Array, out: Uint8Array = new Uint8Array(input.length)): Uint8Array {
   for (let i = 0; i < input.length; i += 4) {
@@ -114,6 +155,17 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
   const groups: ComparisonGroup[] = [];
   // `bytesOf` turns a result into the bytes compared before timing; it is not part of the timed run.
   // `into` makes each side's output once, outside the timed runs; the two sides get separate outputs.
+  // The inputs as files, for numpy to read the same bytes.
+  const inputFiles = new Map<ArrayBufferView, string>();
+  const fileOf = async (view: ArrayBufferView): Promise<string> => {
+    let path = inputFiles.get(view);
+    if (!path) {
+      path = join(context.scratchDir, `decode-input-${inputFiles.size}.bin`);
+      await writeFile(path, Buffer.from(view.buffer, view.byteOffset, view.byteLength));
+      inputFiles.set(view, path);
+    }
+    return path;
+  };
   const kernel = async <R>(
     id: string,
     title: string,
@@ -121,17 +173,23 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     loop: (into?: R) => R,
     bytesOf: (result: R) => ArrayBufferView,
     makeOutput: () => R,
+    input: ArrayBufferView,
+    numpyExtra: readonly string[] = [],
   ) => {
+    const numpy = await numpyDecode(id, await fileOf(input), plan, sha256Hex(bytesOf(loop())), numpyExtra);
     for (const target of ["into", "new"] as const) {
       const suffix = target === "into" ? "into an existing array" : "into a new array";
       const group = new GroupBuilder({ id: `decode-${id}${target === "into" ? "-into" : ""}`, title: `${title}, ${mb}, ${suffix}`, kind: "time", work, log: context.log });
       const [ourOutput, loopOutput] = target === "into" ? [makeOutput(), makeOutput()] : [undefined, undefined];
       const expected = bytesOf(loop(loopOutput));
-      await group.time({ id: "native", label: `native ${id}`, role: "ours" }, plan, async () => {
+      await group.time({ id: "native", label: `native ${id}`, role: "ours", parallelism: ONE_THREAD }, plan, async () => {
         if (!sameBytes(bytesOf(ours(ourOutput)), expected)) throw new Error(`native ${id} output differs from the plain loop's`);
         return { run: () => ours(ourOutput), detail: nativeDetail() };
       });
-      await group.time({ id: "ts-loop", label: "plain TypeScript loop", role: "reference" }, plan, async () => ({ run: () => loop(loopOutput) }));
+      const numpySpec = { id: "numpy", label: NUMPY_CALLS[id]![target], role: "peer" as const, parallelism: ONE_THREAD };
+      if (numpy.kind === "ok") group.addSamples(numpySpec, numpy.samples[target], numpy.detail);
+      else group.addUnavailable(numpySpec, numpy.kind, numpy.reason);
+      await group.time({ id: "ts-loop", label: "plain TypeScript loop", role: "reference", parallelism: ONE_THREAD }, plan, async () => ({ run: () => loop(loopOutput) }));
       groups.push(group.finish(target === "into" ? [{ kind: "ratio", ours: "native", peer: "ts-loop", atLeast: 5 }] : []));
     }
   };
@@ -144,13 +202,14 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     (into) => swap4Loop(random, into),
     same,
     (): Uint8Array => new Uint8Array(bytes),
+    random,
   );
   const halves = new Uint16Array(random.buffer, 0, bytes / 2);
   const floats = (): Float32Array => new Float32Array(bytes / 2);
-  await kernel("float16ToFloat32", "float16 → float32", (into) => native.float16ToFloat32(halves, { into }), (into) => float16Loop(halves, into), same, floats);
+  await kernel("float16ToFloat32", "float16 → float32", (into) => native.float16ToFloat32(halves, { into }), (into) => float16Loop(halves, into), same, floats, halves);
   const doubles = new Float64Array(bytes / 8);
   for (let i = 0; i < doubles.length; i++) doubles[i] = (random[i]! - 128) * 1.000001 ** i;
-  await kernel("float64ToFloat32", "float64 → float32", (into) => native.float64ToFloat32(doubles, { into }), (into) => float64Loop(doubles, into), same, (): Float32Array => new Float32Array(bytes / 8));
+  await kernel("float64ToFloat32", "float64 → float32", (into) => native.float64ToFloat32(doubles, { into }), (into) => float64Loop(doubles, into), same, (): Float32Array => new Float32Array(bytes / 8), doubles);
   const interleaved = new Float32Array(doubles.length * 2).map((_, i) => random[i]! / 7);
   // Both planes are compared, but joining them (a 100 MB copy) stays out of the timed runs of both sides.
   const bothPlanes = ({ real, imaginary }: { real: Float32Array; imaginary: Float32Array }) => Buffer.concat([Buffer.from(real.buffer), Buffer.from(imaginary.buffer)]);
@@ -161,6 +220,7 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     (into) => planarLoop(interleaved, into),
     bothPlanes,
     () => newPlanes(interleaved.length / 2),
+    interleaved,
   );
   const rows = context.quick ? 512 : 5000;
   const cols = bytes / 4 / rows;
@@ -172,21 +232,23 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     (into) => fortranLoop(fortran, rows, cols, into as Uint32Array | undefined),
     same,
     () => new Uint32Array(rows * cols),
+    fortran,
+    ["--rows", String(rows), "--cols", String(cols)],
   );
 
   const crcGroup = new GroupBuilder({ id: "decode-crc32", title: `CRC-32 (zip member check), ${mb}`, kind: "time", work, log: context.log });
   const expectedCrc = crcLoop(random);
-  await crcGroup.time({ id: "native", label: "native crc32", role: "ours" }, plan, async () => {
+  await crcGroup.time({ id: "native", label: "native crc32", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
     if (native.crc32(random) !== expectedCrc) throw new Error("native crc32 differs from the table loop");
     return { run: () => native.crc32(random), detail: nativeDetail() };
   });
-  await crcGroup.time({ id: "node-zlib-crc32", label: "node:zlib crc32", role: "peer" }, plan, async () => {
+  await crcGroup.time({ id: "node-zlib-crc32", label: "node:zlib crc32", role: "peer", parallelism: ONE_THREAD }, plan, async () => {
     const crc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
     if (typeof crc32 !== "function") absent(`node:zlib has no crc32 in Node ${process.version} (added in 20.15 / 22.2)`);
     if (crc32(random) !== expectedCrc) throw new Error("zlib.crc32 differs from the table loop");
     return { run: () => crc32(random), detail: `Node ${process.version}` };
   });
-  await crcGroup.time({ id: "ts-loop", label: "plain TypeScript table loop", role: "reference" }, plan, async () => ({ run: () => crcLoop(random) }));
+  await crcGroup.time({ id: "ts-loop", label: "plain TypeScript table loop", role: "reference", parallelism: ONE_THREAD }, plan, async () => ({ run: () => crcLoop(random) }));
   groups.push(crcGroup.finish([{ kind: "ratio", ours: "native", peer: "ts-loop", atLeast: 5 }]));
   return groups;
 }
