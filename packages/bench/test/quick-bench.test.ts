@@ -111,6 +111,16 @@ describe("npm run bench -- --quick", () => {
     expect(pinn.groups.map((g) => g.id)).toEqual(["pinn-tiny-model"]);
     const pinnOurs = pinn.groups[0]!.contenders.find((c) => c.id === "onnxruntime-cpu");
     expect(pinnOurs?.status, pinnOurs && pinnOurs.status !== "ok" ? pinnOurs.reason : "").toBe("ok");
+    // Every ratio between two measured contenders of these suites states the threads of both sides.
+    for (const suite of results.suites.filter((s) => ["hash", "npz", "train", "infer", "fft", "epie"].includes(s.suite))) {
+      for (const group of suite.groups) {
+        for (const ratio of group.ratios) {
+          if (ratio.ratio === null) continue;
+          expect(ratio.threads?.ours?.threads, `${group.id}: ${ratio.ours}`).toBeGreaterThan(0);
+          expect(ratio.threads?.peer?.threads, `${group.id}: ${ratio.peer}`).toBeGreaterThan(0);
+        }
+      }
+    }
     // The same training samples as GFLOP/s of the model's convolutions, beside the machine's SGEMM rate.
     const arithmetic = train.groups.find((g) => g.id === "train-arithmetic-rate")!;
     expect(arithmetic.contenders.map((c) => c.id)).toContain("sgemm-ceiling");

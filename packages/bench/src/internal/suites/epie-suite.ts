@@ -16,10 +16,13 @@ import { saveNpz, shuffledOrder } from "@studykit/data";
 import * as native from "@studykit/native";
 import { patchCorner, reconstruct, simulateDiffraction, type PtychoProblem, type ScanPosition } from "@studykit/ptycho";
 import { generateObject, generateProbe } from "@studykit/study";
-import { GroupBuilder } from "../measure.js";
+import { GroupBuilder, onThreads } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
 import type { SuiteResult } from "../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
+
+/** ePIE updates one position after another: one thread on both sides (numpy's FFT is single-threaded). */
+const ONE_THREAD = onThreads(1);
 
 /** How much worse than numpy's our final error may be (relative). */
 const ERROR_MARGIN = 0.01;
@@ -127,7 +130,7 @@ export async function runEpieSuite(context: SuiteContext): Promise<SuiteResult> 
   writePeerInput(scanFile, problem, iterations, seed);
 
   let numpyError: number | null = null;
-  await group.run({ id: "numpy-epie", label: "numpy ePIE (complex128, one position at a time)", role: "peer" }, async () => {
+  await group.run({ id: "numpy-epie", label: "numpy ePIE (complex128, one position at a time)", role: "peer", parallelism: ONE_THREAD }, async () => {
     const python = await findPythonWith("numpy");
     const answer = await runPythonScript(python, "epie_peer.py", [...planArguments(plan), scanFile], 1_800_000);
     const errors = numbersField(answer, "errors");
@@ -138,7 +141,7 @@ export async function runEpieSuite(context: SuiteContext): Promise<SuiteResult> 
 
   let oursError: number | null = null;
   const options = { algorithm: "epie", iterations, seed, objectWeight: ALPHA } as const;
-  await group.time({ id: "studykit-epie", label: "studykit ePIE (ptycho reconstruct, native pieSweep)", role: "ours" }, plan, async () => {
+  await group.time({ id: "studykit-epie", label: "studykit ePIE (ptycho reconstruct, native pieSweep)", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
     // Untimed check run (it also warms up): the final error must be no worse than numpy's + 1%.
     const check = await reconstruct(problem, options);
     oursError = check.fourierError.at(-1)!;

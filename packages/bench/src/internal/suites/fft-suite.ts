@@ -10,7 +10,7 @@
  * (Σ|X|² = n²·Σ|x|²), so a fast wrong transform is reported as failed.
  */
 import * as native from "@studykit/native";
-import { GroupBuilder, type RepeatPlan } from "../measure.js";
+import { GroupBuilder, onThreads, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
 import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
@@ -87,10 +87,10 @@ async function sizeGroup(context: SuiteContext, n: number, batch: number): Promi
   const detail = implementationDetail();
   const ours = `fft2InPlace-${THREADS}-threads`;
 
-  await group.time({ id: ours, label: `studykit fft2InPlace, ${THREADS} threads`, role: "ours" }, fast, async () => ({ ...(await studykitContender(input, n, batch, { threads: THREADS })()), detail }));
-  await group.time({ id: "fft2InPlace-1-thread", label: "studykit fft2InPlace, 1 thread", role: "reference" }, fast, async () => ({ ...(await studykitContender(input, n, batch, { threads: 1 })()), detail }));
-  await group.run({ id: "numpy-fft2", label: "numpy.fft.fft2", role: "peer" }, () => pythonPeer("numpy", fast, n, batch));
-  await group.run({ id: "pytorch-fft2", label: `torch.fft.fft2, ${THREADS} threads`, role: "peer" }, () => pythonPeer("torch", fast, n, batch));
+  await group.time({ id: ours, label: `studykit fft2InPlace, ${THREADS} threads`, role: "ours", parallelism: onThreads(THREADS) }, fast, async () => ({ ...(await studykitContender(input, n, batch, { threads: THREADS })()), detail }));
+  await group.time({ id: "fft2InPlace-1-thread", label: "studykit fft2InPlace, 1 thread", role: "reference", parallelism: onThreads(1) }, fast, async () => ({ ...(await studykitContender(input, n, batch, { threads: 1 })()), detail }));
+  await group.run({ id: "numpy-fft2", label: "numpy.fft.fft2", role: "peer", parallelism: onThreads(1, 1, "numpy's FFT is single-threaded") }, () => pythonPeer("numpy", fast, n, batch));
+  await group.run({ id: "pytorch-fft2", label: `torch.fft.fft2, ${THREADS} threads`, role: "peer", parallelism: onThreads(THREADS) }, () => pythonPeer("torch", fast, n, batch));
   return group.finish([
     { kind: "ratio", ours, peer: "numpy-fft2", atLeast: 1.5 },
     { kind: "ratio", ours, peer: "pytorch-fft2", atLeast: 1.0 },

@@ -419,9 +419,10 @@ async function arithmeticGroup(context: SuiteContext, trainGroup: ComparisonGrou
     if (contender.status !== "ok") continue;
     const samples = contender.work?.amount ?? trainGroup.work?.amount;
     if (samples === undefined) continue;
-    group.addSamples({ id: contender.id, label: contender.label, role: contender.role, work: { amount: samples * flopsPerSample, unit: "flops" } }, contender.samples, contender.detail);
+    const facts = { ...(contender.parallelism ? { parallelism: contender.parallelism } : {}), ...(contender.computes ? { computes: contender.computes } : {}) };
+    group.addSamples({ id: contender.id, label: contender.label, role: contender.role, ...facts, work: { amount: samples * flopsPerSample, unit: "flops" } }, contender.samples, contender.detail);
   }
-  await group.run({ id: "sgemm-ceiling", label: `SGEMM ${gemmSize}×${gemmSize}×${gemmSize} (numpy matmul)`, role: "reference", work: { amount: 2 * gemmSize ** 3, unit: "flops" } }, async () => {
+  await group.run({ id: "sgemm-ceiling", label: `SGEMM ${gemmSize}×${gemmSize}×${gemmSize} (numpy matmul)`, role: "reference", parallelism: onThreads(THREADS), work: { amount: 2 * gemmSize ** 3, unit: "flops" } }, async () => {
     const python = await findPythonWith("numpy");
     const plan: RepeatPlan = context.quick ? { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 2 } : { warmup: 2, repetitions: 7, minRepetitions: 3, budgetSeconds: 10 };
     const answer = await runPythonScript(python, "gemm_ceiling.py", [...planArguments(plan), "--size", String(gemmSize), "--threads", String(THREADS)], 300_000);

@@ -8,11 +8,14 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as data from "@studykit/data";
 import { parse as parseNpyjs } from "npyjs";
-import { ContenderAbsentError, GroupBuilder, timeRepeated } from "../measure.js";
+import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript, type PythonModule } from "../python-peer.js";
 import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 import { runDecodeKernelGroups } from "./decode-kernels.js";
+
+/** Every contender here runs on one thread (the loaders, numpy, npyjs). */
+const ONE_THREAD = onThreads(1);
 
 const KEY = "diff3d";
 const SIDE = 64;
@@ -91,12 +94,12 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
     ["npz-compressed", `Load a deflated npz (np.savez_compressed), one ${mb} MB float32 array`, inputs.compressed],
   ] as const) {
     const group = new GroupBuilder({ id, title, kind: "time", work, log });
-    await group.run({ id: "numpy-load", label: "np.load(...)[key]", role: "peer" }, async () => {
+    await group.run({ id: "numpy-load", label: "np.load(...)[key]", role: "peer", parallelism: ONE_THREAD }, async () => {
       const result = await numpyLoad("npz", path);
       expectedLast ??= result.checksum;
       return result;
     });
-    await group.time({ id: "studykit-npz", label: "@studykit/data openNpz().get(key)", role: "ours" }, plan, async () => {
+    await group.time({ id: "studykit-npz", label: "@studykit/data openNpz().get(key)", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
       return {
         run: () => {
           const archive = data.openNpz(path);
@@ -112,11 +115,11 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
   }
 
   const npyGroup = new GroupBuilder({ id: "npy", title: `Load a plain .npy, ${mb} MB float32`, kind: "time", work, log });
-  await npyGroup.time({ id: "studykit-npy", label: "@studykit/data loadNpy", role: "ours" }, plan, async () => {
+  await npyGroup.time({ id: "studykit-npy", label: "@studykit/data loadNpy", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
     return { run: () => expectArray("loadNpy", data.loadNpy(inputs.npy), inputs.patterns, expectedLast) };
   });
-  await npyGroup.run({ id: "numpy-load", label: "np.load", role: "peer" }, () => numpyLoad("npy", inputs.npy));
-  await npyGroup.time({ id: "npyjs", label: "npyjs parse(fs.readFile)", role: "peer" }, plan, async () => ({
+  await npyGroup.run({ id: "numpy-load", label: "np.load", role: "peer", parallelism: ONE_THREAD }, () => numpyLoad("npy", inputs.npy));
+  await npyGroup.time({ id: "npyjs", label: "npyjs parse(fs.readFile)", role: "peer", parallelism: ONE_THREAD }, plan, async () => ({
     detail: "npyjs 1.2",
     run: async () => {
       const bytes = await readFile(inputs.npy);
@@ -127,7 +130,7 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
   groups.push(npyGroup.finish());
 
   const openGroup = new GroupBuilder({ id: "memmap-open", title: `Open memory-mapped (${mb} MB array): time to a usable array`, kind: "latency", log });
-  await openGroup.run({ id: "studykit-memmap-open", label: "@studykit/data openMemmap(stored npz, { member })", role: "ours" }, async () => {
+  await openGroup.run({ id: "studykit-memmap-open", label: "@studykit/data openMemmap(stored npz, { member })", role: "ours", parallelism: ONE_THREAD }, async () => {
     const samples = await timeRepeated(() => {
       const mapped = data.openMemmap(inputs.stored, { member: KEY });
       if (mapped.shape[0] !== inputs.patterns) throw new Error(`openMemmap shape [${mapped.shape.join(", ")}]`);
@@ -135,13 +138,13 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
     }, plan);
     return { samples: samples.map((s) => s * 1000) };
   });
-  await openGroup.run({ id: "numpy-mmap-open", label: "np.load(.npy, mmap_mode='r')", role: "peer" }, () => numpyLoad("memmap-open", inputs.npy));
+  await openGroup.run({ id: "numpy-mmap-open", label: "np.load(.npy, mmap_mode='r')", role: "peer", parallelism: ONE_THREAD }, () => numpyLoad("memmap-open", inputs.npy));
   openGroup.note("numpy ignores mmap_mode for .npz files, so its memmap peer opens the same array saved as .npy.");
   groups.push(openGroup.finish([{ kind: "value", contender: "studykit-memmap-open", atMost: 5 }]));
 
   const slabGroup = new GroupBuilder({ id: "memmap-slab", title: `Read a ${SLAB_ROWS}-row slab from a memory-mapped array (${((SLAB_ROWS * SIDE * SIDE * 4) / 2 ** 20).toFixed(0)} MiB)`, kind: "time", work: { amount: SLAB_ROWS * SIDE * SIDE * 4, unit: "bytes" }, log });
   const slabRows = Math.min(SLAB_ROWS, inputs.patterns);
-  await slabGroup.time({ id: "studykit-memmap-rows", label: "@studykit/data openMemmap().rows(start, 256), copied into a batch buffer", role: "ours" }, plan, async () => {
+  await slabGroup.time({ id: "studykit-memmap-rows", label: "@studykit/data openMemmap().rows(start, 256), copied into a batch buffer", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
     const mapped = data.openMemmap(inputs.stored, { member: KEY });
     // Both sides copy the slab into one preallocated batch buffer (numpy: np.copyto), as a training loop
     // does: a zero-copy view alone would not read the pages, and allocating a fresh 4 MiB array per read
@@ -158,7 +161,7 @@ export async function runNpzSuite(context: SuiteContext): Promise<SuiteResult> {
       cleanup: () => mapped.close(),
     };
   });
-  await slabGroup.run({ id: "numpy-memmap-slab", label: "np.copyto(batch, np.load(.npy, mmap_mode='r')[start:start+256])", role: "peer" }, () => numpyLoad("memmap-slab", inputs.npy, ["--rows", String(slabRows)]));
+  await slabGroup.run({ id: "numpy-memmap-slab", label: "np.copyto(batch, np.load(.npy, mmap_mode='r')[start:start+256])", role: "peer", parallelism: ONE_THREAD }, () => numpyLoad("memmap-slab", inputs.npy, ["--rows", String(slabRows)]));
   groups.push(slabGroup.finish());
 
   context.log("npz: decode kernels");
