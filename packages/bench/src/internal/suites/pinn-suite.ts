@@ -216,6 +216,8 @@ export async function runPinnSuite(context: SuiteContext): Promise<SuiteResult> 
   for (const work of context.quick ? QUICK : FULL) groups.push((await measureWorkload(context, work)).group);
   const notes = [
     "Same model description and initial weights (model seed 7), batch, offsets, probe and Adam settings (lr 1e-3, β 0.9/0.999, ε 1e-7) on both sides, passed to PyTorch in one npz. The overlap constraint is the trainer's: bilinear translation matrices built from the offsets, canvas = Σ shifted patches / max(Σ shifted masks, 1e-3), patches cut back out, then × probe, orthonormal DFT with fftshift, intensity, Poisson NLL.",
+    // Measured on a 2-core VM: 1.95× (reference row) in the least-loaded run, 2.2-6.9× at load averages of 3-6.
+    "When other processes share the cores, PyTorch's two OpenMP threads (which wait for each other after every op) slow far more than ONNX Runtime's two independent single-threaded replicas, so the ratios grow with the host's load: quote them from a quiet host (see the machine's load average).",
   ];
   return { suite: "pinn", wallSeconds: (performance.now() - started) / 1000, groups, notes };
 }
