@@ -29,7 +29,7 @@ const tiny = {
   scan: { count: 160 },
   doses: [1000, 100000],
   overlap: { minCount: 20 },
-  training: { model: "tiny", epochs: 2, batchSize: 16 },
+  training: { model: "tiny", epochs: 2, pinnEpochs: 2, batchSize: 16 },
   compare: { stitchWindow: 8 },
 };
 

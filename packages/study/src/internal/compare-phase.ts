@@ -341,7 +341,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         ["overlap views", viewSummary || "none"],
         [
           "training",
-          `${config.training.model} model, ${config.training.epochs} epochs, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, ` +
+          `${config.training.model} model, ${config.training.epochs} epochs${config.training.pinnEpochs !== null && config.training.pinnEpochs !== config.training.epochs ? ` (PINN: ${config.training.pinnEpochs})` : ""}, batch ${config.training.batchSize}, learning rate ${config.training.learningRate}, ` +
             `${config.training.earlyStopping ? `early stopping (patience ${config.training.earlyStopping.patience}, best weights kept)` : "no early stopping (last epoch's weights)"}, engine ${options.runtime.engine}/${options.runtime.backend}`,
         ],
         [

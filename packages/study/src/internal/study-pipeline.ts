@@ -227,7 +227,7 @@ export function buildStudyMatrix(
           channels: gridsize * gridsize,
           seed: config.seed,
           model: config.training.model,
-          epochs: config.training.epochs,
+          epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
           batchSize: config.training.batchSize,
           learningRate: config.training.learningRate,
           validationFraction: config.training.validationFraction,
