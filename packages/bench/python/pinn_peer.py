@@ -2,8 +2,9 @@
 @studykit/trainer's ONNX Runtime engine builds for a physics loss with the gridsize-2 overlap constraint.
 
 Everything comes from the npz the suite writes (ours' initial weights, batch, offsets, probe, settings):
-  network     the train suite's reference model (torch_peer.reference_model), or the trainer's tiny model,
-              with ours' initial weights (HWIO kernels, transposed to PyTorch's OIHW);
+  network     the train suite's PyTorch model (torch_peer.PtychoNet: the trainer's reference or tiny model;
+              --subpixel computes each x2 upsample + 3x3 conv at the low resolution as ours' training graph
+              does in its blocked layout) with ours' initial weights (HWIO kernels, transposed to OIHW);
   object      O = A·cos(phi) + i·A·sin(phi) per channel (A, phi: the sigmoid / pi·tanh heads);
   overlap     bilinear translation matrices T(d)[m, j] = relu(1 - |m - j - padding - d|), one per patch
               and axis, built from the offsets; canvas = sum_c T_y P_c T_x^T / max(sum_c T_y 1 T_x^T, 1e-3)
@@ -25,18 +26,10 @@ import torch
 from torch import nn
 
 from peer_timing import add_plan_arguments, time_repeated
-from torch_peer import AmplitudePhaseHeads, conv_relu, reference_model
+from torch_peer import PtychoNet
 
 POISSON_EPSILON = 1e-6
 MASK_FLOOR = 1e-3
-
-
-def tiny_model(channels: int) -> nn.Module:
-    """The trainer's tinyPtychoModel: conv 8 -> max-pool -> conv 16 -> upsample -> conv 8 -> conv to 2C."""
-    layers = conv_relu(channels, 8) + [nn.MaxPool2d(2)] + conv_relu(8, 16)
-    layers += [nn.Upsample(scale_factor=2, mode="nearest")] + conv_relu(16, 8) + [nn.Conv2d(8, 2 * channels, 3, padding=1)]
-    layers += [AmplitudePhaseHeads(channels)]
-    return nn.Sequential(*layers)
 
 
 def load_weights(model: nn.Module, data) -> None:
@@ -90,6 +83,7 @@ def main() -> None:
     add_plan_arguments(parser)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dft", choices=["fft", "matmul"], default="fft")
+    parser.add_argument("--subpixel", action="store_true", help="x2 upsample + 3x3 conv pairs at the low resolution, as ours (torch_peer.py --subpixel)")
     parser.add_argument("problem", help="npz written by the pinn suite")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,7 +92,7 @@ def main() -> None:
     model_kind = str(data["model"][0])
     inputs = torch.from_numpy(data["inputs"])  # [B, H, W, C]
     batch, size, _, channels = inputs.shape
-    model = (reference_model if model_kind == "reference" else tiny_model)(channels)
+    model = PtychoNet(model_kind, channels, args.subpixel)
     load_weights(model, data)
     parameters = sum(p.numel() for p in model.parameters())
     x = inputs.permute(0, 3, 1, 2).contiguous()
@@ -145,7 +139,7 @@ def main() -> None:
 
     losses = [run(), run()]
     samples = time_repeated(run, args)
-    print(json.dumps({"torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(), "parameters": parameters, "batch": batch, "dft": args.dft, "losses": losses, "samples": samples}))
+    print(json.dumps({"torch": torch.__version__, "python": sys.version.split()[0], "threads": torch.get_num_threads(), "parameters": parameters, "batch": batch, "dft": args.dft, "subpixel": args.subpixel, "losses": losses, "samples": samples}))
 
 
 if __name__ == "__main__":

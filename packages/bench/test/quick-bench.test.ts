@@ -140,7 +140,7 @@ describe("npm run bench -- --quick", () => {
     const jsonFile = readdirSync(outDir).find((f) => f.endsWith(".json"))!;
     const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
     const hasTorch = findPython("torch") !== null;
-    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", "numpy-epie", ...(hasTorch ? ["pytorch-cpu", "pytorch-cpu-dft-matmul"] : [])]);
+    const pythonPeers = new Set(["python-hashlib", "python-hashlib-sequential", "numpy-load", "numpy-mmap-open", "numpy-memmap-slab", "sgemm-ceiling", "numpy-epie", ...(hasTorch ? ["pytorch-cpu", "pytorch-cpu-subpixel", "pytorch-cpu-dft-matmul"] : [])]);
     // numpy's own conversions beside every decode kernel, into a new and into an existing array.
     const decodeGroups = results.suites.find((s) => s.suite === "npz")!.groups.filter((g) => g.id.startsWith("decode-") && g.id !== "decode-crc32");
     expect(decodeGroups.length).toBe(10);

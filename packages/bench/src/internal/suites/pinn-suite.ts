@@ -9,7 +9,8 @@
  * O = A·e^{iφ} → bilinear translation matrices from the offsets → canvas Σ shifted patches / max(Σ shifted
  * masks, 1e-3) → patches cut back out → × probe → orthonormal DFT with fftshift → I = scale·|F|² → Poisson
  * NLL → backward → Adam. PyTorch runs the DFT two ways, as rows of their own: `torch.fft.fft2` (its
- * fastest) and the DFT as real matrix products (ours' op). The losses of both sides' first two steps from
+ * fastest; also with each ×2 upsample + 3×3 conv at the low resolution, as ours' blocked training graph
+ * computes it) and the DFT as real matrix products (ours' op). The losses of both sides' first two steps from
  * the shared weights must agree (the second checks gradients and the Adam update too); if they do not, the
  * two graphs differ and the suite fails instead of reporting a ratio between different computations.
  */
@@ -18,11 +19,11 @@ import { saveNpz, type WritableArray } from "@studykit/data";
 import { StudykitError } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
 import type { EngineHyperparameters, ModelDescription, PhysicsLoss, TrainingBatch } from "@studykit/trainer";
-import { ContenderAbsentError, GroupBuilder, timeRepeated, type RepeatPlan } from "../measure.js";
+import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
 import type { ComparisonGroup, SuiteResult } from "../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
-import { THREADS } from "./model-contender.js";
+import { describeRewrite, subpixelRewrite, THREADS } from "./model-contender.js";
 
 /** Error code of a peer whose graph computes other numbers than ours: the suite fails, not the row. */
 const GRAPH_MISMATCH = "E_BENCH_GRAPH_MISMATCH";
@@ -112,8 +113,9 @@ function writePeerProblem(file: string, work: Workload, problem: Problem): void 
 }
 
 const PEERS = [
-  { id: "pytorch-cpu", dft: "fft", label: "PyTorch CPU (torch.fft.fft2)" },
-  { id: "pytorch-cpu-dft-matmul", dft: "matmul", label: "PyTorch CPU (DFT as matmul, ours' op)" },
+  { id: "pytorch-cpu", dft: "fft", subpixel: false, label: "PyTorch CPU (torch.fft.fft2)" },
+  { id: "pytorch-cpu-subpixel", dft: "fft", subpixel: true, label: "PyTorch CPU, sub-pixel upsample + conv (torch.fft.fft2)" },
+  { id: "pytorch-cpu-dft-matmul", dft: "matmul", subpixel: false, label: "PyTorch CPU (DFT as matmul, ours' op)" },
 ] as const;
 
 function checkLosses(work: Workload, label: string, ours: readonly number[], peer: readonly number[]): void {
@@ -149,12 +151,14 @@ async function measureWorkload(context: SuiteContext, work: Workload): Promise<{
   const oursSamples: number[] = [];
   const oursLosses: number[] = [];
   let oursDetail = "";
+  let oursLayout: string | undefined;
   let oursFailure: string | null = null;
   const peerState = PEERS.map(() => ({ samples: [] as number[], detail: "", failure: null as { kind: "absent" | "failed"; reason: string } | null, losses: [] as number[] }));
   try {
     try {
       await engine.init(problem.description, trainer.initialWeights(problem.description), hyper);
       const info = engine.info;
+      oursLayout = info.layout;
       oursDetail = `${info.backend}, ${info.replicas ?? 1} replicas × ${info.threads} thread${info.threads === 1 ? "" : "s"}${info.layout ? `, ${info.layout} layout` : ""}`;
       // The first two steps from the shared weights (untimed): their losses are compared with PyTorch's.
       for (let step = 0; step < 2; step++) oursLosses.push(await engine.trainStep(problem.batch, LEARNING_RATE));
@@ -175,7 +179,7 @@ async function measureWorkload(context: SuiteContext, work: Workload): Promise<{
         let answer: Record<string, unknown>;
         try {
           const python = await findPythonWith("torch");
-          answer = await runPythonScript(python, "pinn_peer.py", [...planArguments(work.plan), "--threads", String(THREADS), "--dft", peer.dft, file], 600_000);
+          answer = await runPythonScript(python, "pinn_peer.py", [...planArguments(work.plan), "--threads", String(THREADS), "--dft", peer.dft, ...(peer.subpixel ? ["--subpixel"] : []), file], 600_000);
           state.samples.push(...numbersField(answer, "samples"));
           state.losses = numbersField(answer, "losses");
           state.detail = `torch ${String(answer.torch)}, ${String(answer.threads)} threads, ${peer.dft === "fft" ? "torch.fft.fft2 + fftshift" : "DFT as 2 real matmuls per axis and part"}`;
@@ -193,12 +197,21 @@ async function measureWorkload(context: SuiteContext, work: Workload): Promise<{
     await engine.dispose();
   }
 
-  const oursSpec = { id: "onnxruntime-cpu", label: "ONNX Runtime CPU (studykit trainer)", role: "ours" as const };
+  // ONNX Runtime's training graph computes ×2 upsample + 3×3 conv pairs at the low resolution in its blocked layout.
+  const oursRewrite = subpixelRewrite(problem.description, "train", oursLayout);
+  const oursSpec = {
+    id: "onnxruntime-cpu",
+    label: "ONNX Runtime CPU (studykit trainer)",
+    role: "ours" as const,
+    parallelism: onThreads(THREADS, 1, `${THREADS} replicas × 1 thread`),
+    ...(oursRewrite ? { computes: describeRewrite(oursRewrite) } : {}),
+  };
+  const peerRewrite = subpixelRewrite(problem.description, "train", "all");
   if (oursFailure !== null && oursSamples.length === 0) group.addUnavailable(oursSpec, "failed", oursFailure);
   else group.addSamples(oursSpec, oursSamples, oursDetail);
   for (const [k, peer] of PEERS.entries()) {
     const state = peerState[k]!;
-    const spec = { id: peer.id, label: peer.label, role: "peer" as const };
+    const spec = { id: peer.id, label: peer.label, role: "peer" as const, parallelism: onThreads(THREADS), ...(peer.subpixel && peerRewrite ? { computes: describeRewrite(peerRewrite) } : {}) };
     if (state.failure && state.samples.length === 0) group.addUnavailable(spec, state.failure.kind, state.failure.reason);
     else group.addSamples(spec, state.samples, state.detail);
   }
@@ -206,7 +219,7 @@ async function measureWorkload(context: SuiteContext, work: Workload): Promise<{
   const shown = (values: readonly number[]) => (values.length === 2 ? values.map((v) => v.toPrecision(7)).join(", ") : "not measured");
   const lossNote = `${work.id}: losses of the first two steps from the shared weights: ours ${shown(oursLosses)}; ${PEERS.map((peer, k) => `${peer.label} ${shown(peerState[k]!.losses)}`).join("; ")} (must agree to ${LOSS_TOLERANCE.first} / ${LOSS_TOLERANCE.second} relative).`;
   group.note(lossNote);
-  const goals = work.model === "reference" ? [{ kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu-dft-matmul", atLeast: 1.0 }, { kind: "ratio" as const, ours: "onnxruntime-cpu", peer: "pytorch-cpu", atLeast: 1.0 }] : [];
+  const goals = work.model === "reference" ? PEERS.map((peer) => ({ kind: "ratio" as const, ours: "onnxruntime-cpu", peer: peer.id, atLeast: 1.0 })) : [];
   return { group: group.finish(goals), lossNote };
 }
 
