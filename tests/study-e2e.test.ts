@@ -149,13 +149,23 @@ describe("studykit study run (tiny configuration)", () => {
     const values = new Set<number>();
     for (let index = 0; index < image.data.length; index += 4) values.add(image.data[index]!);
     expect(values.size).toBeGreaterThan(10);
-    const comparison = JSON.parse(readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: { amplitudeMae: number; frc50ResolutionPx: number } | null }[] };
+    type Scores = { amplitudeMae: number; frc50ResolutionPx: number | null; frcHalfBitResolutionPx: number | null; amplitudeMsSsim: number | null; phaseMsSsim: number | null; frc: { fixed: { reached: boolean; status: string } } };
+    const comparison = JSON.parse(readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: Scores | null }[]; iterative: { metrics: Scores | null }[]; meanPredictor: Scores };
     const scored = comparison.jobs.filter((job) => job.metrics);
     expect(scored).toHaveLength(6);
-    for (const job of scored) {
-      expect(job.metrics!.amplitudeMae).toBeGreaterThan(0);
-      expect(job.metrics!.frc50ResolutionPx).toBeGreaterThanOrEqual(2);
+    for (const { metrics } of [...scored, ...comparison.iterative.filter((record) => record.metrics)]) {
+      expect(metrics!.amplitudeMae).toBeGreaterThan(0);
+      // A resolution is a period of at least 2 px, or null ("not reached"), never another number.
+      for (const resolution of [metrics!.frc50ResolutionPx, metrics!.frcHalfBitResolutionPx]) if (resolution !== null) expect(resolution).toBeGreaterThanOrEqual(2);
+      expect(metrics!.frc50ResolutionPx === null).toBe(!metrics!.frc.fixed.reached);
+      for (const msSsim of [metrics!.amplitudeMsSsim, metrics!.phaseMsSsim]) if (msSsim !== null) expect(msSsim).toBeGreaterThanOrEqual(0);
     }
+    // The referee's check: the constant mean image resolves nothing, so its FRC is not reached at either threshold.
+    expect(comparison.meanPredictor.frc50ResolutionPx).toBeNull();
+    expect(comparison.meanPredictor.frcHalfBitResolutionPx).toBeNull();
+    expect(comparison.meanPredictor.frc.fixed.reached).toBe(false);
+    expect(markdown).toMatch(/\| 1e5 \| test region \| mean \(reference\) \| reference \|[^\n]*\| not reached \| not reached \|/);
+    expect(markdown).toContain("## Appendix: metric definitions");
     for (const key of ["phaseC_ms", "phaseD_ms", "phaseE_ms", "phaseF_ms", "phaseG_ms", "total_ms"]) expect(first.manifest.timings[key]).toBeGreaterThan(0);
   });
 

@@ -40,7 +40,7 @@ interface Comparison {
   comparability: { comparable: boolean; level: string; reasons: string[] };
   warnings: string[];
   differences: Record<string, string[]>;
-  metrics: { deltas: { section: string; id: string; metric: string; a: number; b: number; delta: number }[]; onlyInA: string[]; onlyInB: string[] } | null;
+  metrics: { deltas: { section: string; id: string; metric: string; a: number | null; b: number | null; delta: number | null }[]; onlyInA: string[]; onlyInB: string[] } | null;
 }
 
 describe("studykit runs compare", { timeout: 240_000 }, () => {
@@ -65,11 +65,13 @@ describe("studykit runs compare", { timeout: 240_000 }, () => {
     expect(comparison.differences["runtime"]).toEqual([]);
     const deltas = comparison.metrics!.deltas;
     expect(new Set(deltas.map((delta) => delta.section))).toEqual(new Set(["jobs", "iterative"]));
-    // 3 jobs (supervised baseline, pinn baseline and dense) or more, plus 2 test-split reconstructions, 7 metrics each.
-    expect(deltas.length).toBeGreaterThanOrEqual(5 * 7);
+    // 3 jobs (supervised baseline, pinn baseline and dense) or more, plus 2 test-split reconstructions, 10 metrics each.
+    expect(deltas.length).toBeGreaterThanOrEqual(5 * 10);
+    expect(new Set(deltas.map((delta) => delta.metric))).toEqual(new Set(["amplitudeMae", "phaseMae", "amplitudePsnr", "phasePsnr", "amplitudeSsim", "amplitudeMsSsim", "phaseSsim", "phaseMsSsim", "frcHalfBitResolutionPx", "frc50ResolutionPx"]));
     for (const delta of deltas) {
       expect(delta.a).toBe(delta.b);
-      expect(delta.delta).toBe(0);
+      // An FRC not reached in both runs has no delta (null), never a number.
+      expect(delta.delta).toBe(delta.a === null ? null : 0);
     }
     const text = run("runs", "compare", a, again, "--mode", "warn");
     expect(text.status, text.stderr).toBe(0);

@@ -30,7 +30,8 @@ export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepa
 export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./internal/simulate-phase.js";
 export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./internal/overlap-phase.js";
 export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from "./internal/overlap-phase.js";
-export type { ComparisonResult, JobComparison } from "./internal/compare-phase.js";
+export { scoreForComparison } from "./internal/compare-phase.js";
+export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison } from "./internal/compare-phase.js";
 export type { ResolvedRuntime } from "./internal/runtime-selection.js";
 export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout.js";
 export type { StudyJobConfig, StudyJobOutput } from "./internal/study-job.js";

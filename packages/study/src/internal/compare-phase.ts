@@ -2,7 +2,8 @@
  * Phase G — compare: every trained model reconstructs the held-out test region of its dose (ONNX Runtime
  * inference on the bundle's `model.onnx` when ONNX Runtime loads, the TF.js model otherwise), the
  * predicted patches are stitched by averaging overlaps, and the result is scored against the ground truth
- * (amplitude/phase MAE, PSNR, SSIM, FRC). Phase F's iterative reconstructions of the test split (one per
+ * (amplitude/phase MAE, PSNR, SSIM and MS-SSIM, and the apodised FRC's resolution at the half-bit and 0.5
+ * thresholds, null when the curve does not cross: "not reached"). Phase F's iterative reconstructions of the test split (one per
  * dose × view, from that view's test positions) are scored by the same function on the same region — the
  * pixels under the central stitch windows of all test positions — with the same global phase alignment, so
  * the networks and the classical baseline share one table, one set of plots and one image scale. Each row
@@ -20,7 +21,8 @@ import type { ScanPosition } from "@studykit/ptycho";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import type { PhaseDManifest } from "./overlap-phase.js";
 import type { PhaseFManifest, PhaseFRecord } from "./iterative-phase.js";
-import { globalPhaseOffset, scoreReconstruction, type ReconstructionMetrics } from "./reconstruction-metrics.js";
+import type { FrcAnalysis, FrcCurve } from "./fourier-ring-correlation.js";
+import { globalPhaseOffset, scoreReconstruction, scoreResolution, type Box, type ReconstructionMetrics } from "./reconstruction-metrics.js";
 import { reconstructTestRegion, type Predictor, type TestSet } from "./reconstruct.js";
 import { renderFieldPng } from "./report-images.js";
 import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
@@ -28,6 +30,54 @@ import type { ResolvedRuntime } from "./runtime-selection.js";
 import { PatchStitcher } from "./stitch.js";
 import { STUDY_LAYOUT, doseDirectory } from "./study-layout.js";
 import type { StudyJobConfig } from "./study-job.js";
+
+/**
+ * The scores of one reconstruction in `comparison.json` and the report: {@link ReconstructionMetrics}'
+ * MAE, PSNR and SSIM, with the old Hann-window FRC (which gave a constant image a finite resolution)
+ * replaced by {@link scoreResolution}'s apodised FRC and MS-SSIM.
+ */
+export interface ComparisonMetrics extends Omit<ReconstructionMetrics, "frc50Frequency" | "frc50ResolutionPx" | "frcCurve"> {
+  /** FRC resolution at the half-bit threshold, px; null when not reached (see `frc.halfBit.status`). */
+  readonly frcHalfBitResolutionPx: number | null;
+  /** FRC resolution at the fixed 0.5 threshold, px; null when not reached (see `frc.fixed.status`). */
+  readonly frc50ResolutionPx: number | null;
+  /** MS-SSIM of the amplitude; null when the region is too small (`msSsimSkipped` says why). */
+  readonly amplitudeMsSsim: number | null;
+  /** MS-SSIM of the phase (data range 2π); null when the region is too small. */
+  readonly phaseMsSsim: number | null;
+  readonly msSsimSkipped: string | null;
+  /**
+   * The FRC curve, both crossings with their status, and the apodisation used. A ring where either image
+   * has no power has correlation null (NaN in {@link FrcCurve}; JSON has no NaN).
+   */
+  readonly frc: Omit<FrcAnalysis, "curve"> & { readonly curve: Omit<FrcCurve, "correlation"> & { readonly correlation: (number | null)[] } };
+}
+
+/** Scores `reconstruction` against `truth` on the covered pixels of `box` (see {@link ComparisonMetrics}). */
+export function scoreForComparison(truth: ComplexImage, reconstruction: ComplexImage, coverage: ArrayLike<number>, box: Box): ComparisonMetrics {
+  const { frc50Frequency: _frequency, frc50ResolutionPx: _resolution, frcCurve: _curve, ...basic } = scoreReconstruction(truth, reconstruction, coverage, box);
+  const resolution = scoreResolution(truth, reconstruction, coverage, box);
+  return {
+    ...basic,
+    frcHalfBitResolutionPx: resolution.frc.halfBit.resolutionPx,
+    frc50ResolutionPx: resolution.frc.fixed.resolutionPx,
+    amplitudeMsSsim: resolution.amplitudeMsSsim?.value ?? null,
+    phaseMsSsim: resolution.phaseMsSsim?.value ?? null,
+    msSsimSkipped: resolution.msSsimSkipped ?? null,
+    frc: { ...resolution.frc, curve: { ...resolution.frc.curve, correlation: resolution.frc.curve.correlation.map((value) => (Number.isNaN(value) ? null : value)) } },
+  };
+}
+
+/** An FRC resolution for a log line: `4.2 px`, or `not reached`. */
+function formatResolution(value: number | null): string {
+  return value === null ? "not reached" : `${value.toFixed(1)} px`;
+}
+
+/** A log line's scores. */
+function describeMetrics(metrics: ComparisonMetrics): string {
+  const msSsim = metrics.amplitudeMsSsim === null ? "n/a" : metrics.amplitudeMsSsim.toFixed(3);
+  return `amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, MS-SSIM ${msSsim}, FRC half-bit ${formatResolution(metrics.frcHalfBitResolutionPx)}, 0.5 ${formatResolution(metrics.frc50ResolutionPx)}`;
+}
 
 /** One model's comparison. */
 export interface JobComparison {
@@ -39,7 +89,7 @@ export interface JobComparison {
   readonly gridsize: number;
   readonly status: string;
   readonly note: string | null;
-  readonly metrics: ReconstructionMetrics | null;
+  readonly metrics: ComparisonMetrics | null;
   readonly inference: { readonly engine: string; readonly provider: string } | null;
   readonly images: { readonly amplitude: string; readonly phase: string } | null;
   /** Training (the job's recorded duration) plus test-region inference, ms; null when not trained. */
@@ -56,7 +106,7 @@ export interface IterativeComparison {
   readonly method: string;
   readonly status: string;
   readonly note: string | null;
-  readonly metrics: ReconstructionMetrics | null;
+  readonly metrics: ComparisonMetrics | null;
   /** Positions the view's test split holds (what the reconstruction saw). */
   readonly positions: number;
   readonly images: { readonly amplitude: string; readonly phase: string } | null;
@@ -76,7 +126,7 @@ export interface ComparisonResult {
    * The referee's floor: a constant object (the region's mean amplitude, its circular-mean phase), scored
    * by the same function on the same region. A model whose phase MAE is near this one's has learnt nothing.
    */
-  readonly meanPredictor: ReconstructionMetrics;
+  readonly meanPredictor: ComparisonMetrics;
 }
 
 /** The label of a network's row: `supervised gs1`, `PINN gs2`. */
@@ -270,9 +320,9 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     }
     const wallTimeMs = (job.result.durationMs ?? 0) + (performance.now() - inferenceStarted);
     const truth = testSet(dose).object;
-    const metrics = scoreReconstruction(truth, stitched.object, coverage.counts, box);
+    const metrics = scoreForComparison(truth, stitched.object, coverage.counts, box);
     const jobImages = renderReconstruction(`${doseDirectory(dose)}-${view}-${trainingMethod === "supervised" ? "" : `${trainingMethod}-`}gs${gridsize}`, truth, stitched.object);
-    log(`phase G: ${job.id}: amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px (${opened.engine}/${opened.provider})`);
+    log(`phase G: ${job.id}: ${describeMetrics(metrics)} (${opened.engine}/${opened.provider})`);
     comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages, wallTimeMs });
     rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), iterationHistory: [], images: jobImages, wallTimeMs });
   }
@@ -300,16 +350,16 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     const objectArray = arrays["object"]!;
     const reconstructed: ComplexImage = { height: objectArray.shape[0]!, width: objectArray.shape[1]!, data: Float64Array.from(objectArray.data as Float64Array) };
     const truth = testSet(record.dose).object;
-    const metrics = scoreReconstruction(truth, reconstructed, coverage.counts, box);
+    const metrics = scoreForComparison(truth, reconstructed, coverage.counts, box);
     const recordImages = renderReconstruction(`${doseDirectory(record.dose)}-${record.view}-${config.reconstruction.algorithm}`, truth, reconstructed);
     const iterationHistory = (record.history?.phaseMae ?? []).map((phaseMae, index) => ({ iteration: index + 1, phaseMae, fourierError: record.history!.fourierError[index]! }));
-    log(`phase G: phaseF/${record.id} (${method}, ${record.positions} positions): amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, FRC ${metrics.frc50ResolutionPx.toFixed(1)} px`);
+    log(`phase G: phaseF/${record.id} (${method}, ${record.positions} positions): ${describeMetrics(metrics)}`);
     iterative.push({ ...base, note: null, metrics, images: recordImages, wallTimeMs: record.wallMs });
     rows.push({ ...rowBase, note: null, metrics, iterationHistory, images: recordImages, wallTimeMs: record.wallMs });
   }
   // The floor every method must beat: predicting the mean, on the same region (the truth is the same object at every dose).
-  const meanPredictor = scoreReconstruction(reference.object, meanPredictorImage(reference.object, coverage.counts), coverage.counts, box);
-  log(`phase G: predicting the mean: amplitude MAE ${meanPredictor.amplitudeMae.toFixed(4)}, phase MAE ${meanPredictor.phaseMae.toFixed(4)}`);
+  const meanPredictor = scoreForComparison(reference.object, meanPredictorImage(reference.object, coverage.counts), coverage.counts, box);
+  log(`phase G: predicting the mean: ${describeMetrics(meanPredictor)}`);
   for (const dose of config.doses) {
     rows.push({ jobId: "mean predictor", dose, view: "test region", gridsize: null, status: "reference", method: "mean (reference)", note: null, metrics: meanPredictor, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null });
   }
@@ -367,6 +417,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F.",
         "PINN rows are trained without ground truth; the physics loss cannot see a global phase, which the scoring removes for every method alike (the same alignment as Phase F's).",
         "The mean (reference) row predicts one constant value (the region's mean amplitude and circular-mean phase): a method near it has learnt nothing.",
+        "FRC \"not reached\": the curve never crosses the threshold — below it from the first ring (nothing resolved; always so for the constant mean row) or above it up to the 2 px sampling limit. Definitions of every metric are in the appendix.",
       ],
     },
     images,

@@ -11,7 +11,8 @@
  * - FRC: Fourier ring correlation between the two complex images (box cropped, Hann-windowed, uncovered
  *   pixels zeroed), rings one frequency bin wide; the resolution is where the curve first falls below 0.5
  *   (linear interpolation), in pixels (1 / frequency); 2 px (Nyquist) when it never does. Kept as it was
- *   for the callers that read it; it gives a constant image a finite number.
+ *   for the callers that read it; it gives a constant image a finite number, so Phase G reports
+ *   {@link scoreResolution}'s FRC instead (compare-phase.ts, `scoreForComparison`).
  * - {@link scoreResolution} adds what a ptychographer expects instead: the apodised FRC with half-bit and
  *   0.5 thresholds reported as "not reached" when the curve never crosses (fourier-ring-correlation.ts),
  *   and MS-SSIM of amplitude and phase (multiscale-structural-similarity.ts); their definitions for the

@@ -9,7 +9,7 @@ import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
 const dir = mkdtempSync(path.join(tmpdir(), "studykit-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const metrics = { amplitudeMae: 0.1, phaseMae: 0.2, amplitudePsnr: 20, phasePsnr: 18, amplitudeSsim: 0.8, phaseSsim: 0.7, frc50ResolutionPx: 4 };
+const metrics = { amplitudeMae: 0.1, phaseMae: 0.2, amplitudePsnr: 20, phasePsnr: 18, amplitudeSsim: 0.8, amplitudeMsSsim: 0.85, phaseSsim: 0.7, phaseMsSsim: 0.75, frcHalfBitResolutionPx: 3.5, frc50ResolutionPx: 4 };
 const rows: ReportJobRow[] = [
   { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, method: "network gs1", status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], iterationHistory: [], images: { amplitude: "a.png", phase: "p.png" }, wallTimeMs: 65_400 },
   {
@@ -28,6 +28,8 @@ const rows: ReportJobRow[] = [
     images: { amplitude: "a.png", phase: "p.png" },
     wallTimeMs: 4_321,
   },
+  // The constant mean image: its FRC crosses neither threshold, and MS-SSIM is absent in this row.
+  { jobId: "mean predictor", dose: 1000, view: "test region", gridsize: null, method: "mean (reference)", status: "reference", note: null, metrics: { ...metrics, amplitudeMsSsim: null, phaseMsSsim: null, frcHalfBitResolutionPx: null, frc50ResolutionPx: null }, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
   { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", gridsize: 2, method: "network gs2", status: "skipped", note: "overlap view sparse rejected <by> the spacing threshold", metrics: null, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
 ];
 
@@ -39,9 +41,18 @@ describe("report", () => {
     const files = await writeStudyReport(dir, { title: "T", runId: "run-1", preset: "quick", summary: [["object", "x"]], groundTruth: { amplitude: "gt-a.png", phase: "gt-p.png" }, rows, notes: [] }, images);
     expect(files.plots).toEqual(["plots/loss-curves.svg", "plots/iterative-error.svg", "plots/metrics-vs-dose.svg"]);
     const md = readFileSync(path.join(dir, "report.md"), "utf8");
-    expect(md).toContain("| 1e3 | baseline | network gs1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 65.4 | 10 | abababababab |");
+    expect(md).toContain("| amplitude SSIM | amplitude MS-SSIM | phase SSIM | phase MS-SSIM | FRC half-bit resolution (px) | FRC 0.5 resolution (px) |");
+    expect(md).toContain("| 1e3 | baseline | network gs1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 65.4 | 10 | abababababab |");
     // Phase F sits in the same table, with its own wall time and the reconstruction's SHA-256.
-    expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.700 | 4.00 | 4.32 | — | cdcdcdcdcdcd |");
+    expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 4.32 | — | cdcdcdcdcdcd |");
+    // An FRC that never crosses is "not reached", never a number.
+    expect(md).toContain("| 1e3 | test region | mean (reference) | reference | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | n/a | 0.700 | n/a | not reached | not reached | — | — | — |");
+    // The appendix defines every metric the table shows.
+    const start = md.indexOf("## Appendix: metric definitions");
+    expect(start).toBeGreaterThan(0);
+    const appendix = md.slice(start);
+    for (const name of ["Mean absolute error", "Peak signal-to-noise ratio", "SSIM", "MS-SSIM", "Fourier ring correlation"]) expect(appendix).toContain(name);
+    expect(appendix).toContain("half-bit curve of van Heel & Schatz (2005)");
     expect(md).toContain("`dose_1000/sparse/gs2` (skipped): overlap view sparse rejected <by> the spacing threshold");
     const html = readFileSync(path.join(dir, "report.html"), "utf8");
     // Self-contained: images inline, plots inline, no relative references.
@@ -49,6 +60,9 @@ describe("report", () => {
     expect(html).not.toMatch(/src="(images|plots)\//);
     expect(html.match(/<svg/g)!.length).toBeGreaterThanOrEqual(2);
     expect(html).toContain("rejected &lt;by&gt; the spacing threshold");
+    expect(html).toContain("<td>not reached</td><td>not reached</td>");
+    expect(html).toContain("<h2>Appendix: metric definitions</h2>");
+    expect(html).toContain("Multi-scale structural similarity, MS-SSIM (amplitude, phase)");
   });
 
   it("plots the PINN's Poisson NLL, negative as it is, on its own linear axis", async () => {

@@ -3,18 +3,29 @@
  * `report/report.html` (plots inlined as SVG, images as PNG data URIs) that can be mailed or archived on
  * its own. Both hold the metrics table per dose × view × method (the networks and Phase F's iterative
  * reconstruction side by side, with each method's wall time), the loss curves, Phase F's error per
- * iteration, metric-vs-dose plots, and ground truth vs reconstruction images.
+ * iteration, metric-vs-dose plots, ground truth vs reconstruction images, and an appendix defining every
+ * metric (metric-definitions.ts). An FRC resolution that was not reached is printed as "not reached".
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@studykit/core";
-import type { ReconstructionMetrics } from "./reconstruction-metrics.js";
+import type { ComparisonMetrics } from "./compare-phase.js";
+import { METRIC_DEFINITIONS } from "./metric-definitions.js";
 import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type IterationPoint, type LossPoint, type MetricPoint } from "./report-plots.js";
 
 /** Scores of one model as the report shows them (the report needs no FRC curve or pixel count). */
 export type ReportMetrics = Pick<
-  ReconstructionMetrics,
-  "amplitudeMae" | "phaseMae" | "amplitudePsnr" | "phasePsnr" | "amplitudeSsim" | "phaseSsim" | "frc50ResolutionPx"
+  ComparisonMetrics,
+  | "amplitudeMae"
+  | "phaseMae"
+  | "amplitudePsnr"
+  | "phasePsnr"
+  | "amplitudeSsim"
+  | "amplitudeMsSsim"
+  | "phaseSsim"
+  | "phaseMsSsim"
+  | "frcHalfBitResolutionPx"
+  | "frc50ResolutionPx"
 >;
 
 /** One row of the report: a training job of the matrix, or a Phase F reconstruction. */
@@ -61,15 +72,25 @@ export interface ReportFiles {
   readonly images: readonly string[];
 }
 
-const METRIC_COLUMNS: readonly { key: keyof ReportMetrics; label: string; digits: number; better: "lower" | "higher" }[] = [
-  { key: "amplitudeMae", label: "amplitude MAE", digits: 4, better: "lower" },
-  { key: "phaseMae", label: "phase MAE (rad)", digits: 4, better: "lower" },
-  { key: "amplitudePsnr", label: "amplitude PSNR (dB)", digits: 2, better: "higher" },
-  { key: "phasePsnr", label: "phase PSNR (dB)", digits: 2, better: "higher" },
-  { key: "amplitudeSsim", label: "amplitude SSIM", digits: 3, better: "higher" },
-  { key: "phaseSsim", label: "phase SSIM", digits: 3, better: "higher" },
-  { key: "frc50ResolutionPx", label: "FRC 0.5 resolution (px)", digits: 2, better: "lower" },
+/** `missing`: how a null value is printed (an FRC that did not cross, an MS-SSIM the region was too small for). */
+const METRIC_COLUMNS: readonly { key: keyof ReportMetrics; label: string; digits: number; better: "lower" | "higher"; missing: string }[] = [
+  { key: "amplitudeMae", label: "amplitude MAE", digits: 4, better: "lower", missing: "—" },
+  { key: "phaseMae", label: "phase MAE (rad)", digits: 4, better: "lower", missing: "—" },
+  { key: "amplitudePsnr", label: "amplitude PSNR (dB)", digits: 2, better: "higher", missing: "—" },
+  { key: "phasePsnr", label: "phase PSNR (dB)", digits: 2, better: "higher", missing: "—" },
+  { key: "amplitudeSsim", label: "amplitude SSIM", digits: 3, better: "higher", missing: "—" },
+  { key: "amplitudeMsSsim", label: "amplitude MS-SSIM", digits: 3, better: "higher", missing: "n/a" },
+  { key: "phaseSsim", label: "phase SSIM", digits: 3, better: "higher", missing: "—" },
+  { key: "phaseMsSsim", label: "phase MS-SSIM", digits: 3, better: "higher", missing: "n/a" },
+  { key: "frcHalfBitResolutionPx", label: "FRC half-bit resolution (px)", digits: 2, better: "lower", missing: "not reached" },
+  { key: "frc50ResolutionPx", label: "FRC 0.5 resolution (px)", digits: 2, better: "lower", missing: "not reached" },
 ];
+
+function formatMetric(metrics: ReportMetrics | null, column: (typeof METRIC_COLUMNS)[number]): string {
+  if (!metrics) return "—";
+  const value = metrics[column.key];
+  return value === null || value === undefined ? column.missing : value.toFixed(column.digits);
+}
 
 function formatDose(dose: number): string {
   return dose >= 1000 && Number.isInteger(Math.log10(dose)) ? `1e${Math.log10(dose)}` : String(dose);
@@ -85,7 +106,7 @@ function tableRows(data: StudyReportData): string[][] {
     row.view,
     row.method,
     row.status,
-    ...METRIC_COLUMNS.map((column) => (row.metrics ? row.metrics[column.key].toFixed(column.digits) : "—")),
+    ...METRIC_COLUMNS.map((column) => formatMetric(row.metrics, column)),
     row.wallTimeMs === null ? "—" : (row.wallTimeMs / 1000).toFixed(row.wallTimeMs < 10_000 ? 2 : 1),
     row.trainingSamples === null ? "—" : String(row.trainingSamples),
     row.bundleSha256 ? row.bundleSha256.slice(0, 12) : "—",
@@ -115,7 +136,12 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   const lossPoints = lossPointsOf(data.rows.filter((row) => !isPinn(row)));
   const pinnLossPoints = lossPointsOf(data.rows.filter(isPinn));
   const metricPoints: MetricPoint[] = data.rows.flatMap((row) =>
-    row.metrics && row.status !== "reference" ? METRIC_COLUMNS.map((column) => ({ dose: row.dose, view: row.view, method: row.method, metric: column.label, value: row.metrics![column.key] })) : [],
+    row.metrics && row.status !== "reference"
+      ? METRIC_COLUMNS.flatMap((column) => {
+          const value = row.metrics![column.key];
+          return value === null || value === undefined ? [] : [{ dose: row.dose, view: row.view, method: row.method, metric: column.label, value }];
+        })
+      : [],
   );
   const iterationPoints: IterationPoint[] = data.rows.flatMap((row) => row.iterationHistory.map((entry) => ({ job: row.jobId, iteration: entry.iteration, phaseMae: entry.phaseMae })));
   const plots: { file: string; title: string; svg: string }[] = [];
@@ -131,7 +157,7 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   // Markdown.
   const md: string[] = [`# ${data.title}`, "", `Run id: \`${data.runId}\` · preset: \`${data.preset}\``, ""];
   for (const [key, value] of data.summary) md.push(`- **${key}:** ${value}`);
-  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR and SSIM. Phase metrics remove the global phase offset.", "");
+  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold (see the appendix).", "");
   md.push(`| ${TABLE_HEADER.join(" | ")} |`, `| ${TABLE_HEADER.map(() => "---").join(" | ")} |`);
   for (const row of rows) md.push(`| ${row.join(" | ")} |`);
   const skipped = data.rows.filter((row) => row.note !== null);
@@ -148,6 +174,8 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     md.push("", "## Notes", "");
     for (const note of data.notes) md.push(`- ${note}`);
   }
+  md.push("", "## Appendix: metric definitions", "");
+  for (const metric of METRIC_DEFINITIONS) md.push(`- **${metric.name}.** ${metric.definition}`);
   md.push("");
   writeFileAtomicSync(path.join(reportDir, "report.md"), md.join("\n"));
 
@@ -170,7 +198,7 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     ...data.summary.map(([key, value]) => `<li><b>${escapeHtml(key)}:</b> ${escapeHtml(value)}</li>`),
     "</ul>",
     "<h2>Metrics on the held-out test region</h2>",
-    "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR and SSIM. Phase metrics remove the global phase offset.</p>",
+    "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold (see the appendix).</p>",
     "<table><thead><tr>",
     ...TABLE_HEADER.map((label) => `<th>${escapeHtml(label)}</th>`),
     "</tr></thead><tbody>",
@@ -195,6 +223,9 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     for (const note of data.notes) html.push(`<li>${escapeHtml(note)}</li>`);
     html.push("</ul>");
   }
+  html.push("<h2>Appendix: metric definitions</h2><dl>");
+  for (const metric of METRIC_DEFINITIONS) html.push(`<dt><b>${escapeHtml(metric.name)}</b></dt><dd>${escapeHtml(metric.definition)}</dd>`);
+  html.push("</dl>");
   html.push("</body></html>", "");
   writeFileAtomicSync(path.join(reportDir, "report.html"), html.join("\n"));
   return { markdown: "report.md", html: "report.html", plots: plots.map((plot) => plot.file), images: imageFiles };

@@ -49,17 +49,32 @@ export interface LoadedRun {
 }
 
 /** The metrics whose deltas are reported, in report order. */
-export const COMPARED_METRICS = ["amplitudeMae", "phaseMae", "amplitudePsnr", "phasePsnr", "amplitudeSsim", "phaseSsim", "frc50ResolutionPx"] as const;
+export const COMPARED_METRICS = [
+  "amplitudeMae",
+  "phaseMae",
+  "amplitudePsnr",
+  "phasePsnr",
+  "amplitudeSsim",
+  "amplitudeMsSsim",
+  "phaseSsim",
+  "phaseMsSsim",
+  "frcHalfBitResolutionPx",
+  "frc50ResolutionPx",
+] as const;
 
-/** One metric of one job or reconstruction in both runs: `delta = b − a`. */
+/**
+ * One metric of one job or reconstruction in both runs: `delta = b − a`. A value is null where the run
+ * has none (an FRC resolution not reached, MS-SSIM on a region too small, a metric an older run did not
+ * record), and the delta then is null.
+ */
 export interface MetricDelta {
   /** `jobs` (Phase E networks) or `iterative` (Phase F reconstructions). */
   readonly section: "jobs" | "iterative";
   readonly id: string;
   readonly metric: (typeof COMPARED_METRICS)[number];
-  readonly a: number;
-  readonly b: number;
-  readonly delta: number;
+  readonly a: number | null;
+  readonly b: number | null;
+  readonly delta: number | null;
 }
 
 /** What differs in the identities, by part. Empty lists mean the part is the same. */
@@ -157,9 +172,9 @@ function metricDeltas(a: ComparisonResult, b: ComparisonResult): NonNullable<Run
         continue;
       }
       for (const metric of COMPARED_METRICS) {
-        const valueA = metricsA![metric];
-        const valueB = metricsB[metric];
-        deltas.push({ section, id, metric, a: valueA, b: valueB, delta: valueB - valueA });
+        const valueA = metricsA![metric] ?? null;
+        const valueB = metricsB[metric] ?? null;
+        deltas.push({ section, id, metric, a: valueA, b: valueB, delta: valueA === null || valueB === null ? null : valueB - valueA });
       }
     }
     for (const id of scoredB.keys()) if (!scoredA.has(id)) onlyInB.push(`${section}: ${id}`);

@@ -53,7 +53,9 @@ function formatComparison(result: RunComparison): string {
         lines.push(`  ${key}`);
         current = key;
       }
-      lines.push(`    ${delta.metric.padEnd(18)} ${number(delta.a).padStart(11)} → ${number(delta.b).padStart(11)}  Δ ${delta.delta >= 0 ? "+" : ""}${number(delta.delta)}`);
+      const value = (entry: number | null): string => (entry === null ? "none" : number(entry));
+      const change = delta.delta === null ? "—" : `${delta.delta >= 0 ? "+" : ""}${number(delta.delta)}`;
+      lines.push(`    ${delta.metric.padEnd(22)} ${value(delta.a).padStart(11)} → ${value(delta.b).padStart(11)}  Δ ${change}`);
     }
     for (const id of result.metrics.onlyInA) lines.push(`  only in A: ${id}`);
     for (const id of result.metrics.onlyInB) lines.push(`  only in B: ${id}`);
