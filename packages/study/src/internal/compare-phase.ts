@@ -417,7 +417,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F.",
         "PINN rows are trained without ground truth; the physics loss cannot see a global phase, which the scoring removes for every method alike (the same alignment as Phase F's).",
         "The mean (reference) row predicts one constant value (the region's mean amplitude and circular-mean phase): a method near it has learnt nothing.",
-        "FRC \"not reached\": the curve never crosses the threshold — below it from the first ring (nothing resolved; always so for the constant mean row) or above it up to the 2 px sampling limit. Definitions of every metric are in the appendix.",
+        "FRC \"not reached\": the curve never crosses the threshold — below it from the first ring (nothing resolved; always so for the constant mean row) or, marked \"(< 2 px)\", above it up to the 2 px sampling limit. Definitions of every metric are in the appendix.",
       ],
     },
     images,

@@ -28,8 +28,24 @@ const rows: ReportJobRow[] = [
     images: { amplitude: "a.png", phase: "p.png" },
     wallTimeMs: 4_321,
   },
+  {
+    jobId: "phaseF/dose_100000/baseline/test",
+    dose: 100000,
+    view: "baseline",
+    gridsize: null,
+    method: "epie 50 it",
+    status: "succeeded",
+    note: null,
+    metrics: { ...metrics, phaseMae: 0.15, frcHalfBitResolutionPx: null, frc50ResolutionPx: null, frc: { halfBit: { status: "never-below" }, fixed: { status: "never-below" } } },
+    bundleSha256: null,
+    trainingSamples: null,
+    history: [],
+    iterationHistory: [],
+    images: null,
+    wallTimeMs: 1_000,
+  },
   // The constant mean image: its FRC crosses neither threshold, and MS-SSIM is absent in this row.
-  { jobId: "mean predictor", dose: 1000, view: "test region", gridsize: null, method: "mean (reference)", status: "reference", note: null, metrics: { ...metrics, amplitudeMsSsim: null, phaseMsSsim: null, frcHalfBitResolutionPx: null, frc50ResolutionPx: null }, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
+  { jobId: "mean predictor", dose: 1000, view: "test region", gridsize: null, method: "mean (reference)", status: "reference", note: null, metrics: { ...metrics, amplitudeMsSsim: null, phaseMsSsim: null, frcHalfBitResolutionPx: null, frc50ResolutionPx: null, frc: { halfBit: { status: "never-above" }, fixed: { status: "never-above" } } }, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
   { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", gridsize: 2, method: "network gs2", status: "skipped", note: "overlap view sparse rejected <by> the spacing threshold", metrics: null, bundleSha256: null, trainingSamples: null, history: [], iterationHistory: [], images: null, wallTimeMs: null },
 ];
 
@@ -47,6 +63,8 @@ describe("report", () => {
     expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 4.32 | — | cdcdcdcdcdcd |");
     // An FRC that never crosses is "not reached", never a number.
     expect(md).toContain("| 1e3 | test region | mean (reference) | reference | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | n/a | 0.700 | n/a | not reached | not reached | — | — | — |");
+    // A curve above both thresholds up to Nyquist resolves finer than 2 px, which is not the mean's "nothing".
+    expect(md).toContain("| 1e5 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | not reached (< 2 px) | not reached (< 2 px) | 1.00 | — | — |");
     // The appendix defines every metric the table shows.
     const start = md.indexOf("## Appendix: metric definitions");
     expect(start).toBeGreaterThan(0);

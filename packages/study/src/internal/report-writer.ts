@@ -26,7 +26,13 @@ export type ReportMetrics = Pick<
   | "phaseMsSsim"
   | "frcHalfBitResolutionPx"
   | "frc50ResolutionPx"
->;
+> & {
+  /**
+   * Why an FRC resolution is null: `never-above` (below the threshold from the first ring: nothing
+   * resolved) or `never-below` (above it up to the 2 px sampling limit). Absent: printed as plain "not reached".
+   */
+  readonly frc?: { readonly halfBit: { readonly status: string }; readonly fixed: { readonly status: string } };
+};
 
 /** One row of the report: a training job of the matrix, or a Phase F reconstruction. */
 export interface ReportJobRow {
@@ -73,7 +79,7 @@ export interface ReportFiles {
 }
 
 /** `missing`: how a null value is printed (an FRC that did not cross, an MS-SSIM the region was too small for). */
-const METRIC_COLUMNS: readonly { key: keyof ReportMetrics; label: string; digits: number; better: "lower" | "higher"; missing: string }[] = [
+const METRIC_COLUMNS: readonly { key: Exclude<keyof ReportMetrics, "frc">; label: string; digits: number; better: "lower" | "higher"; missing: string }[] = [
   { key: "amplitudeMae", label: "amplitude MAE", digits: 4, better: "lower", missing: "—" },
   { key: "phaseMae", label: "phase MAE (rad)", digits: 4, better: "lower", missing: "—" },
   { key: "amplitudePsnr", label: "amplitude PSNR (dB)", digits: 2, better: "higher", missing: "—" },
@@ -89,7 +95,10 @@ const METRIC_COLUMNS: readonly { key: keyof ReportMetrics; label: string; digits
 function formatMetric(metrics: ReportMetrics | null, column: (typeof METRIC_COLUMNS)[number]): string {
   if (!metrics) return "—";
   const value = metrics[column.key];
-  return value === null || value === undefined ? column.missing : value.toFixed(column.digits);
+  if (value !== null && value !== undefined) return value.toFixed(column.digits);
+  // A curve above the threshold up to the sampling limit resolves finer than 2 px: say so, unlike one that resolves nothing.
+  const crossing = column.key === "frcHalfBitResolutionPx" ? metrics.frc?.halfBit : column.key === "frc50ResolutionPx" ? metrics.frc?.fixed : undefined;
+  return crossing?.status === "never-below" ? `${column.missing} (< 2 px)` : column.missing;
 }
 
 function formatDose(dose: number): string {
@@ -157,7 +166,7 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   // Markdown.
   const md: string[] = [`# ${data.title}`, "", `Run id: \`${data.runId}\` · preset: \`${data.preset}\``, ""];
   for (const [key, value] of data.summary) md.push(`- **${key}:** ${value}`);
-  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold (see the appendix).", "");
+  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold: it is below it from the first ring (nothing resolved), or, marked \"(< 2 px)\", above it up to the 2 px sampling limit (see the appendix).", "");
   md.push(`| ${TABLE_HEADER.join(" | ")} |`, `| ${TABLE_HEADER.map(() => "---").join(" | ")} |`);
   for (const row of rows) md.push(`| ${row.join(" | ")} |`);
   const skipped = data.rows.filter((row) => row.note !== null);
@@ -198,7 +207,7 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     ...data.summary.map(([key, value]) => `<li><b>${escapeHtml(key)}:</b> ${escapeHtml(value)}</li>`),
     "</ul>",
     "<h2>Metrics on the held-out test region</h2>",
-    "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold (see the appendix).</p>",
+    "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold: it is below it from the first ring (nothing resolved), or, marked \"(< 2 px)\", above it up to the 2 px sampling limit (see the appendix).</p>",
     "<table><thead><tr>",
     ...TABLE_HEADER.map((label) => `<th>${escapeHtml(label)}</th>`),
     "</tr></thead><tbody>",
