@@ -23,6 +23,7 @@
  * Wang et al.; this module follows the paper and exposes σ and the weights instead.
  */
 import { StudykitError } from "@studykit/native";
+import { filterSeparable, gaussianTaps } from "./gaussian-filter.js";
 
 /** The five MS-SSIM exponents of Wang, Simoncelli & Bovik (2003), finest scale first. */
 export const MS_SSIM_WEIGHTS: readonly number[] = Object.freeze([0.0448, 0.2856, 0.3001, 0.2363, 0.1333]);
@@ -47,39 +48,6 @@ export interface MultiScaleSsim {
   readonly contrastStructure: number[];
   /** Mean luminance term at the coarsest scale. */
   readonly luminance: number;
-}
-
-function gaussianTaps(radius: number, sigma: number): Float64Array {
-  const taps = new Float64Array(2 * radius + 1);
-  let sum = 0;
-  for (let offset = -radius; offset <= radius; offset++) {
-    taps[offset + radius] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
-    sum += taps[offset + radius]!;
-  }
-  for (let index = 0; index < taps.length; index++) taps[index] = taps[index]! / sum;
-  return taps;
-}
-
-/** Separable filter with edge replication ("nearest" boundary). */
-function filterSeparable(values: Float64Array, height: number, width: number, taps: Float64Array): Float64Array {
-  const radius = (taps.length - 1) / 2;
-  const temp = new Float64Array(values.length);
-  const out = new Float64Array(values.length);
-  for (let row = 0; row < height; row++) {
-    for (let column = 0; column < width; column++) {
-      let total = 0;
-      for (let k = -radius; k <= radius; k++) total += taps[k + radius]! * values[row * width + Math.min(width - 1, Math.max(0, column + k))]!;
-      temp[row * width + column] = total;
-    }
-  }
-  for (let row = 0; row < height; row++) {
-    for (let column = 0; column < width; column++) {
-      let total = 0;
-      for (let k = -radius; k <= radius; k++) total += taps[k + radius]! * temp[Math.min(height - 1, Math.max(0, row + k)) * width + column]!;
-      out[row * width + column] = total;
-    }
-  }
-  return out;
 }
 
 /** 2×2 average, then every second pixel; a coarse mask pixel needs all four fine ones. */

@@ -21,6 +21,7 @@
 import { hasErrorCode } from "@studykit/native";
 import type { ComplexImage } from "./complex-image.js";
 import { Fourier2D } from "./fourier.js";
+import { filterSeparable, gaussianTaps } from "./gaussian-filter.js";
 import { analyseFourierRingCorrelation, type FrcAnalysis, type FrcOptions } from "./fourier-ring-correlation.js";
 import { multiScaleStructuralSimilarity, type MultiScaleSsim, type MultiScaleSsimOptions } from "./multiscale-structural-similarity.js";
 
@@ -81,45 +82,6 @@ function crop(values: Float64Array, width: number, box: Box): Float64Array {
   return out;
 }
 
-function gaussianKernel(radius: number, sigma: number): Float64Array {
-  const kernel = new Float64Array(2 * radius + 1);
-  let sum = 0;
-  for (let offset = -radius; offset <= radius; offset++) {
-    kernel[offset + radius] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
-    sum += kernel[offset + radius]!;
-  }
-  for (let index = 0; index < kernel.length; index++) kernel[index] = kernel[index]! / sum;
-  return kernel;
-}
-
-/** Separable Gaussian blur with edge replication. */
-function blur(values: Float64Array, height: number, width: number, kernel: Float64Array): Float64Array {
-  const radius = (kernel.length - 1) / 2;
-  const temp = new Float64Array(values.length);
-  const out = new Float64Array(values.length);
-  for (let row = 0; row < height; row++) {
-    for (let column = 0; column < width; column++) {
-      let total = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const c = Math.min(width - 1, Math.max(0, column + k));
-        total += kernel[k + radius]! * values[row * width + c]!;
-      }
-      temp[row * width + column] = total;
-    }
-  }
-  for (let row = 0; row < height; row++) {
-    for (let column = 0; column < width; column++) {
-      let total = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const r = Math.min(height - 1, Math.max(0, row + k));
-        total += kernel[k + radius]! * temp[r * width + column]!;
-      }
-      out[row * width + column] = total;
-    }
-  }
-  return out;
-}
-
 /** Mean SSIM over masked pixels of two real images (same shape), data range `range`. */
 export function structuralSimilarity(
   a: Float64Array,
@@ -129,15 +91,15 @@ export function structuralSimilarity(
   range: number,
   mask?: ArrayLike<number>,
 ): number {
-  const kernel = gaussianKernel(5, 1.5);
+  const kernel = gaussianTaps(5, 1.5);
   const c1 = (0.01 * range) ** 2;
   const c2 = (0.03 * range) ** 2;
   const product = (x: Float64Array, y: Float64Array): Float64Array => x.map((value, index) => value * y[index]!);
-  const muA = blur(a, height, width, kernel);
-  const muB = blur(b, height, width, kernel);
-  const aa = blur(product(a, a), height, width, kernel);
-  const bb = blur(product(b, b), height, width, kernel);
-  const ab = blur(product(a, b), height, width, kernel);
+  const muA = filterSeparable(a, height, width, kernel);
+  const muB = filterSeparable(b, height, width, kernel);
+  const aa = filterSeparable(product(a, a), height, width, kernel);
+  const bb = filterSeparable(product(b, b), height, width, kernel);
+  const ab = filterSeparable(product(a, b), height, width, kernel);
   let total = 0;
   let count = 0;
   for (let index = 0; index < a.length; index++) {
