@@ -140,6 +140,47 @@ function apodise(
   return { data, energy };
 }
 
+/** Per-ring sums of two spectra over rings 0..rings−1 (see {@link ringSums}). */
+export interface RingSums {
+  /** Σ Re A·conj(B). */
+  readonly cross: Float64Array;
+  /** Σ |A|². */
+  readonly powerA: Float64Array;
+  /** Σ |B|². */
+  readonly powerB: Float64Array;
+  /** Fourier pixels in the ring. */
+  readonly count: Float64Array;
+}
+
+/**
+ * Sums two unshifted `height`×`width` spectra (interleaved re, im) ring by ring: frequency pixel (fy, fx)
+ * in cycles per pixel goes to ring round(|f|·`scale`), and rings at or past `rings` are dropped.
+ */
+export function ringSums(fa: Float64Array, fb: Float64Array, height: number, width: number, scale: number, rings: number): RingSums {
+  const cross = new Float64Array(rings);
+  const powerA = new Float64Array(rings);
+  const powerB = new Float64Array(rings);
+  const count = new Float64Array(rings);
+  for (let row = 0; row < height; row++) {
+    const fy = (row <= height / 2 ? row : row - height) / height;
+    for (let column = 0; column < width; column++) {
+      const fx = (column <= width / 2 ? column : column - width) / width;
+      const ring = Math.round(Math.hypot(fx, fy) * scale);
+      if (ring >= rings) continue;
+      const index = 2 * (row * width + column);
+      const ar = fa[index]!;
+      const ai = fa[index + 1]!;
+      const br = fb[index]!;
+      const bi = fb[index + 1]!;
+      cross[ring] = cross[ring]! + ar * br + ai * bi;
+      powerA[ring] = powerA[ring]! + ar * ar + ai * ai;
+      powerB[ring] = powerB[ring]! + br * br + bi * bi;
+      count[ring] = count[ring]! + 1;
+    }
+  }
+  return { cross, powerA, powerB, count };
+}
+
 /**
  * The FRC curve of two complex images (interleaved re, im; a real image has zero imaginary parts) of
  * `height`×`width`, over pixels where `mask` is non-zero (all when omitted), apodised as the module
@@ -169,27 +210,7 @@ export function apodisedFrcCurve(
   transform.forward(second.data);
 
   const rings = Math.floor(side / 2) + 1;
-  const cross = new Float64Array(rings);
-  const powerA = new Float64Array(rings);
-  const powerB = new Float64Array(rings);
-  const count = new Float64Array(rings);
-  for (let row = 0; row < height; row++) {
-    const fy = (row <= height / 2 ? row : row - height) / height;
-    for (let column = 0; column < width; column++) {
-      const fx = (column <= width / 2 ? column : column - width) / width;
-      const ring = Math.round(Math.hypot(fx, fy) * side);
-      if (ring >= rings) continue;
-      const index = 2 * (row * width + column);
-      const ar = first.data[index]!;
-      const ai = first.data[index + 1]!;
-      const br = second.data[index]!;
-      const bi = second.data[index + 1]!;
-      cross[ring] = cross[ring]! + ar * br + ai * bi;
-      powerA[ring] = powerA[ring]! + ar * ar + ai * ai;
-      powerB[ring] = powerB[ring]! + br * br + bi * bi;
-      count[ring] = count[ring]! + 1;
-    }
-  }
+  const { cross, powerA, powerB, count } = ringSums(first.data, second.data, height, width, side, rings);
   // Parseval: Σ|F|² = N·Σ|x|², so a ring's power compares with N times the image energy.
   const floorA = NO_POWER_FRACTION * height * width * first.energy;
   const floorB = NO_POWER_FRACTION * height * width * second.energy;

@@ -22,7 +22,7 @@ import { hasErrorCode } from "@studykit/native";
 import type { ComplexImage } from "./complex-image.js";
 import { Fourier2D } from "./fourier.js";
 import { filterSeparable, gaussianTaps } from "./gaussian-filter.js";
-import { analyseFourierRingCorrelation, type FrcAnalysis, type FrcOptions } from "./fourier-ring-correlation.js";
+import { analyseFourierRingCorrelation, ringSums, type FrcAnalysis, type FrcOptions } from "./fourier-ring-correlation.js";
 import { multiScaleStructuralSimilarity, type MultiScaleSsim, type MultiScaleSsimOptions } from "./multiscale-structural-similarity.js";
 
 export interface Box {
@@ -128,25 +128,8 @@ export function fourierRingCorrelation(
   transform.forward(fa);
   transform.forward(fb);
   const bins = Math.floor(Math.min(height, width) / 2);
-  const cross = new Float64Array(bins);
-  const powerA = new Float64Array(bins);
-  const powerB = new Float64Array(bins);
-  for (let row = 0; row < height; row++) {
-    const fy = (row <= height / 2 ? row : row - height) / height;
-    for (let column = 0; column < width; column++) {
-      const fx = (column <= width / 2 ? column : column - width) / width;
-      const ring = Math.round(Math.hypot(fx, fy) * 2 * bins);
-      if (ring >= bins) continue;
-      const index = 2 * (row * width + column);
-      const ar = fa[index]!;
-      const ai = fa[index + 1]!;
-      const br = fb[index]!;
-      const bi = fb[index + 1]!;
-      cross[ring] = cross[ring]! + ar * br + ai * bi;
-      powerA[ring] = powerA[ring]! + ar * ar + ai * ai;
-      powerB[ring] = powerB[ring]! + br * br + bi * bi;
-    }
-  }
+  // 2·bins, not min(height, width): odd sides keep this curve's original bin width.
+  const { cross, powerA, powerB } = ringSums(fa, fb, height, width, 2 * bins, bins);
   const frequency: number[] = [];
   const correlation: number[] = [];
   for (let ring = 0; ring < bins; ring++) {
