@@ -9,23 +9,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TINY_STUDY_CONFIG } from "./tiny-study-config.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), "studykit-cli-compare-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: work, env: { ...process.env, STUDYKIT_DEBUG: "" }, timeout: 240_000 });
 
-const tiny = {
-  object: { source: "procedural", height: 96, width: 96 },
-  probe: { size: 16 },
-  scan: { count: 160 },
-  doses: [1000],
-  views: ["baseline", "dense"],
-  overlap: { minCount: 20 },
-  training: { model: "tiny", epochs: 1, batchSize: 16 },
-  compare: { stitchWindow: 8 },
-  reconstruction: { iterations: 3 },
-};
+const tiny = TINY_STUDY_CONFIG;
 
 function study(name: string, config: object): string {
   const file = path.join(work, `${name}.json`);
