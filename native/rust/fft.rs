@@ -161,25 +161,7 @@ impl FftFloat for f64 {
     }
 }
 
-/// Which kernels run: AVX2 + FMA vectors, or portable scalar code.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kernel {
-    Avx2Fma,
-    Portable,
-}
-
-impl Kernel {
-    /// The best kernel this CPU runs (the std macro caches the CPUID answer).
-    pub fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2Fma;
-            }
-        }
-        Kernel::Portable
-    }
-}
+pub use crate::simd_kernel::Kernel;
 
 /// Bytes of one strip buffer: it stays in L1 (32 KiB or more on current x86 and ARM cores) next to the
 /// twiddles while every stage runs over it.

@@ -26,24 +26,7 @@ pub struct Matrix<'a> {
     pub cs: usize,
 }
 
-/// Which microkernel runs (detected once per call; the std macro caches the CPUID result).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kernel {
-    Avx2Fma,
-    Portable,
-}
-
-impl Kernel {
-    pub fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Kernel::Avx2Fma;
-            }
-        }
-        Kernel::Portable
-    }
-}
+pub use crate::simd_kernel::Kernel;
 
 /// `C[m × n] += A[m × k] · B[k × n]`, C row-major with leading dimension `ldc`.
 pub fn sgemm_acc(m: usize, n: usize, k: usize, a: Matrix, b: Matrix, c: &mut [f32], ldc: usize) {

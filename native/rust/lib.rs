@@ -20,6 +20,7 @@ pub mod napi_glue;
 pub mod parallel;
 pub mod ptycho_update;
 pub mod sha256;
+pub mod simd_kernel;
 
 use napi_ffi::{napi_callback_info, napi_env, napi_type_tag, napi_value, typedarray_type as kind};
 use napi_glue::*;
