@@ -86,20 +86,7 @@ export function buildGroups(positions: readonly ScanPosition[], options: GroupOp
   const groups: number[][] = [];
   const k = Math.max(groupSize - 1, Math.min(candidates, positions.length - 1));
   for (let anchor = 0; anchor < positions.length; anchor++) {
-    const { x, y } = positions[anchor]!;
-    // The k nearest by (distance, index), kept sorted by insertion: O(n·k) per anchor, no full sort.
-    const best: { index: number; distance: number }[] = [];
-    for (let other = 0; other < positions.length; other++) {
-      if (other === anchor) continue;
-      const q = positions[other]!;
-      const distance = (q.x - x) ** 2 + (q.y - y) ** 2;
-      if (best.length === k && distance >= best[k - 1]!.distance) continue;
-      let slot = best.length;
-      while (slot > 0 && best[slot - 1]!.distance > distance) slot -= 1;
-      best.splice(slot, 0, { index: other, distance });
-      if (best.length > k) best.pop();
-    }
-    const pool = best.map((entry) => entry.index);
+    const pool = nearestNeighbours(positions, anchor, k);
     const group = [anchor];
     for (let pick = 0; pick < groupSize - 1; pick++) {
       const chosen = random.nextInt(pool.length);
@@ -152,6 +139,7 @@ export function groupOffsets(positions: readonly ScanPosition[], group: readonly
   return group.flatMap((index) => [positions[index]!.x - centreX, positions[index]!.y - centreY]);
 }
 
+/** The k nearest by (distance, index), kept sorted by insertion: O(n·k) per anchor, no full sort. */
 function nearestNeighbours(positions: readonly ScanPosition[], anchor: number, k: number): number[] {
   const { x, y } = positions[anchor]!;
   const best: { index: number; distance: number }[] = [];
