@@ -23,7 +23,7 @@ export {
 } from "./study-config.js";
 export type { StudyConfig, StudyConfigOverrides, StudyMethodName, StudyViewName } from "./study-config.js";
 export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./internal/study-pipeline.js";
-export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
+export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyManifestReplicate, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
 export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./internal/iterative-phase.js";
 export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./internal/iterative-phase.js";
 export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepareSample, runPhaseC } from "./internal/simulate-phase.js";
@@ -33,7 +33,11 @@ export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from ".
 export { scoreForComparison } from "./internal/compare-phase.js";
 export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison } from "./internal/compare-phase.js";
 export type { ResolvedRuntime } from "./internal/runtime-selection.js";
-export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout.js";
+export { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./internal/study-layout.js";
+export { CONFIDENCE_LEVEL, differenceSupport, meanInterval, studentTCdf, studentTQuantile } from "./internal/replicate-statistics.js";
+export type { DifferenceSupport, MeanInterval } from "./internal/replicate-statistics.js";
+export { SUMMARY_METRICS, summariseReplicates, writeFindings } from "./internal/replicate-summary.js";
+export type { Finding, ReplicateCell, ReplicateRow, SummaryMetricKey } from "./internal/replicate-summary.js";
 export type { StudyJobConfig, StudyJobOutput } from "./internal/study-job.js";
 export { generateObject, generateProbe } from "./internal/procedural-sample.js";
 export type { ObjectOptions, ProbeOptions } from "./internal/procedural-sample.js";

@@ -145,8 +145,16 @@ export function overlapViewsOf(config: StudyConfig): OverlapViewName[] {
   return config.views.filter((view): view is OverlapViewName => view === "dense" || view === "sparse");
 }
 
+/** Options of {@link runPhaseD}. */
+export interface PhaseDOptions {
+  readonly log?: (line: string) => void;
+  readonly force?: boolean;
+  /** Seed of the gridsize-2 group sampling (a replicate's seed); default the study's seed. */
+  readonly groupSeed?: number;
+}
+
 /** Runs Phase D under `root` from Phase C's manifest; reuses current files, and reports files it cannot write, like Phase C. */
-export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: { log?: (line: string) => void; force?: boolean } = {}): { manifest: PhaseDManifest; reused: boolean } {
+export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: PhaseDOptions = {}): { manifest: PhaseDManifest; reused: boolean } {
   try {
     return buildViews(config, root, phaseC, options);
   } catch (error) {
@@ -154,10 +162,11 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
   }
 }
 
-function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: { log?: (line: string) => void; force?: boolean }): { manifest: PhaseDManifest; reused: boolean } {
+function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: PhaseDOptions): { manifest: PhaseDManifest; reused: boolean } {
   const log = options.log ?? (() => {});
   const views = overlapViewsOf(config);
-  const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed: config.seed } as never);
+  const seed = options.groupSeed ?? config.seed;
+  const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed } as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
   const previous = options.force ? null : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.views.every((record) => viewIntact(root, record))) {
@@ -203,9 +212,9 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
         let groupsRejected = 0;
         if (groupsPath !== null) {
           const keptPositions = kept.map((index) => positions[index]!);
-          const sampled = sampleGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed: config.seed });
+          const sampled = sampleGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed });
           const offsets = sampled.groups.map((_, group) => Array.from({ length: GROUP_SIZE }, (_, member) => [sampled.offsets[(group * GROUP_SIZE + member) * 2]!, sampled.offsets[(group * GROUP_SIZE + member) * 2 + 1]!]));
-          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed: config.seed, groups: sampled.groups, offsets };
+          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed, groups: sampled.groups, offsets };
           writeFileAtomicSync(path.join(root, groupsPath), `${JSON.stringify(groupsFile)}\n`);
           groupsSha256 = fingerprint({ groups: sampled.groups, offsets } as never);
           groupCount = sampled.groups.length;

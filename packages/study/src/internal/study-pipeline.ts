@@ -13,6 +13,11 @@
  * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
  * and bundle hash, every Phase F reconstruction's identity and SHA-256, skip events, timings, and the
  * report paths.
+ *
+ * With `replicates: R > 1`, phases C–F run once per replicate — replicate 0 at the root, replicate r under
+ * `replicates/r<r>/` with the same layout — each with its own seed for the photon noise, the group
+ * sampling and the training (one job identity per replicate); Phase G scores every replicate and
+ * replicate 0's report gives each cell's mean ± 95% interval over them and the findings.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -46,7 +51,7 @@ import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
 import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
-import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+import { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./study-layout.js";
 import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
 
 /** Format version of `study_manifest.json`. */
@@ -114,6 +119,19 @@ export interface StudyManifestReconstruction {
   readonly reason: string | null;
 }
 
+/** A replicate other than 0 as the study manifest records it (paths relative to the study root). */
+export interface StudyManifestReplicate {
+  readonly replicate: number;
+  /** Its seed: photon noise, group sampling, network initialisation and shuffling. */
+  readonly seed: number;
+  /** Its root, `replicates/r<r>`. */
+  readonly root: string;
+  readonly phases: { readonly C: string; readonly D: string; readonly E: string; readonly F: string | null; readonly G: string | null };
+  readonly jobs: readonly StudyManifestJob[];
+  readonly reconstructions: readonly StudyManifestReconstruction[];
+  readonly skipped_count: number;
+}
+
 /** `study_manifest.json`. */
 export interface StudyManifest {
   readonly formatVersion: number;
@@ -134,6 +152,8 @@ export interface StudyManifest {
   readonly jobs: readonly StudyManifestJob[];
   /** Phase F's iterative reconstructions (empty for a dry run or a cancelled study). */
   readonly reconstructions: readonly StudyManifestReconstruction[];
+  /** Replicates 1 … R − 1 (`jobs` and `reconstructions` above are replicate 0's); empty for one replicate. */
+  readonly replicates: readonly StudyManifestReplicate[];
   readonly skipped_views: TrainingManifest["skipped_views"];
   readonly skipped_count: number;
   readonly timings: Readonly<Record<string, number>>;
@@ -181,8 +201,10 @@ export function buildStudyMatrix(
   phaseC: PhaseCManifest,
   phaseD: PhaseDManifest,
   runtime: ResolvedRuntime,
-  options: { strict?: boolean; filters?: JobFilters } = {},
+  options: { strict?: boolean; filters?: JobFilters; seed?: number } = {},
 ): JobMatrix {
+  // A replicate's seed (network initialisation, shuffling, sample cap); default the study's.
+  const seed = options.seed ?? config.seed;
   const scaleOf = (dose: number): number => phaseC.doses.find((record) => record.dose === dose)?.scale ?? 1;
   const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
   return buildJobMatrix(
@@ -225,7 +247,7 @@ export function buildStudyMatrix(
           gridsize,
           size: phaseC.probe.size,
           channels: gridsize * gridsize,
-          seed: config.seed,
+          seed,
           model: config.training.model,
           epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
           batchSize: config.training.batchSize,
@@ -247,7 +269,7 @@ export function buildStudyMatrix(
         };
         return jobConfig as unknown as JsonValue;
       },
-      seeds: () => ({ seed: config.seed }),
+      seeds: () => ({ seed }),
       artifactDir: (id) => `jobs/${id}`,
       logPath: (id) => `logs/${id}.log`,
     },
@@ -285,109 +307,132 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const root = path.resolve(options.out);
   const { config } = options;
   const timings: Record<string, number> = {};
+  const addTime = (key: string, since: number): void => {
+    timings[key] = (timings[key] ?? 0) + (performance.now() - since);
+  };
   const started = performance.now();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
-
-  let mark = performance.now();
-  const phaseC = runPhaseC(config, root, { log, force: options.force ?? false });
-  timings["phaseC_ms"] = performance.now() - mark;
-  mark = performance.now();
-  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: options.force ?? false });
-  timings["phaseD_ms"] = performance.now() - mark;
-
-  log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
-  const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const codeVersion = detectCodeVersion();
+  const dryRun = options.dryRun ?? false;
+  const replicateCount = config.replicates;
 
-  mark = performance.now();
-  const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
-    concurrency: options.concurrency ?? 1,
-    failFast: options.failFast ?? false,
-    dryRun: options.dryRun ?? false,
-    force: options.force ?? false,
-    inputHasher: hashInput,
-    codeVersion,
-    runtime: runtime.identity,
-    progress: options.progress ?? "auto",
-    cancelOnSignals: options.cancelOnSignals ?? false,
-    executor,
-  });
-  timings["phaseE_ms"] = performance.now() - mark;
-  const training = studyResult.manifest;
-
-  let iterative: PhaseFManifest | null = null;
-  if (options.dryRun ?? false) log("phase F: not run (dry run)");
-  else if (studyResult.cancelled) log("phase F: skipped, the study was cancelled");
-  else {
+  // Phases C, D and E of every replicate: replicate 0 at the root, the others under replicates/r<r>/, each
+  // with its own noise, groups and training seeds (object and positions are the study's).
+  const replicates: ReplicateRun[] = [];
+  let cancelled = false;
+  let failed = false;
+  let plan: StudyPlan | null = null;
+  for (let replicate = 0; replicate < replicateCount && !cancelled; replicate++) {
+    const seed = replicateSeed(config.seed, replicate);
+    const replicateRoot = path.join(root, STUDY_LAYOUT.replicateRoot(replicate));
+    const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
+    let mark = performance.now();
+    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: options.force ?? false, noiseSeed: seed });
+    addTime("phaseC_ms", mark);
     mark = performance.now();
-    iterative = await runPhaseF(config, root, phaseC.manifest, phaseD.manifest, { log, force: options.force ?? false, codeVersion });
-    timings["phaseF_ms"] = performance.now() - mark;
+    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: options.force ?? false, groupSeed: seed });
+    addTime("phaseD_ms", mark);
+
+    replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
+    const matrix = buildStudyMatrix(config, replicateRoot, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    mark = performance.now();
+    const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+      concurrency: options.concurrency ?? 1,
+      failFast: options.failFast ?? false,
+      dryRun,
+      force: options.force ?? false,
+      inputHasher: hashInput,
+      codeVersion,
+      runtime: runtime.identity,
+      progress: options.progress ?? "auto",
+      cancelOnSignals: options.cancelOnSignals ?? false,
+      executor,
+    });
+    addTime("phaseE_ms", mark);
+    if (replicate === 0) plan = studyResult.plan;
+    cancelled = studyResult.cancelled;
+    failed ||= studyResult.failed;
+    replicates.push({ replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog });
   }
 
-  // Dataset snapshot hashes of Phase C: the study's data identity.
+  if (dryRun) log("phase F: not run (dry run)");
+  else if (cancelled) log("phase F: skipped, the study was cancelled");
+  else {
+    for (const run of replicates) {
+      const mark = performance.now();
+      run.iterative = await runPhaseF(config, run.root, run.phaseC.manifest, run.phaseD.manifest, { log: run.log, force: options.force ?? false, codeVersion });
+      addTime("phaseF_ms", mark);
+    }
+  }
+  const first = replicates[0]!;
+  const training = first.training;
+  const iterative = first.iterative;
+
+  // Dataset snapshot hashes of Phase C: the study's data identity (every replicate's noise realisation).
   const datasetSnapshots: Record<string, string> = {};
-  for (const record of phaseC.manifest.doses) {
-    datasetSnapshots[`${doseDirectory(record.dose)}/train`] = datasetSnapshotHash(path.join(root, record.files.train));
-    datasetSnapshots[`${doseDirectory(record.dose)}/test`] = datasetSnapshotHash(path.join(root, record.files.test));
+  for (const run of replicates) {
+    const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+    for (const record of run.phaseC.manifest.doses) {
+      for (const split of ["train", "test"] as const) {
+        datasetSnapshots[path.posix.join(prefix, doseDirectory(record.dose), split)] = datasetSnapshotHash(path.join(run.root, record.files[split]));
+      }
+    }
   }
   const partial = createPartialIdentity({
     stage: "study",
-    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: first.phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
     datasetSnapshotHash: fingerprint(datasetSnapshots),
     seeds: { seed: config.seed },
     codeVersion,
     runtime: runtime.identity,
   });
   // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
-  const final = partial.finalize({
-    jobs: training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
-    skipped: training.skipped_views.map((event) => event.jobId),
-    reconstructions: (iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
+  const signatureOf = (run: ReplicateRun) => ({
+    jobs: run.training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: run.training.skipped_views.map((event) => event.jobId),
+    reconstructions: (run.iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
   });
+  const final = partial.finalize(replicateCount === 1 ? signatureOf(first) : { ...signatureOf(first), replicates: replicates.slice(1).map((run) => ({ replicate: run.replicate, seed: run.seed, ...signatureOf(run) })) });
   const runId = stableRunId(final);
 
   let comparison: ComparisonResult | null = null;
   let report: { markdown: string; html: string } | null = null;
-  if (studyResult.cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
-  if (!(options.dryRun ?? false) && !studyResult.cancelled) {
-    mark = performance.now();
-    comparison = await compareModels({
-      config,
-      root,
-      runId,
-      preset: options.preset,
-      phaseC: phaseC.manifest,
-      phaseD: phaseD.manifest,
-      training,
-      iterative,
-      runtime,
-      log,
-    });
-    timings["phaseG_ms"] = performance.now() - mark;
+  if (cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
+  if (!dryRun && !cancelled) {
+    const compareReplicate = (run: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) =>
+      compareModels({
+        config,
+        root: run.root,
+        runId,
+        preset: options.preset,
+        phaseC: run.phaseC.manifest,
+        phaseD: run.phaseD.manifest,
+        training: run.training,
+        iterative: run.iterative,
+        runtime,
+        log: run.log,
+        replicate: run.replicate,
+        seed: run.seed,
+        ...extra,
+      });
+    const mark = performance.now();
+    // The other replicates first: replicate 0 writes the report with every replicate's numbers.
+    const others: ComparisonResult[] = [];
+    for (const run of replicates.slice(1)) {
+      const result = await compareReplicate(run, { writeReport: false });
+      run.comparison = result;
+      others.push(result);
+    }
+    comparison = await compareReplicate(first, { writeReport: true, otherReplicates: others });
+    addTime("phaseG_ms", mark);
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
   }
   timings["total_ms"] = performance.now() - started;
   const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
-  log(`phase times: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
+  log(`phase times${replicateCount > 1 ? ` (${replicateCount} replicates)` : ""}: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
 
-  const jobs: StudyManifestJob[] = [
-    ...training.jobs.map((job) => ({
-      id: job.id,
-      dose: job.params["dose"] as number,
-      view: job.params["view"] as string,
-      method: job.params["method"] as string,
-      gridsize: job.params["gridsize"] as number,
-      status: job.result.status,
-      runId: job.identity?.runId ?? null,
-      strictKey: job.identity?.strictKey ?? null,
-      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
-      bundleSha256: job.result.bundleSha256,
-      durationMs: job.result.durationMs,
-      error: job.result.error,
-    })),
-  ];
   const manifest: StudyManifest = {
     formatVersion: STUDY_MANIFEST_VERSION,
     kind: "studykit-study",
@@ -396,10 +441,10 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     preset: options.preset,
     config,
     runtime,
-    dryRun: options.dryRun ?? false,
+    dryRun,
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, datasetSnapshots },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused },
       E: {
         manifest: path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json"),
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
@@ -408,20 +453,26 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       F: { manifest: iterative ? STUDY_LAYOUT.phaseFManifest : null, counts: iterative?.counts ?? null },
       G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
     },
-    jobs,
-    reconstructions: (iterative?.records ?? []).map((record) => ({
-      id: record.id,
-      dose: record.dose,
-      view: record.view,
-      split: record.split,
-      status: record.status,
-      runId: record.identity?.runId ?? null,
-      strictKey: record.identity?.strictKey ?? null,
-      file: record.file,
-      sha256: record.sha256,
-      wallMs: record.wallMs,
-      reason: record.reason,
-    })),
+    jobs: manifestJobsOf(first),
+    reconstructions: manifestReconstructionsOf(first),
+    replicates: replicates.slice(1).map((run) => {
+      const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+      return {
+        replicate: run.replicate,
+        seed: run.seed,
+        root: prefix,
+        phases: {
+          C: path.posix.join(prefix, STUDY_LAYOUT.phaseCManifest),
+          D: path.posix.join(prefix, STUDY_LAYOUT.phaseDManifest),
+          E: path.posix.join(prefix, STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+          F: run.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
+          G: run.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
+        },
+        jobs: manifestJobsOf(run),
+        reconstructions: manifestReconstructionsOf(run),
+        skipped_count: run.training.skipped_count,
+      };
+    }),
     skipped_views: training.skipped_views,
     skipped_count: training.skipped_count,
     timings,
@@ -429,12 +480,63 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   };
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   writeJsonAtomicSync(manifestPath, manifest);
-  return { manifestPath, manifest, plan: studyResult.plan, training, iterative, comparison, report, failed: studyResult.failed };
+  return { manifestPath, manifest, plan, training, iterative, comparison, report, failed };
+}
+
+/** One replicate's phases as the pipeline runs them. */
+interface ReplicateRun {
+  readonly replicate: number;
+  readonly seed: number;
+  /** Absolute root of the replicate's files. */
+  readonly root: string;
+  readonly phaseC: { readonly manifest: PhaseCManifest; readonly reused: boolean };
+  readonly phaseD: { readonly manifest: PhaseDManifest; readonly reused: boolean };
+  readonly training: TrainingManifest;
+  iterative: PhaseFManifest | null;
+  comparison?: ComparisonResult;
+  readonly log: (line: string) => void;
+}
+
+/** A replicate's training jobs as the study manifest records them (paths relative to the study root). */
+function manifestJobsOf(run: ReplicateRun): StudyManifestJob[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return run.training.jobs.map((job) => ({
+    id: job.id,
+    dose: job.params["dose"] as number,
+    view: job.params["view"] as string,
+    method: job.params["method"] as string,
+    gridsize: job.params["gridsize"] as number,
+    status: job.result.status,
+    runId: job.identity?.runId ?? null,
+    strictKey: job.identity?.strictKey ?? null,
+    bundlePath: job.result.bundlePath ? path.posix.join(prefix, STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+    bundleSha256: job.result.bundleSha256,
+    durationMs: job.result.durationMs,
+    error: job.result.error,
+  }));
+}
+
+/** A replicate's Phase F records as the study manifest records them (files relative to the study root). */
+function manifestReconstructionsOf(run: ReplicateRun): StudyManifestReconstruction[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return (run.iterative?.records ?? []).map((record) => ({
+    id: record.id,
+    dose: record.dose,
+    view: record.view,
+    split: record.split,
+    status: record.status,
+    runId: record.identity?.runId ?? null,
+    strictKey: record.identity?.strictKey ?? null,
+    file: record.file === null ? null : path.posix.join(prefix, record.file),
+    sha256: record.sha256,
+    wallMs: record.wallMs,
+    reason: record.reason,
+  }));
 }
 
 /**
- * Plans the study (phases C and D run, since the plan needs their files; nothing is trained). Errors as
- * {@link runStudyPipeline}'s.
+ * Plans the study (phases C and D run, since the plan needs their files; nothing is trained) — replicate 0's
+ * jobs; a dry run of {@link runStudyPipeline} plans every replicate. Errors as {@link runStudyPipeline}'s.
  */
 export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
   try {
