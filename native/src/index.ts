@@ -14,6 +14,8 @@
  *   `numpy.fft.fft2` / `ifft2`; AVX2/FMA on several threads).
  * - Ptychography: `pieSweep` / `pieSweepAsync` (the fused ePIE / rPIE per-position update over a list of
  *   positions: exit wave, FFT, modulus constraint, object and probe update).
+ * - Atomic writes: `writeFileAtomic` (async), `writeFileAtomicSync`, `writeChunksAtomicSync`, the incremental
+ *   `AtomicFileWriter`, and `sweepStaleTempFiles` for what killed writers leave behind.
  * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
  */
 import { activeBinding, nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
@@ -34,6 +36,8 @@ export {
   hasErrorCode,
 } from "./errors.js";
 export type { LoadAttempt } from "./internal/loader.js";
+export { AtomicFileWriter, writeFileAtomic, writeFileAtomicSync, writeChunksAtomicSync, sweepStaleTempFiles, isProcessAlive } from "./atomic-write.js";
+export type { AtomicWriteOptions } from "./atomic-write.js";
 export {
   Sha256,
   sha256File,
