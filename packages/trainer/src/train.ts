@@ -20,16 +20,17 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import { canonicalJson, createPartialIdentity, fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
-import { StudykitError, sha256 } from "@studykit/native";
-import type { BackendChoice } from "./backend-selection.js";
-import type { OnnxExecutionProvider } from "./onnx/inference-session.js";
+import { sha256 } from "@studykit/native";
+import { TrainerErrorCode, TrainingError } from "./errors.js";
+import type { BackendChoice } from "./engines/tfjs/backend-selection.js";
+import type { OnnxExecutionProvider } from "./engines/onnx/inference-session.js";
 import { writeBundle, type OnnxExportFailure, type OnnxExportOutcome } from "./bundle.js";
-import { parseEngineName, type EngineName } from "./engine-name.js";
+import { parseEngineName, type EngineName } from "./engines/engine-name.js";
 import { lossCurveSvg } from "./internal/loss-curve.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
+import { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
 import type { TrainingData } from "./training-data.js";
-import type { AdamOptimizer, LossDescription, OptimizerState, TrainingBatch, TrainingEngine } from "./training-engine.js";
+import type { AdamOptimizer, LossDescription, OptimizerState, TrainingBatch, TrainingEngine } from "./engines/training-engine.js";
 
 /** Learning rate per epoch (0-based `epoch`). */
 export type LearningRateSchedule =
@@ -138,9 +139,6 @@ export interface TrainResult {
   readonly onnxExport: OnnxExportOutcome;
 }
 
-/** Typed training failures. */
-export class TrainingError extends StudykitError {}
-
 export const CHECKPOINT_FILE = "checkpoint.bin";
 export const METRICS_JSONL_FILE = "metrics.jsonl";
 export const METRICS_CSV_FILE = "metrics.csv";
@@ -198,7 +196,7 @@ function checkOptions(options: TrainOptions): void {
     if (!options.data.hasOffsets) problems.push("the physics loss with overlap needs each sample's channel offsets in the data (pass offsets, [count, C, 2] pixels, to the training data)");
   }
   if (options.data.count < 1) problems.push("the data has no samples");
-  if (problems.length) throw new TrainingError("E_TRAIN_CONFIG", `cannot train: ${problems.join("; ")}`);
+  if (problems.length) throw new TrainingError(TrainerErrorCode.TrainConfig, `cannot train: ${problems.join("; ")}`);
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -264,7 +262,7 @@ function encodeCheckpoint(state: CheckpointState, weights: readonly NamedWeight[
 }
 
 function decodeCheckpoint(path: string, bytes: Uint8Array): { state: CheckpointState; weights: NamedWeight[]; optimizer: OptimizerState } {
-  const bad = (why: string) => new TrainingError("E_CHECKPOINT_CORRUPT", `checkpoint ${path} is unreadable: ${why}; delete it to start over, or restore it from a copy`);
+  const bad = (why: string) => new TrainingError(TrainerErrorCode.CheckpointCorrupt, `checkpoint ${path} is unreadable: ${why}; delete it to start over, or restore it from a copy`);
   const magic = new TextEncoder().encode(CHECKPOINT_MAGIC);
   if (bytes.length < magic.length + 4 || new TextDecoder().decode(bytes.subarray(0, magic.length)) !== CHECKPOINT_MAGIC) throw bad("wrong magic (not a studykit checkpoint)");
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(magic.length, true);
@@ -308,11 +306,11 @@ async function createEngine(options: TrainOptions): Promise<TrainingEngine> {
   const name = parseEngineName(choice);
   if (name === "tfjs") return createTfjsEngine(options.backend);
   // Loaded on demand so TF.js-only users never load onnxruntime-node.
-  const { createOnnxTrainingEngine } = await import("./onnx/onnx-training-engine.js");
-  const { ONNX_EXECUTION_PROVIDERS } = await import("./onnx/inference-session.js");
+  const { createOnnxTrainingEngine } = await import("./engines/onnx/onnx-training-engine.js");
+  const { ONNX_EXECUTION_PROVIDERS } = await import("./engines/onnx/inference-session.js");
   const provider = options.backend === undefined || options.backend === "auto" ? "cpu" : options.backend;
   if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-    throw new TrainingError("E_BACKEND_UNKNOWN", `backend ${JSON.stringify(options.backend)} is not an ONNX Runtime execution provider: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")} with engine "onnxruntime", or engine "tfjs" for TF.js back ends`);
+    throw new TrainingError(TrainerErrorCode.BackendUnknown, `backend ${JSON.stringify(options.backend)} is not an ONNX Runtime execution provider: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")} with engine "onnxruntime", or engine "tfjs" for TF.js back ends`);
   }
   return createOnnxTrainingEngine({ executionProviders: [provider as OnnxExecutionProvider] });
 }
@@ -325,18 +323,18 @@ async function createEngine(options: TrainOptions): Promise<TrainingEngine> {
 export async function exportOnnxForBundle(description: ModelDescription, weights: readonly NamedWeight[]): Promise<{ readonly modelOnnx: Uint8Array } | { readonly failure: OnnxExportFailure }> {
   try {
     // Loaded on demand, like the ONNX engine, so TF.js-only training never loads the ONNX compiler.
-    const { exportOnnx } = await import("./onnx/onnx-export.js");
+    const { exportOnnx } = await import("./engines/onnx/onnx-export.js");
     return { modelOnnx: exportOnnx(description, weights) };
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    return { failure: { code: typeof code === "string" ? code : "E_ONNX_EXPORT", message: error instanceof Error ? error.message : String(error) } };
+    return { failure: { code: typeof code === "string" ? code : TrainerErrorCode.OnnxExport, message: error instanceof Error ? error.message : String(error) } };
   }
 }
 
 /** The warning for a bundle written without `model.onnx`. */
 function onnxSkippedWarning(bundlePath: string, failure: OnnxExportFailure): TrainWarning {
   return {
-    code: "E_ONNX_EXPORT_SKIPPED",
+    code: TrainerErrorCode.OnnxExportSkipped,
     message: `bundle ${bundlePath} has no model.onnx: the ONNX export failed (${failure.code}: ${failure.message}); the reason is recorded in the bundle's onnx-export.json, and the TF.js model in the bundle is unaffected`,
   };
 }
@@ -347,7 +345,7 @@ function defaultWarning(warning: TrainWarning): void {
 
 function abortError(signal: AbortSignal): TrainingError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
-  return new TrainingError("E_ABORTED", `training was cancelled (${reason}); the last completed epoch's checkpoint is kept and a rerun resumes from it`);
+  return new TrainingError(TrainerErrorCode.Aborted, `training was cancelled (${reason}); the last completed epoch's checkpoint is kept and a rerun resumes from it`);
 }
 
 function dropoutMasks(description: ModelDescription, seed: number, epoch: number, batchIndex: number, count: number): Record<string, Float32Array> | undefined {
@@ -410,7 +408,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const restored = decodeCheckpoint(checkpointPath, await readFile(checkpointPath));
       if (restored.state.configHash !== configHash) {
         throw new TrainingError(
-          "E_CHECKPOINT_MISMATCH",
+          TrainerErrorCode.CheckpointMismatch,
           `checkpoint ${checkpointPath} was written for a different model, hyperparameters, engine or back end (config ${restored.state.configHash.slice(0, 12)}, this run ${configHash.slice(0, 12)}); delete it or pass resume: false to start over`,
         );
       }
@@ -419,7 +417,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       state = restored.state;
       resumedFromEpoch = state.epochsDone;
       if (restoreBest && state.bestEpoch !== undefined && state.bestEpoch !== null) {
-        if (!(await exists(bestWeightsPath))) throw new TrainingError("E_CHECKPOINT_CORRUPT", `checkpoint ${checkpointPath} records best epoch ${state.bestEpoch} but ${bestWeightsPath} is missing; delete the checkpoint to start over`);
+        if (!(await exists(bestWeightsPath))) throw new TrainingError(TrainerErrorCode.CheckpointCorrupt, `checkpoint ${checkpointPath} records best epoch ${state.bestEpoch} but ${bestWeightsPath} is missing; delete the checkpoint to start over`);
         bestWeights = decodeCheckpoint(bestWeightsPath, await readFile(bestWeightsPath)).weights;
       }
     }
@@ -464,7 +462,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const loss = await engine.trainStep(masks ? { ...batch, dropoutMasks: masks } : batch, learningRate);
         if (!Number.isFinite(loss)) {
           bar?.stop();
-          throw new TrainingError("E_TRAIN_DIVERGED", `the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (now ${learningRate}) or check the data for NaN/Inf`);
+          throw new TrainingError(TrainerErrorCode.TrainDiverged, `the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (now ${learningRate}) or check the data for NaN/Inf`);
         }
         lossSum += loss * indices.length;
         const elapsed = (performance.now() - started) / 1000;

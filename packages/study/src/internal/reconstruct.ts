@@ -7,7 +7,7 @@
 import type { ComplexImage } from "./complex-image.js";
 import type { ScanPosition } from "@studykit/ptycho";
 import { groupedInputs } from "./model-tensors.js";
-import { buildGroups } from "./overlap-views.js";
+import { buildGroups } from "../overlap-views.js";
 import { PatchStitcher, type StitchedObject } from "./stitch.js";
 
 /** Anything that maps `[count, N, N, C]` inputs to `[count, N, N, 2C]` (amplitude, then phase). */

@@ -9,7 +9,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@studykit/core";
-import type { ComparisonMetrics } from "./compare-phase.js";
+import type { ComparisonMetrics } from "../compare-phase.js";
 import { METRIC_DEFINITIONS } from "./metric-definitions.js";
 import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type IterationPoint, type LossPoint, type MetricPoint } from "./report-plots.js";
 

@@ -14,8 +14,8 @@ import { datasetSnapshotHash, loadDataset } from "@studykit/data";
 import { StudykitError } from "@studykit/native";
 import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train, type LossDescription } from "@studykit/trainer";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
-import type { GroupsFile } from "./overlap-phase.js";
-import type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
+import type { GroupsFile } from "../overlap-phase.js";
+import type { StudyJobConfig, StudyJobOutput } from "../study-job.js";
 
 /** Picks `limit` groups (seeded, order kept) when a job caps its training samples; returns the kept indices. */
 function capGroups(count: number, limit: number | null, seed: number): number[] {

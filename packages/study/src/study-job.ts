@@ -3,7 +3,7 @@
  * job, started by `@studykit/core`'s runner): the job config every training job receives. It is JSON and
  * lands, hashed, in the job's run identity.
  */
-import type { StudyMethodName, StudyViewName } from "../study-config.js";
+import type { StudyMethodName, StudyViewName } from "./study-config.js";
 
 /** A training job's configuration. */
 export interface StudyJobConfig {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { buildGroups, groupOffsets, sampleGroups, selectBySpacing, spacingThreshold } from "./overlap-views.js";
-import { randomScanPositions } from "./scan-positions.js";
+import { randomScanPositions } from "./internal/scan-positions.js";
 
 const positions = randomScanPositions({ objectHeight: 200, objectWidth: 200, patchSize: 32, count: 400, seed: 1 });
 

@@ -11,8 +11,8 @@
  * space — the illumination of a focused beam a little out of focus — scaled to unit peak amplitude.
  */
 import { SeededRandom } from "@studykit/core";
-import { Fourier2D } from "./fourier.js";
-import { createComplexImage, type ComplexImage, type RealImage } from "./complex-image.js";
+import { Fourier2D } from "./internal/fourier.js";
+import { createComplexImage, type ComplexImage, type RealImage } from "./internal/complex-image.js";
 
 function nextPowerOfTwo(n: number): number {
   let size = 2;

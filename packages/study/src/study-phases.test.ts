@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadNpz } from "@studykit/data";
-import { presetConfig, mergeStudyConfig, type StudyConfig } from "../study-config.js";
+import { presetConfig, mergeStudyConfig, type StudyConfig } from "./study-config.js";
 import { runPhaseC } from "./simulate-phase.js";
 import { runPhaseD, type GroupsFile } from "./overlap-phase.js";
 import { spacingThreshold } from "./overlap-views.js";
 import { buildStudyMatrix } from "./study-pipeline.js";
 import type { ResolvedRuntime } from "./runtime-selection.js";
 import type { StudyJobConfig } from "./study-job.js";
-import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
+import { findPython, pythonDependency, skipWithout } from "../../../tools/test-dependencies.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "studykit-phases-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -11,11 +11,11 @@ import { SeededRandom, fingerprint, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
 import { sha256, StudykitError } from "@studykit/native";
 import { simulateDiffraction, type ScanPosition } from "@studykit/ptycho";
-import { mergeStudyConfig, type StudyConfig } from "../study-config.js";
-import type { ComplexImage } from "./complex-image.js";
+import { mergeStudyConfig, type StudyConfig } from "./study-config.js";
+import type { ComplexImage } from "./internal/complex-image.js";
 import { generateObject, generateProbe } from "./procedural-sample.js";
-import { fitPositions, randomScanPositions, splitByY } from "./scan-positions.js";
-import { codedFileSystemError } from "./file-system-errors.js";
+import { fitPositions, randomScanPositions, splitByY } from "./internal/scan-positions.js";
+import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
 /** Format version of the Phase C manifest. */

@@ -39,8 +39,8 @@ import {
 } from "@studykit/core";
 import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
-import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "../study-config.js";
-import { codedFileSystemError } from "./file-system-errors.js";
+import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
+import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
@@ -155,7 +155,7 @@ export interface StudyPipelineResult {
 }
 
 function trainJobModule(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
+  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), "internal");
   const beside = path.join(here, "train-job.js");
   if (existsSync(beside)) return beside;
   // Running from src/ (vitest): the child process needs the built JavaScript.

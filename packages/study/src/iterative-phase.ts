@@ -20,7 +20,7 @@ import { createPartialIdentity, stableRunId, writeJsonAtomicSync, type CodeVersi
 import { datasetSnapshotHash } from "@studykit/data";
 import { nativeStatus, sha256 } from "@studykit/native";
 import { loadPtychoProblem, reconstruct, saveReconstruction, type ReconstructOptions, type ReconstructionParameters } from "@studykit/ptycho";
-import type { StudyConfig } from "../study-config.js";
+import type { StudyConfig } from "./study-config.js";
 import { findViewRecord, type PhaseDManifest, type StudySplit } from "./overlap-phase.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { STUDY_LAYOUT, doseDirectory } from "./study-layout.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { FRC_DEFAULT_TUKEY_ALPHA } from "./fourier-ring-correlation.js";
-import { METRIC_DEFINITIONS } from "./metric-definitions.js";
+import { FRC_DEFAULT_TUKEY_ALPHA } from "./internal/fourier-ring-correlation.js";
+import { METRIC_DEFINITIONS } from "./internal/metric-definitions.js";
 import {
   AMPLITUDE_MS_SSIM_PRESMOOTHING_SIGMA,
   fourierRingCorrelation,

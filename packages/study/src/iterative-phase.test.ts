@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectCodeVersion } from "@studykit/core";
 import { loadNpz } from "@studykit/data";
-import { mergeStudyConfig, presetConfig, type StudyConfig } from "../study-config.js";
+import { mergeStudyConfig, presetConfig, type StudyConfig } from "./study-config.js";
 import { runPhaseC } from "./simulate-phase.js";
 import { runPhaseD } from "./overlap-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";

@@ -19,11 +19,11 @@
  *   report are in metric-definitions.ts.
  */
 import { hasErrorCode } from "@studykit/native";
-import type { ComplexImage } from "./complex-image.js";
-import { Fourier2D } from "./fourier.js";
-import { filterSeparable, gaussianTaps } from "./gaussian-filter.js";
-import { analyseFourierRingCorrelation, ringSums, type FrcAnalysis, type FrcOptions } from "./fourier-ring-correlation.js";
-import { multiScaleStructuralSimilarity, type MultiScaleSsim, type MultiScaleSsimOptions } from "./multiscale-structural-similarity.js";
+import type { ComplexImage } from "./internal/complex-image.js";
+import { Fourier2D } from "./internal/fourier.js";
+import { filterSeparable, gaussianTaps } from "./internal/gaussian-filter.js";
+import { analyseFourierRingCorrelation, ringSums, type FrcAnalysis, type FrcOptions } from "./internal/fourier-ring-correlation.js";
+import { multiScaleStructuralSimilarity, type MultiScaleSsim, type MultiScaleSsimOptions } from "./internal/multiscale-structural-similarity.js";
 
 export interface Box {
   readonly top: number;

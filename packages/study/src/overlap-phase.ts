@@ -13,11 +13,11 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fingerprint, writeFileAtomicSync, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
-import type { StudyConfig } from "../study-config.js";
+import type { StudyConfig } from "./study-config.js";
 import type { ScanPosition } from "@studykit/ptycho";
 import { sampleGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
-import { codedFileSystemError } from "./file-system-errors.js";
+import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
 /** Format version of the Phase D manifest (2: records carry their split, test views exist; 3: oversampled groups with offsets and rejections). */
