@@ -2,9 +2,9 @@
 /** `npm run bench [-- --suite NAME ...] [--quick] [--runs K] [--json FILE] [--out DIR]`: runs the harness. */
 import { parseArgs } from "node:util";
 import { hasErrorCode } from "@studykit/native";
-import { parseRunCount, parseSuiteName, runBench } from "./internal/run-bench.js";
-import { assertNoContenderProblems } from "./internal/contender-requirements.js";
-import { SUITE_NAMES } from "./internal/results.js";
+import { parseRunCount, parseSuiteName, runBench } from "./run-bench.js";
+import { assertNoContenderProblems } from "./contender-requirements.js";
+import { SUITE_NAMES } from "./results.js";
 
 const USAGE = `usage: studykit-bench [--suite ${SUITE_NAMES.join("|")}]... [--quick] [--runs K] [--json FILE] [--out DIR]`;
 

@@ -18,7 +18,7 @@ import * as zlib from "node:zlib";
 import * as native from "@studykit/native";
 import { absent, ContenderAbsentError, GroupBuilder, onThreads } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup } from "../results.js";
+import type { ComparisonGroup } from "../../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 
 /** Every contender here converts on one thread (the addon's decode kernels, numpy, the loops). */

@@ -20,7 +20,7 @@ import { hasErrorCode, StudykitError } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
 import { ContenderAbsentError, type ContenderSpec, GroupBuilder, onThreads, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup, Goal, Parallelism, SuiteResult } from "../results.js";
+import type { ComparisonGroup, Goal, Parallelism, SuiteResult } from "../../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { buildWorkload, describeRewrite, ENGINE_TARGETS, HYPERPARAMETERS, LEARNING_RATE, PROTOCOL_PREFIX, subpixelRewrite, THREADS, type ContenderRequest, type ModelName } from "./model-contender.js";
 

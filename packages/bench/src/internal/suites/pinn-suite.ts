@@ -21,7 +21,7 @@ import * as trainer from "@studykit/trainer";
 import type { EngineHyperparameters, ModelDescription, PhysicsLoss, TrainingBatch } from "@studykit/trainer";
 import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup, SuiteResult } from "../results.js";
+import type { ComparisonGroup, SuiteResult } from "../../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { describeRewrite, subpixelRewrite, THREADS } from "./model-contender.js";
 

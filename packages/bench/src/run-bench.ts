@@ -9,15 +9,15 @@ import { codeProvenance, machineInfo } from "./machine-info.js";
 import { renderMarkdown } from "./markdown-report.js";
 import { RESULTS_SCHEMA_VERSION, SUITE_NAMES, type BenchResults, type SuiteName, type SuiteResult } from "./results.js";
 import { combineRuns } from "./repeated-runs.js";
-import { renderSuiteChartSvg } from "./suite-chart.js";
-import type { SuiteContext } from "./suite-context.js";
-import { runHashSuite } from "./suites/hash-suite.js";
-import { runNpzSuite } from "./suites/npz-suite.js";
-import { runInferSuite, runTrainSuite } from "./suites/model-suites.js";
-import { runStudySuite } from "./suites/study-suite.js";
-import { runFftSuite } from "./suites/fft-suite.js";
-import { runEpieSuite } from "./suites/epie-suite.js";
-import { runPinnSuite } from "./suites/pinn-suite.js";
+import { renderSuiteChartSvg } from "./internal/suite-chart.js";
+import type { SuiteContext } from "./internal/suite-context.js";
+import { runHashSuite } from "./internal/suites/hash-suite.js";
+import { runNpzSuite } from "./internal/suites/npz-suite.js";
+import { runInferSuite, runTrainSuite } from "./internal/suites/model-suites.js";
+import { runStudySuite } from "./internal/suites/study-suite.js";
+import { runFftSuite } from "./internal/suites/fft-suite.js";
+import { runEpieSuite } from "./internal/suites/epie-suite.js";
+import { runPinnSuite } from "./internal/suites/pinn-suite.js";
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>> = {
   hash: runHashSuite,

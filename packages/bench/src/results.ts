@@ -2,7 +2,7 @@
  * The shape of a benchmark run's results: the contract between the suites, the JSON file, the Markdown
  * table and the charts. Field names here are what `bench/results/<date>.json` holds.
  */
-import type { Summary } from "../statistics.js";
+import type { Summary } from "./statistics.js";
 
 /**
  * Version of the JSON layout below; bump it when a field changes meaning. 2: provenance (`code`),

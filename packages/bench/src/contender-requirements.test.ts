@@ -5,7 +5,7 @@ import type { BenchResults, ContenderResult, SuiteName } from "./results.js";
 
 // The rows of a real full run (bench/results/2026-11-22.json, every contender measured or absent for a
 // reason), edited one row at a time into the failures a broken build would produce.
-const REAL_RUN = new URL("../../../../bench/results/2026-11-22.json", import.meta.url);
+const REAL_RUN = new URL("../../../bench/results/2026-11-22.json", import.meta.url);
 const real = (): BenchResults => JSON.parse(readFileSync(REAL_RUN, "utf8")) as BenchResults;
 
 /** `results` with contender `id` of `suite`'s group `groupId` replaced by `replacement(contender)`. */

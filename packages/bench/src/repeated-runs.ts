@@ -5,9 +5,9 @@
  * run's repetitions; a combined ratio is computed from the median of the run medians, with each run's own
  * ratio in `perRun`. A contender that did not run in one of the runs is reported as not run, with which.
  */
-import { GroupBuilder, type ContenderSpec } from "./measure.js";
+import { GroupBuilder, type ContenderSpec } from "./internal/measure.js";
 import type { ComparisonGroup, ContenderResult, Goal, MeasuredContender, SuiteResult } from "./results.js";
-import { summarize } from "../statistics.js";
+import { summarize } from "./statistics.js";
 
 function specOf(contender: ContenderResult): ContenderSpec {
   return {
