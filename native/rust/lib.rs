@@ -1,13 +1,12 @@
 //! studykit's native addon.
 //!
-//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `crc32`, `fft`,
+//! The kernels live in plain Rust modules (`sha256`, `file_hash`, `mmap`, `decode`, `fft`,
 //! `ptycho_update`) with their own tests; this file is the thin N-API adapter: it converts arguments,
 //! calls one `*_impl` per operation, and converts results. Operations that touch files run on libuv
 //! worker threads and return promises; their `*Sync` counterparts run the same `*_impl` on the calling
 //! thread.
 
 pub mod conv2d;
-pub mod crc32;
 pub mod decode;
 pub mod file_buffer;
 pub mod file_error;
@@ -108,10 +107,6 @@ struct SendPointer<T>(*mut T);
 // SAFETY: only used for disjoint ranges, see `interleaved_to_planar_impl`.
 unsafe impl<T> Sync for SendPointer<T> {}
 unsafe impl<T> Send for SendPointer<T> {}
-
-fn crc32_impl(bytes: &[u8], initial: u32) -> u32 {
-    crc32::crc32(bytes, initial)
-}
 
 /// Complex values per thread below which another thread costs more than it saves (starting one takes
 /// tens of microseconds; a 32 × 32 complex64 image transforms in about two).
@@ -429,7 +424,7 @@ fn same_length(what: &str, actual: usize, expected: usize) -> NativeResult<()> {
 }
 
 /// A decode kernel with its arguments checked, ready to run on any thread: its result is a number
-/// (`crc32`) or nothing. Built once per call by a `prepare_*` function, then run inline by the sync
+/// (`pieSweep`) or nothing. Built once per call by a `prepare_*` function, then run inline by the sync
 /// export or on a libuv worker by the `*Async` one (STYLE §1: one implementation, two entry points).
 type KernelJob = Box<dyn FnOnce() -> Option<f64> + Send>;
 
@@ -683,20 +678,6 @@ unsafe fn prepare_fortran_to_c(env: napi_env, info: napi_callback_info) -> Nativ
 }
 kernel_exports!(js_fortran_to_c, js_fortran_to_c_async, prepare_fortran_to_c, "studykit:fortranToC");
 
-/// `crc32(bytes, initial?) -> number`.
-unsafe fn prepare_crc32(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
-    let [input, initial] = arguments::<2>(env, info)?;
-    let bytes = bytes_of(env, input, "data")?;
-    let initial = number_or(env, initial, "initial", 0.0)?;
-    if !(initial >= 0.0 && initial <= u32::MAX as f64 && initial.fract() == 0.0) {
-        return Err(NativeError::argument(format!("initial must be an unsigned 32-bit integer, got {initial}")));
-    }
-    let data = SendView { data: bytes.as_ptr() as *mut u8, byte_length: bytes.len() };
-    let job: KernelJob = Box::new(move || Some(crc32_impl(unsafe { data.slice::<u8>() }, initial as u32) as f64));
-    Ok(Prepared { job, arrays: vec![input] })
-}
-kernel_exports!(js_crc32, js_crc32_async, prepare_crc32, "studykit:crc32");
-
 /// `fft2InPlace(data: Float32Array | Float64Array, n, batch, inverse: boolean, threads)`: `threads` 0
 /// picks the count itself.
 unsafe fn prepare_fft2(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
@@ -821,8 +802,6 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         ("planarToInterleavedAsync", js_planar_to_interleaved_async),
         ("fortranToC", js_fortran_to_c),
         ("fortranToCAsync", js_fortran_to_c_async),
-        ("crc32", js_crc32),
-        ("crc32Async", js_crc32_async),
         ("fft2InPlace", js_fft2_in_place),
         ("fft2InPlaceAsync", js_fft2_in_place_async),
         ("pieSweep", js_pie_sweep),

@@ -48,7 +48,6 @@ export interface NativeBinding {
   interleavedToPlanar(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): void;
   planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
   fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
-  crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number;
   /** The same kernels on a libuv worker thread (arrays must stay attached until the promise settles). */
   byteSwapAsync(input: Uint8Array, output: Uint8Array, elementSize: number): Promise<void>;
   float16ToFloat32Async(input: Uint16Array | Uint8Array, output: Float32Array): Promise<void>;
@@ -56,7 +55,6 @@ export interface NativeBinding {
   interleavedToPlanarAsync(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): Promise<void>;
   planarToInterleavedAsync(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): Promise<void>;
   fortranToCAsync(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): Promise<void>;
-  crc32Async(data: ArrayBufferView | ArrayBuffer, initial: number): Promise<number>;
 
   /**
    * In-place batched 2-D DFT of `batch` interleaved complex `n × n` images; `threads` 0 lets the addon
@@ -108,14 +106,12 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "interleavedToPlanar",
   "planarToInterleaved",
   "fortranToC",
-  "crc32",
   "byteSwapAsync",
   "float16ToFloat32Async",
   "float64ToFloat32Async",
   "interleavedToPlanarAsync",
   "planarToInterleavedAsync",
   "fortranToCAsync",
-  "crc32Async",
   "conv2dForward",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
