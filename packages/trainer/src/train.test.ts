@@ -9,8 +9,8 @@ import { inMemoryTrainingData } from "./training-data.js";
 import { exportOnnxForBundle, train, type TrainOptions, type TrainWarning } from "./train.js";
 import { loadBundle } from "./bundle.js";
 import { loadBundleModel } from "./bundle-model.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
-import type { TrainingEngine } from "./training-engine.js";
+import { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
+import type { TrainingEngine } from "./engines/training-engine.js";
 
 const roots: string[] = [];
 const tempDir = () => {

@@ -20,7 +20,7 @@
  * `w ← w − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)`, `t` counting steps from 1.
  */
 import type { EngineName } from "./engine-name.js";
-import type { ModelDescription, NamedWeight } from "./model-description.js";
+import type { ModelDescription, NamedWeight } from "../model-description.js";
 
 /** Constants of the loss formulas above (one place, shared by every engine). */
 export const LOSS_CONSTANTS = { poissonEpsilon: 1e-6, amplitudeEpsilon: 1e-10 } as const;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { initialWeights, tinyPtychoModel } from "../model-description.js";
+import { initialWeights, tinyPtychoModel } from "../../model-description.js";
 import { createInferenceSession } from "./inference-session.js";
 import { exportOnnx } from "./onnx-export.js";
 

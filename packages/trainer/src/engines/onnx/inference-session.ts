@@ -3,12 +3,12 @@
  * provider is installed, with the provider actually used (and why each one before it failed) reported.
  * On the CPU a batch is shared by data-parallel replicas of the session, as in the training engine.
  */
-import { StudykitError } from "@studykit/native";
 import * as ort from "onnxruntime-node";
-import type { ModelDescription, NamedWeight } from "../model-description.js";
+import { OnnxInferenceError, TrainerErrorCode } from "../../errors.js";
+import type { ModelDescription, NamedWeight } from "../../model-description.js";
 import { providerUnavailableReason, spinningOption } from "./provider-check.js";
 import { exportOnnx, ONNX_INPUT_NAME, ONNX_OUTPUT_NAME, readOnnxModelDescription } from "./onnx-export.js";
-import { microBatches, ownBuffer, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
+import { microBatches, ownBuffer, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "./internal/replica-pool.js";
 
 /** Execution providers studykit knows how to ask onnxruntime-node for, in the default priority order. */
 export const ONNX_EXECUTION_PROVIDERS = ["cuda", "cpu"] as const;
@@ -71,14 +71,11 @@ export interface OnnxInferenceSession {
   release(): Promise<void>;
 }
 
-/** Bad inference input or no usable provider. */
-export class OnnxInferenceError extends StudykitError {}
-
 function modelOf(source: OnnxModelSource): { bytes: Uint8Array; description: ModelDescription } {
   if (source instanceof Uint8Array) return { bytes: source, description: readOnnxModelDescription(source) };
   if (source.modelOnnx instanceof Uint8Array) return { bytes: source.modelOnnx, description: source.description ?? readOnnxModelDescription(source.modelOnnx) };
   if (source.description !== undefined && source.weights !== undefined) return { bytes: exportOnnx(source.description, source.weights), description: source.description };
-  throw new OnnxInferenceError("E_ONNX_MODEL", "no model to run: pass model.onnx bytes, or a bundle with modelOnnx or with description and weights");
+  throw new OnnxInferenceError(TrainerErrorCode.OnnxModel, "no model to run: pass model.onnx bytes, or a bundle with modelOnnx or with description and weights");
 }
 
 /**
@@ -89,13 +86,13 @@ function modelOf(source: OnnxModelSource): { bytes: Uint8Array; description: Mod
 export async function createInferenceSession(source: OnnxModelSource, options: OnnxInferenceOptions = {}): Promise<OnnxInferenceSession> {
   const { bytes, description } = modelOf(source);
   const providers = options.executionProviders ?? ["cpu"];
-  const { replicas, threads } = replicaLayout(options, (message) => new OnnxInferenceError("E_ONNX_OPTIONS", message));
+  const { replicas, threads } = replicaLayout(options, (message) => new OnnxInferenceError(TrainerErrorCode.OnnxOptions, message));
   const batchSize = options.batchSize ?? 32;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new OnnxInferenceError("E_ONNX_OPTIONS", `batchSize must be a positive integer, got ${String(batchSize)}`);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new OnnxInferenceError(TrainerErrorCode.OnnxOptions, `batchSize must be a positive integer, got ${String(batchSize)}`);
   const failed: ProviderAttempt[] = [];
   for (const provider of providers) {
     if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-      throw new OnnxInferenceError("E_ONNX_OPTIONS", `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
+      throw new OnnxInferenceError(TrainerErrorCode.OnnxOptions, `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
     }
     const unavailable = providerUnavailableReason(provider);
     if (unavailable !== undefined) {
@@ -124,12 +121,12 @@ export async function createInferenceSession(source: OnnxModelSource, options: O
     } catch (cause) {
       await Promise.all(threadsOfReplicas.map((thread) => thread.close()));
       await session.release();
-      throw new OnnxInferenceError("E_ONNX_REPLICA", `a replica of the ${provider} session did not start: ${(cause as Error).message.split("\n")[0]} (pass replicas: 1 to run one session)`);
+      throw new OnnxInferenceError(TrainerErrorCode.OnnxReplica, `a replica of the ${provider} session did not start: ${(cause as Error).message.split("\n")[0]} (pass replicas: 1 to run one session)`);
     }
     return new Session(session, provider, failed, description, threads, batchSize, threadsOfReplicas);
   }
   throw new OnnxInferenceError(
-    "E_ONNX_NO_PROVIDER",
+    TrainerErrorCode.OnnxNoProvider,
     `no ONNX Runtime execution provider could start: ${failed.map((f) => `${f.provider}: ${f.error}`).join("; ")} (install onnxruntime-node's CUDA provider with \`cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install\`, or use "cpu")`,
   );
 }
@@ -161,7 +158,7 @@ class Session implements OnnxInferenceSession {
   async predict(input: Float32Array, count: number): Promise<Float32Array> {
     const { height, width, channels } = this.description.input;
     if (!Number.isSafeInteger(count) || count < 0 || input.length !== count * this.sampleSize) {
-      throw new OnnxInferenceError("E_ONNX_INPUT", `input has ${input.length} values, model ${JSON.stringify(this.description.name)} needs count × ${height}×${width}×${channels} = ${count} × ${this.sampleSize}`);
+      throw new OnnxInferenceError(TrainerErrorCode.OnnxInput, `input has ${input.length} values, model ${JSON.stringify(this.description.name)} needs count × ${height}×${width}×${channels} = ${count} × ${this.sampleSize}`);
     }
     const outSize = height * width * 2 * this.description.heads.channels;
     const output = new Float32Array(count * outSize);
@@ -206,7 +203,7 @@ class Session implements OnnxInferenceSession {
         await this.run(work.items[k]!.feeds[ONNX_INPUT_NAME]!.data, y.subarray(part.start * outSize, (part.start + part.count) * outSize), part.count);
         return {}; // already in place
       },
-      (message) => new OnnxInferenceError("E_ONNX_REPLICA", `inference ${message}`),
+      (message) => new OnnxInferenceError(TrainerErrorCode.OnnxReplica, `inference ${message}`),
     );
     for (const [k, result] of results) {
       const remote = result[ONNX_OUTPUT_NAME];

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../model-description.js";
+import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../../model-description.js";
 import { exportOnnx, readOnnxModelDescription } from "./onnx-export.js";
-import { decodeOnnxModel } from "../internal/onnx/onnx-proto.js";
-import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
+import { decodeOnnxModel } from "./internal/onnx-proto.js";
+import { findPython, pythonDependency, skipWithout } from "../../../../../tools/test-dependencies.js";
 
 /** NHWC forward pass with plain loops: conv (same/valid), ReLU, 2×2 max-pool, nearest upsample, heads. */
 function referenceForward(d: ModelDescription, weights: readonly NamedWeight[], x: Float32Array, n: number): Float64Array {

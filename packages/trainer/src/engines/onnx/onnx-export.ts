@@ -6,24 +6,17 @@
  * The description travels in the model's metadata (`studykit.model_description`), so a session built
  * from the bytes alone knows the model's shapes.
  */
-import { StudykitError } from "@studykit/native";
-import { type ModelDescription, type NamedWeight, weightSpecs } from "../model-description.js";
-import { GraphBuilder } from "../internal/onnx/graph-builder.js";
-import { checkWeights, compileForward, hwioToOihw, onnxWeightShape } from "../internal/onnx/model-compiler.js";
-import { decodeOnnxModel } from "../internal/onnx/onnx-proto.js";
+import { OnnxExportError, TrainerErrorCode } from "../../errors.js";
+import { type ModelDescription, type NamedWeight, weightSpecs } from "../../model-description.js";
+import { GraphBuilder } from "./internal/graph-builder.js";
+import { checkWeights, compileForward, hwioToOihw, onnxWeightShape } from "./internal/model-compiler.js";
+import { decodeOnnxModel } from "./internal/onnx-proto.js";
 
 /** Graph input and output names of exported models. */
 export const ONNX_INPUT_NAME = "input";
 export const ONNX_OUTPUT_NAME = "output";
 /** Metadata key holding the model description JSON. */
 export const ONNX_DESCRIPTION_METADATA_KEY = "studykit.model_description";
-
-/** Weights that do not fit the description (names, shapes, value counts; every problem listed). */
-export class OnnxExportError extends StudykitError {
-  constructor(message: string) {
-    super("E_ONNX_WEIGHTS", message);
-  }
-}
 
 /**
  * Compiles `description` with `weights` (HWIO kernels, as `initialWeights` and the TF.js engine give them)
@@ -60,9 +53,9 @@ export function readOnnxModelDescription(modelBytes: Uint8Array): ModelDescripti
   try {
     model = decodeOnnxModel(modelBytes);
   } catch (cause) {
-    throw new StudykitError("E_ONNX_MODEL", `not a readable ONNX model (${(cause as Error).message}): pass the bytes of a model.onnx written by exportOnnx`, { cause });
+    throw new OnnxExportError(`not a readable ONNX model (${(cause as Error).message}): pass the bytes of a model.onnx written by exportOnnx`, { code: TrainerErrorCode.OnnxModel, cause });
   }
   const entry = model.metadataProps?.find((p) => p.key === ONNX_DESCRIPTION_METADATA_KEY);
-  if (!entry) throw new StudykitError("E_ONNX_MODEL", `the ONNX model has no ${ONNX_DESCRIPTION_METADATA_KEY} metadata: it was not written by studykit's exportOnnx; re-export it`);
+  if (!entry) throw new OnnxExportError(`the ONNX model has no ${ONNX_DESCRIPTION_METADATA_KEY} metadata: it was not written by studykit's exportOnnx; re-export it`, { code: TrainerErrorCode.OnnxModel });
   return JSON.parse(entry.value) as ModelDescription;
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import FFT from "fft.js";
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../model-description.js";
+import { initialWeights, type ModelDescription, type NamedWeight, referencePtychoModel, tinyPtychoModel } from "../../model-description.js";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
 import { createOnnxTrainingEngine, onnxTrainingSetup, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
 import { nchwcBlockSize } from "./provider-check.js";

@@ -4,14 +4,14 @@
  * `session.run`. Weights and optimizer slots live in two sets of Float32Arrays that ORT writes into
  * directly (pre-allocated outputs) and that swap roles every step, so a step allocates no weight memory.
  */
-import { StudykitError } from "@studykit/native";
 import * as ort from "onnxruntime-node";
-import { type ModelDescription, type NamedWeight, weightSpecs } from "../model-description.js";
+import { OnnxEngineError, TrainerErrorCode } from "../../errors.js";
+import { type ModelDescription, type NamedWeight, weightSpecs } from "../../model-description.js";
 import type { EngineHyperparameters, EngineInfo, OptimizerState, TrainingBatch, TrainingEngine } from "../training-engine.js";
-import type { FilterGradientStrategy } from "../internal/onnx/autodiff.js";
-import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "../internal/onnx/model-compiler.js";
-import { microBatches, ownBuffer, type PlainTensor, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "../internal/onnx/replica-pool.js";
-import { compileTrainingGraph, compileUpdateGraph, FLAT, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "../internal/onnx/training-graph.js";
+import type { FilterGradientStrategy } from "./internal/autodiff.js";
+import { checkWeights, hwioToOihw, oihwToHwio, onnxWeightShape } from "./internal/model-compiler.js";
+import { microBatches, ownBuffer, type PlainTensor, replicaLayout, type ReplicaSessionOptions, ReplicaThread, shareWork } from "./internal/replica-pool.js";
+import { compileTrainingGraph, compileUpdateGraph, FLAT, GRAPH_NAMES, layerShapes, type GraphMode, type GraphOptimizer, optimizerSlots, type SgdMomentumOptimizer } from "./internal/training-graph.js";
 import { ONNX_EXECUTION_PROVIDERS, type OnnxExecutionProvider, type ProviderAttempt } from "./inference-session.js";
 import { nchwcBlockSize, providerUnavailableReason, spinningOption } from "./provider-check.js";
 
@@ -58,9 +58,6 @@ export interface OnnxTrainingEngineOptions {
    */
   readonly layout?: "nchwc" | "nchw";
 }
-
-/** Misuse of the engine (calls before `init`, batches that do not fit the model). */
-export class OnnxEngineError extends StudykitError {}
 
 /**
  * Weights and optimizer slots. Each set is one buffer (`flatWeights`, `flatSlots[k]`, weights in
@@ -117,7 +114,7 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
   const provider = providerThatRuns(providers);
   if (provider === undefined) {
     const reasons = providers.map((p) => `${p}: ${providerUnavailableReason(p) ?? "not installed"}`).join("; ");
-    throw new OnnxEngineError("E_ONNX_NO_PROVIDER", `no ONNX Runtime execution provider can start: ${reasons} (use "cpu", or install onnxruntime-node's CUDA provider)`, { userFacing: true });
+    throw new OnnxEngineError(TrainerErrorCode.OnnxNoProvider, `no ONNX Runtime execution provider can start: ${reasons} (use "cpu", or install onnxruntime-node's CUDA provider)`, { userFacing: true });
   }
   const block = await blockFor(provider, options.layout);
   const layout = block > 0 ? `nchwc(${block})` : "nchw";
@@ -126,8 +123,8 @@ export async function onnxTrainingSetup(options: OnnxTrainingEngineOptions = {})
 
 /** Checks the options both the engine and {@link onnxTrainingSetup} read; returns the thread and replica counts. */
 function checkedOptions(options: OnnxTrainingEngineOptions): { threads: number; replicas: number } {
-  const { replicas, threads } = replicaLayout(options, (message) => new OnnxEngineError("E_ONNX_OPTIONS", message));
-  if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError("E_ONNX_OPTIONS", `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
+  const { replicas, threads } = replicaLayout(options, (message) => new OnnxEngineError(TrainerErrorCode.OnnxOptions, message));
+  if (options.layout !== undefined && options.layout !== "nchwc" && options.layout !== "nchw") throw new OnnxEngineError(TrainerErrorCode.OnnxOptions, `layout must be "nchwc" or "nchw", got ${JSON.stringify(options.layout)}`);
   return { threads, replicas };
 }
 
@@ -185,10 +182,10 @@ export class OnnxTrainingEngine implements TrainingEngine {
   async init(description: ModelDescription, weights: readonly NamedWeight[], hyper: EngineHyperparameters): Promise<void> {
     const specs = weightSpecs(description);
     const problems = checkWeights(description, weights, specs);
-    if (problems.length > 0) throw new OnnxEngineError("E_ONNX_WEIGHTS", `cannot initialise the ONNX Runtime engine for ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
+    if (problems.length > 0) throw new OnnxEngineError(TrainerErrorCode.OnnxWeights, `cannot initialise the ONNX Runtime engine for ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
     if (hyper.loss.kind === "physics" && hyper.loss.overlap) {
       const padding = hyper.loss.overlap.canvasPadding;
-      if (!(Number.isSafeInteger(padding) && padding >= 0)) throw new OnnxEngineError("E_LOSS_CONFIG", `overlap.canvasPadding must be a whole number of pixels ≥ 0 (the canvas is N + 2·padding pixels wide), got ${padding}`);
+      if (!(Number.isSafeInteger(padding) && padding >= 0)) throw new OnnxEngineError(TrainerErrorCode.LossConfig, `overlap.canvasPadding must be a whole number of pixels ≥ 0 (the canvas is N + 2·padding pixels wide), got ${padding}`);
     }
     await this.releaseSessions();
     this.description = description;
@@ -215,7 +212,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   }
 
   private ready(): { description: ModelDescription; hyper: EngineHyperparameters; optimizer: GraphOptimizer; current: State; spare: State } {
-    if (!this.description || !this.hyper || !this.optimizer || !this.current || !this.spare) throw new OnnxEngineError("E_ENGINE_NOT_INITIALISED", "the ONNX Runtime engine was used before init(description, weights, hyper): call init first");
+    if (!this.description || !this.hyper || !this.optimizer || !this.current || !this.spare) throw new OnnxEngineError(TrainerErrorCode.EngineNotInitialised, "the ONNX Runtime engine was used before init(description, weights, hyper): call init first");
     return { description: this.description, hyper: this.hyper, optimizer: this.optimizer, current: this.current, spare: this.spare };
   }
 
@@ -276,7 +273,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
     const providers = this.provider ? [this.provider] : (this.options.executionProviders ?? ["cpu"]);
     const bytes = mode === "update" ? compileUpdateGraph(description, optimizer, batch) : await this.compile(mode, batch, dropout);
     for (const provider of providers) {
-      if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) throw new OnnxEngineError("E_ONNX_OPTIONS", `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
+      if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) throw new OnnxEngineError(TrainerErrorCode.OnnxOptions, `unknown execution provider ${JSON.stringify(provider)}: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")}`);
       const unavailable = providerUnavailableReason(provider);
       if (unavailable !== undefined) {
         this.failed.push({ provider, error: unavailable });
@@ -291,7 +288,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
         this.failed.push({ provider, error: (cause as Error).message.split("\n")[0] ?? String(cause) });
       }
     }
-    throw new OnnxEngineError("E_ONNX_NO_PROVIDER", `no ONNX Runtime execution provider could start: ${this.failed.map((f) => `${f.provider}: ${f.error}`).join("; ")} (use "cpu", or install onnxruntime-node's CUDA provider)`, { userFacing: true });
+    throw new OnnxEngineError(TrainerErrorCode.OnnxNoProvider, `no ONNX Runtime execution provider could start: ${this.failed.map((f) => `${f.provider}: ${f.error}`).join("; ")} (use "cpu", or install onnxruntime-node's CUDA provider)`, { userFacing: true });
   }
 
   private checkBatch(batch: TrainingBatch, needTargets: boolean): void {
@@ -312,7 +309,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       }
       if (needTargets && hyper.loss.kind === "physics" && hyper.loss.overlap) problems.push(...offsetProblems(batch, description.heads.channels, hyper.loss.overlap.canvasPadding));
     }
-    if (problems.length > 0) throw new OnnxEngineError("E_BATCH_SHAPE", `batch does not fit model ${JSON.stringify(description.name)}: ${problems.join("; ")}`);
+    if (problems.length > 0) throw new OnnxEngineError(TrainerErrorCode.BatchShape, `batch does not fit model ${JSON.stringify(description.name)}: ${problems.join("; ")}`);
   }
 
   /** The loss graphs' feeds: the batch's inputs and targets (no dropout masks) and `state`'s weights. */
@@ -343,7 +340,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   async trainStep(batch: TrainingBatch, learningRate: number): Promise<number> {
     const { description } = this.ready();
     this.checkBatch(batch, true);
-    if (!Number.isFinite(learningRate) || learningRate < 0) throw new OnnxEngineError("E_ONNX_OPTIONS", `learning rate must be a finite non-negative number, got ${String(learningRate)}`);
+    if (!Number.isFinite(learningRate) || learningRate < 0) throw new OnnxEngineError(TrainerErrorCode.OnnxOptions, `learning rate must be a finite non-negative number, got ${String(learningRate)}`);
     const dropoutLayers = description.layers.filter((l) => l.kind === "dropout");
     const dropout = batch.dropoutMasks !== undefined && dropoutLayers.length > 0;
     if (dropout) {
@@ -351,8 +348,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
       for (const layer of dropoutLayers) {
         const mask = batch.dropoutMasks![layer.name];
         const size = batch.count * shapes.get(layer.name)!.reduce((a, b) => a * b, 1);
-        if (!mask) throw new OnnxEngineError("E_BATCH_SHAPE", `batch has no dropout mask for layer ${layer.name}: pass a mask for every dropout layer, or none`);
-        if (mask.length !== size) throw new OnnxEngineError("E_BATCH_SHAPE", `dropout mask for layer ${layer.name} has ${mask.length} values, needs ${batch.count}×${shapes.get(layer.name)!.join("×")}`);
+        if (!mask) throw new OnnxEngineError(TrainerErrorCode.BatchShape, `batch has no dropout mask for layer ${layer.name}: pass a mask for every dropout layer, or none`);
+        if (mask.length !== size) throw new OnnxEngineError(TrainerErrorCode.BatchShape, `dropout mask for layer ${layer.name} has ${mask.length} values, needs ${batch.count}×${shapes.get(layer.name)!.join("×")}`);
       }
     }
     if (this.replicas > 1 && batch.count >= this.replicas) return this.replicatedStep(batch, learningRate, dropout);
@@ -459,7 +456,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
       work,
       this.replicaThreads,
       async (k) => plain(await (await this.session("gradients", counts[k]!, dropout)).run({ ...weightFeeds, ...itemFeeds[k]! }, outputs)),
-      (message) => new OnnxEngineError("E_ONNX_REPLICA", `training ${message}`),
+      (message) => new OnnxEngineError(TrainerErrorCode.OnnxReplica, `training ${message}`),
     );
     const update = await this.session("update", parts.length, false);
     const feeds: Record<string, ort.Tensor> = {};
@@ -544,7 +541,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
   async setWeights(weights: readonly NamedWeight[]): Promise<void> {
     const { description, current } = this.ready();
     const problems = checkWeights(description, weights, this.specs);
-    if (problems.length > 0) throw new OnnxEngineError("E_ONNX_WEIGHTS", `weights do not fit model ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
+    if (problems.length > 0) throw new OnnxEngineError(TrainerErrorCode.OnnxWeights, `weights do not fit model ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
     const byName = new Map(weights.map((w) => [w.name, w]));
     this.specs.forEach((s, i) => this.fromDescriptionLayout(i, byName.get(s.name)!.values, current.weights[i]!));
   }
@@ -568,7 +565,7 @@ export class OnnxTrainingEngine implements TrainingEngine {
         else if (v.values.length !== s.shape.reduce((a, b) => a * b, 1)) problems.push(`slot ${s.name}/${slot} has ${v.values.length} values for shape [${s.shape.join(",")}]`);
       }),
     );
-    if (problems.length > 0) throw new OnnxEngineError("E_OPTIMIZER_STATE", `optimizer state does not fit model ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
+    if (problems.length > 0) throw new OnnxEngineError(TrainerErrorCode.OptimizerState, `optimizer state does not fit model ${JSON.stringify(description.name)}: ${problems.slice(0, 20).join("; ")}`);
     names.forEach((slot, k) => this.specs.forEach((s, i) => this.fromDescriptionLayout(i, byName.get(`${s.name}/${slot}`)!.values, current.slots[k]![i]!)));
     this.step = state.step;
   }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { GraphBuilder, NCHWC_DOMAIN } from "../internal/onnx/graph-builder.js";
+import { GraphBuilder, NCHWC_DOMAIN } from "./internal/graph-builder.js";
 
 const PROVIDER_LIBRARIES: Record<string, string | undefined> = {
   cuda: "libonnxruntime_providers_cuda.so",

@@ -7,7 +7,7 @@
  * run identity's runtime fields and in the bundle.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { StudykitError } from "@studykit/native";
+import { EngineError, TrainerErrorCode } from "../../errors.js";
 import { availableParallelism } from "node:os";
 import { registerConvGradientKernels } from "./internal/conv-gradients.js";
 import { nativeConvKernelsRegistered } from "./internal/native-conv-kernels.js";
@@ -45,7 +45,7 @@ export interface BackendSelection {
 /** Parses a back-end choice; `E_BACKEND_UNKNOWN` lists the valid names otherwise. */
 export function parseBackendChoice(value: string): BackendChoice {
   if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as BackendChoice;
-  throw new StudykitError("E_BACKEND_UNKNOWN", `unknown back end ${JSON.stringify(value)}: use one of ${BACKEND_CHOICES.join(", ")}`);
+  throw new EngineError(TrainerErrorCode.BackendUnknown, `unknown back end ${JSON.stringify(value)}: use one of ${BACKEND_CHOICES.join(", ")}`);
 }
 
 /** Optional packages, by back end; imported by name at run time so that their absence is a normal outcome. */
@@ -129,8 +129,8 @@ export async function selectBackend(choice?: BackendChoice | string): Promise<Ba
   }
   const optional = OPTIONAL_PACKAGES[requested as BackendName];
   const fix = optional ? `install it with \`npm install ${optional}\` (needs internet for libtensorflow), or use --backend auto` : "use --backend auto";
-  throw new StudykitError(
-    "E_BACKEND_UNAVAILABLE",
+  throw new EngineError(
+    TrainerErrorCode.BackendUnavailable,
     `back end ${JSON.stringify(requested)} (from ${source}) is unavailable: ${fallbacks.map((f) => `${f.backend}: ${f.reason}`).join("; ")}; ${fix}`,
   );
 }

@@ -5,12 +5,12 @@
  * slot is ours to read and restore bitwise (checkpoints, resume, bundles).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { StudykitError } from "@studykit/native";
+import { EngineError, TrainerErrorCode } from "../../errors.js";
 import { selectBackend, type BackendChoice, type BackendSelection } from "./backend-selection.js";
 import { conv2dWithGradients } from "./internal/conv-gradients.js";
 import { createDftPlan, diffractionIntensity, disposeDft, type DftPlan } from "./internal/real-dft.js";
-import { validateModelDescription, weightSpecs, type ActivationName, type ModelDescription, type NamedWeight } from "./model-description.js";
-import { LOSS_CONSTANTS, type EngineHyperparameters, type EngineInfo, type OptimizerState, type TrainingBatch, type TrainingEngine } from "./training-engine.js";
+import { validateModelDescription, weightSpecs, type ActivationName, type ModelDescription, type NamedWeight } from "../../model-description.js";
+import { LOSS_CONSTANTS, type EngineHyperparameters, type EngineInfo, type OptimizerState, type TrainingBatch, type TrainingEngine } from "../training-engine.js";
 
 /** Samples per forward call in `predict` (bounds memory on large inputs). */
 const PREDICT_CHUNK = 32;
@@ -95,9 +95,9 @@ class TfjsEngine implements TrainingEngine {
   }
 
   private ready(): { description: ModelDescription; hyper: EngineHyperparameters } {
-    if (!this.description || !this.hyper) throw new StudykitError("E_ENGINE_STATE", "the TF.js engine is not initialised: call init(description, weights, hyper) first");
+    if (!this.description || !this.hyper) throw new EngineError(TrainerErrorCode.EngineState, "the TF.js engine is not initialised: call init(description, weights, hyper) first");
     if (tf.getBackend() !== this.selection.tfjsBackend) {
-      throw new StudykitError("E_ENGINE_STATE", `the active TF.js back end changed from ${this.selection.tfjsBackend} to ${tf.getBackend()} after this engine was created; one engine per back end per process`);
+      throw new EngineError(TrainerErrorCode.EngineState, `the active TF.js back end changed from ${this.selection.tfjsBackend} to ${tf.getBackend()} after this engine was created; one engine per back end per process`);
     }
     return { description: this.description, hyper: this.hyper };
   }
@@ -105,8 +105,8 @@ class TfjsEngine implements TrainingEngine {
   async init(description: ModelDescription, weights: readonly NamedWeight[], hyper: EngineHyperparameters): Promise<void> {
     validateModelDescription(description);
     if (hyper.loss.kind === "physics" && hyper.loss.overlap) {
-      throw new StudykitError(
-        "E_ENGINE_UNSUPPORTED",
+      throw new EngineError(
+        TrainerErrorCode.EngineUnsupported,
         `the physics loss with the overlap constraint (canvasPadding ${hyper.loss.overlap.canvasPadding}) runs on the ONNX Runtime engine only: train with engine "onnxruntime", or drop overlap from the loss`,
       );
     }
@@ -131,7 +131,7 @@ class TfjsEngine implements TrainingEngine {
       const { probe } = hyper.loss;
       const { height, width } = description.input;
       if (probe.height !== height || probe.width !== width || probe.real.length !== height * width || probe.imag.length !== height * width) {
-        throw new StudykitError("E_LOSS_CONFIG", `the probe is ${probe.height}×${probe.width} (${probe.real.length} values) but the model input is ${height}×${width}; pass a probe of the patch size`);
+        throw new EngineError(TrainerErrorCode.LossConfig, `the probe is ${probe.height}×${probe.width} (${probe.real.length} values) but the model input is ${height}×${width}; pass a probe of the patch size`);
       }
       this.dft = createDftPlan(height, width, hyper.loss.fftshift);
       this.probe = { real: tf.keep(tf.tensor2d(probe.real, [height, width])), imag: tf.keep(tf.tensor2d(probe.imag, [height, width])) };
@@ -142,7 +142,7 @@ class TfjsEngine implements TrainingEngine {
     const { height, width, channels } = this.ready().description.input;
     const expected = count * height * width * channels;
     if (values.length !== expected) {
-      throw new StudykitError("E_BATCH_SHAPE", `${what} holds ${values.length} values but ${count} samples of ${height}×${width}×${channels} need ${expected}`);
+      throw new EngineError(TrainerErrorCode.BatchShape, `${what} holds ${values.length} values but ${count} samples of ${height}×${width}×${channels} need ${expected}`);
     }
     return tf.tensor4d(values, [count, height, width, channels]);
   }
@@ -165,7 +165,7 @@ class TfjsEngine implements TrainingEngine {
     const [amplitude, phase] = tf.split(out, [c, c], 3) as [tf.Tensor4D, tf.Tensor4D];
     const loss = hyper.loss;
     if (loss.kind === "supervised") {
-      if (!batch.amplitude || !batch.phase) throw new StudykitError("E_LOSS_CONFIG", "the supervised loss needs amplitude and phase targets in every batch (the dataset's Y patches)");
+      if (!batch.amplitude || !batch.phase) throw new EngineError(TrainerErrorCode.LossConfig, "the supervised loss needs amplitude and phase targets in every batch (the dataset's Y patches)");
       const distance = loss.metric === "mae" ? (a: tf.Tensor, b: tf.Tensor) => tf.abs(tf.sub(a, b)) : (a: tf.Tensor, b: tf.Tensor) => tf.squaredDifference(a, b);
       const ta = this.inputTensor(batch.amplitude, batch.count, "batch.amplitude");
       const tp = this.inputTensor(batch.phase, batch.count, "batch.phase");
@@ -246,7 +246,7 @@ class TfjsEngine implements TrainingEngine {
       else if (w.shape.join() !== variable.shape.join() || w.values.length !== variable.size) problems.push(`${what} ${name} has shape [${w.shape.join(", ")}], the model needs [${variable.shape.join(", ")}]`);
     }
     for (const name of byName.keys()) if (!target.has(name)) problems.push(`unexpected ${what} ${name}`);
-    if (problems.length > 0) throw new StudykitError("E_WEIGHTS_MISMATCH", `weights do not fit model ${JSON.stringify(this.description?.name)}: ${problems.slice(0, 10).join("; ")}`);
+    if (problems.length > 0) throw new EngineError(TrainerErrorCode.WeightsMismatch, `weights do not fit model ${JSON.stringify(this.description?.name)}: ${problems.slice(0, 10).join("; ")}`);
     for (const name of this.order) {
       const w = byName.get(name)!;
       tf.tidy(() => target.get(name)!.assign(tf.tensor(w.values, [...w.shape])));
@@ -254,7 +254,7 @@ class TfjsEngine implements TrainingEngine {
   }
 
   async setWeights(weights: readonly NamedWeight[]): Promise<void> {
-    if (!this.description) throw new StudykitError("E_ENGINE_STATE", "call init before setWeights");
+    if (!this.description) throw new EngineError(TrainerErrorCode.EngineState, "call init before setWeights");
     this.assignAll(this.params, weights, "weight");
   }
 

@@ -17,7 +17,7 @@ import * as ort from "onnxruntime-node";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { nchwcBlockSize } from "../../onnx/provider-check.js";
+import { nchwcBlockSize } from "../provider-check.js";
 import { appendGradients, type FilterGradientStrategy, GRADIENT_RULES } from "./autodiff.js";
 import { type FloatDType, GraphBuilder, NCHWC_DOMAIN, product } from "./graph-builder.js";
 import { applyOverlapConstraint } from "./overlap-constraint.js";

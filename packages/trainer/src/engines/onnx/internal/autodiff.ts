@@ -6,7 +6,8 @@
  * Shapes are static (the training graph is compiled per batch size), so broadcasting gradients reduce
  * over axes fixed at build time.
  */
-import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, OnnxGraphError, type Shape } from "./graph-builder.js";
+import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, type Shape } from "./graph-builder.js";
+import { OnnxGraphError } from "../../../errors.js";
 import { NCHWC_RULES } from "./nchwc.js";
 
 /** How a Conv's filter gradient is formed (measured choices; see the bench suites). */

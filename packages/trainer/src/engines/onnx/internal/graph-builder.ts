@@ -7,7 +7,7 @@
  * when the graph is written rather than discovered with `Shape` ops at run time (fewer nodes, and ORT can
  * constant-fold what remains).
  */
-import { StudykitError } from "@studykit/native";
+import { OnnxGraphError } from "../../../errors.js";
 import {
   encodeOnnxModel,
   ONNX_ATTRIBUTE_TYPE,
@@ -42,13 +42,6 @@ interface Initializer {
   readonly dtype: GraphDType;
   readonly dims: Shape;
   readonly data: Float32Array | Float64Array | BigInt64Array | Uint8Array;
-}
-
-/** Raised when the compiler builds an inconsistent graph: an internal bug, not a user error. */
-export class OnnxGraphError extends StudykitError {
-  constructor(message: string) {
-    super("E_ONNX_GRAPH", message, { userFacing: false });
-  }
 }
 
 const DTYPE_CODE: Record<GraphDType, number> = {

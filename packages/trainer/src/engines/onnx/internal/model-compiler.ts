@@ -6,9 +6,10 @@
  * boundary and the output back to NHWC, and stores kernels as OIHW, so every layer inside runs in ORT's
  * native layout (where its NCHWc graph transformer can fuse Conv+activation and pooling).
  */
-import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../model-description.js";
-import { fusesAsSubpixel, validateModelDescription } from "../../model-description.js";
-import { OnnxGraphError, type GraphBuilder } from "./graph-builder.js";
+import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../../model-description.js";
+import { fusesAsSubpixel, validateModelDescription } from "../../../model-description.js";
+import { type GraphBuilder } from "./graph-builder.js";
+import { OnnxGraphError } from "../../../errors.js";
 import { blockedConv, blockedMaxPool, blockedUpsample, narrowConv, reorderInput, reorderOutput } from "./nchwc.js";
 
 /** Explicit [begin, end] padding for one spatial axis, TensorFlow's `same` rule (extra pixel at the end). */

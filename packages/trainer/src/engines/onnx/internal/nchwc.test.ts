@@ -4,8 +4,8 @@
  * onnx-training-engine.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { referencePtychoModel, tinyPtychoModel, type ModelDescription } from "../../model-description.js";
-import { nchwcBlockSize } from "../../onnx/provider-check.js";
+import { referencePtychoModel, tinyPtychoModel, type ModelDescription } from "../../../model-description.js";
+import { nchwcBlockSize } from "../provider-check.js";
 import { nchwcUnsupportedReason } from "./nchwc.js";
 
 describe("nchwcUnsupportedReason", () => {

@@ -19,11 +19,12 @@
  * asks ORT for B at run time and uses this layout only there, and only for models it supports
  * ({@link nchwcUnsupportedReason}); everything else uses the portable NCHW graph.
  */
-import type { ActivationName, ModelDescription } from "../../model-description.js";
-import { validateModelDescription } from "../../model-description.js";
+import type { ActivationName, ModelDescription } from "../../../model-description.js";
+import { validateModelDescription } from "../../../model-description.js";
 // A type-only import: autodiff imports these rules at run time, this module nothing from autodiff.
 import type { GradientRule } from "./autodiff.js";
-import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, OnnxGraphError } from "./graph-builder.js";
+import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN } from "./graph-builder.js";
+import { OnnxGraphError } from "../../../errors.js";
 
 /** Why `description` cannot use the blocked layout with block size `block`, or undefined when it can. */
 export function nchwcUnsupportedReason(description: ModelDescription, block: number): string | undefined {

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { findPython, pythonDependency, skipWithout } from "../../../../../tools/test-dependencies.js";
+import { findPython, pythonDependency, skipWithout } from "../../../../../../tools/test-dependencies.js";
 import type { PhysicsLoss } from "../../training-engine.js";
 import { appendGradients } from "./autodiff.js";
 import { GraphBuilder } from "./graph-builder.js";

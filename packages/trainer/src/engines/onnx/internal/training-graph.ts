@@ -7,10 +7,11 @@
  * kernels), so the engine keeps them in its own buffers between steps and nothing is re-serialised.
  * The learning rate and Adam's bias corrections are scalar inputs: the loop's schedule needs no recompile.
  */
-import type { ModelDescription } from "../../model-description.js";
-import { weightSpecs } from "../../model-description.js";
+import type { ModelDescription } from "../../../model-description.js";
+import { weightSpecs } from "../../../model-description.js";
 import type { AdamOptimizer, LossDescription, PhysicsLoss } from "../../training-engine.js";
 import { LOSS_CONSTANTS } from "../../training-engine.js";
+import { dftMatrix } from "../../../internal/dft-matrix.js";
 import { appendGradients, type FilterGradientStrategy } from "./autodiff.js";
 import { GraphBuilder } from "./graph-builder.js";
 import { compileForward, onnxWeightShape } from "./model-compiler.js";
@@ -261,23 +262,6 @@ export function physicsObjective(b: GraphBuilder, loss: PhysicsLoss, intensity: 
   return mean(b.op("Abs", [b.op("Sub", [predictedAmplitude, x])]));
 }
 
-/** Orthonormal DFT matrix of size n (real and imaginary parts), rows rolled by ⌊n/2⌋ when shifted. */
-export function dftMatrix(n: number, shifted: boolean): { real: number[]; imag: number[] } {
-  const real: number[] = [];
-  const imag: number[] = [];
-  const scale = 1 / Math.sqrt(n);
-  for (let row = 0; row < n; row++) {
-    // numpy's fftshift puts frequency k at row (k + ⌊n/2⌋) mod n.
-    const k = shifted ? (row - Math.floor(n / 2) + n) % n : row;
-    for (let j = 0; j < n; j++) {
-      const angle = (-2 * Math.PI * ((k * j) % n)) / n;
-      real.push(Math.cos(angle) * scale);
-      imag.push(Math.sin(angle) * scale);
-    }
-  }
-  return { real, imag };
-}
-
 /** `intensityScale·|D_H (O·P) D_Wᵀ|²` for the object `O` (real and imaginary parts), all NCHW; real arithmetic only. */
 export function physicsIntensity(b: GraphBuilder, loss: PhysicsLoss, objectReal: string, objectImag: string, height: number, width: number): string {
   const { probe } = loss;
@@ -286,12 +270,11 @@ export function physicsIntensity(b: GraphBuilder, loss: PhysicsLoss, objectReal:
   const psiReal = b.op("Sub", [b.op("Mul", [objectReal, probeReal]), b.op("Mul", [objectImag, probeImag])]);
   const psiImag = b.op("Add", [b.op("Mul", [objectReal, probeImag]), b.op("Mul", [objectImag, probeReal])]);
   const dh = dftMatrix(height, loss.fftshift);
-  const dw = dftMatrix(width, loss.fftshift);
-  const transpose = (m: number[], n: number): number[] => m.map((_, k) => m[(k % n) * n + Math.floor(k / n)]!);
+  const dwT = dftMatrix(width, loss.fftshift, true);
   const hr = b.constFloat(dh.real, [height, height]);
   const hi = b.constFloat(dh.imag, [height, height]);
-  const wr = b.constFloat(transpose(dw.real, width), [width, width]);
-  const wi = b.constFloat(transpose(dw.imag, width), [width, width]);
+  const wr = b.constFloat(dwT.real, [width, width]);
+  const wi = b.constFloat(dwT.imag, [width, width]);
   const mm = (p: string, q: string): string => b.op("MatMul", [p, q]);
   // A = D_H ψ, then F = A D_Wᵀ, each a complex product written as four real ones.
   const aReal = b.op("Sub", [mm(hr, psiReal), mm(hi, psiImag)]);

@@ -3,30 +3,11 @@
  * differentiate on every TF.js back end (TF.js has no gradients for FFT/Real/Imag, and `wasm` has no
  * complex kernels at all).
  *
- * `D_n[k, j] = exp(−2πi·kj/n) / √n` (orthonormal, numpy's `norm="ortho"`), split into `cos` and `−sin`
- * matrices. With `fftshift` the rows are rolled by `⌊n/2⌋` (row k holds frequency `(k − ⌊n/2⌋) mod n`),
- * which equals numpy's `fftshift` of the output. `F = D_H · ψ · D_Wᵀ` per image.
+ * The matrices are the trainer's one `dftMatrix` (orthonormal, optionally fftshifted; the ONNX compiler
+ * uses the same one), held here as float32 tensors. `F = D_H · ψ · D_Wᵀ` per image.
  */
 import * as tf from "@tensorflow/tfjs-core";
-
-/** `D_n` as real and imaginary parts, row-major `[n, n]`, already transposed when `transposed`. */
-export function dftMatrix(n: number, fftshift: boolean, transposed = false): { real: Float32Array; imag: Float32Array } {
-  const real = new Float32Array(n * n);
-  const imag = new Float32Array(n * n);
-  const scale = 1 / Math.sqrt(n);
-  const shift = fftshift ? Math.floor(n / 2) : 0;
-  for (let row = 0; row < n; row++) {
-    const k = (((row - shift) % n) + n) % n;
-    for (let j = 0; j < n; j++) {
-      // Reduce k·j mod n in integers first so the angle stays accurate for large n.
-      const angle = (-2 * Math.PI * ((k * j) % n)) / n;
-      const at = transposed ? j * n + row : row * n + j;
-      real[at] = Math.cos(angle) * scale;
-      imag[at] = Math.sin(angle) * scale;
-    }
-  }
-  return { real, imag };
-}
+import { dftMatrix } from "../../../internal/dft-matrix.js";
 
 /** Transposed DFT matrices for one image size, as kept tensors (dispose with `disposeDft`). */
 export interface DftPlan {
@@ -45,10 +26,10 @@ export function createDftPlan(height: number, width: number, fftshift: boolean):
   return {
     height,
     width,
-    hReal: tf.keep(tf.tensor2d(h.real, [height, height])),
-    hImag: tf.keep(tf.tensor2d(h.imag, [height, height])),
-    wReal: tf.keep(tf.tensor2d(w.real, [width, width])),
-    wImag: tf.keep(tf.tensor2d(w.imag, [width, width])),
+    hReal: tf.keep(tf.tensor2d(Float32Array.from(h.real), [height, height])),
+    hImag: tf.keep(tf.tensor2d(Float32Array.from(h.imag), [height, height])),
+    wReal: tf.keep(tf.tensor2d(Float32Array.from(w.real), [width, width])),
+    wImag: tf.keep(tf.tensor2d(Float32Array.from(w.imag), [width, width])),
   };
 }
 
