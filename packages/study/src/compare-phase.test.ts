@@ -4,7 +4,7 @@ import path from "node:path";
 import { writeJsonAtomicSync } from "@studykit/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { meanPredictorImage, scoreForComparison } from "./compare-phase.js";
-import type { ComplexImage } from "./internal/complex-image.js";
+import type { ComplexImage } from "@studykit/ptycho";
 import { generateObject } from "./procedural-sample.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "studykit-compare-"));

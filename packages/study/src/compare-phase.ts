@@ -16,7 +16,7 @@ import { writeJsonAtomicSync, type TrainingManifest } from "@studykit/core";
 import { loadDataset, loadNpz } from "@studykit/data";
 import { createInferenceSession, loadBundle, loadBundleModel } from "@studykit/trainer";
 import type { StudyConfig } from "./study-config.js";
-import type { ComplexImage } from "./internal/complex-image.js";
+import type { ComplexImage } from "@studykit/ptycho";
 import type { ScanPosition } from "@studykit/ptycho";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import type { PhaseDManifest } from "./overlap-phase.js";

@@ -12,7 +12,7 @@
  */
 import { SeededRandom } from "@studykit/core";
 import { Fourier2D } from "./internal/fourier.js";
-import { createComplexImage, type ComplexImage, type RealImage } from "./internal/complex-image.js";
+import { createComplexImage, type ComplexImage } from "@studykit/ptycho";
 
 function nextPowerOfTwo(n: number): number {
   let size = 2;
@@ -21,6 +21,13 @@ function nextPowerOfTwo(n: number): number {
 }
 
 /** Multi-octave band-pass noise, normalised to [0, 1] by its 1st/99th percentiles (clamped). */
+/** A real image, row-major (`data[y * width + x]`). */
+export interface RealImage {
+  readonly height: number;
+  readonly width: number;
+  readonly data: Float64Array;
+}
+
 function multiScaleField(height: number, width: number, featureSize: number, random: SeededRandom): RealImage {
   const fieldHeight = nextPowerOfTwo(height);
   const fieldWidth = nextPowerOfTwo(width);

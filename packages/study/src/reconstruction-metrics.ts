@@ -19,7 +19,8 @@
  *   report are in metric-definitions.ts.
  */
 import { hasErrorCode } from "@studykit/native";
-import type { ComplexImage } from "./internal/complex-image.js";
+import type { ComplexImage } from "@studykit/ptycho";
+import { MetricErrorCode } from "./errors.js";
 import { Fourier2D } from "./internal/fourier.js";
 import { filterSeparable, gaussianTaps } from "./internal/gaussian-filter.js";
 import { analyseFourierRingCorrelation, ringSums, type FrcAnalysis, type FrcOptions } from "./internal/fourier-ring-correlation.js";
@@ -335,7 +336,7 @@ export function scoreResolution(
     const phaseMsSsim = multiScaleStructuralSimilarity(reconPhase, truthPhase, height, cropWidth, PHASE_DATA_RANGE, mask, options.phaseMsSsim);
     return { frc, amplitudeMsSsim, phaseMsSsim };
   } catch (error) {
-    if (!hasErrorCode(error, "E_METRIC_REGION_TOO_SMALL")) throw error;
+    if (!hasErrorCode(error, MetricErrorCode.RegionTooSmall)) throw error;
     return { frc, amplitudeMsSsim: null, phaseMsSsim: null, msSsimSkipped: error.message };
   }
 }

@@ -21,21 +21,13 @@ import {
   type ComparabilityReason,
   type IdentityRecord,
 } from "@studykit/core";
-import { StudykitError } from "@studykit/native";
+import { RunComparisonError, RunComparisonErrorCode } from "./errors.js";
 import type { ComparisonResult } from "./compare-phase.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 import type { StudyManifest } from "./study-pipeline.js";
 
 /** `strict`, `warn` or `off` (see the module doc). */
 export type RunComparisonMode = "strict" | "warn" | "off";
-
-/** Error codes of {@link compareRuns}. */
-export const RunComparisonErrorCode = {
-  /** Strict mode: the runs differ in something that makes their results incomparable. */
-  Incomparable: "E_RUNS_INCOMPARABLE",
-  /** The path holds neither a study manifest nor a run manifest. */
-  NotARun: "E_RUN_NOT_FOUND",
-} as const;
 
 /** A run as {@link compareRuns} loaded it. */
 export interface LoadedRun {
@@ -111,9 +103,9 @@ function manifestFileOf(target: string): string {
       const file = path.join(target, name);
       if (existsSync(file)) return file;
     }
-    throw new StudykitError(RunComparisonErrorCode.NotARun, `${target} holds neither ${STUDY_LAYOUT.studyManifest} nor ${RUN_MANIFEST_FILE}: pass a study's output root, a run root, or one of those manifest files`);
+    throw new RunComparisonError(RunComparisonErrorCode.NotARun, `${target} holds neither ${STUDY_LAYOUT.studyManifest} nor ${RUN_MANIFEST_FILE}: pass a study's output root, a run root, or one of those manifest files`);
   }
-  if (!existsSync(target)) throw new StudykitError(RunComparisonErrorCode.NotARun, `${target} does not exist: pass a study's output root, a run root, or its manifest file`);
+  if (!existsSync(target)) throw new RunComparisonError(RunComparisonErrorCode.NotARun, `${target} does not exist: pass a study's output root, a run root, or its manifest file`);
   return target;
 }
 
@@ -134,7 +126,7 @@ export async function loadRunForComparison(target: string): Promise<LoadedRun> {
   }
   const manifest = readJson(file) as Partial<StudyManifest> | null;
   if (manifest === null || typeof manifest !== "object" || manifest.kind !== "studykit-study" || typeof manifest.identity?.fields !== "object" || manifest.identity.fields === null) {
-    throw new StudykitError(RunComparisonErrorCode.NotARun, `${file} is not a study manifest (kind "studykit-study" with identity.fields) nor a ${RUN_MANIFEST_FILE}: pass a study's output root or a run root`);
+    throw new RunComparisonError(RunComparisonErrorCode.NotARun, `${file} is not a study manifest (kind "studykit-study" with identity.fields) nor a ${RUN_MANIFEST_FILE}: pass a study's output root or a run root`);
   }
   const root = path.dirname(file);
   const comparisonPath = manifest.phases?.G?.comparison ?? null;
@@ -189,7 +181,7 @@ function metricDeltas(a: ComparisonResult, b: ComparisonResult): NonNullable<Run
 export async function compareRuns(a: string, b: string, options: { mode?: RunComparisonMode } = {}): Promise<RunComparison> {
   const mode = options.mode ?? "strict";
   if (mode !== "strict" && mode !== "warn" && mode !== "off") {
-    throw new StudykitError("E_USAGE", `comparison mode must be strict, warn or off, got ${JSON.stringify(mode)}`);
+    throw new RunComparisonError(RunComparisonErrorCode.Mode, `comparison mode must be strict, warn or off, got ${JSON.stringify(mode)}`);
   }
   const runA = await loadRunForComparison(a);
   const runB = await loadRunForComparison(b);
@@ -197,7 +189,7 @@ export async function compareRuns(a: string, b: string, options: { mode?: RunCom
   const comparability = assessComparability(runA.identity, runB.identity, { mode, onWarning: () => {} });
   if (mode === "strict" && !comparability.comparable) {
     const reasons = comparability.details.filter((detail) => detail.effect === "incomparable").map((detail) => `\n  - ${detail.message}`).join("");
-    throw new StudykitError(RunComparisonErrorCode.Incomparable, `runs ${runA.runId ?? runA.manifest} and ${runB.runId ?? runB.manifest} are not comparable in strict mode:${reasons}\n(use --mode warn to see the differences and deltas anyway)`);
+    throw new RunComparisonError(RunComparisonErrorCode.Incomparable, `runs ${runA.runId ?? runA.manifest} and ${runB.runId ?? runB.manifest} are not comparable in strict mode:${reasons}\n(use --mode warn to see the differences and deltas anyway)`);
   }
   if (mode === "warn") for (const detail of comparability.details) if (detail.effect !== "stable") warnings.push(detail.message);
   const summary = (run: LoadedRun) => ({ manifest: run.manifest, kind: run.kind, runId: run.runId });

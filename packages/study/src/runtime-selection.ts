@@ -8,8 +8,8 @@
  * falls back to TF.js, whose own `auto` picks tfjs-node-gpu → tfjs-node → wasm → cpu.
  */
 import type { JsonObject } from "@studykit/core";
-import { StudykitError } from "@studykit/native";
 import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, probeExecutionProvider, selectBackend } from "@studykit/trainer";
+import { RuntimeSelectionError, RuntimeSelectionErrorCode } from "./errors.js";
 
 /** The resolved runtime. */
 export interface ResolvedRuntime {
@@ -47,7 +47,7 @@ async function onnxProvider(backend: "auto" | "cpu" | "cuda", fallbacks: { name:
   if (backend === "cpu") return "cpu";
   const problem = await probeExecutionProvider("cuda");
   if (problem === undefined) return "cuda";
-  if (backend === "cuda") throw new StudykitError("E_ONNX_NO_PROVIDER", `--backend cuda: ONNX Runtime's CUDA provider cannot run here (${problem}); use --backend cpu, or auto to fall back to the CPU`);
+  if (backend === "cuda") throw new RuntimeSelectionError(RuntimeSelectionErrorCode.OnnxNoProvider, `--backend cuda: ONNX Runtime's CUDA provider cannot run here (${problem}); use --backend cpu, or auto to fall back to the CPU`);
   fallbacks.push({ name: "onnxruntime/cuda", reason: problem });
   return "cpu";
 }
@@ -59,14 +59,14 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
   if (wanted === "auto" && !ORT_PROVIDERS.includes(backend) && !(BACKEND_CHOICES as readonly string[]).includes(backend)) {
     // Checked before loading either engine, and named against both of them.
     const tfjs = BACKEND_CHOICES.filter((choice) => choice !== "auto");
-    throw new StudykitError("E_BACKEND_UNKNOWN", `unknown back end ${JSON.stringify(backend)}: use auto, an ONNX Runtime execution provider (${ORT_PROVIDERS.filter((name) => name !== "auto").join(", ")}) or a TF.js back end (${tfjs.join(", ")})`);
+    throw new RuntimeSelectionError(RuntimeSelectionErrorCode.BackendUnknown, `unknown back end ${JSON.stringify(backend)}: use auto, an ONNX Runtime execution provider (${ORT_PROVIDERS.filter((name) => name !== "auto").join(", ")}) or a TF.js back end (${tfjs.join(", ")})`);
   }
   if (wanted === "auto" || wanted === "onnxruntime") {
     const failure = await onnxRuntimeLoads();
     if (failure === null) {
       if (!ORT_PROVIDERS.includes(backend)) {
         if (wanted === "onnxruntime") {
-          throw new StudykitError("E_BACKEND_UNKNOWN", `back end ${JSON.stringify(backend)} is not an ONNX Runtime execution provider: use one of ${ORT_PROVIDERS.join(", ")}`);
+          throw new RuntimeSelectionError(RuntimeSelectionErrorCode.BackendUnknown, `back end ${JSON.stringify(backend)} is not an ONNX Runtime execution provider: use one of ${ORT_PROVIDERS.join(", ")}`);
         }
         // `--backend wasm` (a TF.js back end) with `--engine auto` means TF.js.
         fallbacks.push({ name: "onnxruntime", reason: `back end ${backend} is a TF.js back end` });
@@ -79,7 +79,7 @@ export async function resolveRuntime(engine: string, backend: string): Promise<R
         return { engine: "onnxruntime", backend: provider, identity: { ...setup, ...fellBack }, fallbacks };
       }
     } else if (wanted === "onnxruntime") {
-      throw new StudykitError("E_ENGINE_UNAVAILABLE", `ONNX Runtime does not load (${failure}): reinstall onnxruntime-node, or use --engine tfjs`);
+      throw new RuntimeSelectionError(RuntimeSelectionErrorCode.EngineUnavailable, `ONNX Runtime does not load (${failure}): reinstall onnxruntime-node, or use --engine tfjs`);
     } else {
       fallbacks.push({ name: "onnxruntime", reason: failure });
     }

@@ -9,10 +9,11 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { SeededRandom, fingerprint, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
-import { sha256, StudykitError } from "@studykit/native";
+import { sha256 } from "@studykit/native";
 import { simulateDiffraction, type ScanPosition } from "@studykit/ptycho";
+import { SimulateErrorCode, SimulationInputError } from "./errors.js";
 import { mergeStudyConfig, type StudyConfig } from "./study-config.js";
-import type { ComplexImage } from "./internal/complex-image.js";
+import type { ComplexImage } from "@studykit/ptycho";
 import { generateObject, generateProbe } from "./procedural-sample.js";
 import { fitPositions, randomScanPositions, splitByY } from "./internal/scan-positions.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
@@ -49,17 +50,9 @@ export interface PhaseCManifest {
   readonly timings: { readonly totalMs: number; readonly patterns: number; readonly patternsPerSecond: number };
 }
 
-/** Error codes of Phase C. */
-export const SimulateErrorCode = {
-  /** `--object-from` file lacks `objectGuess`/`probeGuess` or holds unusable arrays. */
-  ObjectFile: "E_STUDY_OBJECT_FILE",
-  /** The scan leaves too few positions for a train/test split. */
-  TooFewPositions: "E_STUDY_POSITIONS",
-} as const;
-
 function complexImageFrom(array: NdArray, file: string, key: string): ComplexImage {
   if (!array.complex || array.shape.length !== 2) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: ${key} must be a 2-D complex array, got dtype ${array.dtype} shape (${array.shape.join(", ")}); save it with numpy as complex64/complex128`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file}: ${key} must be a 2-D complex array, got dtype ${array.dtype} shape (${array.shape.join(", ")}); save it with numpy as complex64/complex128`);
   }
   const [height, width] = array.shape as [number, number];
   return { height, width, data: Float64Array.from(array.data as Float32Array | Float64Array) };
@@ -76,13 +69,13 @@ function realVector(array: NdArray | undefined): Float64Array | null {
  */
 export function configForObjectFile(config: StudyConfig, file: string, reuseCoordinates: boolean): StudyConfig {
   if (!existsSync(file)) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `object file ${file} does not exist: pass an npz holding objectGuess and probeGuess (e.g. ../shared/data/Run1084_recon3_postPC.npz)`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `object file ${file} does not exist: pass an npz holding objectGuess and probeGuess (e.g. ../shared/data/Run1084_recon3_postPC.npz)`);
   }
   const npz = openNpz(file);
   let shape: readonly number[];
   try {
     if (!npz.names.includes("probeGuess")) {
-      throw new StudykitError(SimulateErrorCode.ObjectFile, `${file} has no probeGuess (it holds: ${npz.names.join(", ") || "nothing"}): --object-from needs a complex objectGuess and probeGuess`);
+      throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file} has no probeGuess (it holds: ${npz.names.join(", ") || "nothing"}): --object-from needs a complex objectGuess and probeGuess`);
     }
     shape = npz.describe("probeGuess").shape;
   } finally {
@@ -90,7 +83,7 @@ export function configForObjectFile(config: StudyConfig, file: string, reuseCoor
   }
   const size = shape[0]!;
   if (shape.length !== 2 || shape[1] !== size) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: probeGuess has shape (${shape.join(", ")}); the study needs a square 2-D probe`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file}: probeGuess has shape (${shape.join(", ")}); the study needs a square 2-D probe`);
   }
   return mergeStudyConfig(
     config,
@@ -119,27 +112,27 @@ export function prepareSample(config: StudyConfig): StudySample {
   }
   const file = config.object.path;
   if (!existsSync(file)) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `object file ${file} does not exist: pass an npz holding objectGuess and probeGuess (e.g. ../shared/data/Run1084_recon3_postPC.npz)`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `object file ${file} does not exist: pass an npz holding objectGuess and probeGuess (e.g. ../shared/data/Run1084_recon3_postPC.npz)`);
   }
   const arrays = loadNpz(file);
   const missing = ["objectGuess", "probeGuess"].filter((key) => !(key in arrays));
   if (missing.length > 0) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file} lacks ${missing.join(" and ")} (it holds: ${Object.keys(arrays).join(", ") || "nothing"}): --object-from needs a complex objectGuess and probeGuess`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file} lacks ${missing.join(" and ")} (it holds: ${Object.keys(arrays).join(", ") || "nothing"}): --object-from needs a complex objectGuess and probeGuess`);
   }
   const object = complexImageFrom(arrays["objectGuess"]!, file, "objectGuess");
   const probe = complexImageFrom(arrays["probeGuess"]!, file, "probeGuess");
   if (probe.height !== size || probe.width !== size) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: probeGuess is ${probe.height}×${probe.width} but the study's probe.size is ${size}: set probe.size to ${probe.height} (the CLI does this for --object-from)`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file}: probeGuess is ${probe.height}×${probe.width} but the study's probe.size is ${size}: set probe.size to ${probe.height} (the CLI does this for --object-from)`);
   }
   if (object.height < size || object.width < size) {
-    throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: objectGuess (${object.height}×${object.width}) is smaller than the ${size}×${size} probe`);
+    throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file}: objectGuess (${object.height}×${object.width}) is smaller than the ${size}×${size} probe`);
   }
   let positions: ScanPosition[];
   const xs = realVector(arrays["xcoords"]);
   const ys = realVector(arrays["ycoords"]);
   if (config.object.reuseCoordinates) {
     if (!xs || !ys || xs.length !== ys.length) {
-      throw new StudykitError(SimulateErrorCode.ObjectFile, `${file}: reuseCoordinates needs 1-D real xcoords and ycoords of equal length`);
+      throw new SimulationInputError(SimulateErrorCode.ObjectFile, `${file}: reuseCoordinates needs 1-D real xcoords and ycoords of equal length`);
     }
     positions = fitPositions(xs, ys, object.height, object.width, size).positions;
   } else {
@@ -226,7 +219,7 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   }
   const { train, test, middle } = splitByY(sample.positions);
   if (train.length === 0 || test.length === 0) {
-    throw new StudykitError(SimulateErrorCode.TooFewPositions, `the scan has ${sample.positions.length} position(s) inside the object (${train.length} train, ${test.length} test): raise scan.count or use a larger object`);
+    throw new SimulationInputError(SimulateErrorCode.TooFewPositions, `the scan has ${sample.positions.length} position(s) inside the object (${train.length} train, ${test.length} test): raise scan.count or use a larger object`);
   }
   let maxAmplitude = 0;
   for (let index = 0; index < sample.object.height * sample.object.width; index++) {
