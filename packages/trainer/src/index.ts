@@ -72,7 +72,8 @@ export type { BackendChoice, BackendName, BackendSelection } from "./engines/tfj
 export { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
 export { inMemoryTrainingData, rowSourceTrainingData } from "./training-data.js";
 export type { TrainingData, TrainingSamples } from "./training-data.js";
-export { train, CHECKPOINT_FILE, METRICS_JSONL_FILE, METRICS_CSV_FILE, LOSS_CURVE_FILE, BUNDLE_FILE } from "./train.js";
+export { train } from "./train.js";
+export { CHECKPOINT_FILE, METRICS_JSONL_FILE, METRICS_CSV_FILE, LOSS_CURVE_FILE, BUNDLE_FILE } from "./training-files.js";
 export type { EarlyStopping, EpochMetrics, EpochRecord, LearningRateSchedule, TrainOptions, TrainResult, TrainWarning } from "./train.js";
 export { BUNDLE_FORMAT, BUNDLE_MEMBERS, encodeBundle, loadBundle, writeBundle } from "./bundle.js";
 export type { BundleContents, LoadedBundle, OnnxExportFailure, OnnxExportOutcome } from "./bundle.js";
