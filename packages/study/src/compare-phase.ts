@@ -79,39 +79,40 @@ function describeMetrics(metrics: ComparisonMetrics): string {
   return `amplitude MAE ${metrics.amplitudeMae.toFixed(4)}, phase MAE ${metrics.phaseMae.toFixed(4)}, SSIM ${metrics.amplitudeSsim.toFixed(3)}, MS-SSIM ${msSsim}, FRC half-bit ${formatResolution(metrics.frcHalfBitResolutionPx)}, 0.5 ${formatResolution(metrics.frc50ResolutionPx)}`;
 }
 
-/** One model's comparison. */
-export interface JobComparison {
-  readonly jobId: string;
+/**
+ * What every scored row holds — in `comparison.json` (a network job, a Phase F reconstruction) and in the
+ * report's table: where it sits in the matrix, how it ended, its scores, images and time.
+ */
+export interface ScoredRow<Metrics = ComparisonMetrics> {
   readonly dose: number;
   readonly view: string;
-  /** `supervised` or `pinn`. */
-  readonly trainingMethod: string;
-  readonly gridsize: number;
   readonly status: string;
+  /** Skip reason or error message. */
   readonly note: string | null;
-  readonly metrics: ComparisonMetrics | null;
-  readonly inference: { readonly engine: string; readonly provider: string } | null;
+  readonly metrics: Metrics | null;
+  /** PNG images of the reconstructed amplitude and phase. */
   readonly images: { readonly amplitude: string; readonly phase: string } | null;
-  /** Training (the job's recorded duration) plus test-region inference, ms; null when not trained. */
+  /** Training + inference (network) or the iterations (Phase F), ms; null when it did not run. */
   readonly wallTimeMs: number | null;
 }
 
+/** One model's comparison. */
+export interface JobComparison extends ScoredRow {
+  readonly jobId: string;
+  /** `supervised` or `pinn`. */
+  readonly trainingMethod: string;
+  readonly gridsize: number;
+  readonly inference: { readonly engine: string; readonly provider: string } | null;
+}
+
 /** One Phase F test-split reconstruction, scored as the networks are. */
-export interface IterativeComparison {
+export interface IterativeComparison extends ScoredRow {
   /** Phase F's job id, `dose_1000/dense/test`. */
   readonly id: string;
-  readonly dose: number;
-  readonly view: string;
   /** `epie 50 it`, ... */
   readonly method: string;
-  readonly status: string;
-  readonly note: string | null;
-  readonly metrics: ComparisonMetrics | null;
   /** Positions the view's test split holds (what the reconstruction saw). */
   readonly positions: number;
-  readonly images: { readonly amplitude: string; readonly phase: string } | null;
-  /** The reconstruction's own wall time (its iterations), ms. */
-  readonly wallTimeMs: number | null;
   readonly sha256: string | null;
 }
 

@@ -46,10 +46,10 @@ export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./simulate-p
 export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./overlap-phase.js";
 export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from "./overlap-phase.js";
 export { scoreForComparison } from "./compare-phase.js";
-export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison } from "./compare-phase.js";
+export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison, ScoredRow } from "./compare-phase.js";
 export type { ResolvedRuntime } from "./runtime-selection.js";
 export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
-export type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
+export type { StudyJobConfig, StudyJobOutput, TrainingHistoryEntry } from "./study-job.js";
 export { generateObject, generateProbe } from "./procedural-sample.js";
 export type { ObjectOptions, ProbeOptions, RealImage } from "./procedural-sample.js";
 // The forward model, scan geometry and complex images live in @studykit/ptycho; their types are re-exported for the

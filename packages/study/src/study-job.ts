@@ -42,6 +42,13 @@ export interface StudyJobConfig {
   readonly physics: { readonly objective: "poissonNll"; readonly intensityScale: number; readonly probeScale: number; readonly canvasPadding: number | null } | null;
 }
 
+/** One epoch of a training job's history (the job output, the report's loss curves). */
+export interface TrainingHistoryEntry {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly validationLoss: number | null;
+}
+
 /** What the job runner returns (recorded under the job's result). */
 export interface StudyJobOutput {
   readonly [key: string]: unknown;
@@ -56,7 +63,7 @@ export interface StudyJobOutput {
     readonly stoppedEarly: boolean;
     readonly keptEpoch: number;
   };
-  readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
+  readonly history: readonly TrainingHistoryEntry[];
   readonly engine: { readonly engine: string; readonly backend: string };
 }
 
