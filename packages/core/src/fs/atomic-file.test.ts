@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { deadPid, useTempDirs } from "../test/helpers.js";
+import { deadPid, useTempDirs } from "../../test/helpers.js";
 import { formatJson, isProcessAlive, sweepStaleTempFiles, writeFileAtomic, writeFileAtomicSync, writeJsonAtomic } from "./atomic-file.js";
 
 const tempDir = useTempDirs();

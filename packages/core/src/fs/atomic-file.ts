@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { link, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { CoreError, CoreErrorCode } from "./errors.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {

@@ -3,11 +3,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { useTempDirs } from "../test/helpers.js";
+import { useTempDirs } from "../../test/helpers.js";
 import { detectCodeVersion, detectGitVersion, detectOutputRepository } from "./code-version.js";
-import { buildJobMatrix } from "./job-matrix.js";
+import { buildJobMatrix } from "../study/job-matrix.js";
 import { createPartialIdentity, stableRunId } from "./run-identity.js";
-import { planStudy, runStudy } from "./study-runner.js";
+import { runStudy } from "../study/study-coordinator.js";
+import { planStudy } from "../study/study-planner.js";
 
 const tempDir = useTempDirs();
 const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, encoding: "utf8" }).trim();

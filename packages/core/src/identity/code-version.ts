@@ -62,7 +62,7 @@ function readVersion(packageJsonPath: string): string | undefined {
 function defaultPackages(): Record<string, string> {
   if (!studykitPackages) {
     studykitPackages = {};
-    const core = readVersion(new URL("../package.json", import.meta.url).pathname);
+    const core = readVersion(new URL("../../package.json", import.meta.url).pathname);
     if (core) studykitPackages["@studykit/core"] = core;
     try {
       const native = readVersion(createRequire(import.meta.url).resolve("@studykit/native/package.json"));

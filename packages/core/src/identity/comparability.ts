@@ -15,7 +15,7 @@
  * `incomparable`.
  */
 import type { JsonValue } from "./canonical-json.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
 import type { IdentityRecord, RunIdentity } from "./run-identity.js";
 
 /** Snapshot-hash enforcement; `best-effort` means `warn`. */

@@ -15,7 +15,7 @@
  */
 import { fingerprint, type JsonValue } from "./canonical-json.js";
 import { detectCodeVersion, type CodeVersion } from "./code-version.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
 
 /** Version of the identity record layout; part of every key, so a layout change never collides. */
 export const IDENTITY_VERSION = 1;

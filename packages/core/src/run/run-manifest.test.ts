@@ -1,9 +1,9 @@
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { useTempDirs } from "../test/helpers.js";
-import { RunManifestSchema, runManifestJsonSchema } from "./manifest-schema.js";
-import { createPartialIdentity, stableRunId, type PartialIdentityInput } from "./run-identity.js";
+import { useTempDirs } from "../../test/helpers.js";
+import { RunManifestSchema, runManifestJsonSchema } from "./run-manifest-schema.js";
+import { createPartialIdentity, stableRunId, type PartialIdentityInput } from "../identity/run-identity.js";
 import { createRun, openRun, readRunManifest, updateRunManifest, type RunPlan } from "./run-manifest.js";
 
 const tempDir = useTempDirs();
@@ -202,7 +202,7 @@ describe("reading and updating the manifest", () => {
 
 describe("runManifestJsonSchema", () => {
   it("is shipped in the package, matching the zod schema", async () => {
-    const shipped = JSON.parse(await readFile(new URL("../schemas/run-manifest.schema.json", import.meta.url), "utf8"));
+    const shipped = JSON.parse(await readFile(new URL("../../schemas/run-manifest.schema.json", import.meta.url), "utf8"));
     expect(shipped).toEqual(runManifestJsonSchema());
     expect(shipped.required).toEqual(expect.arrayContaining(["schemaVersion", "runId", "identity", "stages"]));
   });

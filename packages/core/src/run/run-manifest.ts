@@ -11,11 +11,11 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { JsonValue } from "./canonical-json.js";
-import { writeJsonAtomic } from "./atomic-file.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
-import { updateJsonFile, validateJson } from "./json-file.js";
-import { relativePathProblem, resolveInsideRoot } from "./manifest-paths.js";
+import type { JsonValue } from "../identity/canonical-json.js";
+import { writeJsonAtomic } from "../fs/atomic-file.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
+import { updateJsonFile, validateJson } from "../internal/fs/json-file.js";
+import { relativePathProblem, resolveInsideRoot } from "../internal/run/manifest-paths.js";
 import {
   ARTIFACT_NAME_PATTERN,
   RUN_MANIFEST_FILE,
@@ -25,7 +25,7 @@ import {
   STAGE_NAME_PATTERN,
   type RunManifest,
   type StageRecord,
-} from "./manifest-schema.js";
+} from "./run-manifest-schema.js";
 import {
   createPartialIdentity,
   identityFromRecord,
@@ -35,7 +35,7 @@ import {
   type JsonObject,
   type PartialIdentityInput,
   type RunIdentity,
-} from "./run-identity.js";
+} from "../identity/run-identity.js";
 import { createStageHandle, type StageHandle } from "./stage.js";
 
 /** One artifact a stage will produce: a relative POSIX path inside the run root. */

@@ -1,9 +1,9 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { useTempDirs } from "../test/helpers.js";
-import { runPipeline, type PipelineDefinition, type PipelineStage } from "./pipeline.js";
-import { stableRunId } from "./run-identity.js";
+import { useTempDirs } from "../../test/helpers.js";
+import { runPipeline, type PipelineDefinition, type PipelineStage } from "./stage-pipeline.js";
+import { stableRunId } from "../identity/run-identity.js";
 
 const tempDir = useTempDirs();
 

@@ -9,11 +9,11 @@
  * happen by construction, whether stage 2 runs right after stage 1, alone in a later process, or not at
  * all because stage 1 failed.
  */
-import type { JsonValue } from "./canonical-json.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
-import type { RunManifest } from "./manifest-schema.js";
+import type { JsonValue } from "../identity/canonical-json.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
+import type { RunManifest } from "./run-manifest-schema.js";
 import { createRun, openRun, type Run, type RunOptions, type RunPlan, type StagePlan } from "./run-manifest.js";
-import type { FinalIdentity, IdentityMode, JsonObject, PartialIdentityInput, RunIdentity } from "./run-identity.js";
+import type { FinalIdentity, IdentityMode, JsonObject, PartialIdentityInput, RunIdentity } from "../identity/run-identity.js";
 import type { RequireUpstreamOptions } from "./stage.js";
 
 /** What a stage's `run` function gets. */

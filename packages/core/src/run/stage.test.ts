@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { useTempDirs } from "../test/helpers.js";
+import { useTempDirs } from "../../test/helpers.js";
 import { createRun, openRun, type RunPlan } from "./run-manifest.js";
 
 const tempDir = useTempDirs();

@@ -10,11 +10,11 @@
  */
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
-import type { JsonValue } from "./canonical-json.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
-import { hashFile, hashFiles } from "./internal/file-hash.js";
-import { resolveInsideRoot } from "./manifest-paths.js";
-import type { ArtifactRecord, RunManifest, StageRecord } from "./manifest-schema.js";
+import type { JsonValue } from "../identity/canonical-json.js";
+import { CoreError, CoreErrorCode } from "../errors.js";
+import { hashFile, hashFiles } from "../internal/fs/file-hash.js";
+import { resolveInsideRoot } from "../internal/run/manifest-paths.js";
+import type { ArtifactRecord, RunManifest, StageRecord } from "./run-manifest-schema.js";
 import type { Run } from "./run-manifest.js";
 
 /** What a stage reports when it completes. */

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { createBullmqExecutor, runWorker } from "./executor-bullmq.js";
-import { redactRedisUrl } from "./internal/queue/redis-connection.js";
+import { createBullmqExecutor, runWorker } from "./bullmq-executor.js";
+import { redactRedisUrl } from "../internal/study/queue/redis-connection.js";
 import type { StudyJob } from "./job-matrix.js";
 
 // The end-to-end tests with a real redis-server live in the repository's tests/distributed.test.ts; these

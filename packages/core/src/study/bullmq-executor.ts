@@ -16,16 +16,16 @@
  */
 import { hostname } from "node:os";
 import type { Job } from "bullmq";
-import { fingerprint } from "./canonical-json.js";
-import { checkConcurrency, type Executor } from "./executor.js";
+import { fingerprint } from "../identity/canonical-json.js";
+import { checkConcurrency, type Executor } from "./local-executor.js";
 import type { StudyJob } from "./job-matrix.js";
-import type { JobResult } from "./runner.js";
-import { executeJob } from "./internal/runner/execute-job.js";
-import { cancelSetKey, decodeFailure, DEFAULT_QUEUE_NAME, encodeFailure, TRANSIENT_ERROR_CODES, type QueuedJobData, type QueuedJobProgress } from "./internal/queue/queued-job.js";
-import { checkRedisUrl, connectOrFail, createRedisClient, QueueError, QueueErrorCode, redactRedisUrl } from "./internal/queue/redis-connection.js";
+import type { JobResult } from "./job-runner.js";
+import { executeJob } from "../internal/study/job-execution/execute-job.js";
+import { cancelSetKey, decodeFailure, DEFAULT_QUEUE_NAME, encodeFailure, TRANSIENT_ERROR_CODES, type QueuedJobData, type QueuedJobProgress } from "../internal/study/queue/queued-job.js";
+import { QueueError, QueueErrorCode } from "../errors.js";
+import { checkRedisUrl, connectOrFail, createRedisClient, redactRedisUrl } from "../internal/study/queue/redis-connection.js";
 
-export { QueueError, QueueErrorCode, redactRedisUrl } from "./internal/queue/redis-connection.js";
-export { DEFAULT_QUEUE_NAME } from "./internal/queue/queued-job.js";
+export { DEFAULT_QUEUE_NAME } from "../internal/study/queue/queued-job.js";
 
 const DEFAULT_PREFIX = "bull";
 

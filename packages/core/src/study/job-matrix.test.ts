@@ -4,7 +4,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildJobMatrix, type JobMatrixSpec } from "./job-matrix.js";
-import { compileJobIdGlob } from "./internal/runner/job-id-glob.js";
+import { compileJobIdGlob } from "../internal/study/job-id-glob.js";
 
 // The reference study's shape: dose × view, gridsize derived from the view, inputs from phases C and D.
 const ptychoSpec: JobMatrixSpec = {

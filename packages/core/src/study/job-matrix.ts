@@ -15,8 +15,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { StudykitError } from "@studykit/native";
-import type { JsonValue } from "./canonical-json.js";
-import { compileJobIdGlob, matchesAnyJobIdGlob } from "./internal/runner/job-id-glob.js";
+import type { JsonValue } from "../identity/canonical-json.js";
+import { compileJobIdGlob, matchesAnyJobIdGlob } from "../internal/study/job-id-glob.js";
 
 /** Error codes raised while building a job matrix. */
 export const JobMatrixErrorCode = {

@@ -5,9 +5,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { StudyJob } from "./job-matrix.js";
-import { DRY_RUN_MARKER, runJob, type RunnerModule } from "./runner.js";
+import { DRY_RUN_MARKER, runJob, type RunnerModule } from "./job-runner.js";
 
-const STUB = fileURLToPath(new URL("../test/fixtures/stub-runner.mjs", import.meta.url));
+const STUB = fileURLToPath(new URL("../../test/fixtures/stub-runner.mjs", import.meta.url));
 const stub: RunnerModule = { module: STUB, export: "runJob" };
 
 let root: string;

@@ -14,32 +14,10 @@
  * it) is hashed and recorded as `bundleSha256`.
  */
 import { mkdirSync } from "node:fs";
-import { StudykitError } from "@studykit/native";
-import type { JsonValue } from "./canonical-json.js";
+import type { JsonValue } from "../identity/canonical-json.js";
 import type { JobParams, StudyJob } from "./job-matrix.js";
-import { executeJob } from "./internal/runner/execute-job.js";
-import { openJobLog } from "./internal/runner/job-log.js";
-
-/** Error codes of job execution, as recorded in job results. */
-export const RunnerErrorCode = {
-  /** The job was cancelled (Ctrl-C, an aborted signal) while it ran. */
-  Cancelled: "E_CANCELLED",
-  /** The runner threw or rejected without a studykit error code of its own. */
-  JobFailed: "E_JOB_FAILED",
-  /** The job's process died (exit, signal, out of memory) before returning a result. */
-  JobCrashed: "E_JOB_CRASHED",
-  /** The runner module could not be loaded, or lacks the named export. */
-  RunnerLoad: "E_RUNNER_LOAD",
-  /** The runner returned something other than an object of results. */
-  RunnerOutput: "E_RUNNER_OUTPUT",
-  /** The runner's `bundlePath` does not exist. */
-  MissingArtifact: "E_MISSING_ARTIFACT",
-  /** The runner's `bundlePath` points outside the job's artifact directory. */
-  PathEscape: "E_PATH_ESCAPE",
-} as const;
-
-/** A job-execution failure with a code from {@link RunnerErrorCode} (or the runner's own code). */
-export class RunnerError extends StudykitError {}
+import { executeJob } from "../internal/study/job-execution/execute-job.js";
+import { openJobLog } from "../internal/study/job-execution/job-log.js";
 
 /** A job's log: call it (or `.info`/`.warn`/`.error`) with a message; each line is timestamped. */
 export interface JobLog {

@@ -5,8 +5,8 @@
  * same jobs to workers on other machines. Both run jobs through the same staged-artifact code path.
  */
 import type { StudyJob } from "./job-matrix.js";
-import { executeJob } from "./internal/runner/execute-job.js";
-import type { JobResult, JobRunner } from "./runner.js";
+import { executeJob } from "../internal/study/job-execution/execute-job.js";
+import type { JobResult, JobRunner } from "./job-runner.js";
 import { StudykitError } from "@studykit/native";
 
 /** What an executor reports while it runs jobs. */

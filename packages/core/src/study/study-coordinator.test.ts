@@ -5,15 +5,16 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { assessComparability } from "./comparability.js";
+import { assessComparability } from "../identity/comparability.js";
 import { buildJobMatrix, type JobMatrix, type JobMatrixSpec, type JobParams } from "./job-matrix.js";
-import { silentProgress, type StudyProgress } from "./progress.js";
-import type { IdentityRecord } from "./run-identity.js";
-import type { RunnerModule } from "./runner.js";
-import { formatSkipSummary, readTrainingManifest, type TrainingManifest } from "./study-manifest.js";
-import { formatPlanSummary, planStudy, runStudy, STUDY_LOCK_FILE, type RunStudyOptions } from "./study-runner.js";
+import { silentProgress, type StudyProgress } from "./study-progress.js";
+import type { IdentityRecord } from "../identity/run-identity.js";
+import type { RunnerModule } from "./job-runner.js";
+import { formatSkipSummary, readTrainingManifest, type TrainingManifest } from "./training-manifest.js";
+import { runStudy, STUDY_LOCK_FILE, type RunStudyOptions } from "./study-coordinator.js";
+import { formatPlanSummary, planStudy } from "./study-planner.js";
 
-const FIXTURES = fileURLToPath(new URL("../test/fixtures/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url));
 const stub: RunnerModule = { module: path.join(FIXTURES, "stub-runner.mjs") };
 const codeVersion = { packages: { "@studykit/core": "test" }, git: null };
 

@@ -1,7 +1,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { createStudyProgress } from "./progress.js";
-import type { JobResult } from "./runner.js";
+import { createStudyProgress } from "./study-progress.js";
+import type { JobResult } from "./job-runner.js";
 
 const result = (status: JobResult["status"], error: JobResult["error"] = null): JobResult => ({
   status,

@@ -4,7 +4,7 @@
  * start and finish. Both go to stderr by default so that `--json` output on stdout stays clean.
  */
 import cliProgress from "cli-progress";
-import type { JobResult } from "./runner.js";
+import type { JobResult } from "./job-runner.js";
 
 /** Receives study events; {@link createStudyProgress} makes the standard ones. */
 export interface StudyProgress {

@@ -8,10 +8,10 @@
  * relative to `roots.inputRoot` (absolute only when an input lies outside it).
  */
 import { z } from "zod";
-import type { JsonValue } from "./canonical-json.js";
-import { readJsonFile } from "./json-file.js";
+import type { JsonValue } from "../identity/canonical-json.js";
+import { readJsonFile } from "../internal/fs/json-file.js";
 import type { AxisValue, JobParams, SkipEvent } from "./job-matrix.js";
-import type { JobResult, JobStatus } from "./runner.js";
+import type { JobResult, JobStatus } from "./job-runner.js";
 
 /** File name of the study manifest, in the artifact root. */
 export const TRAINING_MANIFEST_FILE = "training_manifest.json";

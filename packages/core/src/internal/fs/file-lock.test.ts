@@ -4,7 +4,7 @@ import { readFile, readdir, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { deadPid, fixture, useTempDirs } from "../test/helpers.js";
+import { deadPid, fixture, useTempDirs } from "../../../test/helpers.js";
 import { acquireLock, withLock } from "./file-lock.js";
 
 const tempDir = useTempDirs();

@@ -27,8 +27,8 @@ import { readFile, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { sha256 } from "@studykit/native";
-import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "./atomic-file.js";
-import { LockedError } from "./errors.js";
+import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "../../fs/atomic-file.js";
+import { LockedError } from "../../errors.js";
 
 /** What a lock file records about its holder. */
 export interface LockHolder {

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { deadPid, fixture, runNode, useTempDirs } from "../test/helpers.js";
+import { deadPid, fixture, runNode, useTempDirs } from "../../../test/helpers.js";
 import { readJsonFile, updateJsonFile } from "./json-file.js";
 
 const tempDir = useTempDirs();

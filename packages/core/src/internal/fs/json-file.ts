@@ -5,8 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import type { ZodType } from "zod";
-import { sweepStaleTempFiles, writeJsonAtomic } from "./atomic-file.js";
-import { CoreError, CoreErrorCode } from "./errors.js";
+import { sweepStaleTempFiles, writeJsonAtomic } from "../../fs/atomic-file.js";
+import { CoreError, CoreErrorCode } from "../../errors.js";
 import { withLock, type LockOptions } from "./file-lock.js";
 
 const MAX_REPORTED_ISSUES = 20;

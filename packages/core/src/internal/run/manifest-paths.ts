@@ -9,7 +9,7 @@
  */
 import { lstat, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { CoreError, CoreErrorCode } from "./errors.js";
+import { CoreError, CoreErrorCode } from "../../errors.js";
 
 /** Why `path` is not a safe relative POSIX path, or null when it is. */
 export function relativePathProblem(path: string): string | null {

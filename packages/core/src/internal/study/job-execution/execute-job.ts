@@ -9,13 +9,14 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { hostname } from "node:os";
 import path from "node:path";
 import { hasErrorCode } from "@studykit/native";
-import { isProcessAlive } from "../../atomic-file.js";
-import type { JsonValue } from "../../canonical-json.js";
-import type { StudyJob } from "../../job-matrix.js";
-import { RunnerError, RunnerErrorCode, type JobResult, type JobRunner, type RunJobOptions, type RunnerOutput } from "../../runner.js";
-import { runInChildProcess } from "./child-runner.js";
+import { isProcessAlive } from "../../../fs/atomic-file.js";
+import type { JsonValue } from "../../../identity/canonical-json.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
+import { RunnerError, RunnerErrorCode } from "../../../errors.js";
+import type { JobResult, JobRunner, RunJobOptions, RunnerOutput } from "../../../study/job-runner.js";
+import { runInChildProcess } from "./job-child-process.js";
 import { openJobLog } from "./job-log.js";
-import { hashFile } from "../file-hash.js";
+import { hashFile } from "../../fs/file-hash.js";
 
 const STAGING_MARK = ".staging-";
 

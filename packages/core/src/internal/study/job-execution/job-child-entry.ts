@@ -1,11 +1,11 @@
 /**
  * Entry of a job's child process: loads the runner module, runs one job, reports the result over IPC and
- * exits. Spawned by `child-runner.ts`; not imported by anything else.
+ * exits. Spawned by `job-child-process.ts`; not imported by anything else.
  */
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
 import { openJobLog } from "./job-log.js";
-import type { ChildMessage, RunMessage } from "./worker-protocol.js";
+import type { ChildMessage, RunMessage } from "./job-child-protocol.js";
 
 const controller = new AbortController();
 

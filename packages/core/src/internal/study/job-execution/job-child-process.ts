@@ -1,37 +1,32 @@
 /**
- * Runs one job in a child process (`job-worker.js`), so that a crash, `process.exit` or out-of-memory in
+ * Runs one job in a child process (`job-child-entry.js`), so that a crash, `process.exit` or out-of-memory in
  * the job cannot take the coordinator or the other jobs down, and a cancelled job can be killed.
  * The child's stdout and stderr go to the job's log.
  */
 import { fork } from "node:child_process";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { JsonValue } from "../../canonical-json.js";
-import type { StudyJob } from "../../job-matrix.js";
-import { RunnerError, RunnerErrorCode, type RunnerModule } from "../../runner.js";
+import type { JsonValue } from "../../../identity/canonical-json.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
+import { RunnerError, RunnerErrorCode } from "../../../errors.js";
+import { resolveCompiledEntry } from "../../../fs/compiled-entry.js";
+import type { RunnerModule } from "../../../study/job-runner.js";
 import { appendRawToLog } from "./job-log.js";
-import type { ChildMessage, RunMessage } from "./worker-protocol.js";
+import type { ChildMessage, RunMessage } from "./job-child-protocol.js";
 
 const STDERR_TAIL = 2000;
 
-let workerEntry: string | null = null;
+let childEntry: string | null = null;
 
-/**
- * The compiled child entry. Beside this module in `dist/`; when this module runs from `src/` (vitest runs
- * the TypeScript directly) the child still needs plain JavaScript, so the package's built `dist/` copy is
- * used (the test target depends on the build).
- */
-export function jobWorkerEntry(): string {
-  if (workerEntry) return workerEntry;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const beside = path.join(here, "job-worker.js");
-  if (existsSync(beside)) return (workerEntry = beside);
-  const parts = here.split(path.sep);
-  const srcIndex = parts.lastIndexOf("src");
-  const built = srcIndex >= 0 ? path.join([...parts.slice(0, srcIndex), "dist", ...parts.slice(srcIndex + 1)].join(path.sep), "job-worker.js") : beside;
-  if (existsSync(built)) return (workerEntry = built);
-  throw new RunnerError(RunnerErrorCode.RunnerLoad, `the job worker entry is missing (looked for ${beside} and ${built}): build @studykit/core first (npx nx run @studykit/core:build)`, { userFacing: false });
+/** The compiled child entry (`job-child-entry.js`), beside this module in `dist/` or its `dist/` twin. */
+export function jobChildEntry(): string {
+  if (childEntry) return childEntry;
+  try {
+    return (childEntry = resolveCompiledEntry(import.meta.url, "job-child-entry.js", { packageName: "@studykit/core" }));
+  } catch (error) {
+    // A job whose child cannot start is a runner-load failure in the job's result.
+    throw new RunnerError(RunnerErrorCode.RunnerLoad, (error as Error).message, { cause: error, userFacing: false });
+  }
 }
 
 /** Options of {@link runInChildProcess}. */
@@ -45,7 +40,7 @@ export interface ChildRunOptions {
 
 /** Runs the job in a fresh child process; resolves with the runner's output or rejects with a coded error. */
 export function runInChildProcess(runner: RunnerModule, context: { config: JsonValue; job: StudyJob; attempt: number }, options: ChildRunOptions): Promise<unknown> {
-  const entry = jobWorkerEntry();
+  const entry = jobChildEntry();
   const modulePath = runner.module.startsWith("file:") ? fileURLToPath(runner.module) : path.resolve(runner.module);
   return new Promise((resolve, reject) => {
     const child = fork(entry, [], {

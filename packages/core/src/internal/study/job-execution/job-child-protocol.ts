@@ -1,8 +1,8 @@
 /**
  * Messages between the coordinator and a job's child process (over Node's IPC channel, JSON encoded).
  */
-import type { JsonValue } from "../../canonical-json.js";
-import type { StudyJob } from "../../job-matrix.js";
+import type { JsonValue } from "../../../identity/canonical-json.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
 
 /** Parent → child: run this job once. */
 export interface RunMessage {

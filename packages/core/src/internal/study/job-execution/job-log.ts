@@ -5,7 +5,7 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import type { JobLog } from "../../runner.js";
+import type { JobLog } from "../../../study/job-runner.js";
 
 /** Creates the log's directory and returns a {@link JobLog} appending to `logPath`. */
 export function openJobLog(logPath: string, onLine?: (line: string) => void): JobLog {

@@ -2,8 +2,8 @@
  * What travels through the queue: a job's data (the study job, the runner module, a key of what the job
  * is), results of failed jobs encoded in BullMQ's failure reason, and which failures are worth a retry.
  */
-import type { JobResult, RunnerModule } from "../../runner.js";
-import type { StudyJob } from "../../job-matrix.js";
+import type { JobResult, RunnerModule } from "../../../study/job-runner.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
 
 /** Default BullMQ queue name. */
 export const DEFAULT_QUEUE_NAME = "studykit-jobs";

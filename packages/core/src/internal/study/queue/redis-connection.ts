@@ -3,20 +3,8 @@
  * create them from options), the reachability check, and URL redaction for messages.
  */
 import type { Redis, RedisOptions } from "ioredis";
-import { StudykitError } from "@studykit/native";
+import { QueueError, QueueErrorCode } from "../../../errors.js";
 
-/** Error codes of the distributed executor. */
-export const QueueErrorCode = {
-  /** Redis cannot be reached (or stayed unreachable past the configured outage time). */
-  Unavailable: "E_QUEUE_UNAVAILABLE",
-  /** The distributed executor was given something it cannot ship to workers (an in-process runner). */
-  Runner: "E_QUEUE_RUNNER",
-  /** A bad Redis URL or option. */
-  Config: "E_QUEUE_CONFIG",
-} as const;
-
-/** A distributed-execution failure. */
-export class QueueError extends StudykitError {}
 
 /** The URL with any password replaced, for messages and logs. */
 export function redactRedisUrl(url: string): string {
