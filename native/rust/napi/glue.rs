@@ -1,32 +1,16 @@
 //! Small safe-ish helpers over the raw N-API declarations: reading arguments, building results,
-//! throwing errors that carry a `code`, and turning Rust panics into JS errors instead of aborts.
+//! throwing a [`NativeError`] as a JS error that carries its `code`, and turning Rust panics into JS errors instead of aborts.
 //!
 //! Every exported function goes through [`guarded`], so an `Err` or a panic becomes a thrown JS error
 //! with a stable code (`E_NATIVE_ARGUMENT`, `E_NATIVE_PANIC`, ...), never a process abort.
 
-use crate::napi_ffi::*;
+use super::ffi::*;
+pub use crate::error::{panic_to_error, NativeError, NativeResult};
+use std::path::PathBuf;
 use std::ffi::CString;
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-
-/// An error to be thrown in JS: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NativeError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl NativeError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> NativeError {
-        NativeError { code, message: message.into() }
-    }
-    pub fn argument(message: impl Into<String>) -> NativeError {
-        NativeError::new("E_NATIVE_ARGUMENT", message)
-    }
-}
-
-pub type NativeResult<T> = Result<T, NativeError>;
 
 fn check(status: napi_status, what: &str) -> NativeResult<()> {
     if status == NAPI_OK {
@@ -168,21 +152,6 @@ unsafe fn throw(env: napi_env, error: &NativeError) {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
-/// Turns a panic payload into a coded error.
-pub fn panic_to_error(payload: Box<dyn std::any::Any + Send>) -> NativeError {
-    NativeError::new("E_NATIVE_PANIC", format!("native code panicked: {}", panic_message(&*payload)))
-}
-
 /// Runs an exported function body: `Err` and panics become thrown JS errors.
 pub unsafe fn guarded(env: napi_env, body: impl FnOnce() -> NativeResult<napi_value>) -> napi_value {
     match catch_unwind(AssertUnwindSafe(body)) {
@@ -207,13 +176,6 @@ pub unsafe fn export_function(env: napi_env, exports: napi_value, name: &str, ca
     check(napi_create_function(env, name.as_ptr() as *const _, name.len(), Some(callback), ptr::null_mut(), &mut function), "create_function")?;
     let key = CString::new(name).expect("export names have no NUL");
     check(napi_set_named_property(env, exports, key.as_ptr(), function), "set_named_property")
-}
-
-/// Creates a JS boolean.
-pub unsafe fn js_bool(env: napi_env, flag: bool) -> NativeResult<napi_value> {
-    let mut value = ptr::null_mut();
-    check(napi_get_boolean(env, flag, &mut value), "get_boolean")?;
-    Ok(value)
 }
 
 /// `undefined`.
@@ -424,4 +386,13 @@ where
         napi_reject_deferred(env, task.deferred, make_error(env, &NativeError::new("E_NATIVE_NAPI", "could not queue the native async task")));
     }
     Ok(promise)
+}
+
+/// A file path argument: a non-empty string without NUL.
+pub unsafe fn path_of(env: napi_env, value: napi_value) -> NativeResult<PathBuf> {
+    let path = string_of(env, value, "path")?;
+    if path.is_empty() || path.contains('\0') {
+        return Err(NativeError::argument(format!("path {path:?} is not a valid file path")));
+    }
+    Ok(PathBuf::from(path))
 }
