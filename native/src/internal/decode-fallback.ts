@@ -4,13 +4,10 @@
  * bit-identical to the Rust kernels (`native/rust/decode.rs`).
  */
 import { endianness } from "node:os";
-import type { NativeBinding } from "./binding.js";
+import type { DECODE_KERNEL_NAMES, KernelFunctions } from "./binding.js";
 
 /** The subset of the binding these implement. */
-export type DecodeKernels = Pick<
-  NativeBinding,
-  "byteSwap" | "float16ToFloat32" | "float64ToFloat32" | "interleavedToPlanar" | "planarToInterleaved" | "fortranToC"
->;
+export type DecodeKernels = Pick<KernelFunctions, (typeof DECODE_KERNEL_NAMES)[number]>;
 
 /** Typed arrays use the host's byte order; DataView reads must say which that is. */
 const LITTLE_ENDIAN_HOST = endianness() === "LE";
