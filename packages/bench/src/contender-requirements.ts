@@ -5,7 +5,7 @@
  * contender that every machine studykit supports can run (ONNX Runtime CPU, TF.js wasm) being anything but
  * measured. Hashing and decoding contenders check their digests/bytes, so their `failed` is a wrong answer.
  */
-import { StudykitError } from "@studykit/native";
+import { BenchContenderError } from "./errors.js";
 import type { BenchResults, ContenderResult, SuiteName } from "./results.js";
 
 /** Contenders that must be measured (`ok`) wherever their suite runs: they need nothing beyond `npm ci`. */
@@ -48,19 +48,6 @@ export function contenderProblems(results: Pick<BenchResults, "suites">): string
     }
   }
   return problems;
-}
-
-/**
- * A bench run that measured what it could but has {@link contenderProblems}: `code` E_BENCH_CONTENDER, one
- * message line per problem. Not the user's input (exit 1): a required engine, a peer or a suite broke.
- */
-export class BenchContenderError extends StudykitError {
-  readonly problems: readonly string[];
-
-  constructor(problems: readonly string[]) {
-    super("E_BENCH_CONTENDER", `${problems.length} problem(s) in this run:\n${problems.map((line) => `  ${line}`).join("\n")}`, { userFacing: false });
-    this.problems = problems;
-  }
 }
 
 /**

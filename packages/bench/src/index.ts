@@ -5,11 +5,13 @@
  */
 export { summarize, speedRatio } from "./statistics.js";
 export type { Summary } from "./statistics.js";
-export { runBench, parseSuiteName, parseRunCount, MAX_RUNS, BenchUsageError } from "./run-bench.js";
+export { BenchErrorCode, BenchUsageError, BenchContenderError, PeerMismatchError } from "./errors.js";
+export type { BenchErrorCodeValue } from "./errors.js";
+export { runBench, parseSuiteName, parseRunCount, MAX_RUNS } from "./run-bench.js";
 export { combineRuns } from "./repeated-runs.js";
 export type { BenchOptions, BenchRun } from "./run-bench.js";
 export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./results.js";
-export { contenderProblems, assertNoContenderProblems, BenchContenderError, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./contender-requirements.js";
+export { contenderProblems, assertNoContenderProblems, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./contender-requirements.js";
 export type {
   BenchResults,
   SuiteName,

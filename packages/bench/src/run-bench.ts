@@ -3,7 +3,8 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { hasErrorCode, StudykitError, writeFileAtomic } from "@studykit/native";
+import { hasErrorCode, writeFileAtomic } from "@studykit/native";
+import { BenchUsageError } from "./errors.js";
 import { contenderProblems } from "./contender-requirements.js";
 import { codeProvenance, machineInfo } from "./machine-info.js";
 import { renderMarkdown } from "./markdown-report.js";
@@ -31,13 +32,6 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
 };
 
 const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
-/** Bad `--suite` values and the like. */
-export class BenchUsageError extends StudykitError {
-  constructor(message: string) {
-    super("E_BENCH_USAGE", message, { userFacing: true });
-  }
-}
 
 /** Most `--runs` a bench takes: a full run takes many minutes, and more runs narrow nothing a reader needs. */
 export const MAX_RUNS = 20;
