@@ -9,11 +9,13 @@
  * - Files: `mmapFile` (zero-copy ArrayBuffer over the file), `readFileRange` / `readFileRangeAsync` and
  *   `allocateLargeBuffer` (huge-page-backed memory: cheap to fill for the first time).
  * - Decode kernels for numpy data: `byteSwap`, `float16ToFloat32`, `float64ToFloat32`,
- *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`, `crc32`.
+ *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`.
  * - FFT: `fft2InPlace` / `fft2InPlaceAsync` (batched 2-D complex DFT of square power-of-two images, as
  *   `numpy.fft.fft2` / `ifft2`; AVX2/FMA on several threads).
  * - Ptychography: `pieSweep` / `pieSweepAsync` (the fused ePIE / rPIE per-position update over a list of
  *   positions: exit wave, FFT, modulus constraint, object and probe update).
+ * - Atomic writes: `writeFileAtomic` (async), `writeFileAtomicSync`, `writeChunksAtomicSync`, the incremental
+ *   `AtomicFileWriter`, and `sweepStaleTempFiles` for what killed writers leave behind.
  * - Errors: `StudykitError` (base of every package's errors), `NativeError`, `IoError`, `CancelledError`.
  */
 import { activeBinding, nativeBinding, nativeLoadOutcome, type LoadAttempt } from "./internal/loader.js";
@@ -34,6 +36,8 @@ export {
   hasErrorCode,
 } from "./errors.js";
 export type { LoadAttempt } from "./internal/loader.js";
+export { AtomicFileWriter, writeFileAtomic, writeFileAtomicSync, writeChunksAtomicSync, sweepStaleTempFiles, isProcessAlive } from "./atomic-write.js";
+export type { AtomicWriteOptions } from "./atomic-write.js";
 export {
   Sha256,
   sha256File,
@@ -54,14 +58,12 @@ export {
   interleavedToPlanar,
   planarToInterleaved,
   fortranToC,
-  crc32,
   byteSwapAsync,
   float16ToFloat32Async,
   float64ToFloat32Async,
   interleavedToPlanarAsync,
   planarToInterleavedAsync,
   fortranToCAsync,
-  crc32Async,
 } from "./internal/decode.js";
 export type { SwapElementSize, PlanarComplex, IntoOption, ByteSwapOptions } from "./internal/decode.js";
 

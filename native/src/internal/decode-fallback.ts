@@ -1,16 +1,13 @@
 /**
  * Pure-TypeScript versions of the addon's decode kernels, with the same signatures as the binding's
  * (input, caller-allocated output) so `decode.ts` dispatches to either without knowing which. Results are
- * bit-identical to the Rust kernels (`native/rust/decode.rs`, `native/rust/crc32.rs`).
+ * bit-identical to the Rust kernels (`native/rust/decode.rs`).
  */
 import { endianness } from "node:os";
-import type { NativeBinding } from "./binding.js";
+import type { DECODE_KERNEL_NAMES, KernelFunctions } from "./binding.js";
 
 /** The subset of the binding these implement. */
-export type DecodeKernels = Pick<
-  NativeBinding,
-  "byteSwap" | "float16ToFloat32" | "float64ToFloat32" | "interleavedToPlanar" | "planarToInterleaved" | "fortranToC" | "crc32"
->;
+export type DecodeKernels = Pick<KernelFunctions, (typeof DECODE_KERNEL_NAMES)[number]>;
 
 /** Typed arrays use the host's byte order; DataView reads must say which that is. */
 const LITTLE_ENDIAN_HOST = endianness() === "LE";
@@ -130,23 +127,6 @@ function fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], item
   }
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let byte = 0; byte < 256; byte++) {
-    let crc = byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-    table[byte] = crc >>> 0;
-  }
-  return table;
-})();
-
-function crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  let crc = ~initial >>> 0;
-  for (let index = 0; index < bytes.length; index++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[index]!) & 0xff]!;
-  return ~crc >>> 0;
-}
-
 /** The fallback kernels. */
 export const fallbackDecodeKernels: DecodeKernels = {
   byteSwap,
@@ -155,5 +135,4 @@ export const fallbackDecodeKernels: DecodeKernels = {
   interleavedToPlanar,
   planarToInterleaved,
   fortranToC,
-  crc32,
 };

@@ -4,8 +4,6 @@ import { describe, expect, it } from "vitest";
 import {
   byteSwap,
   byteSwapAsync,
-  crc32,
-  crc32Async,
   float16ToFloat32,
   float16ToFloat32Async,
   float64ToFloat32,
@@ -259,22 +257,6 @@ describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
     expect(() => run(() => fortranToC(new Uint8Array(5), [2, 3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
     expect(() => run(() => fortranToC(new Uint8Array(6), [2, -3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
   });
-
-  it("crc32 gives zlib's values and continues across splits", () => {
-    expect(run(() => crc32(new TextEncoder().encode("123456789")))).toBe(0xcbf43926);
-    expect(run(() => crc32(new Uint8Array(0)))).toBe(0);
-    expect(run(() => crc32(new TextEncoder().encode("The quick brown fox jumps over the lazy dog")))).toBe(0x414fa339);
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), fc.nat(7), (data, split, offset) => {
-        const cut = Math.min(split, data.length);
-        const shifted = new Uint8Array(data.length + offset);
-        shifted.set(data, offset);
-        const view = shifted.subarray(offset);
-        const whole = run(() => crc32(view));
-        expect(run(() => crc32(view.subarray(cut), crc32(view.subarray(0, cut))))).toBe(whole);
-      }),
-    );
-  });
 });
 
 describe.each(implementations)("decode kernels, async forms (%s)", (_name, binding) => {
@@ -286,7 +268,6 @@ describe.each(implementations)("decode kernels, async forms (%s)", (_name, bindi
     expectSameBytes(await run(() => float16ToFloat32Async(bytes)), run(() => float16ToFloat32(bytes)));
     expectSameBytes(await run(() => float64ToFloat32Async(bytes)), run(() => float64ToFloat32(bytes)));
     expectSameBytes(await run(() => fortranToCAsync(bytes, [1024, 3, 512], 4)), run(() => fortranToC(bytes, [1024, 3, 512], 4)));
-    expect(await run(() => crc32Async(bytes, 7))).toBe(run(() => crc32(bytes, 7)));
     const complex = new Float32Array(bytes.slice().buffer);
     const planar = await run(() => interleavedToPlanarAsync(complex));
     expectSameBytes(planar.real, run(() => interleavedToPlanar(complex)).real);
@@ -312,8 +293,6 @@ describe("decode kernels: native and fallback agree on random input", () => {
         expectSameBytes(h2, h1);
         const [f1, f2] = both(() => float64ToFloat32(bytes));
         expectSameBytes(f2, f1);
-        const [c1, c2] = both(() => crc32(bytes, 12345));
-        expect(c2).toBe(c1);
         const [t1, t2] = both(() => fortranToC(bytes, [length, 4], 4));
         expectSameBytes(t2, t1);
       }

@@ -307,24 +307,3 @@ function planFortranToC(data: ArrayBufferView | ArrayBuffer, shape: readonly num
   const output = byteOutput("fortranToC", options.into, needed, input);
   return { kernel: "fortranToC", args: [input, output, [...shape], itemSize], result: () => output };
 }
-
-/**
- * CRC-32 as zlib and zip compute it. Pass a previous result as `initial` to continue:
- * `crc32(b, crc32(a)) === crc32(concat(a, b))`.
- */
-export function crc32(data: ArrayBufferView | ArrayBuffer, initial = 0): number {
-  return runPlan(planCrc32(data, initial));
-}
-
-/** {@link crc32} on a worker thread. */
-export function crc32Async(data: ArrayBufferView | ArrayBuffer, initial = 0): Promise<number> {
-  return runPlanAsync(planCrc32(data, initial));
-}
-
-function planCrc32(data: ArrayBufferView | ArrayBuffer, initial: number): Plan<number> {
-  const input = bytesView(data, "data");
-  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffffffff) {
-    throw argumentError(`initial must be an unsigned 32-bit integer, got ${String(initial)}`);
-  }
-  return { kernel: "crc32", args: [input, initial], result: (value) => value as number };
-}

@@ -18,7 +18,7 @@
  *   Float32Arrays.
  */
 import { SeededRandom } from "@studykit/core";
-import { StudykitError } from "@studykit/native";
+import { ModelDescriptionError } from "./errors.js";
 
 /** Format version of a description; bumped when the meaning of a field changes. */
 export const MODEL_DESCRIPTION_VERSION = 1 as const;
@@ -118,13 +118,6 @@ export interface NamedWeight {
 
 /** Shape of one sample after a layer, `[height, width, channels]`. */
 export type SampleShape = readonly [number, number, number];
-
-/** Typed failure for an inconsistent description. */
-export class ModelDescriptionError extends StudykitError {
-  constructor(message: string) {
-    super("E_MODEL_DESCRIPTION", message);
-  }
-}
 
 function outSize(size: number, kernel: number, stride: number, dilation: number, padding: "same" | "valid"): number {
   const effective = (kernel - 1) * dilation + 1;

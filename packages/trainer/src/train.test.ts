@@ -6,11 +6,11 @@ import { unzipSync } from "fflate";
 import { SeededRandom } from "@studykit/core";
 import { initialWeights, tinyPtychoModel, type ModelDescription } from "./model-description.js";
 import { inMemoryTrainingData } from "./training-data.js";
-import { exportOnnxForBundle, train, type TrainOptions, type TrainWarning } from "./train.js";
+import { train, type TrainOptions, type TrainWarning } from "./train.js";
 import { loadBundle } from "./bundle.js";
 import { loadBundleModel } from "./bundle-model.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
-import type { TrainingEngine } from "./training-engine.js";
+import { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
+import type { TrainingEngine } from "./engines/training-engine.js";
 
 const roots: string[] = [];
 const tempDir = () => {
@@ -257,14 +257,6 @@ describe("physics-informed loss (wasm)", () => {
 
 describe("a failed ONNX export is recorded and reported, never silent (wasm)", () => {
   const model = tinyPtychoModel({ size: 16, channels: 1, seed: 7 });
-
-  it("exportOnnxForBundle returns the real exporter's bytes, or its error code and message", async () => {
-    const ok = await exportOnnxForBundle(model, initialWeights(model));
-    expect("modelOnnx" in ok && ok.modelOnnx.length > 0).toBe(true);
-    const [first, ...rest] = initialWeights(model);
-    const missing = await exportOnnxForBundle(model, rest);
-    expect(missing).toEqual({ failure: { code: "E_ONNX_WEIGHTS", message: expect.stringContaining(`missing weight ${first!.name}`) } });
-  });
 
   it("trains on, writes the bundle without model.onnx, records why, warns once and says so in the result", async () => {
     // No valid description makes the ONNX compiler refuse a model the TF.js engine trains, so the failure comes

@@ -4,8 +4,8 @@
  */
 import { Command, CommanderError } from "commander";
 import { StudykitError } from "@studykit/native";
-import type { CliContext } from "./cli-context.js";
-import { reportError, ExitCode } from "./error-report.js";
+import type { CliContext } from "../cli-context.js";
+import { reportError, ExitCode } from "../error-report.js";
 import { registerInfoCommand } from "./commands/version-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerHashCommand } from "./commands/hash.js";

@@ -5,7 +5,7 @@ import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderFieldPng } from "./report-images.js";
 import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
-import { summariseReplicates, writeFindings, type ReplicateRow } from "./replicate-summary.js";
+import { summariseReplicates, writeFindings, type ReplicateRow } from "../replicate-summary.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "studykit-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

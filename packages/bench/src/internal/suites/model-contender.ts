@@ -24,7 +24,7 @@ export type EngineTarget = (typeof ENGINE_TARGETS)[number];
 export const THREADS = 2;
 
 /** Error codes meaning "this back end cannot start on this machine" rather than "it broke". */
-const UNAVAILABLE_CODES = new Set(["E_ONNX_NO_PROVIDER", "E_BACKEND_UNAVAILABLE"]);
+const UNAVAILABLE_CODES = new Set<string>([trainer.TrainerErrorCode.OnnxNoProvider, trainer.TrainerErrorCode.BackendUnavailable]);
 
 function firstLine(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0]! : String(error);

@@ -17,9 +17,9 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { IoErrorCode, sha256Files, StudykitError } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 import { displayPath, formatChecksumLine, parseChecksumList, type ChecksumEntry } from "../checksum-list.js";
-import { ExitCode, reportError } from "../error-report.js";
+import { ExitCode, reportError } from "../../error-report.js";
 
 /** Stable codes of `hash --check`'s findings. */
 const CheckErrorCode = {

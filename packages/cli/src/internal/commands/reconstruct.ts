@@ -22,8 +22,8 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { hasErrorCode, IoError, IoErrorCode, sha256File, StudykitError } from "@studykit/native";
 import type { ObjectGuessRole, ReconstructionAlgorithm, ReconstructionProgress, ReconstructionResult } from "@studykit/ptycho";
-import type { CliContext } from "../cli-context.js";
-import { reportError } from "../error-report.js";
+import type { CliContext } from "../../cli-context.js";
+import { reportError } from "../../error-report.js";
 
 // Loaded when the command runs (it pulls in the data readers and the FFT kernels).
 const loadPtycho = () => import("@studykit/ptycho");

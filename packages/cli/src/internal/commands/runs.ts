@@ -11,7 +11,7 @@
 import type { Command } from "commander";
 import { StudykitError } from "@studykit/native";
 import type { RunComparison, RunComparisonMode } from "@studykit/study";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 
 const MODES: readonly RunComparisonMode[] = ["strict", "warn", "off"];
 

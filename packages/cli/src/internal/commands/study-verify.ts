@@ -7,8 +7,8 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { StudykitError } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
-import { ExitCode, reportError } from "../error-report.js";
+import type { CliContext } from "../../cli-context.js";
+import { ExitCode, reportError } from "../../error-report.js";
 
 /** Mismatches listed in the error message (the JSON output holds all of them). */
 const LISTED_PROBLEMS = 50;

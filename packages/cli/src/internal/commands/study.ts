@@ -20,7 +20,7 @@ import type { Command } from "commander";
 import type { JobFilters } from "@studykit/core";
 import { StudykitError } from "@studykit/native";
 import type { StudyConfig } from "@studykit/study";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 import { registerCompareCommand } from "./runs.js";
 
 // The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the

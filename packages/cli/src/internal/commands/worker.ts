@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 import { StudykitError } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 
 function positiveInteger(flag: string) {
   return (value: string): number => {

@@ -1,0 +1,64 @@
+/**
+ * What travels through the queue: a job's data (the study job, the runner module, a key of what the job
+ * is), results of failed jobs encoded in BullMQ's failure reason, and which failures are worth a retry.
+ */
+import type { JobResult, RunnerModule } from "../../../study/job-runner.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
+
+/** Default BullMQ queue name. */
+export const DEFAULT_QUEUE_NAME = "studykit-jobs";
+
+/** BullMQ job data. Paths are absolute: workers see the artifact root at the same path (shared file system). */
+export interface QueuedJobData {
+  readonly job: StudyJob;
+  readonly runner: RunnerModule;
+  /** Fingerprint of the job's definition; a queued job with another key is stale and replaced. */
+  readonly key: string;
+}
+
+/** Progress a worker publishes for a running job. */
+export interface QueuedJobProgress {
+  readonly line: string;
+}
+
+/** Redis set (per queue) of job ids the coordinator asked to cancel. */
+export function cancelSetKey(prefix: string, queueName: string): string {
+  return `${prefix}:${queueName}:studykit-cancel`;
+}
+
+const FAILURE_MARK = "studykit-result:";
+
+/** Encodes a failed job's result as a BullMQ failure reason. */
+export function encodeFailure(result: JobResult): string {
+  return `${FAILURE_MARK}${JSON.stringify(result)}`;
+}
+
+/** Decodes a failure reason; a reason from BullMQ itself (e.g. stalled too often) becomes a crash result. */
+export function decodeFailure(reason: string | undefined, attempts: number): JobResult {
+  if (reason?.startsWith(FAILURE_MARK)) {
+    try {
+      return JSON.parse(reason.slice(FAILURE_MARK.length)) as JobResult;
+    } catch {
+      // fall through
+    }
+  }
+  const now = new Date().toISOString();
+  return {
+    status: "failed",
+    error: { code: "E_JOB_CRASHED", message: `the job queue failed the job: ${reason ?? "no reason given"}` },
+    startedAt: null,
+    finishedAt: now,
+    durationMs: null,
+    metrics: null,
+    bundlePath: null,
+    bundleSha256: null,
+    output: null,
+    attempts,
+  };
+}
+
+/**
+ * Failures worth another attempt (with backoff): the job's process died (out of memory, killed) or the
+ * worker shut down under it. Anything the runner itself reported is deterministic and fails at once.
+ */
+export const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set(["E_JOB_CRASHED", "E_CANCELLED", "E_TRANSIENT", "E_QUEUE_UNAVAILABLE"]);

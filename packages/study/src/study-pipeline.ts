@@ -1,0 +1,564 @@
+/**
+ * The whole study, phase by phase, under one output root:
+ *
+ *   C  simulate      phaseC/…           (datasets per dose, phase manifest)
+ *   D  overlap views phaseD/…           (dense/sparse views, groups, rejected views in the phase manifest)
+ *   E  train         phaseE/…           (job matrix dose × method × view through @studykit/core's runner: training_manifest.json,
+ *                                        skip events, one bundle per job with its SHA-256)
+ *   F  iterative     phaseF/…           (ePIE/rPIE/mini-batch of every dose × view × split with
+ *                                        @studykit/ptycho: one reconstruction.npz and identity per job)
+ *   G  compare       phaseG/, report/   (test-region reconstructions of the networks and of Phase F,
+ *                                        metrics, report.md / report.html)
+ *
+ * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
+ * and bundle hash, every Phase F reconstruction's identity and SHA-256, skip events, timings, and the
+ * report paths.
+ *
+ * With `replicates: R > 1`, phases C–F run once per replicate — replicate 0 at the root, replicate r under
+ * `replicates/r<r>/` with the same layout — each with its own seed for the photon noise, the group
+ * sampling and the training (one job identity per replicate); Phase G scores every replicate and
+ * replicate 0's report gives each cell's mean ± 95% interval over them and the findings.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  QueueError,
+  QueueErrorCode,
+  buildJobMatrix,
+  createBullmqExecutor,
+  createPartialIdentity,
+  detectCodeVersion,
+  fingerprint,
+  planStudy,
+  runStudy,
+  stableRunId,
+  writeJsonAtomicSync,
+  type Executor,
+  type JobFilters,
+  type JobMatrix,
+  type JobParams,
+  type JsonValue,
+  type StudyPlan,
+  type TrainingManifest,
+} from "@studykit/core";
+import { datasetSnapshotHash } from "@studykit/data";
+import { sha256 } from "@studykit/native";
+import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
+import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { compareModels, type ComparisonResult } from "./compare-phase.js";
+import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
+import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
+import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
+import { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./study-layout.js";
+import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
+
+/** Format version of `study_manifest.json`. */
+export const STUDY_MANIFEST_VERSION = 1;
+
+/** Options of {@link runStudyPipeline}. */
+export interface StudyPipelineOptions {
+  /** The resolved configuration. */
+  readonly config: StudyConfig;
+  /** Preset it came from (recorded; `custom` when none). */
+  readonly preset: string;
+  /** Output root: every phase writes under it. */
+  readonly out: string;
+  /** `auto` (ONNX Runtime when it loads, else TF.js), `onnxruntime` or `tfjs`. */
+  readonly engine?: string;
+  /** TF.js back end (`auto`, `wasm`, `cpu`, …) or ONNX Runtime provider (`cpu`, `cuda`). */
+  readonly backend?: string;
+  readonly concurrency?: number;
+  readonly dryRun?: boolean;
+  readonly force?: boolean;
+  readonly failFast?: boolean;
+  /** Missing inputs (rejected views) throw `E_MISSING_INPUT` instead of becoming skip events. */
+  readonly strict?: boolean;
+  readonly filters?: JobFilters;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** Core's progress display mode (`auto` on a TTY; `plain`, `none`). */
+  readonly progress?: "auto" | "tty" | "plain" | "silent";
+  /** Cancel cleanly on Ctrl-C (CLI). */
+  readonly cancelOnSignals?: boolean;
+  /** `local` (default: child processes on this machine) or `bullmq` (workers on other machines). */
+  readonly executor?: "local" | "bullmq";
+  /** Redis URL of the BullMQ queue (with `executor: "bullmq"`). */
+  readonly redisUrl?: string;
+}
+
+/** One job as the study manifest records it. */
+export interface StudyManifestJob {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly method: string;
+  readonly gridsize: number;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly bundlePath: string | null;
+  readonly bundleSha256: string | null;
+  readonly durationMs: number | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+/** One Phase F reconstruction as the study manifest records it. */
+export interface StudyManifestReconstruction {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly split: string;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly file: string | null;
+  readonly sha256: string | null;
+  readonly wallMs: number | null;
+  readonly reason: string | null;
+}
+
+/** A replicate other than 0 as the study manifest records it (paths relative to the study root). */
+export interface StudyManifestReplicate {
+  readonly replicate: number;
+  /** Its seed: photon noise, group sampling, network initialisation and shuffling. */
+  readonly seed: number;
+  /** Its root, `replicates/r<r>`. */
+  readonly root: string;
+  readonly phases: { readonly C: string; readonly D: string; readonly E: string; readonly F: string | null; readonly G: string | null };
+  readonly jobs: readonly StudyManifestJob[];
+  readonly reconstructions: readonly StudyManifestReconstruction[];
+  readonly skipped_count: number;
+}
+
+/** `study_manifest.json`. */
+export interface StudyManifest {
+  readonly formatVersion: number;
+  readonly kind: "studykit-study";
+  readonly runId: string;
+  readonly identity: { readonly strictKey: string; readonly debugKey: string; readonly fields: unknown };
+  readonly preset: string;
+  readonly config: StudyConfig;
+  readonly runtime: ResolvedRuntime;
+  readonly dryRun: boolean;
+  readonly phases: {
+    readonly C: { readonly manifest: string; readonly reused: boolean; readonly datasetSnapshots: Readonly<Record<string, string>> };
+    readonly D: { readonly manifest: string; readonly reused: boolean };
+    readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
+    readonly F: { readonly manifest: string | null; readonly counts: PhaseFManifest["counts"] | null };
+    readonly G: { readonly comparison: string | null };
+  };
+  readonly jobs: readonly StudyManifestJob[];
+  /** Phase F's iterative reconstructions (empty for a dry run or a cancelled study). */
+  readonly reconstructions: readonly StudyManifestReconstruction[];
+  /** Replicates 1 … R − 1 (`jobs` and `reconstructions` above are replicate 0's); empty for one replicate. */
+  readonly replicates: readonly StudyManifestReplicate[];
+  readonly skipped_views: TrainingManifest["skipped_views"];
+  readonly skipped_count: number;
+  readonly timings: Readonly<Record<string, number>>;
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+}
+
+/** What {@link runStudyPipeline} returns. */
+export interface StudyPipelineResult {
+  readonly manifestPath: string;
+  readonly manifest: StudyManifest;
+  readonly plan: StudyPlan | null;
+  readonly training: TrainingManifest | null;
+  readonly iterative: PhaseFManifest | null;
+  readonly comparison: ComparisonResult | null;
+  /** Absolute report paths (null for a dry run). */
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+  /** True when a job failed or the study was cancelled. */
+  readonly failed: boolean;
+}
+
+function trainJobModule(): string {
+  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), "internal");
+  const beside = path.join(here, "train-job.js");
+  if (existsSync(beside)) return beside;
+  // Running from src/ (vitest): the child process needs the built JavaScript.
+  const parts = here.split(path.sep);
+  const srcIndex = parts.lastIndexOf("src");
+  return srcIndex >= 0 ? path.join([...parts.slice(0, srcIndex), "dist", ...parts.slice(srcIndex + 1)].join(path.sep), "train-job.js") : beside;
+}
+
+/** The training view a job of the matrix trains on. */
+function viewRecord(phaseD: PhaseDManifest, dose: number, view: string) {
+  return findViewRecord(phaseD, dose, view, "train");
+}
+
+/** Hashes job inputs: array-content snapshot hashes for npz, SHA-256 of the bytes otherwise. */
+function hashInput(file: string): string {
+  return file.endsWith(".npz") || file.endsWith(".npy") ? datasetSnapshotHash(file) : sha256(readFileSync(file));
+}
+
+/** Builds the study's job matrix from the phase manifests. */
+export function buildStudyMatrix(
+  config: StudyConfig,
+  root: string,
+  phaseC: PhaseCManifest,
+  phaseD: PhaseDManifest,
+  runtime: ResolvedRuntime,
+  options: { strict?: boolean; filters?: JobFilters; seed?: number } = {},
+): JobMatrix {
+  // A replicate's seed (network initialisation, shuffling, sample cap); default the study's.
+  const seed = options.seed ?? config.seed;
+  const scaleOf = (dose: number): number => phaseC.doses.find((record) => record.dose === dose)?.scale ?? 1;
+  const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
+  return buildJobMatrix(
+    {
+      axes: { dose: [...config.doses], method: [...STUDY_METHODS], view: [...config.views] },
+      rules: [
+        (params: JobParams): Record<string, JsonValue> | null => {
+          const view = params["view"] as StudyViewName;
+          // Only the (method, view) pairs the configuration asks for.
+          if (!(config.methods[params["method"] as StudyMethodName] as readonly string[]).includes(view)) return null;
+          const dose = params["dose"] as number;
+          const gridsize = view === "baseline" ? 1 : 2;
+          // The feature signature: which patterns are grouped into which channels.
+          const featureSignature = view === "baseline" ? `all-patterns:${phaseC.positions.train}` : (viewRecord(phaseD, dose, view)?.groupsSha256 ?? null);
+          // A rejected view has no groups; its job is skipped and carries no signature.
+          return featureSignature === null ? { gridsize } : { gridsize, featureSignature };
+        },
+      ],
+      id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number, params["method"] as StudyMethodName),
+      inputs: (params): Record<string, string> => {
+        const dose = params["dose"] as number;
+        const view = params["view"] as string;
+        if (view === "baseline") return { train: STUDY_LAYOUT.patched(dose, "train") };
+        return { train: STUDY_LAYOUT.viewDataset(dose, view), groups: STUDY_LAYOUT.viewGroups(dose, view) };
+      },
+      explainMissing: (params, missing) => {
+        const record = viewRecord(phaseD, params["dose"] as number, params["view"] as string);
+        if (record?.status === "rejected" && record.reason) return record.reason;
+        return `input file(s) not found: ${missing.map((file) => path.relative(root, file)).join(", ")} (rerun phases C and D)`;
+      },
+      config: (params) => {
+        const dose = params["dose"] as number;
+        const gridsize = params["gridsize"] as 1 | 2;
+        const method = params["method"] as StudyMethodName;
+        const jobConfig: StudyJobConfig = {
+          study: "ptycho-dose-overlap",
+          dose,
+          view: params["view"] as StudyViewName,
+          method,
+          gridsize,
+          size: phaseC.probe.size,
+          channels: gridsize * gridsize,
+          seed,
+          model: config.training.model,
+          epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
+          batchSize: config.training.batchSize,
+          learningRate: config.training.learningRate,
+          validationFraction: config.training.validationFraction,
+          maxTrainSamples: config.training.maxTrainSamples,
+          engine: runtime.engine,
+          backend: runtime.backend,
+          inputScale,
+          amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
+          earlyStopping: config.training.earlyStopping,
+          // Measured amplitudes X = diffraction·inputScale, and the stored diffraction is |DFT(P·O)| in
+          // expectation (orthonormal DFT, object units), so I = inputScale²·|DFT(P·O)|² predicts X²; the
+          // network's amplitude is O / max|O|, hence the probe times max|O|.
+          physics:
+            method === "pinn"
+              ? { objective: "poissonNll", intensityScale: inputScale * inputScale, probeScale: phaseC.object.maxAmplitude, canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null }
+              : null,
+        };
+        return jobConfig as unknown as JsonValue;
+      },
+      seeds: () => ({ seed }),
+      artifactDir: (id) => `jobs/${id}`,
+      logPath: (id) => `logs/${id}.log`,
+    },
+    { inputRoot: root, artifactRoot: path.join(root, STUDY_LAYOUT.trainingDir), strict: options.strict ?? false, filters: options.filters ?? {} },
+  );
+}
+
+/**
+ * The executor for Phase E, checked before anything runs: a BullMQ executor without a Redis URL, or with
+ * a malformed one, is an error now rather than after minutes of simulation.
+ */
+function resolveExecutor(options: StudyPipelineOptions): "local" | Executor {
+  const executor = options.executor ?? "local";
+  if (executor === "local") return "local";
+  if (executor !== "bullmq") throw new QueueError(QueueErrorCode.Config, `unknown executor ${JSON.stringify(executor)}: use "local" or "bullmq"`);
+  if (!options.redisUrl) throw new QueueError(QueueErrorCode.Config, 'executor "bullmq" needs the Redis URL of its queue: pass redisUrl (CLI: --redis redis://HOST:PORT)');
+  return createBullmqExecutor({ redisUrl: options.redisUrl });
+}
+
+/**
+ * Runs phases C, D, E, F and G (see the module doc). The engine, back end and executor are resolved before
+ * Phase C, so a bad choice fails at once; a file that cannot be written (an output root under a regular
+ * file, a read-only directory, a full disk) is an `IoError` naming the path.
+ */
+export async function runStudyPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  try {
+    return await runPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  const { config } = options;
+  const timings: Record<string, number> = {};
+  const addTime = (key: string, since: number): void => {
+    timings[key] = (timings[key] ?? 0) + (performance.now() - since);
+  };
+  const started = performance.now();
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const executor = resolveExecutor(options);
+  mkdirSync(root, { recursive: true });
+  const codeVersion = detectCodeVersion();
+  const dryRun = options.dryRun ?? false;
+  const replicateCount = config.replicates;
+
+  // Phases C, D and E of every replicate: replicate 0 at the root, the others under replicates/r<r>/, each
+  // with its own noise, groups and training seeds (object and positions are the study's).
+  const replicates: ReplicateRun[] = [];
+  let cancelled = false;
+  let failed = false;
+  let plan: StudyPlan | null = null;
+  for (let replicate = 0; replicate < replicateCount && !cancelled; replicate++) {
+    const seed = replicateSeed(config.seed, replicate);
+    const replicateRoot = path.join(root, STUDY_LAYOUT.replicateRoot(replicate));
+    const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
+    let mark = performance.now();
+    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: options.force ?? false, noiseSeed: seed });
+    addTime("phaseC_ms", mark);
+    mark = performance.now();
+    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: options.force ?? false, groupSeed: seed });
+    addTime("phaseD_ms", mark);
+
+    replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
+    const matrix = buildStudyMatrix(config, replicateRoot, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    mark = performance.now();
+    const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+      concurrency: options.concurrency ?? 1,
+      failFast: options.failFast ?? false,
+      dryRun,
+      force: options.force ?? false,
+      inputHasher: hashInput,
+      codeVersion,
+      runtime: runtime.identity,
+      progress: options.progress ?? "auto",
+      cancelOnSignals: options.cancelOnSignals ?? false,
+      executor,
+    });
+    addTime("phaseE_ms", mark);
+    if (replicate === 0) plan = studyResult.plan;
+    cancelled = studyResult.cancelled;
+    failed ||= studyResult.failed;
+    replicates.push({ replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog });
+  }
+
+  if (dryRun) log("phase F: not run (dry run)");
+  else if (cancelled) log("phase F: skipped, the study was cancelled");
+  else {
+    for (const run of replicates) {
+      const mark = performance.now();
+      run.iterative = await runPhaseF(config, run.root, run.phaseC.manifest, run.phaseD.manifest, { log: run.log, force: options.force ?? false, codeVersion });
+      addTime("phaseF_ms", mark);
+    }
+  }
+  const first = replicates[0]!;
+  const training = first.training;
+  const iterative = first.iterative;
+
+  // Dataset snapshot hashes of Phase C: the study's data identity (every replicate's noise realisation).
+  const datasetSnapshots: Record<string, string> = {};
+  for (const run of replicates) {
+    const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+    for (const record of run.phaseC.manifest.doses) {
+      for (const split of ["train", "test"] as const) {
+        datasetSnapshots[path.posix.join(prefix, doseDirectory(record.dose), split)] = datasetSnapshotHash(path.join(run.root, record.files[split]));
+      }
+    }
+  }
+  const partial = createPartialIdentity({
+    stage: "study",
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: first.phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    datasetSnapshotHash: fingerprint(datasetSnapshots),
+    seeds: { seed: config.seed },
+    codeVersion,
+    runtime: runtime.identity,
+  });
+  // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
+  const signatureOf = (run: ReplicateRun) => ({
+    jobs: run.training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: run.training.skipped_views.map((event) => event.jobId),
+    reconstructions: (run.iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
+  });
+  const final = partial.finalize(replicateCount === 1 ? signatureOf(first) : { ...signatureOf(first), replicates: replicates.slice(1).map((run) => ({ replicate: run.replicate, seed: run.seed, ...signatureOf(run) })) });
+  const runId = stableRunId(final);
+
+  let comparison: ComparisonResult | null = null;
+  let report: { markdown: string; html: string } | null = null;
+  if (cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
+  if (!dryRun && !cancelled) {
+    const compareReplicate = (run: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) =>
+      compareModels({
+        config,
+        root: run.root,
+        runId,
+        preset: options.preset,
+        phaseC: run.phaseC.manifest,
+        phaseD: run.phaseD.manifest,
+        training: run.training,
+        iterative: run.iterative,
+        runtime,
+        log: run.log,
+        replicate: run.replicate,
+        seed: run.seed,
+        ...extra,
+      });
+    const mark = performance.now();
+    // The other replicates first: replicate 0 writes the report with every replicate's numbers.
+    const others: ComparisonResult[] = [];
+    for (const run of replicates.slice(1)) {
+      const result = await compareReplicate(run, { writeReport: false });
+      run.comparison = result;
+      others.push(result);
+    }
+    comparison = await compareReplicate(first, { writeReport: true, otherReplicates: others });
+    addTime("phaseG_ms", mark);
+    report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
+  }
+  timings["total_ms"] = performance.now() - started;
+  const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
+  log(`phase times${replicateCount > 1 ? ` (${replicateCount} replicates)` : ""}: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
+
+  const manifest: StudyManifest = {
+    formatVersion: STUDY_MANIFEST_VERSION,
+    kind: "studykit-study",
+    runId,
+    identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
+    preset: options.preset,
+    config,
+    runtime,
+    dryRun,
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused },
+      E: {
+        manifest: path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+        skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
+        counts: training.counts,
+      },
+      F: { manifest: iterative ? STUDY_LAYOUT.phaseFManifest : null, counts: iterative?.counts ?? null },
+      G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
+    },
+    jobs: manifestJobsOf(first),
+    reconstructions: manifestReconstructionsOf(first),
+    replicates: replicates.slice(1).map((run) => {
+      const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+      return {
+        replicate: run.replicate,
+        seed: run.seed,
+        root: prefix,
+        phases: {
+          C: path.posix.join(prefix, STUDY_LAYOUT.phaseCManifest),
+          D: path.posix.join(prefix, STUDY_LAYOUT.phaseDManifest),
+          E: path.posix.join(prefix, STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+          F: run.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
+          G: run.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
+        },
+        jobs: manifestJobsOf(run),
+        reconstructions: manifestReconstructionsOf(run),
+        skipped_count: run.training.skipped_count,
+      };
+    }),
+    skipped_views: training.skipped_views,
+    skipped_count: training.skipped_count,
+    timings,
+    report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
+  };
+  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
+  writeJsonAtomicSync(manifestPath, manifest);
+  return { manifestPath, manifest, plan, training, iterative, comparison, report, failed };
+}
+
+/** One replicate's phases as the pipeline runs them. */
+interface ReplicateRun {
+  readonly replicate: number;
+  readonly seed: number;
+  /** Absolute root of the replicate's files. */
+  readonly root: string;
+  readonly phaseC: { readonly manifest: PhaseCManifest; readonly reused: boolean };
+  readonly phaseD: { readonly manifest: PhaseDManifest; readonly reused: boolean };
+  readonly training: TrainingManifest;
+  iterative: PhaseFManifest | null;
+  comparison?: ComparisonResult;
+  readonly log: (line: string) => void;
+}
+
+/** A replicate's training jobs as the study manifest records them (paths relative to the study root). */
+function manifestJobsOf(run: ReplicateRun): StudyManifestJob[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return run.training.jobs.map((job) => ({
+    id: job.id,
+    dose: job.params["dose"] as number,
+    view: job.params["view"] as string,
+    method: job.params["method"] as string,
+    gridsize: job.params["gridsize"] as number,
+    status: job.result.status,
+    runId: job.identity?.runId ?? null,
+    strictKey: job.identity?.strictKey ?? null,
+    bundlePath: job.result.bundlePath ? path.posix.join(prefix, STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+    bundleSha256: job.result.bundleSha256,
+    durationMs: job.result.durationMs,
+    error: job.result.error,
+  }));
+}
+
+/** A replicate's Phase F records as the study manifest records them (files relative to the study root). */
+function manifestReconstructionsOf(run: ReplicateRun): StudyManifestReconstruction[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return (run.iterative?.records ?? []).map((record) => ({
+    id: record.id,
+    dose: record.dose,
+    view: record.view,
+    split: record.split,
+    status: record.status,
+    runId: record.identity?.runId ?? null,
+    strictKey: record.identity?.strictKey ?? null,
+    file: record.file === null ? null : path.posix.join(prefix, record.file),
+    sha256: record.sha256,
+    wallMs: record.wallMs,
+    reason: record.reason,
+  }));
+}
+
+/**
+ * Plans the study (phases C and D run, since the plan needs their files; nothing is trained) — replicate 0's
+ * jobs; a dry run of {@link runStudyPipeline} plans every replicate. Errors as {@link runStudyPipeline}'s.
+ */
+export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  try {
+    return await planPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  mkdirSync(root, { recursive: true });
+  const phaseC = runPhaseC(options.config, root, { log });
+  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log });
+  const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  const plan = await planStudy(matrix, {
+    force: options.force ?? false,
+    inputHasher: hashInput,
+    codeVersion: detectCodeVersion(),
+    runtime: runtime.identity,
+  });
+  return { plan, matrix, runtime };
+}
