@@ -1,7 +1,7 @@
 /**
  * The one typed surface of the Rust addon. Every function the `.node` file exports is declared here;
- * the loader checks that each exists before handing the binding out. The public API in `../index.ts`
- * wraps these (argument checks, typed errors, output allocation); nothing else calls them.
+ * the loader checks that each exists before handing the binding out. The public modules in `src/`
+ * wrap these (argument checks, typed errors, output allocation); nothing else calls them.
  */
 
 /** Opaque handle to a native object (a tagged N-API external). */

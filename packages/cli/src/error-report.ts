@@ -3,6 +3,7 @@
  * bad input the user can fix, 1 for internal failures. `STUDYKIT_DEBUG=1` adds the stack.
  */
 import { hasErrorCode } from "@studykit/native";
+import { CliErrorCode } from "./errors.js";
 
 /** Exit codes. */
 export const ExitCode = { Ok: 0, Internal: 1, BadInput: 2 } as const;
@@ -17,7 +18,7 @@ export function reportError(error: unknown, write: (text: string) => void): numb
     return userFacing ? ExitCode.BadInput : ExitCode.Internal;
   }
   const message = error instanceof Error ? error.message : String(error);
-  write(`error[E_INTERNAL]: ${message} (this is a bug in studykit; rerun with STUDYKIT_DEBUG=1 for a stack trace)\n`);
+  write(`error[${CliErrorCode.Internal}]: ${message} (this is a bug in studykit; rerun with STUDYKIT_DEBUG=1 for a stack trace)\n`);
   if (debug && error instanceof Error && error.stack) write(`${error.stack}\n`);
   return ExitCode.Internal;
 }

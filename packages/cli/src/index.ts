@@ -4,6 +4,8 @@ import type { CliContext } from "./cli-context.js";
 
 export type { CliContext } from "./cli-context.js";
 export { reportError, ExitCode } from "./error-report.js";
+export { CliErrorCode } from "./errors.js";
+export type { CliErrorCodeValue } from "./errors.js";
 
 /** Runs `studykit` with `argv` (arguments after the program name); resolves to the exit code. */
 export function runCli(argv: readonly string[], context: Partial<CliContext> = {}): Promise<number> {

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { createOnnxTrainingEngine, initialWeights, tinyPtychoModel } from "@studykit/trainer";
+import { createOnnxTrainingEngine, initialWeights } from "@studykit/trainer";
+import { tinyPtychoModel } from "./model-presets.js";
 import { resolveRuntime } from "./runtime-selection.js";
 
 /** Whether onnxruntime-node's CUDA provider library is installed (looked up here, not through the trainer). */

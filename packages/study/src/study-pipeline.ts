@@ -19,9 +19,8 @@
  * sampling and the training (one job identity per replicate); Phase G scores every replicate and
  * replicate 0's report gives each cell's mean ± 95% interval over them and the findings.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   QueueError,
   QueueErrorCode,
@@ -41,6 +40,7 @@ import {
   type JsonValue,
   type StudyPlan,
   type TrainingManifest,
+  resolveCompiledEntry,
 } from "@studykit/core";
 import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
@@ -174,14 +174,9 @@ export interface StudyPipelineResult {
   readonly failed: boolean;
 }
 
+/** The training child's entry: `internal/train-job.js` in the built package, also when this runs from src/. */
 function trainJobModule(): string {
-  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), "internal");
-  const beside = path.join(here, "train-job.js");
-  if (existsSync(beside)) return beside;
-  // Running from src/ (vitest): the child process needs the built JavaScript.
-  const parts = here.split(path.sep);
-  const srcIndex = parts.lastIndexOf("src");
-  return srcIndex >= 0 ? path.join([...parts.slice(0, srcIndex), "dist", ...parts.slice(srcIndex + 1)].join(path.sep), "train-job.js") : beside;
+  return resolveCompiledEntry(import.meta.url, path.join("internal", "train-job.js"), { packageName: "@studykit/study" });
 }
 
 /** The training view a job of the matrix trains on. */

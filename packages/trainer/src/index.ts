@@ -20,8 +20,6 @@ export {
   countMultiplyAdds,
   countParameters,
   initialWeights,
-  referencePtychoModel,
-  tinyPtychoModel,
   validateModelDescription,
   weightSpecs,
 } from "./model-description.js";
@@ -37,7 +35,6 @@ export type {
   MultiplyAddCount,
   NamedWeight,
   OutputHeads,
-  PtychoModelOptions,
   SampleShape,
   Upsample2dLayer,
 } from "./model-description.js";

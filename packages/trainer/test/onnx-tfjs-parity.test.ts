@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { initialWeights, type ModelDescription, referencePtychoModel, tinyPtychoModel } from "../src/model-description.js";
+import { initialWeights, type ModelDescription } from "../src/model-description.js";
+import { referencePtychoModel, tinyPtychoModel } from "./fixtures/models.mjs";
 import { createOnnxTrainingEngine } from "../src/engines/onnx/onnx-training-engine.js";
 import { createInferenceSession } from "../src/engines/onnx/inference-session.js";
 import { exportOnnx } from "../src/engines/onnx/onnx-export.js";

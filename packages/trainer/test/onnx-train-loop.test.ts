@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../src/bundle.js";
 import { SeededRandom } from "@studykit/core";
-import { tinyPtychoModel } from "../src/model-description.js";
+import { tinyPtychoModel } from "./fixtures/models.mjs";
 import { createInferenceSession } from "../src/engines/onnx/inference-session.js";
 import { createOnnxTrainingEngine } from "../src/engines/onnx/onnx-training-engine.js";
 import { train, type TrainOptions } from "../src/train.js";

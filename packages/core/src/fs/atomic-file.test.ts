@@ -22,14 +22,14 @@ describe("writeFileAtomic", () => {
     const dir = await tempDir();
     const path = join(dir, "once");
     await writeFileAtomic(path, "a", { exclusive: true });
-    await expect(writeFileAtomic(path, "b", { exclusive: true })).rejects.toMatchObject({ code: "EEXIST" });
+    await expect(writeFileAtomic(path, "b", { exclusive: true })).rejects.toMatchObject({ code: "E_IO_EXISTS", systemCode: "EEXIST", path });
     expect(await readFile(path, "utf8")).toBe("a");
     expect(await readdir(dir)).toEqual(["once"]);
   });
 
   it("fails when the directory is missing without creating it", async () => {
     const dir = await tempDir();
-    await expect(writeFileAtomic(join(dir, "missing", "x"), "a")).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(writeFileAtomic(join(dir, "missing", "x"), "a")).rejects.toMatchObject({ code: "E_IO_NOT_FOUND", systemCode: "ENOENT" });
     expect(await readdir(dir)).toEqual([]);
   });
 

@@ -12,6 +12,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { JsonValue } from "../identity/canonical-json.js";
+import { hasErrorCode, IoErrorCode } from "@studykit/native";
 import { writeJsonAtomic } from "../fs/atomic-file.js";
 import { CoreError, CoreErrorCode } from "../errors.js";
 import { updateJsonFile, validateJson } from "../internal/fs/json-file.js";
@@ -325,7 +326,7 @@ export async function createRun(root: string, plan: RunPlan, options: RunOptions
     // Exclusive create: two processes creating the same run cannot both win.
     await writeJsonAtomic(manifestPathOf(absoluteRoot), manifest, { exclusive: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+    if (hasErrorCode(error, IoErrorCode.Exists)) {
       throw new CoreError(CoreErrorCode.RunExists, `${manifestPathOf(absoluteRoot)} already exists: open the existing run with openRun, or choose a new run root`, { cause: error });
     }
     throw error;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { initialWeights, tinyPtychoModel } from "../model-description.js";
+import { initialWeights } from "../model-description.js";
+import { tinyPtychoModel } from "../../test/fixtures/models.mjs";
 import { exportOnnxForBundle } from "./bundle-step.js";
 
 describe("a failed ONNX export is recorded and reported, never silent (wasm)", () => {

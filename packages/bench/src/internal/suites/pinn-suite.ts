@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { saveNpz, type WritableArray } from "@studykit/data";
 import { BenchErrorCode, PeerMismatchError } from "../../errors.js";
 import * as trainer from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "@studykit/study";
 import type { EngineHyperparameters, ModelDescription, PhysicsLoss, TrainingBatch } from "@studykit/trainer";
 import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
@@ -71,7 +72,7 @@ interface Problem {
 
 function buildProblem(work: Workload): Problem {
   const options = { size: work.size, channels: work.channels, seed: 7 };
-  const description = work.model === "reference" ? trainer.referencePtychoModel(options) : trainer.tinyPtychoModel(options);
+  const description = work.model === "reference" ? referencePtychoModel(options) : tinyPtychoModel(options);
   const uniform = uniformSource(11);
   const pixels = work.size * work.size;
   // A random complex probe and measured amplitudes in [0, 2): the cost of a step does not depend on them.

@@ -18,9 +18,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { JobFilters } from "@studykit/core";
-import { StudykitError } from "@studykit/native";
 import type { StudyConfig } from "@studykit/study";
 import type { CliContext } from "../../cli-context.js";
+import { UsageError } from "../../errors.js";
+import { parseConcurrency } from "../integer-flags.js";
 import { registerCompareCommand } from "./runs.js";
 
 // The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the
@@ -37,7 +38,7 @@ interface StudyFlags {
   reuseCoordinates?: boolean;
   engine?: string;
   backend?: string;
-  concurrency?: string;
+  concurrency?: number;
   dryRun?: boolean;
   dose?: string[];
   view?: string[];
@@ -58,13 +59,6 @@ function splitList(values: readonly string[] | undefined): string[] | undefined 
   if (!values) return undefined;
   const out = values.flatMap((value) => value.split(",")).map((value) => value.trim()).filter((value) => value.length > 0);
   return out.length > 0 ? out : undefined;
-}
-
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return 1;
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new StudykitError("E_USAGE", `--concurrency must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
-  return parsed;
 }
 
 async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: StudyConfig; preset: string }> {
@@ -93,7 +87,7 @@ async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: 
     config = configForObjectFile(config, path.resolve(cwd, flags.objectFrom), flags.reuseCoordinates ?? false);
     label = `${label}+object-from`;
   } else if (flags.reuseCoordinates) {
-    throw new StudykitError("E_USAGE", "--reuse-coordinates needs --object-from FILE (the coordinates come from that file)");
+    throw new UsageError("--reuse-coordinates needs --object-from FILE (the coordinates come from that file)");
   }
   return { config, preset: label };
 }
@@ -131,7 +125,7 @@ function addSharedOptions(command: Command): Command {
 function outDirOf(flags: StudyFlags, preset: string, cwd: string): string {
   const chosen = flags.out ?? flags.artifactRoot;
   if (flags.out && flags.artifactRoot && path.resolve(cwd, flags.out) !== path.resolve(cwd, flags.artifactRoot)) {
-    throw new StudykitError("E_USAGE", `--out ${flags.out} and --artifact-root ${flags.artifactRoot} name different directories: give one`);
+    throw new UsageError(`--out ${flags.out} and --artifact-root ${flags.artifactRoot} name different directories: give one`);
   }
   return path.resolve(cwd, chosen ?? path.join("study-out", preset.split("+")[0]!));
 }
@@ -140,14 +134,14 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
   const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, reconstruct iteratively, compare, report");
 
   addSharedOptions(study.command("run").description("run the study end to end and write the report"))
-    .option("--concurrency <n>", "training jobs at once (default 1)")
+    .option("--concurrency <n>", "training jobs at once (default 1)", parseConcurrency)
     .option("--dry-run", "plan the training jobs (data is prepared), train nothing, write no report")
     .option("--fail-fast", "stop starting jobs after the first failure")
     .option("--executor <name>", "local (child processes here, the default) or bullmq (studykit worker processes, see --redis)", "local")
     .option("--redis <url>", "Redis URL of the BullMQ queue (with --executor bullmq)")
     .action(async (flags: StudyFlags) => {
-      if (flags.executor !== "local" && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", `unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
-      if (flags.redis && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", "--redis is the queue of the BullMQ executor: add --executor bullmq, or drop --redis");
+      if (flags.executor !== "local" && flags.executor !== "bullmq") throw new UsageError(`unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
+      if (flags.redis && flags.executor !== "bullmq") throw new UsageError("--redis is the queue of the BullMQ executor: add --executor bullmq, or drop --redis");
       const started = performance.now();
       const { config, preset } = await resolveConfig(flags, context.cwd);
       const out = outDirOf(flags, preset, context.cwd);
@@ -160,7 +154,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
         out,
         engine: flags.engine ?? "auto",
         backend: flags.backend ?? "auto",
-        concurrency: parseConcurrency(flags.concurrency),
+        concurrency: flags.concurrency ?? 1,
         dryRun: flags.dryRun ?? false,
         force: flags.force ?? false,
         failFast: flags.failFast ?? false,

@@ -3,7 +3,7 @@
  *
  * A lock file holds `{ pid, host, createdAt, purpose, token }`. It is created complete and atomically:
  * the record is written and fsynced to a temp file which is then hard-linked to the lock path, and
- * `link` fails with EEXIST when the lock exists; so a lock file is never empty or half-written, even when
+ * `link` fails (`E_IO_EXISTS`) when the lock exists; so a lock file is never empty or half-written, even when
  * its creator is killed. (Node exposes neither `flock` nor `fcntl` locks, hence files.)
  *
  * A lock whose holder is dead is *stale* and is taken over: on the same host, the holder's pid no longer
@@ -26,7 +26,7 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { readFile, readdir, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { sha256 } from "@studykit/native";
+import { hasErrorCode, IoErrorCode, sha256 } from "@studykit/native";
 import { isProcessAlive, sweepStaleTempFiles, writeFileAtomic } from "../../fs/atomic-file.js";
 import { LockedError } from "../../errors.js";
 
@@ -151,7 +151,7 @@ async function removeStaleLock(path: string, staleText: string, staleAfterMs: nu
     try {
       await writeFileAtomic(marker, `${JSON.stringify(taker)}\n`, { exclusive: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (!hasErrorCode(error, IoErrorCode.Exists)) throw error;
       // Another taker holds the marker. If it died there, clear its marker (same protocol, one level up).
       const found = await readHolder(marker);
       if (found && isStale(found, staleAfterMs)) await removeStaleLock(marker, found.text, staleAfterMs);
@@ -214,7 +214,7 @@ async function createLockFile(lockPath: string, holder: LockHolder, deadline: nu
       await writeFileAtomic(lockPath, record, { exclusive: true });
       return tookOver;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (!hasErrorCode(error, IoErrorCode.Exists)) throw error;
     }
     const found = await readHolder(lockPath);
     if (!found) continue; // released in between: try again at once

@@ -3,7 +3,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createTfjsEngine, forwardPass } from "./tfjs-engine.js";
 import { selectBackend } from "./backend-selection.js";
 import { SeededRandom } from "@studykit/core";
-import { initialWeights, referencePtychoModel, tinyPtychoModel, type ModelDescription, type NamedWeight } from "../../model-description.js";
+import { initialWeights, type ModelDescription, type NamedWeight } from "../../model-description.js";
+import { referencePtychoModel, tinyPtychoModel } from "../../../test/fixtures/models.mjs";
 import type { EngineHyperparameters, TrainingBatch } from "../training-engine.js";
 
 const HYPER: EngineHyperparameters = {

@@ -4,7 +4,8 @@
  * onnx-training-engine.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { referencePtychoModel, tinyPtychoModel, type ModelDescription } from "../../../model-description.js";
+import { type ModelDescription } from "../../../model-description.js";
+import { referencePtychoModel, tinyPtychoModel } from "../../../../test/fixtures/models.mjs";
 import { nchwcBlockSize } from "../provider-check.js";
 import { nchwcUnsupportedReason } from "./nchwc.js";
 

@@ -8,10 +8,10 @@
  * uses the same allocation without the advice: same contents, same errors, more faults.
  */
 import { readSync } from "node:fs";
-import { withRegularFile, withRegularFileSync } from "./regular-file.js";
-import { activeBinding } from "./loader.js";
-import { IoError, IoErrorCode } from "../errors.js";
-import { argumentError, callNative, fromNativeError, ioError } from "./typed-errors.js";
+import { withRegularFile, withRegularFileSync } from "./internal/regular-file.js";
+import { activeBinding } from "./internal/loader.js";
+import { IoError, IoErrorCode } from "./errors.js";
+import { argumentError, callNative, fromNativeError, ioError } from "./internal/typed-errors.js";
 
 function checkCount(value: unknown, name: string): asserts value is number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PieErrorCode, fft2InPlace, hasErrorCode, pieSweep, pieSweepAsync, type PieRule, type PieSweepArguments } from "../index.js";
-import { nativeBinding, withBinding } from "./loader.js";
-import { skipWithout } from "../../../tools/test-dependencies.js";
+import { PieErrorCode, fft2InPlace, hasErrorCode, pieSweep, pieSweepAsync, type PieRule, type PieSweepArguments } from "./index.js";
+import { nativeBinding, withBinding } from "./internal/loader.js";
+import { skipWithout } from "../../tools/test-dependencies.js";
 
 const native = nativeBinding();
 const implementations = [...(native ? [{ name: "native", binding: native }] : []), { name: "fallback", binding: null }] as const;

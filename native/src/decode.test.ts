@@ -14,10 +14,10 @@ import {
   interleavedToPlanarAsync,
   planarToInterleaved,
   planarToInterleavedAsync,
-} from "../index.js";
-import { loadNativeBinding, withBinding } from "./loader.js";
-import type { NativeBinding } from "./binding.js";
-import { skipWithout } from "../../../tools/test-dependencies.js";
+} from "./index.js";
+import { loadNativeBinding, withBinding } from "./internal/loader.js";
+import type { NativeBinding } from "./internal/binding.js";
+import { skipWithout } from "../../tools/test-dependencies.js";
 
 const native = loadNativeBinding().binding;
 const noNative = skipWithout({ name: "the native addon", available: native !== null, install: "build it with `npm run build` (needs Rust/cargo)" });

@@ -7,9 +7,9 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { FftErrorCode, fft2InPlace, fft2InPlaceAsync, hasErrorCode } from "../index.js";
-import { nativeBinding, withBinding } from "./loader.js";
-import { findPython, pythonDependency, skipWithout } from "../../../tools/test-dependencies.js";
+import { FftErrorCode, fft2InPlace, fft2InPlaceAsync, hasErrorCode } from "./index.js";
+import { nativeBinding, withBinding } from "./internal/loader.js";
+import { findPython, pythonDependency, skipWithout } from "../../tools/test-dependencies.js";
 
 type ComplexArray = Float32Array | Float64Array;
 

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { mmapFile } from "../index.js";
-import { loadNativeBinding, withBinding } from "./loader.js";
-import type { NativeBinding } from "./binding.js";
+import { mmapFile } from "./index.js";
+import { loadNativeBinding, withBinding } from "./internal/loader.js";
+import type { NativeBinding } from "./internal/binding.js";
 
 const native = loadNativeBinding().binding;
 const implementations: [string, NativeBinding | null][] = [["fallback", null]];

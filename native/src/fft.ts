@@ -3,10 +3,10 @@
  * passes and transposes, images split across threads) or the pure-TS fallback. Both paths get the same
  * checked arguments, so they fail with the same codes and messages and agree to rounding.
  */
-import { FftErrorCode, NativeError } from "../errors.js";
-import { activeBinding } from "./loader.js";
-import { fallbackFftKernels } from "./fft-fallback.js";
-import { callNative, fromNativeError } from "./typed-errors.js";
+import { FftErrorCode, NativeError } from "./errors.js";
+import { activeBinding } from "./internal/loader.js";
+import { fallbackFftKernels } from "./internal/fft-fallback.js";
+import { callNative, fromNativeError } from "./internal/typed-errors.js";
 
 /** Options of {@link fft2InPlace} and {@link fft2InPlaceAsync}. */
 export interface Fft2Options {

@@ -1,24 +1,27 @@
 /**
- * SHA-256 beyond one in-memory buffer: the streaming `Sha256`, `sha256File` and `sha256Files`.
+ * SHA-256: of bytes in memory (`sha256`, `sha256Bytes`), streaming (`Sha256`), and of files
+ * (`sha256File`, `sha256FileSync`, `sha256Files`).
  *
  * Native path: files are read with `pread` and hashed in Rust on libuv worker threads; no file bytes pass
  * through JS. `sha256File` runs in slices of {@link PROGRESS_SLICE_BYTES}: each slice is one worker job,
  * and between slices the main thread reports progress and queues the next one, so the main thread only
  * spends microseconds per slice. Cancellation sets a flag the worker checks between chunks.
  * `sha256Files` hashes files on its own Rust threads (one job for the whole list), so it never fills
- * libuv's shared pool. Every file is read ahead on a helper thread while the previous chunk hashes. Fallback path: `node:crypto` with `fs.promises` reads, same results and errors.
+ * libuv's shared pool. Every file is read ahead on a helper thread while the previous chunk hashes.
+ * Fallback path: `node:crypto` (with `fs.promises` reads for files), same results and errors.
  */
 import { createHash, type Hash } from "node:crypto";
 import { readSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { CancelledError, type IoError, NativeError, NativeErrorCode } from "../errors.js";
-import type { NativeBinding, NativeHandle } from "./binding.js";
-import { withRegularFile, withRegularFileSync } from "./regular-file.js";
-import { activeBinding, withBinding } from "./loader.js";
-import { argumentError, callNative, fromNativeError, ioError } from "./typed-errors.js";
+import { CancelledError, type IoError, NativeError, NativeErrorCode } from "./errors.js";
+import type { NativeBinding, NativeHandle } from "./internal/binding.js";
+import { withRegularFile, withRegularFileSync } from "./internal/regular-file.js";
+import { activeBinding, withBinding } from "./internal/loader.js";
+import { fallbackSha256, fallbackSha256Hex } from "./internal/fallback.js";
+import { argumentError, callNative, fromNativeError, ioError } from "./internal/typed-errors.js";
 
 /** Bytes accepted by the hashing functions. */
-type BytesLike = ArrayBufferView | ArrayBuffer;
+export type BytesLike = ArrayBufferView | ArrayBuffer;
 
 /** Default read size: 1 MiB. */
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -38,6 +41,20 @@ function assertBytes(data: unknown): asserts data is BytesLike {
     const shown = data === null ? "null" : Array.isArray(data) ? "an array" : typeof data;
     throw argumentError(`expected a Buffer, TypedArray, DataView or ArrayBuffer, got ${shown}`);
   }
+}
+
+/** SHA-256 digest (32 bytes) of `data`. */
+export function sha256Bytes(data: BytesLike): Buffer {
+  assertBytes(data);
+  const binding = activeBinding();
+  return binding ? callNative(() => binding.sha256(data)) : fallbackSha256(data);
+}
+
+/** SHA-256 of `data` as lower-case hex. */
+export function sha256(data: BytesLike): string {
+  assertBytes(data);
+  const binding = activeBinding();
+  return binding ? callNative(() => binding.sha256Hex(data)) : fallbackSha256Hex(data);
 }
 
 function finalizedError(): NativeError {

@@ -3,9 +3,9 @@
  * then the addon's kernel (im2col + AVX2/FMA GEMM on up to two threads) or the pure-TS one. The caller
  * allocates the output (TF.js's wasm back end passes views of its heap, so nothing is copied).
  */
-import { activeBinding } from "./loader.js";
-import { fallbackConv2dKernels, type Conv2dKernels } from "./conv2d-fallback.js";
-import { argumentError, callNative } from "./typed-errors.js";
+import { activeBinding } from "./internal/loader.js";
+import { fallbackConv2dKernels, type Conv2dKernels } from "./internal/conv2d-fallback.js";
+import { argumentError, callNative } from "./internal/typed-errors.js";
 
 /**
  * Shape and geometry of one convolution: `x` is `[batch, inHeight, inWidth, inChannels]`, the filter

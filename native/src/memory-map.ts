@@ -4,9 +4,9 @@
  * detaches the buffer (every view on it becomes length 0) and releases the memory at once.
  */
 import { readSync } from "node:fs";
-import { withRegularFileSync } from "./regular-file.js";
-import { activeBinding } from "./loader.js";
-import { argumentError, callNative } from "./typed-errors.js";
+import { withRegularFileSync } from "./internal/regular-file.js";
+import { activeBinding } from "./internal/loader.js";
+import { argumentError, callNative } from "./internal/typed-errors.js";
 
 /** A mapped (or, in the fallback, loaded) file. */
 export interface MappedFile {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, type Conv2dGeometry } from "../index.js";
-import { fallbackConv2dKernels } from "./conv2d-fallback.js";
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward, type Conv2dGeometry } from "./index.js";
+import { fallbackConv2dKernels } from "./internal/conv2d-fallback.js";
 
 /** TF.js-style geometry for "same" / "valid" padding. */
 function geometry(batch: number, inHeight: number, inWidth: number, inChannels: number, filterHeight: number, filterWidth: number, outChannels: number, stride: number, dilation: number, same: boolean): Conv2dGeometry {

@@ -6,10 +6,10 @@
  * worker thread (the fallback computes on the main thread and resolves). While an `*Async` call runs,
  * do not detach its arrays (no `close()` of an mmapFile buffer they view, no transfer to a worker).
  */
-import { activeBinding } from "./loader.js";
+import { activeBinding } from "./internal/loader.js";
 import { allocateLargeBuffer } from "./file-buffer.js";
-import { fallbackDecodeKernels, type DecodeKernels } from "./decode-fallback.js";
-import { argumentError, callNative, fromNativeError } from "./typed-errors.js";
+import { fallbackDecodeKernels, type DecodeKernels } from "./internal/decode-fallback.js";
+import { argumentError, callNative, fromNativeError } from "./internal/typed-errors.js";
 
 function kernels(): DecodeKernels {
   return activeBinding() ?? fallbackDecodeKernels;

@@ -10,10 +10,10 @@
  * frequency at (0, 0), i.e. ifftshifted) in |FFT2(ψ)| units (the centred amplitudes times n); `corners` the
  * `(top, left)` of each position's patch.
  */
-import { NativeError, PieErrorCode } from "../errors.js";
-import { activeBinding } from "./loader.js";
-import { fallbackPieSweepKernels } from "./pie-sweep-fallback.js";
-import { callNative, fromNativeError } from "./typed-errors.js";
+import { NativeError, PieErrorCode } from "./errors.js";
+import { activeBinding } from "./internal/loader.js";
+import { fallbackPieSweepKernels } from "./internal/pie-sweep-fallback.js";
+import { callNative, fromNativeError } from "./internal/typed-errors.js";
 
 /** ePIE (Maiden & Rodenburg 2009) or rPIE (Maiden, Johnson & Li 2017). */
 export type PieRule = "epie" | "rpie";

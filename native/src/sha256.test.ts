@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { Sha256, sha256File, sha256FileSync, sha256Files, type HashProgress } from "../index.js";
-import { loadNativeBinding, withBinding } from "./loader.js";
-import type { NativeBinding } from "./binding.js";
-import { runPackageScript } from "../../test/unprivileged-copy.js";
-import { skipWithout } from "../../../tools/test-dependencies.js";
+import { Sha256, sha256File, sha256FileSync, sha256Files, type HashProgress } from "./index.js";
+import { loadNativeBinding, withBinding } from "./internal/loader.js";
+import type { NativeBinding } from "./internal/binding.js";
+import { runPackageScript } from "../test/unprivileged-copy.js";
+import { skipWithout } from "../../tools/test-dependencies.js";
 
 const reference = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 const native = loadNativeBinding().binding;

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { allocateLargeBuffer, readFileRange, readFileRangeAsync } from "../index.js";
-import { loadNativeBinding, withBinding } from "./loader.js";
-import type { NativeBinding } from "./binding.js";
-import { runPackageScript } from "../../test/unprivileged-copy.js";
+import { allocateLargeBuffer, readFileRange, readFileRangeAsync } from "./index.js";
+import { loadNativeBinding, withBinding } from "./internal/loader.js";
+import type { NativeBinding } from "./internal/binding.js";
+import { runPackageScript } from "../test/unprivileged-copy.js";
 
 const native = loadNativeBinding().binding;
 const implementations: [string, NativeBinding | null][] = [["fallback", null]];
