@@ -281,6 +281,9 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const { config } = options;
   const timings: Record<string, number> = {};
   const started = performance.now();
+  // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
+  // study names this code version, even when a commit lands while the study runs.
+  const codeVersion = detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
@@ -294,7 +297,6 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
 
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
   const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
-  const codeVersion = detectCodeVersion();
 
   mark = performance.now();
   const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
