@@ -19,6 +19,8 @@ import path from "node:path";
 import {
   QueueError,
   QueueErrorCode,
+  SKIP_SUMMARY_FILE,
+  skipEventSeedFields,
   buildJobMatrix,
   createBullmqExecutor,
   createPartialIdentity,
@@ -114,10 +116,32 @@ export interface StudyManifestReconstruction {
   readonly reason: string | null;
 }
 
+/** Where a study stands, as `study_manifest.json` says (`running` until the last phase has written). */
+export type StudyRunState = "running" | "completed" | "failed" | "cancelled" | "planned";
+
+/** The study's phases, in the order they run. */
+export const STUDY_STAGES = ["C", "D", "E", "F", "G"] as const;
+/** One phase of the study. */
+export type StudyStageName = (typeof STUDY_STAGES)[number];
+
+/** A phase as the study manifest records it: planned up front, updated as the phase starts and ends. */
+export interface StudyStageRecord {
+  readonly name: StudyStageName;
+  readonly title: string;
+  /** `pending` (planned), `running`, `done`, `reused` (earlier output verified and kept), `not-run` (dry run or cancelled). */
+  readonly status: "pending" | "running" | "done" | "reused" | "not-run";
+  /** The phase's own manifest or main output, relative to the study root. */
+  readonly output: string;
+}
+
 /** `study_manifest.json`. */
 export interface StudyManifest {
   readonly formatVersion: number;
   readonly kind: "studykit-study";
+  /** `running` from the moment the study starts; the final state once it ends. */
+  readonly state: StudyRunState;
+  /** Every phase, written before Phase C starts. */
+  readonly stages: readonly StudyStageRecord[];
   readonly runId: string;
   readonly identity: { readonly strictKey: string; readonly debugKey: string; readonly fields: unknown };
   readonly preset: string;
@@ -140,6 +164,13 @@ export interface StudyManifest {
   readonly report: { readonly markdown: string; readonly html: string } | null;
 }
 
+/**
+ * `study_manifest.json` while the study runs: written before Phase C with every phase, and again with every
+ * planned job once the job matrix is built (before Phase E trains anything), so a study killed at any
+ * point leaves a record of what it planned. The run id and identity are null until the study is final.
+ */
+export type StudyManifestInProgress = Omit<StudyManifest, "runId" | "identity"> & { readonly runId: null; readonly identity: null };
+
 /** What {@link runStudyPipeline} returns. */
 export interface StudyPipelineResult {
   readonly manifestPath: string;
@@ -152,6 +183,34 @@ export interface StudyPipelineResult {
   readonly report: { readonly markdown: string; readonly html: string } | null;
   /** True when a job failed or the study was cancelled. */
   readonly failed: boolean;
+}
+
+const STAGE_TITLES: Readonly<Record<StudyStageName, string>> = { C: "simulate", D: "overlap views", E: "train", F: "iterative reconstruction", G: "compare and report" };
+const TRAINING_MANIFEST_PATH = path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json");
+const STAGE_OUTPUTS: Readonly<Record<StudyStageName, string>> = {
+  C: STUDY_LAYOUT.phaseCManifest,
+  D: STUDY_LAYOUT.phaseDManifest,
+  E: TRAINING_MANIFEST_PATH,
+  F: STUDY_LAYOUT.phaseFManifest,
+  G: STUDY_LAYOUT.comparisonManifest,
+};
+
+/** A study manifest's record of a job of the matrix that has not run yet (or was skipped). */
+function plannedJobRecord(id: string, params: JobParams, status: "pending" | "skipped"): StudyManifestJob {
+  return {
+    id,
+    dose: params["dose"] as number,
+    view: params["view"] as string,
+    method: params["method"] as string,
+    gridsize: params["gridsize"] as number,
+    status,
+    runId: null,
+    strictKey: null,
+    bundlePath: null,
+    bundleSha256: null,
+    durationMs: null,
+    error: null,
+  };
 }
 
 /** The training child's entry: `internal/train-job.js` in the built package, also when this runs from src/. */
@@ -287,16 +346,70 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
+  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
 
+  // The study manifest is written before anything runs and rewritten as phases start and end, so a study
+  // killed at any instant leaves a record of every phase and (from Phase E on) every planned job.
+  let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
+  const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, datasetSnapshots: {} },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false },
+      E: { manifest: TRAINING_MANIFEST_PATH, skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, SKIP_SUMMARY_FILE), counts: null },
+      F: { manifest: null, counts: null },
+      G: { comparison: null },
+    },
+    jobs: [],
+    skipped: [],
+  };
+  const recordStage = (name: StudyStageName, status: StudyStageRecord["status"]): void => {
+    stages = stages.map((stage) => (stage.name === name ? { ...stage, status } : stage));
+    const manifest: StudyManifestInProgress = {
+      formatVersion: STUDY_MANIFEST_VERSION,
+      kind: "studykit-study",
+      state: "running",
+      stages,
+      runId: null,
+      identity: null,
+      preset: options.preset,
+      config,
+      runtime,
+      dryRun: options.dryRun ?? false,
+      phases: inProgress.phases,
+      jobs: inProgress.jobs,
+      reconstructions: [],
+      skipped_views: inProgress.skipped,
+      skipped_count: inProgress.skipped.length,
+      timings,
+      report: null,
+    };
+    writeJsonAtomicSync(manifestPath, manifest);
+  };
+
+  recordStage("C", "running");
   let mark = performance.now();
   const phaseC = runPhaseC(config, root, { log, force: options.force ?? false });
   timings["phaseC_ms"] = performance.now() - mark;
+  inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused } };
+  recordStage("C", phaseC.reused ? "reused" : "done");
+  recordStage("D", "running");
   mark = performance.now();
   const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: options.force ?? false });
   timings["phaseD_ms"] = performance.now() - mark;
+  inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused } };
+  recordStage("D", phaseD.reused ? "reused" : "done");
 
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
   const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
+  inProgress.skipped = matrix.skipped.map((event) => ({
+    jobId: event.jobId,
+    ...skipEventSeedFields(event.params),
+    params: event.params,
+    reason: event.reason,
+    missingPaths: event.missingPaths.map((file) => path.relative(root, file).split(path.sep).join("/")),
+  }));
+  recordStage("E", "running");
 
   mark = performance.now();
   const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
@@ -314,14 +427,38 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   timings["phaseE_ms"] = performance.now() - mark;
   const training = studyResult.manifest;
 
+  const notRun = (options.dryRun ?? false) || studyResult.cancelled;
+  const jobs: StudyManifestJob[] = [
+    ...training.jobs.map((job) => ({
+      id: job.id,
+      dose: job.params["dose"] as number,
+      view: job.params["view"] as string,
+      method: job.params["method"] as string,
+      gridsize: job.params["gridsize"] as number,
+      status: job.result.status,
+      runId: job.identity?.runId ?? null,
+      strictKey: job.identity?.strictKey ?? null,
+      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+      bundleSha256: job.result.bundleSha256,
+      durationMs: job.result.durationMs,
+      error: job.result.error,
+    })),
+  ];
+  inProgress.jobs = jobs;
+  inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: training.counts } };
+  recordStage("E", notRun ? "not-run" : "done");
+
   let iterative: PhaseFManifest | null = null;
   if (options.dryRun ?? false) log("phase F: not run (dry run)");
   else if (studyResult.cancelled) log("phase F: skipped, the study was cancelled");
   else {
+    recordStage("F", "running");
     mark = performance.now();
     iterative = await runPhaseF(config, root, phaseC.manifest, phaseD.manifest, { log, force: options.force ?? false, codeVersion });
     timings["phaseF_ms"] = performance.now() - mark;
+    recordStage("F", "done");
   }
+  if (notRun) stages = stages.map((stage) => (stage.name === "F" || stage.name === "G" ? { ...stage, status: "not-run" } : stage));
 
   // Dataset snapshot hashes of Phase C: the study's data identity.
   const datasetSnapshots: Record<string, string> = {};
@@ -349,6 +486,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let report: { markdown: string; html: string } | null = null;
   if (studyResult.cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
   if (!(options.dryRun ?? false) && !studyResult.cancelled) {
+    recordStage("G", "running");
     mark = performance.now();
     comparison = await compareModels({
       config,
@@ -363,31 +501,19 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       log,
     });
     timings["phaseG_ms"] = performance.now() - mark;
+    stages = stages.map((stage) => (stage.name === "G" ? { ...stage, status: "done" } : stage));
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
   }
   timings["total_ms"] = performance.now() - started;
   const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
   log(`phase times: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
 
-  const jobs: StudyManifestJob[] = [
-    ...training.jobs.map((job) => ({
-      id: job.id,
-      dose: job.params["dose"] as number,
-      view: job.params["view"] as string,
-      method: job.params["method"] as string,
-      gridsize: job.params["gridsize"] as number,
-      status: job.result.status,
-      runId: job.identity?.runId ?? null,
-      strictKey: job.identity?.strictKey ?? null,
-      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
-      bundleSha256: job.result.bundleSha256,
-      durationMs: job.result.durationMs,
-      error: job.result.error,
-    })),
-  ];
+  const state: StudyRunState = options.dryRun ? "planned" : studyResult.cancelled ? "cancelled" : studyResult.failed ? "failed" : "completed";
   const manifest: StudyManifest = {
     formatVersion: STUDY_MANIFEST_VERSION,
     kind: "studykit-study",
+    state,
+    stages,
     runId,
     identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
     preset: options.preset,
@@ -398,7 +524,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, datasetSnapshots },
       D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused },
       E: {
-        manifest: path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+        manifest: TRAINING_MANIFEST_PATH,
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
         counts: training.counts,
       },
@@ -424,7 +550,6 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     timings,
     report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
   };
-  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   writeJsonAtomicSync(manifestPath, manifest);
   return { manifestPath, manifest, plan: studyResult.plan, training, iterative, comparison, report, failed: studyResult.failed };
 }
