@@ -1,13 +1,14 @@
 //! studykit's native addon.
 //!
-//! Plain Rust modules hold the work, each with its own tests: the kernels (`sha256`, `decode`, `fft`,
-//! `gemm`, `conv2d`, `ptycho_update`, on `simd_kernel` and `parallel`), the file code (`file_hash`,
+//! Plain Rust modules hold the work, each with its own tests: the kernels (`sha256`, `crc32`, `decode`,
+//! `fft`, `gemm`, `conv2d`, `ptycho_update`, on `simd_kernel` and `parallel`), the file code (`file_hash`,
 //! `mmap`, `file_buffer`, `file_error`), the native error type (`error`), and one `*_impl` per
 //! operation (`operations`). None of them knows N-API: the thin adapter in `napi/` converts arguments,
 //! calls the `*_impl`, and converts the result, once as a synchronous export and once as an `*Async`
 //! one on a libuv worker thread.
 
 pub mod conv2d;
+pub mod crc32;
 pub mod decode;
 pub mod error;
 pub mod fft;

@@ -3,7 +3,7 @@
 //! arguments and results around these, once for the synchronous export and once for the `*Async` one.
 
 use crate::error::NativeResult;
-use crate::{decode, fft, file_hash, parallel, ptycho_update, sha256};
+use crate::{crc32, decode, fft, file_hash, parallel, ptycho_update, sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -17,6 +17,12 @@ pub fn sha256_file_impl(path: &Path, chunk_size: usize, cancel: &AtomicBool) -> 
 
 pub fn sha256_files_impl(paths: &[PathBuf], concurrency: usize, chunk_size: usize, cancel: &AtomicBool) -> Vec<NativeResult<file_hash::FileDigest>> {
     file_hash::hash_files(paths, concurrency, chunk_size, cancel)
+}
+
+/// CRC-32 of `data` continuing from `initial` (zip's check value). One thread: a CRC is a chain, and
+/// readers check a zip member chunk by chunk as it arrives.
+pub fn crc32_impl(data: &[u8], initial: u32) -> u32 {
+    crc32::crc32(data, initial)
 }
 
 pub fn byte_swap_impl(source: &[u8], destination: &mut [u8], element_size: usize) {

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
+import { crc32 as zlibCrc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   byteSwap,
   byteSwapAsync,
+  crc32,
+  crc32Async,
   float16ToFloat32,
   float16ToFloat32Async,
   float64ToFloat32,
@@ -257,6 +260,43 @@ describe.each(implementations)("decode kernels (%s)", (_name, binding) => {
     expect(() => run(() => fortranToC(new Uint8Array(5), [2, 3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
     expect(() => run(() => fortranToC(new Uint8Array(6), [2, -3], 1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
   });
+
+  it("crc32 gives zlib's check values", () => {
+    expect(run(() => crc32(new TextEncoder().encode("123456789")))).toBe(0xcbf43926);
+    expect(run(() => crc32(new TextEncoder().encode("The quick brown fox jumps over the lazy dog")))).toBe(0x414fa339);
+    expect(run(() => crc32(new Uint8Array(0)))).toBe(0);
+    // Empty data continues nothing: the previous value comes back unchanged (zip readers rely on it).
+    expect(run(() => crc32(new Uint8Array(0), 0xdeadbeef))).toBe(0xdeadbeef);
+    expect(run(() => crc32(new Uint8Array(new ArrayBuffer(16), 16, 0), 7))).toBe(7);
+  });
+
+  it("crc32 equals node:zlib's on any bytes, offset and previous value, and continues across any split", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(600), fc.nat(15), fc.nat(0xffffffff), (data, split, offset, previous) => {
+        const cut = Math.min(split, data.length);
+        const shifted = new Uint8Array(data.length + offset);
+        shifted.set(data, offset);
+        const view = shifted.subarray(offset);
+        const whole = run(() => crc32(view, previous));
+        expect(whole).toBe(data.length === 0 ? previous : zlibCrc32(data, previous) >>> 0);
+        expect(run(() => crc32(view.subarray(cut), crc32(view.subarray(0, cut), previous)))).toBe(whole);
+      }),
+      { numRuns: 300 },
+    );
+    // Past 1 MiB, unaligned, any view type and an ArrayBuffer: the same bytes give the same CRC.
+    const large = unalignedBytes((1 << 20) + 77, 3);
+    expect(run(() => crc32(large))).toBe(zlibCrc32(large) >>> 0);
+    const aligned = large.slice(0, 1 << 20);
+    expect(run(() => crc32(new Float64Array(aligned.buffer)))).toBe(zlibCrc32(aligned) >>> 0);
+    expect(run(() => crc32(aligned.buffer))).toBe(zlibCrc32(aligned) >>> 0);
+  });
+
+  it("crc32 refuses a previous value that is not an unsigned 32-bit integer, and non-byte data", () => {
+    for (const previous of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => run(() => crc32(new Uint8Array(4), previous))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT", message: expect.stringContaining("previous") }));
+    }
+    expect(() => run(() => crc32("abc" as unknown as Uint8Array))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
+  });
 });
 
 describe.each(implementations)("decode kernels, async forms (%s)", (_name, binding) => {
@@ -268,6 +308,8 @@ describe.each(implementations)("decode kernels, async forms (%s)", (_name, bindi
     expectSameBytes(await run(() => float16ToFloat32Async(bytes)), run(() => float16ToFloat32(bytes)));
     expectSameBytes(await run(() => float64ToFloat32Async(bytes)), run(() => float64ToFloat32(bytes)));
     expectSameBytes(await run(() => fortranToCAsync(bytes, [1024, 3, 512], 4)), run(() => fortranToC(bytes, [1024, 3, 512], 4)));
+    expect(await run(() => crc32Async(bytes, 7))).toBe(zlibCrc32(bytes, 7) >>> 0);
+    expect(() => run(() => crc32Async(bytes, -1))).toThrow(expect.objectContaining({ code: "E_NATIVE_ARGUMENT" }));
     const complex = new Float32Array(bytes.slice().buffer);
     const planar = await run(() => interleavedToPlanarAsync(complex));
     expectSameBytes(planar.real, run(() => interleavedToPlanar(complex)).real);
@@ -295,6 +337,8 @@ describe("decode kernels: native and fallback agree on random input", () => {
         expectSameBytes(f2, f1);
         const [t1, t2] = both(() => fortranToC(bytes, [length, 4], 4));
         expectSameBytes(t2, t1);
+        const [c1, c2] = both(() => crc32(bytes, 12345));
+        expect(c2).toBe(c1);
       }
     }
   });

@@ -307,3 +307,25 @@ function planFortranToC(data: ArrayBufferView | ArrayBuffer, shape: readonly num
   const output = byteOutput("fortranToC", options.into, needed, input);
   return { kernel: "fortranToC", args: [input, output, [...shape], itemSize], result: () => output };
 }
+
+/**
+ * CRC-32 as zlib and zip compute it (`zlib.crc32`, the check value of every zip member). Pass a previous
+ * result as `previous` to continue: `crc32(b, crc32(a)) === crc32(concat(a, b))`; empty data returns
+ * `previous` unchanged.
+ */
+export function crc32(data: ArrayBufferView | ArrayBuffer, previous = 0): number {
+  return runPlan(planCrc32(data, previous));
+}
+
+/** {@link crc32} on a worker thread. */
+export function crc32Async(data: ArrayBufferView | ArrayBuffer, previous = 0): Promise<number> {
+  return runPlanAsync(planCrc32(data, previous));
+}
+
+function planCrc32(data: ArrayBufferView | ArrayBuffer, previous: number): Plan<number> {
+  const input = bytesView(data, "data");
+  if (!Number.isInteger(previous) || previous < 0 || previous > 0xffffffff) {
+    throw argumentError(`previous must be an unsigned 32-bit integer (an earlier crc32 result), got ${String(previous)}`);
+  }
+  return { kernel: "crc32", args: [input, previous], result: (value) => value as number };
+}

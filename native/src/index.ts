@@ -9,7 +9,7 @@
  * - Files: `mmapFile` (zero-copy ArrayBuffer over the file), `readFileRange` / `readFileRangeAsync` and
  *   `allocateLargeBuffer` (huge-page-backed memory: cheap to fill for the first time).
  * - Decode kernels for numpy data: `byteSwap`, `float16ToFloat32`, `float64ToFloat32`,
- *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`.
+ *   `interleavedToPlanar`, `planarToInterleaved`, `fortranToC`; `crc32` (zip's check value).
  * - FFT: `fft2InPlace` / `fft2InPlaceAsync` (batched 2-D complex DFT of square power-of-two images, as
  *   `numpy.fft.fft2` / `ifft2`; AVX2/FMA on several threads).
  * - Ptychography: `pieSweep` / `pieSweepAsync` (the fused ePIE / rPIE per-position update over a list of
@@ -57,12 +57,14 @@ export {
   interleavedToPlanar,
   planarToInterleaved,
   fortranToC,
+  crc32,
   byteSwapAsync,
   float16ToFloat32Async,
   float64ToFloat32Async,
   interleavedToPlanarAsync,
   planarToInterleavedAsync,
   fortranToCAsync,
+  crc32Async,
 } from "./decode.js";
 export type { SwapElementSize, PlanarComplex, IntoOption, ByteSwapOptions } from "./decode.js";
 

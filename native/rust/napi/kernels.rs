@@ -19,7 +19,7 @@ fn same_length(what: &str, actual: usize, expected: usize) -> NativeResult<()> {
 }
 
 /// A decode kernel with its arguments checked, ready to run on any thread: its result is a number
-/// (`pieSweep`) or nothing. Built once per call by a `prepare_*` function, then run inline by the sync
+/// (`crc32`, `pieSweep`) or nothing. Built once per call by a `prepare_*` function, then run inline by the sync
 /// export or on a libuv worker by the `*Async` one (STYLE §1: one implementation, two entry points).
 type KernelJob = Box<dyn FnOnce() -> Option<f64> + Send>;
 
@@ -135,6 +135,7 @@ kernel_exports! {
     "interleavedToPlanar" => prepare_interleaved_to_planar,
     "planarToInterleaved" => prepare_planar_to_interleaved,
     "fortranToC" => prepare_fortran_to_c,
+    "crc32" => prepare_crc32,
     "fft2InPlace" => prepare_fft2,
     "pieSweep" => prepare_pie_sweep,
 }
@@ -289,6 +290,19 @@ unsafe fn prepare_fortran_to_c(env: napi_env, info: napi_callback_info) -> Nativ
         None
     });
     Ok(Prepared { job, arrays: vec![input, output] })
+}
+
+/// `crc32(data: Uint8Array, initial) -> number`: `initial` is a previous result to continue from (0 to start).
+unsafe fn prepare_crc32(env: napi_env, info: napi_callback_info) -> NativeResult<Prepared> {
+    let [input, initial] = arguments::<2>(env, info)?;
+    let data = typed_view(env, input, "data", BYTE_KINDS, "Uint8Array")?;
+    let initial = number_or(env, initial, "initial", 0.0)?;
+    if !(initial >= 0.0 && initial <= u32::MAX as f64 && initial.fract() == 0.0) {
+        return Err(NativeError::argument(format!("initial must be an unsigned 32-bit integer, got {initial}")));
+    }
+    let (data, initial) = (SendView::of(&data), initial as u32);
+    let job: KernelJob = Box::new(move || Some(crc32_impl(unsafe { data.slice::<u8>() }, initial) as f64));
+    Ok(Prepared { job, arrays: vec![input] })
 }
 
 /// `fft2InPlace(data: Float32Array | Float64Array, n, batch, inverse: boolean, threads)`: `threads` 0

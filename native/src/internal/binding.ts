@@ -23,6 +23,8 @@ export interface KernelFunctions {
   interleavedToPlanar(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): void;
   planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
   fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
+  /** CRC-32 (zlib's, zip's) of `data`, continuing from a previous result `initial` (0 to start). */
+  crc32(data: Uint8Array, initial: number): number;
   /** In-place batched 2-D DFT of `batch` interleaved complex `n × n` images; `threads` 0 lets the addon choose. */
   fft2InPlace(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): void;
   /**
@@ -38,7 +40,7 @@ export type AsyncKernelFunctions = {
 };
 
 /** The decode kernels (the ones with a pure-TS twin in `decode-fallback.ts`). */
-export const DECODE_KERNEL_NAMES = ["byteSwap", "float16ToFloat32", "float64ToFloat32", "interleavedToPlanar", "planarToInterleaved", "fortranToC"] as const;
+export const DECODE_KERNEL_NAMES = ["byteSwap", "float16ToFloat32", "float64ToFloat32", "interleavedToPlanar", "planarToInterleaved", "fortranToC", "crc32"] as const;
 
 /** Every kernel's name, once; the loader expects each as `name` and `nameAsync`. */
 export const KERNEL_NAMES = [...DECODE_KERNEL_NAMES, "fft2InPlace", "pieSweep"] as const satisfies readonly (keyof KernelFunctions)[];

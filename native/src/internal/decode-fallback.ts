@@ -1,7 +1,7 @@
 /**
  * Pure-TypeScript versions of the addon's decode kernels, with the same signatures as the binding's
  * (input, caller-allocated output) so `decode.ts` dispatches to either without knowing which. Results are
- * bit-identical to the Rust kernels (`native/rust/decode.rs`).
+ * bit-identical to the Rust kernels (`native/rust/decode.rs`, `native/rust/crc32.rs`).
  */
 import { endianness } from "node:os";
 import type { DECODE_KERNEL_NAMES, KernelFunctions } from "./binding.js";
@@ -127,6 +127,23 @@ function fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], item
   }
 }
 
+/** CRC-32 remainders of every byte value for the reflected zip polynomial 0xEDB88320. */
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+    table[byte] = crc >>> 0;
+  }
+  return table;
+})();
+
+function crc32(data: Uint8Array, initial: number): number {
+  let crc = ~initial >>> 0;
+  for (let index = 0; index < data.length; index++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ data[index]!) & 0xff]!;
+  return ~crc >>> 0;
+}
+
 /** The fallback kernels. */
 export const fallbackDecodeKernels: DecodeKernels = {
   byteSwap,
@@ -135,4 +152,5 @@ export const fallbackDecodeKernels: DecodeKernels = {
   interleavedToPlanar,
   planarToInterleaved,
   fortranToC,
+  crc32,
 };

@@ -40,7 +40,7 @@ export { createBullmqExecutor, runWorker, DEFAULT_QUEUE_NAME } from "./study/bul
 export type { BullmqExecutorOptions, RunWorkerOptions } from "./study/bullmq-executor.js";
 export { silentProgress } from "./study/study-progress.js";
 export type { StudyProgress } from "./study/study-progress.js";
-export { readTrainingManifest, formatSkipSummary } from "./study/training-manifest.js";
+export { readTrainingManifest, formatSkipSummary, skipEventSeedFields, SKIP_SUMMARY_FILE } from "./study/training-manifest.js";
 export type { TrainingManifest, TrainingJobRecord } from "./study/training-manifest.js";
 export { planStudy, formatPlanSummary } from "./study/study-planner.js";
 export type { PlanStudyOptions, PlannedJob, StudyPlan } from "./study/study-planner.js";

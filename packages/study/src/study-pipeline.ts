@@ -24,6 +24,8 @@ import path from "node:path";
 import {
   QueueError,
   QueueErrorCode,
+  SKIP_SUMMARY_FILE,
+  skipEventSeedFields,
   buildJobMatrix,
   createBullmqExecutor,
   createPartialIdentity,
@@ -132,10 +134,32 @@ export interface StudyManifestReplicate {
   readonly skipped_count: number;
 }
 
+/** Where a study stands, as `study_manifest.json` says (`running` until the last phase has written). */
+export type StudyRunState = "running" | "completed" | "failed" | "cancelled" | "planned";
+
+/** The study's phases, in the order they run. */
+export const STUDY_STAGES = ["C", "D", "E", "F", "G"] as const;
+/** One phase of the study. */
+export type StudyStageName = (typeof STUDY_STAGES)[number];
+
+/** A phase as the study manifest records it: planned up front, updated as the phase starts and ends. */
+export interface StudyStageRecord {
+  readonly name: StudyStageName;
+  readonly title: string;
+  /** `pending` (planned), `running`, `done`, `reused` (earlier output verified and kept), `not-run` (dry run or cancelled). */
+  readonly status: "pending" | "running" | "done" | "reused" | "not-run";
+  /** The phase's own manifest or main output, relative to the study root. */
+  readonly output: string;
+}
+
 /** `study_manifest.json`. */
 export interface StudyManifest {
   readonly formatVersion: number;
   readonly kind: "studykit-study";
+  /** `running` from the moment the study starts; the final state once it ends. */
+  readonly state: StudyRunState;
+  /** Every phase, written before Phase C starts. */
+  readonly stages: readonly StudyStageRecord[];
   readonly runId: string;
   readonly identity: { readonly strictKey: string; readonly debugKey: string; readonly fields: unknown };
   readonly preset: string;
@@ -160,6 +184,13 @@ export interface StudyManifest {
   readonly report: { readonly markdown: string; readonly html: string } | null;
 }
 
+/**
+ * `study_manifest.json` while the study runs: written before Phase C with every phase, and again with every
+ * planned job once the job matrix is built (before Phase E trains anything), so a study killed at any
+ * point leaves a record of what it planned. The run id and identity are null until the study is final.
+ */
+export type StudyManifestInProgress = Omit<StudyManifest, "runId" | "identity"> & { readonly runId: null; readonly identity: null };
+
 /** What {@link runStudyPipeline} returns. */
 export interface StudyPipelineResult {
   readonly manifestPath: string;
@@ -172,6 +203,34 @@ export interface StudyPipelineResult {
   readonly report: { readonly markdown: string; readonly html: string } | null;
   /** True when a job failed or the study was cancelled. */
   readonly failed: boolean;
+}
+
+const STAGE_TITLES: Readonly<Record<StudyStageName, string>> = { C: "simulate", D: "overlap views", E: "train", F: "iterative reconstruction", G: "compare and report" };
+const TRAINING_MANIFEST_PATH = path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json");
+const STAGE_OUTPUTS: Readonly<Record<StudyStageName, string>> = {
+  C: STUDY_LAYOUT.phaseCManifest,
+  D: STUDY_LAYOUT.phaseDManifest,
+  E: TRAINING_MANIFEST_PATH,
+  F: STUDY_LAYOUT.phaseFManifest,
+  G: STUDY_LAYOUT.comparisonManifest,
+};
+
+/** A study manifest's record of a job of the matrix that has not run yet (or was skipped). */
+function plannedJobRecord(id: string, params: JobParams, status: "pending" | "skipped"): StudyManifestJob {
+  return {
+    id,
+    dose: params["dose"] as number,
+    view: params["view"] as string,
+    method: params["method"] as string,
+    gridsize: params["gridsize"] as number,
+    status,
+    runId: null,
+    strictKey: null,
+    bundlePath: null,
+    bundleSha256: null,
+    durationMs: null,
+    error: null,
+  };
 }
 
 /** The training child's entry: `internal/train-job.js` in the built package, also when this runs from src/. */
@@ -306,12 +365,56 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     timings[key] = (timings[key] ?? 0) + (performance.now() - since);
   };
   const started = performance.now();
+  // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
+  // study names this code version, even when a commit lands while the study runs.
+  const codeVersion = detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
-  const codeVersion = detectCodeVersion();
+  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   const dryRun = options.dryRun ?? false;
   const replicateCount = config.replicates;
+
+  // The study manifest is written before anything runs and rewritten as phases start and end, so a study
+  // killed at any instant leaves a record of every phase and (from Phase E on) every planned job. With
+  // several replicates, a stage is running from its first replicate's start to its last one's end, and the
+  // jobs listed while it runs are replicate 0's.
+  let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
+  const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, datasetSnapshots: {} },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false },
+      E: { manifest: TRAINING_MANIFEST_PATH, skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, SKIP_SUMMARY_FILE), counts: null },
+      F: { manifest: null, counts: null },
+      G: { comparison: null },
+    },
+    jobs: [],
+    skipped: [],
+  };
+  const recordStage = (name: StudyStageName, status: StudyStageRecord["status"]): void => {
+    stages = stages.map((stage) => (stage.name === name ? { ...stage, status } : stage));
+    const manifest: StudyManifestInProgress = {
+      formatVersion: STUDY_MANIFEST_VERSION,
+      kind: "studykit-study",
+      state: "running",
+      stages,
+      runId: null,
+      identity: null,
+      preset: options.preset,
+      config,
+      runtime,
+      dryRun,
+      phases: inProgress.phases,
+      jobs: inProgress.jobs,
+      reconstructions: [],
+      replicates: [],
+      skipped_views: inProgress.skipped,
+      skipped_count: inProgress.skipped.length,
+      timings,
+      report: null,
+    };
+    writeJsonAtomicSync(manifestPath, manifest);
+  };
 
   // Phases C, D and E of every replicate: replicate 0 at the root, the others under replicates/r<r>/, each
   // with its own noise, groups and training seeds (object and positions are the study's).
@@ -320,18 +423,37 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let failed = false;
   let plan: StudyPlan | null = null;
   for (let replicate = 0; replicate < replicateCount && !cancelled; replicate++) {
+    const first = replicate === 0;
+    const last = replicate === replicateCount - 1;
     const seed = replicateSeed(config.seed, replicate);
     const replicateRoot = path.join(root, STUDY_LAYOUT.replicateRoot(replicate));
     const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
+    if (first) recordStage("C", "running");
     let mark = performance.now();
     const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: options.force ?? false, noiseSeed: seed });
     addTime("phaseC_ms", mark);
+    if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused } };
+    if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
+    if (first) recordStage("D", "running");
     mark = performance.now();
     const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: options.force ?? false, groupSeed: seed });
     addTime("phaseD_ms", mark);
+    if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused } };
+    if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
 
     replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
     const matrix = buildStudyMatrix(config, replicateRoot, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    if (first) {
+      inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
+      inProgress.skipped = matrix.skipped.map((event) => ({
+        jobId: event.jobId,
+        ...skipEventSeedFields(event.params),
+        params: event.params,
+        reason: event.reason,
+        missingPaths: event.missingPaths.map((file) => path.relative(root, file).split(path.sep).join("/")),
+      }));
+      recordStage("E", "running");
+    }
     mark = performance.now();
     const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
       concurrency: options.concurrency ?? 1,
@@ -346,21 +468,31 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       executor,
     });
     addTime("phaseE_ms", mark);
-    if (replicate === 0) plan = studyResult.plan;
     cancelled = studyResult.cancelled;
     failed ||= studyResult.failed;
-    replicates.push({ replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog });
+    const run: ReplicateRun = { replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog };
+    replicates.push(run);
+    if (first) {
+      plan = studyResult.plan;
+      inProgress.jobs = manifestJobsOf(run);
+      inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: studyResult.manifest.counts } };
+    }
   }
+  const notRun = dryRun || cancelled;
+  recordStage("E", notRun ? "not-run" : "done");
 
   if (dryRun) log("phase F: not run (dry run)");
   else if (cancelled) log("phase F: skipped, the study was cancelled");
   else {
+    recordStage("F", "running");
     for (const run of replicates) {
       const mark = performance.now();
       run.iterative = await runPhaseF(config, run.root, run.phaseC.manifest, run.phaseD.manifest, { log: run.log, force: options.force ?? false, codeVersion });
       addTime("phaseF_ms", mark);
     }
+    recordStage("F", "done");
   }
+  if (notRun) stages = stages.map((stage) => (stage.name === "F" || stage.name === "G" ? { ...stage, status: "not-run" } : stage));
   const first = replicates[0]!;
   const training = first.training;
   const iterative = first.iterative;
@@ -395,7 +527,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let comparison: ComparisonResult | null = null;
   let report: { markdown: string; html: string } | null = null;
   if (cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
-  if (!dryRun && !cancelled) {
+  if (!notRun) {
+    recordStage("G", "running");
     const compareReplicate = (run: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) =>
       compareModels({
         config,
@@ -422,15 +555,19 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     }
     comparison = await compareReplicate(first, { writeReport: true, otherReplicates: others });
     addTime("phaseG_ms", mark);
+    stages = stages.map((stage) => (stage.name === "G" ? { ...stage, status: "done" } : stage));
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
   }
   timings["total_ms"] = performance.now() - started;
   const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
   log(`phase times${replicateCount > 1 ? ` (${replicateCount} replicates)` : ""}: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
 
+  const state: StudyRunState = dryRun ? "planned" : cancelled ? "cancelled" : failed ? "failed" : "completed";
   const manifest: StudyManifest = {
     formatVersion: STUDY_MANIFEST_VERSION,
     kind: "studykit-study",
+    state,
+    stages,
     runId,
     identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
     preset: options.preset,
@@ -441,7 +578,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, datasetSnapshots },
       D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused },
       E: {
-        manifest: path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+        manifest: TRAINING_MANIFEST_PATH,
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
         counts: training.counts,
       },
@@ -459,7 +596,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
         phases: {
           C: path.posix.join(prefix, STUDY_LAYOUT.phaseCManifest),
           D: path.posix.join(prefix, STUDY_LAYOUT.phaseDManifest),
-          E: path.posix.join(prefix, STUDY_LAYOUT.trainingDir, "training_manifest.json"),
+          E: path.posix.join(prefix, TRAINING_MANIFEST_PATH),
           F: run.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
           G: run.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
         },
@@ -473,7 +610,6 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     timings,
     report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
   };
-  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   writeJsonAtomicSync(manifestPath, manifest);
   return { manifestPath, manifest, plan, training, iterative, comparison, report, failed };
 }

@@ -130,6 +130,19 @@ describe("determinism and bundles (wasm)", () => {
     expect(files["weights.bin"]!.length).toBe(modelJson.weightsManifest[0].weights.reduce((s: number, w: { shape: number[] }) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0));
   }, 60_000);
 
+  it("stamps a given identity as is, and says so when it had to build a partial one itself", async () => {
+    const given = await train(options(tempDir(), { epochs: 1 }));
+    expect(given.identitySource).toBe("given");
+    expect((await loadBundle(given.bundlePath)).identity).toEqual(IDENTITY);
+    const built = await train(options(tempDir(), { epochs: 1, identity: undefined, datasetSnapshotHash: "f".repeat(64) }));
+    expect(built.identitySource).toBe("built");
+    const identity = (await loadBundle(built.bundlePath)).identity as Record<string, unknown>;
+    // A partial identity: no run id, no strict key, but the dataset hash and the loop's seeds it was given.
+    expect(identity).toMatchObject({ isFinal: false, stage: "train", datasetSnapshotHash: "f".repeat(64), seeds: { init: 7, shuffle: 7, dropout: 7 } });
+    expect(identity["strictKey"]).toBeUndefined();
+    expect(identity["runId"]).toBeUndefined();
+  }, 60_000);
+
   it("refuses a bundle whose bytes do not match the recorded SHA-256 (E_BUNDLE_CORRUPT)", async () => {
     const result = await train(options(tempDir(), { epochs: 1 }));
     await expect(loadBundle(result.bundlePath, { expectSha256: "0".repeat(64) })).rejects.toMatchObject({ code: "E_BUNDLE_CORRUPT", message: expect.stringContaining(result.bundleSha256) });

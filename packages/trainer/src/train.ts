@@ -85,9 +85,14 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
   /** Progress bar on stderr: `"auto"` (default) shows it on a TTY. */
   readonly progress?: boolean | "auto";
-  /** The run identity record for the bundle (default: a partial identity built from these options). */
+  /**
+   * The run identity record stamped into the bundle's `identity.json`, as given: a study passes the job's
+   * final identity (the record its manifest holds, with `isFinal: true`, the strict key and the run id).
+   * Without one, `train()` builds a partial identity from these options (`isFinal: false`, no run id) and
+   * says so in the result's `identitySource` (`"built"`).
+   */
   readonly identity?: JsonValue;
-  /** Content hash of the dataset, for the default identity. */
+  /** Content hash of the dataset, for the identity `train()` builds when none is given. */
   readonly datasetSnapshotHash?: string | null;
   /** Called after each epoch's checkpoint is written. */
   readonly onEpoch?: (metrics: EpochMetrics) => void;
@@ -137,6 +142,11 @@ export interface TrainResult {
   readonly weights: readonly NamedWeight[];
   /** Whether the bundle holds `model.onnx`; when not, the export error's code and message. */
   readonly onnxExport: OnnxExportOutcome;
+  /**
+   * Where the bundle's `identity.json` came from: `"given"` (the caller's `identity`, as passed) or
+   * `"built"` (none was passed; `train()` built a partial identity, which has no run id).
+   */
+  readonly identitySource: "given" | "built";
 }
 
 function checkOptions(options: TrainOptions): void {
@@ -374,7 +384,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const weights = await engine.getWeights();
     // Read again after training: an engine settles its provider and graph layout only in `init`.
-    const { bundlePath, bundleSha256, onnxExport } = await writeTrainingBundle({ options, hyperparameters, seeds, history: state.history, createdOn: engineInfo, ranOn: engine.info, weights });
+    const { bundlePath, bundleSha256, onnxExport, identitySource } = await writeTrainingBundle({ options, hyperparameters, seeds, history: state.history, createdOn: engineInfo, ranOn: engine.info, weights });
     return {
       bundlePath,
       bundleSha256,
@@ -388,6 +398,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       backend: engineInfo.backend,
       weights,
       onnxExport,
+      identitySource,
     };
   } finally {
     if (typeof options.engine !== "object") await engine.dispose();

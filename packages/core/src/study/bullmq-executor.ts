@@ -99,7 +99,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
       const entries = new Map<string, { job: StudyJob; started: boolean; line: string | null }>();
 
       const enqueue = async (job: StudyJob): Promise<void> => {
-        const key = fingerprint({ id: job.id, config: job.config, params: job.params, inputs: job.inputs, artifactDir: job.artifactDir, logPath: job.logPath, runner: { module: runner.module, export: runner.export ?? null } });
+        const key = fingerprint({ id: job.id, config: job.config, params: job.params, inputs: job.inputs, artifactDir: job.artifactDir, logPath: job.logPath, identity: job.identity?.strictKey ?? null, runner: { module: runner.module, export: runner.export ?? null } });
         const existing = await queue.getJob(job.id);
         if (existing) {
           const state = await existing.getState();

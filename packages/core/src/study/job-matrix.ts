@@ -17,6 +17,7 @@ import path from "node:path";
 import { StudykitError } from "@studykit/native";
 import type { JsonValue } from "../identity/canonical-json.js";
 import { compileJobIdGlob, matchesAnyJobIdGlob } from "../internal/study/job-id-glob.js";
+import type { JobIdentityRecord } from "./training-manifest.js";
 
 /** Error codes raised while building a job matrix. */
 export const JobMatrixErrorCode = {
@@ -126,6 +127,13 @@ export interface StudyJob {
   readonly inputs: Readonly<Record<string, string>>;
   readonly artifactDir: string;
   readonly logPath: string;
+  /**
+   * The job's final run identity as the planner computed it and the training manifest records it (set by
+   * `planStudy`; absent on a job straight from {@link buildJobMatrix}). It travels with the job to the
+   * runner (in-process, child process or BullMQ worker), which stamps it into what it writes, e.g.
+   * `train({ identity })`, so a bundle leads back to its manifest record.
+   */
+  readonly identity?: JobIdentityRecord;
 }
 
 /** A job left out because its inputs are missing (allow-missing mode). */

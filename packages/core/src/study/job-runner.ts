@@ -33,7 +33,10 @@ export interface JobLog {
 export interface RunnerContext {
   /** The job's training config (JSON). */
   readonly config: JsonValue;
-  /** The job. Its `artifactDir` is the staging directory to write artifacts into. */
+  /**
+   * The job. Its `artifactDir` is the staging directory to write artifacts into; `job.identity` is its
+   * final run identity as the training manifest records it (pass it on, e.g. to `train({ identity })`).
+   */
   readonly job: StudyJob;
   readonly log: JobLog;
   /** Aborted when the job is cancelled; stop promptly and throw. */

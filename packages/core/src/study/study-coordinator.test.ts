@@ -72,6 +72,21 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 // These tests start real processes; on a loaded 2-core machine they need more than the default 5 s.
 describe("runStudy", { timeout: 60_000 }, () => {
+  it("hands each job's final identity, as the manifest records it, to a child-process runner and an in-process one", async () => {
+    const result = await runStudy(ptychoMatrix(), stub, quiet);
+    const ran = result.manifest.jobs.filter((record) => record.result.status === "succeeded");
+    expect(ran.length).toBe(5);
+    for (const record of ran) {
+      const stamped = JSON.parse(readFileSync(path.join(artifactRoot, record.artifactDir, "identity.json"), "utf8"));
+      expect(record.identity?.fields["isFinal"]).toBe(true);
+      expect(stamped).toEqual(record.identity);
+    }
+    const seen = new Map<string, unknown>();
+    const inProcess = await runStudy(ptychoMatrix(), ({ job }) => void seen.set(job.id, job.identity ?? null), { ...quiet, force: true });
+    for (const record of inProcess.manifest.jobs.filter((job) => job.result.status === "succeeded")) expect(seen.get(record.id)).toEqual(record.identity);
+    expect(seen.size).toBe(5);
+  });
+
   it("runs every job and writes the manifest with results, identities, skip events and the skip summary", async () => {
     const matrix = ptychoMatrix();
     const result = await runStudy(matrix, stub, { ...quiet, concurrency: 2 });
@@ -92,7 +107,8 @@ describe("runStudy", { timeout: 60_000 }, () => {
       "dose_10000/sparse/gs2": "succeeded",
       "dose_1000/sparse/gs2": "skipped",
     });
-    const skipEvent = { jobId: "dose_1000/sparse/gs2", params: { dose: 1000, view: "sparse", gridsize: 2 }, reason: "overlap view sparse rejected by the spacing threshold", missingPaths: ["phaseD/dose_1000/sparse/sparse_train.npz"] };
+    // The seed format: dose and view at the top level, beside params.
+    const skipEvent = { jobId: "dose_1000/sparse/gs2", dose: 1000, view: "sparse", params: { dose: 1000, view: "sparse", gridsize: 2 }, reason: "overlap view sparse rejected by the spacing threshold", missingPaths: ["phaseD/dose_1000/sparse/sparse_train.npz"] };
     expect(manifest.skipped_views).toEqual([skipEvent]);
     expect(manifest.skipped_count).toBe(1);
     expect(manifest.skipSummaryPath).toBe("skip_summary.json");

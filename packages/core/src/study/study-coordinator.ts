@@ -28,6 +28,7 @@ import { planStudy, type PlannedJob, type PlanStudyOptions, type StudyPlan } fro
 import {
   countJobs,
   SKIP_SUMMARY_FILE,
+  skipEventSeedFields,
   TRAINING_MANIFEST_VERSION,
   type JobAction,
   type SkipEventRecord,
@@ -131,7 +132,7 @@ class ManifestWriter {
 }
 
 function skipRecord(matrix: JobMatrix, event: SkipEvent): SkipEventRecord {
-  return { jobId: event.jobId, params: event.params, reason: event.reason, missingPaths: event.missingPaths.map((file) => relativeInside(matrix.inputRoot, file)) };
+  return { jobId: event.jobId, ...skipEventSeedFields(event.params), params: event.params, reason: event.reason, missingPaths: event.missingPaths.map((file) => relativeInside(matrix.inputRoot, file)) };
 }
 
 function jobRecord(matrix: JobMatrix, planned: PlannedJob, previous: TrainingJobRecord | undefined, dryRun: boolean): TrainingJobRecord {

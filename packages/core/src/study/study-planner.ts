@@ -132,7 +132,8 @@ export async function planStudy(matrix: JobMatrix, options: PlanStudyOptions = {
     };
     const previousRecord = previousById.get(job.id);
     const decision = await decide(job, identity, previousRecord, options.force ?? false);
-    jobs.push({ job, ...decision, identity, inputHashes, previous: decision.action === "reuse" ? (previousRecord?.result ?? null) : null });
+    // The identity rides on the job itself, so every executor hands it to the runner unchanged.
+    jobs.push({ job: { ...job, identity }, ...decision, identity, inputHashes, previous: decision.action === "reuse" ? (previousRecord?.result ?? null) : null });
   }
   const reuse = jobs.filter((planned) => planned.action === "reuse").length;
   return {

@@ -56,9 +56,20 @@ export interface TrainingJobRecord {
 /** A skip event as recorded (missing paths relative to the input root). */
 export interface SkipEventRecord {
   readonly jobId: string;
+  /**
+   * `params.dose` and `params.view` again at the top level, when the matrix has those axes: the seed
+   * study's skip-event format, which readers of `skipped_views` look up directly.
+   */
+  readonly dose?: JsonValue;
+  readonly view?: JsonValue;
   readonly params: JobParams;
   readonly reason: string;
   readonly missingPaths: readonly string[];
+}
+
+/** The seed format's top-level copies of a skipped job's `dose` and `view` (only those its params hold). */
+export function skipEventSeedFields(params: JobParams): { dose?: JsonValue; view?: JsonValue } {
+  return { ...(params["dose"] !== undefined ? { dose: params["dose"] } : {}), ...(params["view"] !== undefined ? { view: params["view"] } : {}) };
 }
 
 /** Overall state of the study recorded in the manifest. */
@@ -127,7 +138,7 @@ const jobResultSchema = z.object({
   attempts: z.number().int().nonnegative(),
 });
 
-const skipEventSchema = z.object({ jobId: z.string(), params: z.record(z.string(), jsonValue), reason: z.string(), missingPaths: z.array(z.string()) });
+const skipEventSchema = z.object({ jobId: z.string(), dose: jsonValue.optional(), view: jsonValue.optional(), params: z.record(z.string(), jsonValue), reason: z.string(), missingPaths: z.array(z.string()) });
 
 const relativePath = z.string().refine((value) => !value.startsWith("/") && !value.split("/").includes(".."), "must be a relative path inside its root");
 

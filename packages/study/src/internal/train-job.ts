@@ -102,6 +102,12 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
   const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
   context.log(`training ${description.name} (${config.method}) on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
 
+  // The bundle carries the job's final identity (the record the training manifest holds, plus its run id),
+  // with the code version the study captured once at its start: a commit landing while the study runs
+  // cannot change what a bundle says. Only a job run outside a planned study lets train() build one.
+  const identity = context.job.identity ? { ...context.job.identity.fields, runId: context.job.identity.runId } : undefined;
+  context.log(identity ? `bundle identity: final, run id ${identity.runId}` : "bundle identity: none planned for this job; train() builds a partial one (no run id)");
+
   const started = performance.now();
   const result = await train({
     description,
@@ -124,7 +130,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     outDir: context.job.artifactDir,
     signal: context.signal,
     progress: false,
-    datasetSnapshotHash: datasetSnapshotHash(trainFile),
+    ...(identity ? { identity } : { datasetSnapshotHash: datasetSnapshotHash(trainFile) }),
     onEpoch: (metrics) =>
       context.log(`epoch ${metrics.epoch}/${config.epochs}: loss ${metrics.loss.toFixed(5)}${metrics.valLoss === null ? "" : `, validation ${metrics.valLoss.toFixed(5)}`}, ${metrics.samplesPerSecond.toFixed(0)} samples/s`),
     onWarning: (warning) => context.log.warn(`${warning.code}: ${warning.message}`),
@@ -146,5 +152,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     engine: { engine: result.engine, backend: result.backend },
     // Whether the bundle holds model.onnx (compare falls back to compiling the description when not).
     onnxExport: result.onnxExport,
+    // "given": the bundle holds the planned final identity; "built": a partial one (no planned identity).
+    identitySource: result.identitySource,
   };
 }

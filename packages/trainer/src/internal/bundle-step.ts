@@ -36,6 +36,8 @@ export interface BundleStepResult {
   readonly bundlePath: string;
   readonly bundleSha256: string;
   readonly onnxExport: OnnxExportOutcome;
+  /** `"given"`: the caller's identity was stamped; `"built"`: none was given, a partial one was built here. */
+  readonly identitySource: "given" | "built";
 }
 
 /** Writes `loss-curve.svg` and `bundle.zip` into `options.outDir`, warning when the ONNX export failed. */
@@ -52,6 +54,9 @@ export async function writeTrainingBundle(input: BundleStepInput): Promise<Bundl
     ...(ranOn.convolutions !== undefined ? { convolutions: ranOn.convolutions } : {}),
     fallbacks: ranOn.fallbacks.map((f) => ({ ...f })),
   };
+  // The caller's identity (a study job's final one) is stamped as given; only without one is a partial
+  // identity built here, and the result says which happened.
+  const identitySource = options.identity === undefined ? "built" : "given";
   const identity =
     options.identity ??
     (createPartialIdentity({
@@ -60,7 +65,6 @@ export async function writeTrainingBundle(input: BundleStepInput): Promise<Bundl
       datasetSnapshotHash: options.datasetSnapshotHash ?? null,
       seeds: { init: options.description.seed, shuffle: seeds.shuffle, dropout: seeds.dropout },
       runtime: backendRecord as unknown as JsonObject,
-      root: options.outDir,
     }).toJSON() as unknown as JsonValue);
   const bundlePath = join(options.outDir, BUNDLE_FILE);
   const exported = await exportOnnxForBundle(options.description, weights);
@@ -79,7 +83,7 @@ export async function writeTrainingBundle(input: BundleStepInput): Promise<Bundl
     onnxExport = { written: false, reason: exported.failure };
     (options.onWarning ?? defaultWarning)(onnxSkippedWarning(bundlePath, exported.failure));
   }
-  return { bundlePath, bundleSha256, onnxExport };
+  return { bundlePath, bundleSha256, onnxExport, identitySource };
 }
 
 /**
