@@ -43,6 +43,9 @@ import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
 import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { importPhaseData, type ImportedPhaseRecord } from "./internal/phase-import.js";
+
+export type { ImportedPhaseRecord } from "./internal/phase-import.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
@@ -83,6 +86,14 @@ export interface StudyPipelineOptions {
   readonly executor?: "local" | "bullmq";
   /** Redis URL of the BullMQ queue (with `executor: "bullmq"`). */
   readonly redisUrl?: string;
+  /**
+   * Reuse an earlier study's Phase C data: its output root or its `phaseC/` directory (CLI:
+   * `--phase-c-root DIR`). Checked, placed under `out`, and refused (coded errors naming the file) when
+   * something is missing or it was simulated for other inputs; recorded in the study manifest.
+   */
+  readonly phaseCRoot?: string;
+  /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
+  readonly phaseDRoot?: string;
 }
 
 /** One job as the study manifest records it. */
@@ -149,8 +160,9 @@ export interface StudyManifest {
   readonly runtime: ResolvedRuntime;
   readonly dryRun: boolean;
   readonly phases: {
-    readonly C: { readonly manifest: string; readonly reused: boolean; readonly datasetSnapshots: Readonly<Record<string, string>> };
-    readonly D: { readonly manifest: string; readonly reused: boolean };
+    /** `importedFrom`: where `--phase-c-root` took the data from (null when this study simulated or reused its own). */
+    readonly C: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null; readonly datasetSnapshots: Readonly<Record<string, string>> };
+    readonly D: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null };
     readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
     readonly F: { readonly manifest: string | null; readonly counts: PhaseFManifest["counts"] | null };
     readonly G: { readonly comparison: string | null };
@@ -353,8 +365,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
   const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, datasetSnapshots: {} },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, importedFrom: null, datasetSnapshots: {} },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false, importedFrom: null },
       E: { manifest: TRAINING_MANIFEST_PATH, skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, SKIP_SUMMARY_FILE), counts: null },
       F: { manifest: null, counts: null },
       G: { comparison: null },
@@ -388,15 +400,18 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
 
   recordStage("C", "running");
   let mark = performance.now();
-  const phaseC = runPhaseC(config, root, { log, force: options.force ?? false });
+  // Data from an earlier study is checked and placed first; the phase then reuses it or refuses.
+  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = runPhaseC(config, root, { log, force: importedC === null && (options.force ?? false), ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
   timings["phaseC_ms"] = performance.now() - mark;
-  inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused } };
+  inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
   recordStage("C", phaseC.reused ? "reused" : "done");
   recordStage("D", "running");
   mark = performance.now();
-  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: options.force ?? false });
+  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: importedD === null && (options.force ?? false), ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
   timings["phaseD_ms"] = performance.now() - mark;
-  inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused } };
+  inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
   recordStage("D", phaseD.reused ? "reused" : "done");
 
   log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
@@ -521,8 +536,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     runtime,
     dryRun: options.dryRun ?? false,
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, datasetSnapshots },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, importedFrom: importedC, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused, importedFrom: importedD },
       E: {
         manifest: TRAINING_MANIFEST_PATH,
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
@@ -571,8 +586,10 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const root = path.resolve(options.out);
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   mkdirSync(root, { recursive: true });
-  const phaseC = runPhaseC(options.config, root, { log });
-  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log });
+  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = runPhaseC(options.config, root, { log, ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
+  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log, ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
   const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const plan = await planStudy(matrix, {
     force: options.force ?? false,
