@@ -33,6 +33,7 @@ import {
   type Executor,
   type JobFilters,
   type JobMatrix,
+  type CodeVersion,
   type JobParams,
   type JsonValue,
   type StudyPlan,
@@ -94,6 +95,13 @@ export interface StudyPipelineOptions {
   readonly phaseCRoot?: string;
   /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
   readonly phaseDRoot?: string;
+  /**
+   * The code version every identity of this study records (jobs, bundles, Phase F, the study). Default:
+   * detected once when the study starts (see `detectCodeVersion`), so a commit landing while it runs
+   * changes nothing it records. Pass your own (e.g. `detectCodeVersion({ codeRoot, packages })`) to
+   * record the code of a training package built on studykit.
+   */
+  readonly codeVersion?: CodeVersion;
 }
 
 /** One job as the study manifest records it. */
@@ -354,7 +362,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const started = performance.now();
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
-  const codeVersion = detectCodeVersion();
+  const codeVersion = options.codeVersion ?? detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
@@ -594,7 +602,7 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const plan = await planStudy(matrix, {
     force: options.force ?? false,
     inputHasher: hashInput,
-    codeVersion: detectCodeVersion(),
+    codeVersion: options.codeVersion ?? detectCodeVersion(),
     runtime: runtime.identity,
   });
   return { plan, matrix, runtime };
