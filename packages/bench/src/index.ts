@@ -32,3 +32,5 @@ export type {
 export { renderMarkdown } from "./markdown-report.js";
 export { describeMachine, codeProvenance } from "./machine-info.js";
 export { maxMainThreadStall } from "./main-thread-stall.js";
+export { startLoopbackRedis, hasRedisServer, freeLoopbackPort } from "./loopback-redis.js";
+export type { LoopbackRedis, LoopbackRedisOptions } from "./loopback-redis.js";

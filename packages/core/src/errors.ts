@@ -90,6 +90,10 @@ export const QueueErrorCode = {
   Runner: "E_QUEUE_RUNNER",
   /** A bad Redis URL or option. */
   Config: "E_QUEUE_CONFIG",
+  /** A worker cannot see or write a study's artifact root (wrong mount or `--artifact-root`). */
+  ArtifactRoot: "E_QUEUE_ARTIFACT_ROOT",
+  /** A bundle a worker reported is missing at the coordinator or has another SHA-256. */
+  BundleMismatch: "E_QUEUE_BUNDLE_MISMATCH",
 } as const;
 
 /** A distributed-execution failure. */

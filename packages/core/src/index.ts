@@ -35,9 +35,13 @@ export type { JobParams, JobMatrixSpec, JobFilters, BuildJobMatrixOptions, Study
 export { runJob } from "./study/job-runner.js";
 export type { JobLog, RunnerContext, RunnerOutput, RunnerFunction, RunnerModule, JobRunner, JobResult, JobPlanSummary, RunJobOptions } from "./study/job-runner.js";
 export { createLocalExecutor } from "./study/local-executor.js";
-export type { Executor, ExecutorCallbacks, ExecutorRunOptions, LocalExecutorOptions } from "./study/local-executor.js";
-export { createBullmqExecutor, runWorker, DEFAULT_QUEUE_NAME } from "./study/bullmq-executor.js";
-export type { BullmqExecutorOptions, RunWorkerOptions } from "./study/bullmq-executor.js";
+export type { Executor, ExecutorCallbacks, ExecutorRunOptions, ExecutorStudy, LocalExecutorOptions } from "./study/local-executor.js";
+export { createBullmqExecutor, DEFAULT_QUEUE_NAME } from "./study/bullmq-executor.js";
+export type { BullmqExecutorOptions } from "./study/bullmq-executor.js";
+export { runWorker, parsePathMapping } from "./study/queue-worker.js";
+export type { RunWorkerOptions, PathMapping } from "./study/queue-worker.js";
+export { readQueueStatus, formatQueueStatus, QUEUE_JOB_STATES } from "./study/queue-status.js";
+export type { QueueStatus, QueueStatusOptions, QueueStudyStatus, QueueWorkerStatus, QueueJobState, QueueJobCounts } from "./study/queue-status.js";
 export { silentProgress } from "./study/study-progress.js";
 export type { StudyProgress } from "./study/study-progress.js";
 export { readTrainingManifest, formatSkipSummary, skipEventSeedFields, SKIP_SUMMARY_FILE } from "./study/training-manifest.js";

@@ -40,6 +40,12 @@ export const StudyErrorCode = {
   RunNotFound: "E_RUN_NOT_FOUND",
   /** A comparison mode other than strict, warn or off. */
   Usage: "E_USAGE",
+  /** `--phase-c-root` / `--phase-d-root` lacks its phase manifest or a file the manifest lists. */
+  PhaseRootMissing: "E_MISSING_ARTIFACT",
+  /** A phase root's manifest is unreadable or of another phase or format. */
+  PhaseRootInvalid: "E_PHASE_ROOT_INVALID",
+  /** A phase root's data was made for other inputs than this study's, or no longer holds what it recorded. */
+  PhaseRootMismatch: "E_PHASE_ROOT_MISMATCH",
 } as const;
 
 export type StudyErrorCodeValue = (typeof StudyErrorCode)[keyof typeof StudyErrorCode];
@@ -86,6 +92,13 @@ export const RunComparisonErrorCode = {
   NotARun: StudyErrorCode.RunNotFound,
   /** A comparison mode other than strict, warn or off. */
   Mode: StudyErrorCode.Usage,
+} as const;
+
+/** Error codes of reusing an earlier study's Phase C or D data ({@link PhaseRootError}). */
+export const PhaseRootErrorCode = {
+  Missing: StudyErrorCode.PhaseRootMissing,
+  Invalid: StudyErrorCode.PhaseRootInvalid,
+  Mismatch: StudyErrorCode.PhaseRootMismatch,
 } as const;
 
 type CodeOf<Table> = Table[keyof Table];
@@ -145,6 +158,13 @@ export class RuntimeSelectionError extends StudykitError {
 /** Two runs cannot be loaded or compared; `code` is one of {@link RunComparisonErrorCode}. */
 export class RunComparisonError extends StudykitError {
   constructor(code: CodeOf<typeof RunComparisonErrorCode>, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** Phase C or D data given with `--phase-c-root` / `--phase-d-root` cannot be reused; `code` is one of {@link PhaseRootErrorCode}. */
+export class PhaseRootError extends StudykitError {
+  constructor(code: CodeOf<typeof PhaseRootErrorCode>, message: string, options: ErrorOptions = {}) {
     super(code, message, options);
   }
 }

@@ -24,6 +24,8 @@ export {
   MetricInputError,
   RuntimeSelectionError,
   RunComparisonError,
+  PhaseRootErrorCode,
+  PhaseRootError,
 } from "./errors.js";
 export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
@@ -40,7 +42,7 @@ export {
 } from "./study-config.js";
 export type { StudyConfig, StudyConfigOverrides, StudyMethodName, StudyViewName } from "./study-config.js";
 export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./study-pipeline.js";
-export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyManifestReplicate, StudyPipelineOptions, StudyPipelineResult } from "./study-pipeline.js";
+export type { ImportedPhaseRecord, StudyManifest, StudyManifestInProgress, StudyManifestJob, StudyManifestReconstruction, StudyManifestReplicate, StudyPipelineOptions, StudyPipelineResult, StudyRunState, StudyStageName, StudyStageRecord } from "./study-pipeline.js";
 export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./iterative-phase.js";
 export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./iterative-phase.js";
 export { PHASE_C_MANIFEST_VERSION, configForObjectFile, prepareSample, runPhaseC } from "./simulate-phase.js";

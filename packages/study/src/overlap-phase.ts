@@ -19,6 +19,7 @@ import { sampleGroups, selectBySpacing, spacingThreshold, type OverlapViewName }
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
+import { PhaseRootError, PhaseRootErrorCode } from "./errors.js";
 
 /** Format version of the Phase D manifest (2: records carry their split, test views exist; 3: oversampled groups with offsets and rejections). */
 export const PHASE_D_MANIFEST_VERSION = 3;
@@ -148,9 +149,15 @@ export function overlapViewsOf(config: StudyConfig): OverlapViewName[] {
 /** Options of {@link runPhaseD}. */
 export interface PhaseDOptions {
   readonly log?: (line: string) => void;
+  /** Rebuild even when the manifest says the views are current. */
   readonly force?: boolean;
   /** Seed of the gridsize-2 group sampling (a replicate's seed); default the study's seed. */
   readonly groupSeed?: number;
+  /**
+   * The views under `root` were placed there from an earlier study (`--phase-d-root DIR`, named here):
+   * reuse them or fail (`E_PHASE_ROOT_MISMATCH`), never rebuild over them.
+   */
+  readonly reuseOnly?: string;
 }
 
 /** Runs Phase D under `root` from Phase C's manifest; reuses current files, and reports files it cannot write, like Phase C. */
@@ -170,8 +177,19 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
   const previous = options.force ? null : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.views.every((record) => viewIntact(root, record))) {
-    log(`phase D: views are current, not rebuilt`);
+    log(`phase D: views are current, not rebuilt${options.reuseOnly ? ` (from ${options.reuseOnly})` : ""}`);
     return { manifest: previous, reused: true };
+  }
+  if (options.reuseOnly) {
+    if (previous === null) throw new PhaseRootError(PhaseRootErrorCode.Invalid, `${options.reuseOnly}: its Phase D manifest could not be read back from ${manifestPath}`);
+    if (previous.inputsHash !== inputsHash) {
+      throw new PhaseRootError(
+        PhaseRootErrorCode.Mismatch,
+        `${options.reuseOnly}: its Phase D views were built for other inputs than this study's (its Phase C data, the overlap settings, the views or the seed differ: its inputs hash ${previous.inputsHash}, this study's ${inputsHash}); reuse its Phase C data too (--phase-c-root) with the configuration it was made with, or drop the flag`,
+      );
+    }
+    const changed = previous.views.find((record) => !viewIntact(root, record))!;
+    throw new PhaseRootError(PhaseRootErrorCode.Mismatch, `${options.reuseOnly}: ${changed.files?.dataset ?? "a view"} (or its groups) no longer holds what its Phase D manifest records; restore it or rerun Phase D there`);
   }
   const size = phaseC.probe.size;
   const wanted = groupsWanted(config, phaseC.positions.train);

@@ -11,7 +11,7 @@ import { SeededRandom, fingerprint, writeJsonAtomicSync } from "@studykit/core";
 import { datasetSnapshotHash, loadNpz, openNpz, saveNpz, type NdArray } from "@studykit/data";
 import { sha256 } from "@studykit/native";
 import { simulateDiffraction, type ScanPosition } from "@studykit/ptycho";
-import { SimulateErrorCode, SimulationInputError } from "./errors.js";
+import { PhaseRootError, PhaseRootErrorCode, SimulateErrorCode, SimulationInputError } from "./errors.js";
 import { mergeStudyConfig, type StudyConfig } from "./study-config.js";
 import type { ComplexImage } from "@studykit/ptycho";
 import { generateObject, generateProbe } from "./procedural-sample.js";
@@ -186,6 +186,31 @@ function readManifest(file: string): PhaseCManifest | null {
   }
 }
 
+/** Why Phase C data placed from an earlier study cannot be reused: other inputs, or a file that changed. */
+function reuseRefused(source: string, root: string, previous: PhaseCManifest | null, inputsHash: string): PhaseRootError {
+  if (previous === null) return new PhaseRootError(PhaseRootErrorCode.Invalid, `${source}: its Phase C manifest could not be read back from ${path.join(root, STUDY_LAYOUT.phaseCManifest)}`);
+  if (previous.inputsHash !== inputsHash) {
+    return new PhaseRootError(
+      PhaseRootErrorCode.Mismatch,
+      `${source}: its Phase C data was simulated for other inputs than this study's configuration (object, probe, scan, doses or seed differ: its inputs hash ${previous.inputsHash}, this study's ${inputsHash}); run with the configuration it was made with, or drop the flag to simulate`,
+    );
+  }
+  for (const record of previous.doses) {
+    for (const split of ["train", "test"] as const) {
+      let actual: string | null = null;
+      try {
+        actual = datasetSnapshotHash(path.join(root, record.files[split]));
+      } catch {
+        // unreadable: reported below like a changed file
+      }
+      if (actual !== record.snapshots?.[split]) {
+        return new PhaseRootError(PhaseRootErrorCode.Mismatch, `${source}: ${record.files[split]} no longer holds the arrays its Phase C manifest records (snapshot hash ${record.snapshots?.[split] ?? "none"}, found ${actual ?? "unreadable"}); restore it or rerun Phase C there`);
+      }
+    }
+  }
+  return new PhaseRootError(PhaseRootErrorCode.Mismatch, `${source}: its Phase C data cannot be reused`);
+}
+
 /** Options of {@link runPhaseC}. */
 export interface PhaseCOptions {
   /** Progress lines. */
@@ -194,6 +219,11 @@ export interface PhaseCOptions {
   readonly force?: boolean;
   /** Seed of the photon noise (a replicate's seed); default the study's seed. Object and positions keep the study's seed. */
   readonly noiseSeed?: number;
+  /**
+   * The data under `root` was placed there from an earlier study (`--phase-c-root DIR`, named here): reuse
+   * it or fail (`E_PHASE_ROOT_MISMATCH`), never simulate over it.
+   */
+  readonly reuseOnly?: string;
 }
 
 /**
@@ -219,9 +249,10 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseCManifest);
   const previous = options.force ? null : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.doses.every((record) => filesIntact(root, record))) {
-    log(`phase C: datasets are current (${previous.doses.length} doses), not resimulated`);
+    log(`phase C: datasets are current (${previous.doses.length} doses), not resimulated${options.reuseOnly ? ` (from ${options.reuseOnly})` : ""}`);
     return { manifest: previous, sample, reused: true };
   }
+  if (options.reuseOnly) throw reuseRefused(options.reuseOnly, root, previous, inputsHash);
   const { train, test, middle } = splitByY(sample.positions);
   if (train.length === 0 || test.length === 0) {
     throw new SimulationInputError(SimulateErrorCode.TooFewPositions, `the scan has ${sample.positions.length} position(s) inside the object (${train.length} train, ${test.length} test): raise scan.count or use a larger object`);

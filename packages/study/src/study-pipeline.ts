@@ -38,6 +38,7 @@ import {
   type Executor,
   type JobFilters,
   type JobMatrix,
+  type CodeVersion,
   type JobParams,
   type JsonValue,
   type StudyPlan,
@@ -48,6 +49,9 @@ import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
 import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { importPhaseData, type ImportedPhaseRecord } from "./internal/phase-import.js";
+
+export type { ImportedPhaseRecord } from "./internal/phase-import.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
 import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
@@ -88,6 +92,21 @@ export interface StudyPipelineOptions {
   readonly executor?: "local" | "bullmq";
   /** Redis URL of the BullMQ queue (with `executor: "bullmq"`). */
   readonly redisUrl?: string;
+  /**
+   * Reuse an earlier study's Phase C data: its output root or its `phaseC/` directory (CLI:
+   * `--phase-c-root DIR`). Checked, placed under `out`, and refused (coded errors naming the file) when
+   * something is missing or it was simulated for other inputs; recorded in the study manifest.
+   */
+  readonly phaseCRoot?: string;
+  /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
+  readonly phaseDRoot?: string;
+  /**
+   * The code version every identity of this study records (jobs, bundles, Phase F, the study). Default:
+   * detected once when the study starts (see `detectCodeVersion`), so a commit landing while it runs
+   * changes nothing it records. Pass your own (e.g. `detectCodeVersion({ codeRoot, packages })`) to
+   * record the code of a training package built on studykit.
+   */
+  readonly codeVersion?: CodeVersion;
 }
 
 /** One job as the study manifest records it. */
@@ -167,8 +186,9 @@ export interface StudyManifest {
   readonly runtime: ResolvedRuntime;
   readonly dryRun: boolean;
   readonly phases: {
-    readonly C: { readonly manifest: string; readonly reused: boolean; readonly datasetSnapshots: Readonly<Record<string, string>> };
-    readonly D: { readonly manifest: string; readonly reused: boolean };
+    /** `importedFrom`: where `--phase-c-root` took the data from (null when this study simulated or reused its own). */
+    readonly C: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null; readonly datasetSnapshots: Readonly<Record<string, string>> };
+    readonly D: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null };
     readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
     readonly F: { readonly manifest: string | null; readonly counts: PhaseFManifest["counts"] | null };
     readonly G: { readonly comparison: string | null };
@@ -367,7 +387,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const started = performance.now();
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
-  const codeVersion = detectCodeVersion();
+  const codeVersion = options.codeVersion ?? detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
@@ -382,8 +402,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
   const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, datasetSnapshots: {} },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, importedFrom: null, datasetSnapshots: {} },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false, importedFrom: null },
       E: { manifest: TRAINING_MANIFEST_PATH, skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, SKIP_SUMMARY_FILE), counts: null },
       F: { manifest: null, counts: null },
       G: { comparison: null },
@@ -422,6 +442,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   let cancelled = false;
   let failed = false;
   let plan: StudyPlan | null = null;
+  let importedC: ImportedPhaseRecord | null = null;
+  let importedD: ImportedPhaseRecord | null = null;
   for (let replicate = 0; replicate < replicateCount && !cancelled; replicate++) {
     const first = replicate === 0;
     const last = replicate === replicateCount - 1;
@@ -430,15 +452,21 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
     if (first) recordStage("C", "running");
     let mark = performance.now();
-    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: options.force ?? false, noiseSeed: seed });
+    // Data from an earlier study is checked and placed first; the phase then reuses it or refuses. Only
+    // replicate 0 takes it: the other replicates draw their own noise and groups.
+    if (first && options.phaseCRoot) importedC = importPhaseData("C", options.phaseCRoot, root);
+    const reuseC = first && importedC !== null;
+    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(reuseC ? { reuseOnly: `--phase-c-root ${importedC!.from}` } : {}) });
     addTime("phaseC_ms", mark);
-    if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused } };
+    if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
     if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
     if (first) recordStage("D", "running");
     mark = performance.now();
-    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: options.force ?? false, groupSeed: seed });
+    if (first && options.phaseDRoot) importedD = importPhaseData("D", options.phaseDRoot, root);
+    const reuseD = first && importedD !== null;
+    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(reuseD ? { reuseOnly: `--phase-d-root ${importedD!.from}` } : {}) });
     addTime("phaseD_ms", mark);
-    if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused } };
+    if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
     if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
 
     replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
@@ -575,8 +603,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     runtime,
     dryRun,
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, datasetSnapshots },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, importedFrom: importedC, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused, importedFrom: importedD },
       E: {
         manifest: TRAINING_MANIFEST_PATH,
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
@@ -682,13 +710,15 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const root = path.resolve(options.out);
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   mkdirSync(root, { recursive: true });
-  const phaseC = runPhaseC(options.config, root, { log });
-  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log });
+  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = runPhaseC(options.config, root, { log, ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
+  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log, ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
   const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const plan = await planStudy(matrix, {
     force: options.force ?? false,
     inputHasher: hashInput,
-    codeVersion: detectCodeVersion(),
+    codeVersion: options.codeVersion ?? detectCodeVersion(),
     runtime: runtime.identity,
   });
   return { plan, matrix, runtime };

@@ -14,11 +14,12 @@ import { registerReconstructCommand } from "./commands/reconstruct.js";
 import { registerStudyCommand } from "./commands/study.js";
 import { registerRunsCommand } from "./commands/runs.js";
 import { registerStudyVerifyCommand } from "./commands/study-verify.js";
+import { registerQueueCommand } from "./commands/queue.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerReconstructCommand, registerRunsCommand, registerStudyCommand, registerStudyVerifyCommand, registerWorkerCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerReconstructCommand, registerRunsCommand, registerStudyCommand, registerStudyVerifyCommand, registerWorkerCommand, registerQueueCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { createBullmqExecutor, runWorker } from "./bullmq-executor.js";
+import { createBullmqExecutor } from "./bullmq-executor.js";
+import { runWorker } from "./queue-worker.js";
 import { redactRedisUrl } from "../internal/study/queue/redis-connection.js";
 import type { StudyJob } from "./job-matrix.js";
 

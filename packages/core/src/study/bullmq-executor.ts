@@ -1,39 +1,47 @@
 /**
- * Distributed execution on BullMQ + Redis, behind the same {@link Executor} interface as the local pool.
+ * Distributed execution on BullMQ + Redis, behind the same {@link Executor} interface as the local pool:
+ * the coordinator side. Workers (`runWorker`, `studykit worker --redis URL`) are in `queue-worker.ts`.
  *
  * The coordinator (`runStudy(..., { executor: createBullmqExecutor({ redisUrl }) })`) enqueues the planned
- * jobs under their deterministic job ids (re-enqueuing a job that is still queued or running is a no-op)
- * and follows them to completion; workers (`runWorker`, or `studykit worker --redis URL`) on any machine
- * that sees the artifact root at the same path run them with the same staged-artifact code as the local
- * executor (artifacts are written to a staging directory and renamed into place when complete). Only the
- * coordinator writes the study manifest, once per job.
+ * jobs under ids namespaced by the study's run id (`<study run id>/<job id>`), so many studies share one
+ * queue and every worker serves all of them; it follows its jobs to completion and hands each result to the
+ * study runner, which alone writes the manifest. Each arriving bundle's SHA-256 is checked against the
+ * file the coordinator sees, so a worker that wrote somewhere else fails the job (`E_QUEUE_BUNDLE_MISMATCH`)
+ * instead of recording a bundle nobody can load.
+ *
+ * Restarts: a coordinator that died (or a study stopped by a Redis outage) resumes from the manifest and
+ * the queue. A job the queue already completed for the same job key (its final identity) is taken as it
+ * is, never run again; a job still running on a worker is followed, not enqueued again; a job waiting with
+ * the same key is left in place. Only a failed job, or one whose definition changed, is replaced.
  *
  * Failures: a job whose process died (`E_JOB_CRASHED`) or whose worker shut down is retried with
  * exponential backoff up to `attempts` times; a failure the runner reported is deterministic and fails at
  * once. A worker killed mid-job (SIGKILL) stops renewing its lock; BullMQ's stalled-job check in another
  * worker puts the job back in the queue. An unreachable Redis gives `E_QUEUE_UNAVAILABLE` naming the URL
- * (at start, or when an outage outlasts `outageTimeoutMs`), never a hang.
+ * (at start, or when an outage outlasts `outageTimeoutMs`), never a hang; with Redis persistence on
+ * (append-only file) a Redis restart loses nothing, and the coordinator says so at start when it is off.
  */
+import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import type { Job } from "bullmq";
+import path from "node:path";
+import type { Queue } from "bullmq";
 import { fingerprint } from "../identity/canonical-json.js";
-import { checkConcurrency, type Executor } from "./local-executor.js";
+import { QueueError, QueueErrorCode, RunnerErrorCode } from "../errors.js";
+import { hashFile } from "../internal/fs/file-hash.js";
+import { decodeFailure, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type QueuedJobData, type QueuedJobProgress } from "../internal/study/queue/queued-job.js";
+import { cancelSetKey, HEARTBEAT_INTERVAL_MS, queueJobId, studiesKey, type StudyRecord, type StudyRecordState } from "../internal/study/queue/queue-registry.js";
+import { checkRedisUrl, connectOrFail, createRedisClient, redactRedisUrl } from "../internal/study/queue/redis-connection.js";
 import type { StudyJob } from "./job-matrix.js";
 import type { JobResult } from "./job-runner.js";
-import { executeJob } from "../internal/study/job-execution/execute-job.js";
-import { cancelSetKey, decodeFailure, DEFAULT_QUEUE_NAME, encodeFailure, TRANSIENT_ERROR_CODES, type QueuedJobData, type QueuedJobProgress } from "../internal/study/queue/queued-job.js";
-import { QueueError, QueueErrorCode } from "../errors.js";
-import { checkRedisUrl, connectOrFail, createRedisClient, redactRedisUrl } from "../internal/study/queue/redis-connection.js";
+import { checkConcurrency, type Executor, type ExecutorStudy } from "./local-executor.js";
 
 export { DEFAULT_QUEUE_NAME } from "../internal/study/queue/queued-job.js";
-
-const DEFAULT_PREFIX = "bull";
 
 /** Options of {@link createBullmqExecutor}. */
 export interface BullmqExecutorOptions {
   /** `redis://host:port` of the queue. */
   readonly redisUrl: string;
-  /** Queue name (default `studykit-jobs`); workers must use the same. One study per queue at a time. */
+  /** Queue name (default `studykit-jobs`); workers must use the same. Many studies may share it. */
   readonly queueName?: string;
   /** Redis key prefix (default `bull`). */
   readonly prefix?: string;
@@ -64,16 +72,40 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
 
 const WAITING_STATES = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
 
-function cancelledResult(attempts: number): JobResult {
+function failedResult(code: string, message: string, attempts: number, base?: JobResult): JobResult {
   const now = new Date().toISOString();
-  return { status: "failed", error: { code: "E_CANCELLED", message: "job cancelled while waiting for a retry" }, startedAt: null, finishedAt: now, durationMs: null, metrics: null, bundlePath: null, bundleSha256: null, output: null, attempts };
+  return { startedAt: null, durationMs: null, ...(base ?? {}), status: "failed", error: { code, message }, finishedAt: base?.finishedAt ?? now, metrics: null, bundlePath: null, bundleSha256: null, output: null, attempts };
+}
+
+// Jobs given without a study (an executor used on its own): one namespace per set of artifact directories.
+function implicitStudy(jobs: readonly StudyJob[]): ExecutorStudy {
+  const dirs = jobs.map((job) => job.artifactDir).sort();
+  return { runId: `jobs-${fingerprint(dirs).slice(0, 16)}`, artifactRoot: path.dirname(dirs[0] ?? "/"), reuseCompleted: true };
+}
+
+/**
+ * The bundle a worker reported, as the coordinator sees it: `E_QUEUE_BUNDLE_MISMATCH` naming the file when
+ * it is missing here or its SHA-256 differs (the worker wrote to another file system, or the file changed).
+ */
+async function verifyArrivedBundle(job: StudyJob, result: JobResult): Promise<JobResult> {
+  if (result.status !== "succeeded" || !result.bundlePath || !result.bundleSha256) return result;
+  const file = path.join(job.artifactDir, result.bundlePath);
+  const fix = "the worker and the coordinator must share the artifact root (check the worker's --artifact-root / --map-path); the job runs again on the next study run";
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    return failedResult(QueueErrorCode.BundleMismatch, `the worker reported bundle ${file} (sha256 ${result.bundleSha256}) but the coordinator cannot find it: ${fix}`, result.attempts, result);
+  }
+  const actual = await hashFile(file);
+  if (actual !== result.bundleSha256) {
+    return failedResult(QueueErrorCode.BundleMismatch, `bundle ${file} has SHA-256 ${actual} where the worker reported ${result.bundleSha256}: ${fix}`, result.attempts, result);
+  }
+  return result;
 }
 
 /** The distributed executor (the coordinator side). The runner must be a module reference workers can import. */
 export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
   const url = checkRedisUrl(options.redisUrl);
   const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   const attempts = checkConcurrency(options.attempts ?? 3, "attempts");
   const backoffMs = options.backoffMs ?? 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
@@ -84,32 +116,55 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
 
   return {
     kind: "bullmq",
-    async run(jobs, { runner, cancel, stop }, callbacks) {
+    async run(jobs, { runner, cancel, stop, study: givenStudy }, callbacks) {
       if (typeof runner === "function") {
         throw new QueueError(QueueErrorCode.Runner, "the bullmq executor runs jobs on other processes and machines, so the runner must be a module reference ({ module: '/abs/path/runner.js', export: 'runJob' }), not a function");
       }
       if (jobs.length === 0) return;
+      const study = givenStudy ?? implicitStudy(jobs);
       const client = await createRedisClient(url, { blocking: false, connectTimeoutMs });
       await connectOrFail(client, url, connectTimeoutMs);
       // BullMQ is loaded only when a queue is used, so importing @studykit/core stays cheap.
       const { Queue } = await import("bullmq");
-      const queue = new Queue<QueuedJobData, JobResult>(queueName, { connection: client, prefix });
+      const queue: Queue<QueuedJobData, JobResult> = new Queue<QueuedJobData, JobResult>(queueName, { connection: client, prefix });
       queue.on("error", () => undefined);
       const cancelKey = cancelSetKey(prefix, queueName);
-      const entries = new Map<string, { job: StudyJob; started: boolean; line: string | null }>();
+      const runnerRecord = { module: runner.module, ...(runner.export ? { export: runner.export } : {}) };
+      interface Entry {
+        readonly job: StudyJob;
+        readonly queueId: string;
+        readonly key: string;
+        started: boolean;
+        line: string | null;
+      }
+      const entries = new Map<string, Entry>();
 
-      const enqueue = async (job: StudyJob): Promise<void> => {
-        const key = fingerprint({ id: job.id, config: job.config, params: job.params, inputs: job.inputs, artifactDir: job.artifactDir, logPath: job.logPath, identity: job.identity?.strictKey ?? null, runner: { module: runner.module, export: runner.export ?? null } });
-        const existing = await queue.getJob(job.id);
+      // What the job is: its definition and its final identity (set by the planner). A completed queue job
+      // with the same key is this job's result.
+      const keyOf = (job: StudyJob): string =>
+        fingerprint({ id: job.id, config: job.config, params: job.params, inputs: job.inputs, artifactDir: job.artifactDir, logPath: job.logPath, identity: job.identity?.strictKey ?? null, runner: { module: runner.module, export: runner.export ?? null } });
+
+      const add = async (entry: Entry): Promise<void> => {
+        const data: QueuedJobData = { job: entry.job, runner: runnerRecord, key: entry.key, studyRunId: study.runId, artifactRoot: study.artifactRoot };
+        await queue.add(entry.job.id, data, { jobId: entry.queueId, attempts, backoff: { type: "exponential", delay: backoffMs }, removeOnComplete: false, removeOnFail: false });
+      };
+
+      // Puts the job on the queue unless the queue already holds it: running (followed), waiting with the
+      // same key (left in place) or completed with the same key (taken as its result; the coordinator that
+      // enqueued it died before recording it). Returns how the job was found.
+      const enqueue = async (entry: Entry): Promise<"added" | "following" | "completed"> => {
+        const existing = await queue.getJob(entry.queueId);
         if (existing) {
           const state = await existing.getState();
-          // Still queued with the same definition, or already running: re-enqueuing is a no-op.
-          if (state === "active" || (WAITING_STATES.has(state) && existing.data?.key === key)) return;
-          // A finished job (an earlier run) or a stale definition: replace it.
+          const sameKey = existing.data?.key === entry.key;
+          if (state === "active") return "following";
+          if (sameKey && WAITING_STATES.has(state)) return "following";
+          if (sameKey && state === "completed" && study.reuseCompleted) return "completed";
+          // A failure from an earlier run, or a stale definition: replace it.
           await existing.remove();
         }
-        const data: QueuedJobData = { job, runner: { module: runner.module, ...(runner.export ? { export: runner.export } : {}) }, key };
-        await queue.add(job.id, data, { jobId: job.id, attempts, backoff: { type: "exponential", delay: backoffMs }, removeOnComplete: false, removeOnFail: false });
+        await add(entry);
+        return "added";
       };
 
       let outageSince: number | null = null;
@@ -130,21 +185,39 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
               outageSince = Date.now();
               callbacks.onNotice?.(`job queue at ${shownUrl} is unreachable (${lastError}); waiting up to ${Math.round(outageTimeoutMs / 1000)}s for it to come back`);
             } else if (Date.now() - outageSince > outageTimeoutMs) {
-              throw new QueueError(QueueErrorCode.Unavailable, `the job queue's Redis at ${shownUrl} stayed unreachable for more than ${Math.round(outageTimeoutMs / 1000)}s (${lastError}); jobs not finished stay pending in the manifest: run the study again once Redis is back`, { cause: error });
+              throw new QueueError(QueueErrorCode.Unavailable, `the job queue's Redis at ${shownUrl} stayed unreachable for more than ${Math.round(outageTimeoutMs / 1000)}s (${lastError}); jobs not finished stay pending in the manifest: run the study again once Redis is back (finished jobs are not run again)`, { cause: error });
             }
             await sleep(Math.min(pollIntervalMs * 2, 1000));
           }
         }
       };
 
+      // The study's record for `studykit queue status`, refreshed as a heartbeat; best effort.
+      const startedAt = new Date().toISOString();
+      const publish = (state: StudyRecordState): Promise<unknown> => {
+        const record: StudyRecord = { runId: study.runId, artifactRoot: study.artifactRoot, coordinator: { host: hostname(), pid: process.pid }, startedAt, heartbeatAt: new Date().toISOString(), jobCount: jobs.length, state };
+        return client.hset(studiesKey(prefix, queueName), study.runId, JSON.stringify(record)).catch(() => undefined);
+      };
+      let finalState: StudyRecordState = "failed";
+      const heartbeat = setInterval(() => void publish("running"), HEARTBEAT_INTERVAL_MS);
+
+      const finish = async (entry: Entry, result: JobResult): Promise<void> => {
+        entries.delete(entry.job.id);
+        if (!entry.started) callbacks.onStart(entry.job);
+        await callbacks.onFinish(entry.job, result);
+      };
+
       try {
+        await publish("running");
+        await warnWithoutPersistence(client, shownUrl, callbacks.onNotice);
         await resilient(async () => {
-          await client.srem(cancelKey, ...jobs.map((job) => job.id));
+          await client.srem(cancelKey, ...jobs.map((job) => queueJobId(study.runId, job.id)));
         });
         for (const job of jobs) {
           if (cancel.aborted || stop.aborted) break;
-          await resilient(() => enqueue(job));
-          entries.set(job.id, { job, started: false, line: null });
+          const entry: Entry = { job, queueId: queueJobId(study.runId, job.id), key: keyOf(job), started: false, line: null };
+          await resilient(() => enqueue(entry));
+          entries.set(job.id, entry);
         }
         let cancelDeadline: number | null = null;
         let stopHandled = false;
@@ -152,33 +225,36 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
           if (cancel.aborted && cancelDeadline === null) {
             cancelDeadline = Date.now() + cancelWaitMs;
             await resilient(async () => {
-              await client.sadd(cancelKey, ...entries.keys());
+              await client.sadd(cancelKey, ...[...entries.values()].map((entry) => entry.queueId));
             });
           }
           const dropWaiting = cancel.aborted || (stop.aborted && !stopHandled);
           if (stop.aborted) stopHandled = true;
           await resilient(async () => {
-            for (const [id, entry] of [...entries]) {
-              const state = await queue.getJobState(id);
+            const current = [...entries.values()];
+            // One round trip for all states: commands sent together are pipelined on the connection.
+            const states = await Promise.all(current.map((entry) => queue.getJobState(entry.queueId)));
+            for (const [index, entry] of current.entries()) {
+              const state = states[index]!;
               if (state === "unknown") {
                 // Redis lost the job (restarted without persistence): enqueue it again.
                 if (!cancel.aborted) {
-                  callbacks.onNotice?.(`job ${id} vanished from the queue; enqueuing it again`);
-                  await enqueue(entry.job);
-                } else entries.delete(id);
+                  callbacks.onNotice?.(`job ${entry.job.id} vanished from the queue; enqueuing it again`);
+                  await add(entry);
+                } else entries.delete(entry.job.id);
                 continue;
               }
               if (WAITING_STATES.has(state)) {
                 if (dropWaiting) {
-                  const removed = await queue.remove(id).catch(() => 0);
+                  const removed = await queue.remove(entry.queueId).catch(() => 0);
                   if (removed) {
-                    entries.delete(id);
-                    if (entry.started) await callbacks.onFinish(entry.job, cancelledResult(0));
+                    entries.delete(entry.job.id);
+                    if (entry.started) await callbacks.onFinish(entry.job, failedResult(RunnerErrorCode.Cancelled, "job cancelled while waiting for a retry", 0));
                   }
                 }
                 continue;
               }
-              const bullJob = await queue.getJob(id);
+              const bullJob = await queue.getJob(entry.queueId);
               if (!bullJob) continue;
               if (state === "active") {
                 if (!entry.started) {
@@ -191,13 +267,15 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
                   callbacks.onLog(entry.job, line);
                 }
               } else if (state === "completed") {
-                entries.delete(id);
-                if (!entry.started) callbacks.onStart(entry.job);
-                await callbacks.onFinish(entry.job, bullJob.returnvalue);
+                if (bullJob.data?.key !== entry.key) {
+                  // A run of an older definition (it was running when this coordinator started): run this one.
+                  await bullJob.remove();
+                  await add(entry);
+                  continue;
+                }
+                await finish(entry, await verifyArrivedBundle(entry.job, bullJob.returnvalue));
               } else if (state === "failed") {
-                entries.delete(id);
-                if (!entry.started) callbacks.onStart(entry.job);
-                await callbacks.onFinish(entry.job, decodeFailure(bullJob.failedReason, bullJob.attemptsMade));
+                await finish(entry, decodeFailure(bullJob.failedReason, bullJob.attemptsMade));
               }
             }
           });
@@ -207,7 +285,10 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
           }
           if (entries.size > 0) await sleep(pollIntervalMs);
         }
+        finalState = cancel.aborted ? "cancelled" : entries.size > 0 ? "failed" : "completed";
       } finally {
+        clearInterval(heartbeat);
+        await withTimeout(publish(finalState), 1000);
         await withTimeout(queue.close(), 2000).catch(() => undefined);
         client.disconnect();
       }
@@ -216,117 +297,12 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
   };
 }
 
-/** Options of {@link runWorker}. */
-export interface RunWorkerOptions {
-  /** `redis://host:port` of the queue. */
-  readonly redisUrl: string;
-  /** Jobs this worker runs at once (default 1). */
-  readonly concurrency?: number;
-  /** Queue name (default `studykit-jobs`). */
-  readonly queueName?: string;
-  /** Redis key prefix (default `bull`). */
-  readonly prefix?: string;
-  /** Stops the worker: it takes no new jobs and returns once its running jobs finished. */
-  readonly signal?: AbortSignal;
-  /** A job's lock lasts this long without renewal; a killed worker's job is retried after it (default 30 000 ms). */
-  readonly lockDurationMs?: number;
-  /** How often this worker looks for stalled jobs of dead workers (default 30 000 ms). */
-  readonly stalledIntervalMs?: number;
-  /** How often a job may stall (its worker died) before it fails (default 2). */
-  readonly maxStalledCount?: number;
-  /** How long to wait for Redis at start (default 5000 ms). */
-  readonly connectTimeoutMs?: number;
-  /** How long a cancelled job's process gets before SIGKILL (default 2000 ms). */
-  readonly cancelGraceMs?: number;
-  /** Receives one line per worker event (ready, job started/finished, connection problems). */
-  readonly onEvent?: (message: string) => void;
-}
-
-/**
- * Runs a worker until `signal` aborts: takes jobs from the queue and runs each with the runner module named
- * in the job (in a child process, staged artifacts renamed into place when complete). Throws
- * `E_QUEUE_UNAVAILABLE` when Redis cannot be reached at start; later outages are ridden out (BullMQ
- * reconnects).
- */
-export async function runWorker(options: RunWorkerOptions): Promise<void> {
-  const url = checkRedisUrl(options.redisUrl);
-  const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const concurrency = checkConcurrency(options.concurrency ?? 1);
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-  const event = options.onEvent ?? (() => undefined);
-  const shownUrl = redactRedisUrl(url);
-  const { UnrecoverableError, Worker } = await import("bullmq");
-  const connection = await createRedisClient(url, { blocking: true, connectTimeoutMs });
-  await connectOrFail(connection, url, connectTimeoutMs);
-  // A separate fail-fast client polls the cancel set, so polls never pile up during an outage.
-  const control = await createRedisClient(url, { blocking: false, connectTimeoutMs });
-  await connectOrFail(control, url, connectTimeoutMs);
-  const cancelKey = cancelSetKey(prefix, queueName);
-
-  const processor = async (bullJob: Job<QueuedJobData, JobResult>, _token?: string, signal?: AbortSignal): Promise<JobResult> => {
-    const { job, runner } = bullJob.data;
-    const controller = new AbortController();
-    let cancelledByCoordinator = false;
-    signal?.addEventListener("abort", () => controller.abort(), { once: true });
-    const poll = setInterval(() => {
-      control.sismember(cancelKey, job.id).then(
-        (member) => {
-          if (member) {
-            cancelledByCoordinator = true;
-            controller.abort();
-          }
-        },
-        () => undefined,
-      );
-    }, 500);
-    let lastProgress = 0;
-    const onLog = (line: string) => {
-      const now = Date.now();
-      if (now - lastProgress < 300) return;
-      lastProgress = now;
-      bullJob.updateProgress({ line } satisfies QueuedJobProgress).catch(() => undefined);
-    };
-    const attempt = bullJob.attemptsMade + 1;
-    event(`job ${job.id} started (attempt ${attempt})`);
-    try {
-      const result = await executeJob(job, runner, { attempt, signal: controller.signal, onLog, cancelGraceMs: options.cancelGraceMs });
-      event(`job ${job.id} ${result.status}${result.error ? ` [${result.error.code}] ${result.error.message.split("\n")[0]}` : ""}`);
-      if (result.status === "succeeded") return result;
-      const reason = encodeFailure(result);
-      if (!cancelledByCoordinator && TRANSIENT_ERROR_CODES.has(result.error?.code ?? "")) throw new Error(reason);
-      throw new UnrecoverableError(reason);
-    } finally {
-      clearInterval(poll);
-    }
-  };
-
-  const worker = new Worker<QueuedJobData, JobResult>(queueName, processor, {
-    connection,
-    prefix,
-    concurrency,
-    lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
-    maxStalledCount: options.maxStalledCount ?? 2,
-    autorun: false,
-  });
-  let lastError = "";
-  worker.on("error", (error) => {
-    if (error.message !== lastError) event(`queue error at ${shownUrl}: ${error.message}`);
-    lastError = error.message;
-  });
-  worker.on("stalled", (jobId) => event(`job ${jobId} stalled (its worker stopped renewing the lock); it will run again`));
-  const running = worker.run();
-  await worker.waitUntilReady();
-  event(`worker ${process.pid} on ${hostname()} ready: queue ${queueName} at ${shownUrl}, concurrency ${concurrency}`);
-  await new Promise<void>((resolve) => {
-    if (options.signal?.aborted) return resolve();
-    options.signal?.addEventListener("abort", () => resolve(), { once: true });
-  });
-  event("worker stopping: finishing running jobs");
-  await worker.close();
-  await running.catch(() => undefined);
-  control.disconnect();
-  connection.disconnect();
-  event("worker stopped");
+/** Tells the user when Redis keeps no append-only file: a Redis restart would then lose the queue. */
+async function warnWithoutPersistence(client: import("ioredis").Redis, shownUrl: string, notice: ((message: string) => void) | undefined): Promise<void> {
+  try {
+    const reply = (await client.config("GET", "appendonly")) as unknown as string[];
+    if (reply[1] === "no") notice?.(`Redis at ${shownUrl} runs without an append-only file (appendonly no): if it restarts, queued jobs are lost and enqueued again, and finished ones not yet recorded run again; start it with --appendonly yes`);
+  } catch {
+    // CONFIG is often disabled on managed Redis; nothing to say then.
+  }
 }

@@ -21,8 +21,23 @@ export interface ExecutorCallbacks {
   onNotice?(message: string): void;
 }
 
+/** The study an executor's jobs belong to (a distributed executor namespaces its queue by it). */
+export interface ExecutorStudy {
+  /** Stable id of the study run: the same across coordinator restarts, new for a fresh artifact root. */
+  readonly runId: string;
+  /** The coordinator's artifact root. */
+  readonly artifactRoot: string;
+  /**
+   * Whether a result a distributed executor already holds for a job of the same definition and identity
+   * is taken instead of running the job again (a restarted coordinator); false for a forced rerun.
+   */
+  readonly reuseCompleted: boolean;
+}
+
 /** Options of {@link Executor.run}. */
 export interface ExecutorRunOptions {
+  /** The study the jobs belong to; without it a distributed executor derives a namespace from the jobs. */
+  readonly study?: ExecutorStudy;
   readonly runner: JobRunner;
   /** Aborted to cancel: running jobs are stopped (their result is `failed`, `E_CANCELLED`). */
   readonly cancel: AbortSignal;

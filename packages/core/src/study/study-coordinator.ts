@@ -14,10 +14,11 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { fingerprint } from "../identity/canonical-json.js";
 import { detectOutputRepository } from "../identity/code-version.js";
 import { writeJsonAtomic } from "../fs/atomic-file.js";
 import { acquireLock } from "../internal/fs/file-lock.js";
-import { createLocalExecutor, type Executor } from "./local-executor.js";
+import { createLocalExecutor, type Executor, type ExecutorStudy } from "./local-executor.js";
 import { QueueError, QueueErrorCode, RunnerErrorCode } from "../errors.js";
 import { createBullmqExecutor, type BullmqExecutorOptions } from "./bullmq-executor.js";
 import { loadPreviousManifest, previousRecords, relativeInside, toPosix } from "../internal/study/training-manifest-records.js";
@@ -184,6 +185,14 @@ function resolveExecutor(options: RunStudyOptions): Executor {
   return options.executor;
 }
 
+/**
+ * The study as an executor sees it: a run id that stays the same while the manifest does (a restarted
+ * coordinator resumes the same study, a fresh artifact root starts a new one).
+ */
+function executorStudy(matrix: JobMatrix, createdAt: string, force: boolean): ExecutorStudy {
+  return { runId: `study-${fingerprint({ artifactRoot: matrix.artifactRoot, createdAt }).slice(0, 16)}`, artifactRoot: matrix.artifactRoot, reuseCompleted: !force };
+}
+
 function resolveProgress(option: RunStudyOptions["progress"]): StudyProgress {
   if (option === undefined || typeof option === "string") return createStudyProgress({ mode: option ?? "auto" });
   return option;
@@ -274,7 +283,7 @@ export async function runStudy(matrix: JobMatrix, runner: JobRunner, options: Ru
       try {
         await executor.run(
           toRun,
-          { runner, cancel: cancel.signal, stop: stop.signal },
+          { runner, cancel: cancel.signal, stop: stop.signal, study: executorStudy(matrix, manifest.createdAt, options.force ?? false) },
           {
             onStart(job) {
               if (finished.has(job.id)) return;

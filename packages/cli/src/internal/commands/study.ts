@@ -52,6 +52,8 @@ interface StudyFlags {
   executor?: string;
   redis?: string;
   replicates?: string;
+  phaseCRoot?: string;
+  phaseDRoot?: string;
 }
 
 /** `--dose 1e3 1e4` and `--dose 1e3,1e4` both work. */
@@ -110,6 +112,8 @@ function addSharedOptions(command: Command): Command {
     .option("--object-from <file>", "npz with objectGuess and probeGuess to simulate from (instead of the procedural object)")
     .option("--reuse-coordinates", "with --object-from: use the file's xcoords/ycoords as scan positions")
     .option("--replicates <R>", "replicates of every job and reconstruction (noise, groups and network seeds re-drawn; default: the preset's, 1 in quick, 3 in full)")
+    .option("--phase-c-root <dir>", "reuse an earlier study's Phase C data (its output root or phaseC/ directory) instead of simulating; it must match this configuration")
+    .option("--phase-d-root <dir>", "reuse an earlier study's Phase D overlap views (its output root or phaseD/ directory); they must come from the Phase C data in use")
     .option("--engine <name>", "auto (ONNX Runtime when it loads, else TF.js), onnxruntime or tfjs", "auto")
     .option("--backend <name>", "TF.js back end (auto, tensorflow-gpu, tensorflow, wasm, cpu) or ONNX Runtime provider (cpu, cuda)", "auto")
     .option("--dose <values...>", "only jobs at these doses (filter; ids unchanged)")
@@ -120,6 +124,11 @@ function addSharedOptions(command: Command): Command {
     .option("--strict", "a rejected view (missing inputs) is an error (E_MISSING_INPUT) instead of a skip event")
     .option("--force", "rerun every phase and job even when reusable results exist")
     .option("--json", "print JSON instead of text");
+}
+
+/** `--phase-c-root` / `--phase-d-root`, resolved against the working directory. */
+function phaseRootsOf(flags: StudyFlags, cwd: string): { phaseCRoot?: string; phaseDRoot?: string } {
+  return { ...(flags.phaseCRoot ? { phaseCRoot: path.resolve(cwd, flags.phaseCRoot) } : {}), ...(flags.phaseDRoot ? { phaseDRoot: path.resolve(cwd, flags.phaseDRoot) } : {}) };
 }
 
 function outDirOf(flags: StudyFlags, preset: string, cwd: string): string {
@@ -165,6 +174,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
         cancelOnSignals: true,
         executor: flags.executor,
         ...(flags.redis ? { redisUrl: flags.redis } : {}),
+        ...phaseRootsOf(flags, context.cwd),
       });
       const seconds = (performance.now() - started) / 1000;
       if (result.failed) context.exitCode = 1;
@@ -202,6 +212,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
       strict: flags.strict ?? false,
       filters: filtersOf(flags),
       log: (line) => context.stderr(`${line}\n`),
+      ...phaseRootsOf(flags, context.cwd),
     });
     if (flags.json) {
       const jobs = plan.jobs.map((planned) => ({ id: planned.job.id, action: planned.action, reason: planned.reason, params: planned.job.params, runId: planned.identity.runId }));

@@ -8,22 +8,30 @@ import type { StudyJob } from "../../../study/job-matrix.js";
 /** Default BullMQ queue name. */
 export const DEFAULT_QUEUE_NAME = "studykit-jobs";
 
-/** BullMQ job data. Paths are absolute: workers see the artifact root at the same path (shared file system). */
+/** Default Redis key prefix (BullMQ's). */
+export const DEFAULT_QUEUE_PREFIX = "bull";
+
+/**
+ * BullMQ job data. Paths are the coordinator's, absolute; a worker that sees the shared file system
+ * elsewhere maps them (`path-mapping.ts`).
+ */
 export interface QueuedJobData {
   readonly job: StudyJob;
   readonly runner: RunnerModule;
-  /** Fingerprint of the job's definition; a queued job with another key is stale and replaced. */
+  /**
+   * Fingerprint of what the job is (definition and final identity): a queued job with another key is stale
+   * and replaced; a completed one with the same key is the job's result.
+   */
   readonly key: string;
+  /** The study's run id (absent in jobs enqueued by coordinators before studies were namespaced). */
+  readonly studyRunId?: string;
+  /** The coordinator's artifact root, which a worker maps to its own (`--artifact-root`). */
+  readonly artifactRoot?: string;
 }
 
 /** Progress a worker publishes for a running job. */
 export interface QueuedJobProgress {
   readonly line: string;
-}
-
-/** Redis set (per queue) of job ids the coordinator asked to cancel. */
-export function cancelSetKey(prefix: string, queueName: string): string {
-  return `${prefix}:${queueName}:studykit-cancel`;
 }
 
 const FAILURE_MARK = "studykit-result:";
