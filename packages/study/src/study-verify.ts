@@ -361,9 +361,10 @@ export async function verifyStudy(root: string): Promise<StudyVerification> {
   if (state === "running" || manifest.runId === null) {
     const stages = Array.isArray((manifest as { stages?: unknown }).stages) ? (manifest as unknown as { stages: { name: string; status: string }[] }).stages : [];
     const where = stages.length > 0 ? ` (phases: ${stages.map((stage) => `${stage.name} ${stage.status}`).join(", ")})` : "";
+    const failure = manifest.error ? `; it stopped on error[${manifest.error.code}]: ${manifest.error.message.split("\n")[0]}` : "; it was interrupted or is still running";
     throw new StudyStateError(
       StudyStateErrorCode.Unfinished,
-      `${manifestFile}: the study has not finished${where}; it was interrupted or is still running. Run \`studykit study run\` again with the same options to complete it (finished jobs are reused), then verify`,
+      `${manifestFile}: the study has not finished${where}${failure}. Run \`studykit study run\` again with the same options to complete it (finished jobs are reused), then verify`,
     );
   }
   const verifier = new Verifier(absoluteRoot);
