@@ -202,6 +202,8 @@ export interface StudyManifest {
   readonly skipped_count: number;
   readonly timings: Readonly<Record<string, number>>;
   readonly report: { readonly markdown: string; readonly html: string } | null;
+  /** Why the study stopped, when an error ended it (`state: "failed"`, written by the failing run). */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 /**
@@ -372,7 +374,25 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
   try {
     return await runPipeline(options);
   } catch (error) {
-    throw codedFileSystemError(error);
+    const coded = codedFileSystemError(error);
+    recordFailure(path.resolve(options.out), coded);
+    throw coded;
+  }
+}
+
+/**
+ * A study that stops on an error says so in its manifest (`state: "failed"` and the error), instead of
+ * staying `running`. Best effort: the error being thrown matters more than this record.
+ */
+function recordFailure(root: string, error: unknown): void {
+  const file = path.join(root, STUDY_LAYOUT.studyManifest);
+  try {
+    const manifest = JSON.parse(readFileSync(file, "utf8")) as StudyManifestInProgress;
+    if (manifest?.kind !== "studykit-study" || manifest.state !== "running") return;
+    const code = typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "E_INTERNAL";
+    writeJsonAtomicSync(file, { ...manifest, state: "failed", error: { code, message: error instanceof Error ? error.message : String(error) } });
+  } catch {
+    // no manifest yet, or it cannot be written: the error itself still reaches the caller
   }
 }
 
