@@ -11,7 +11,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
-import { createInferenceSession, exportOnnx, inMemoryTrainingData, loadBundle, referencePtychoModel, train } from "@studykit/trainer";
+import { referencePtychoModel } from "@studykit/study";
+import { createInferenceSession, exportOnnx, inMemoryTrainingData, loadBundle, train } from "@studykit/trainer";
 
 const [file, outDir, epochsArgument] = process.argv.slice(2);
 if (!file || !outDir) {

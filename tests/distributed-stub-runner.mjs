@@ -1,15 +1,19 @@
 // Stub training runner for the distributed-executor tests: real file I/O, no training. Appends
-// "<job id> <job pid> <worker pid>" to `config.calls` when called and to `config.ledger` once its bundle is
+// "<job id> <job pid> <worker pid> <artifact dir>" to `config.calls` when called (the artifact dir as the
+// runner sees it: the staging directory) and "<job id> <job pid> <worker pid>" to `config.ledger` once its bundle is
 // written; sleeps `config.delayMs` (cancellable) in between. `config.mode`: "fail" (deterministic error) or
 // "crash-once" (exits on the first attempt, using marker files in `config.markers`). Two holds let a test
 // decide when jobs may finish instead of racing sleeps: `config.release` (the job waits until that file
-// exists) and `config.barrier` (the job waits until `config.calls` holds that many calls).
+// exists) and `config.barrier` (the job waits until `config.calls` holds that many calls). With
+// `config.events`, "start <job id> <worker pid>" and "done <job id> <worker pid>" also go to that one file,
+// in the order they happened.
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export async function runJob({ config, job, log, signal }) {
-  appendFileSync(config.calls, `${job.id} ${process.pid} ${process.ppid}\n`);
+  appendFileSync(config.calls, `${job.id} ${process.pid} ${process.ppid} ${job.artifactDir}\n`);
+  if (config.events) appendFileSync(config.events, `start ${job.id} ${process.ppid}\n`);
   log(`stub: ${job.id} working`);
   await sleep(config.delayMs ?? 100, undefined, { signal });
   await holdUntil(() => (config.release ? existsSync(config.release) : true) && (config.barrier ? callCount(config.calls) >= config.barrier : true), config.calls, signal);
@@ -22,6 +26,7 @@ export async function runJob({ config, job, log, signal }) {
   if (config.mode === "fail") throw Object.assign(new Error(`deterministic failure of ${job.id}`), { code: "E_STUB_FAILURE" });
   writeFileSync(join(job.artifactDir, "model.bundle"), `bundle of ${job.id}\n`);
   appendFileSync(config.ledger, `${job.id} ${process.pid} ${process.ppid}\n`);
+  if (config.events) appendFileSync(config.events, `done ${job.id} ${process.ppid}\n`);
   return { metrics: { loss: 0.25 }, bundlePath: "model.bundle" };
 }
 

@@ -6,13 +6,14 @@
 //! V8's and glibc's allocators do not, and on machines where THP is `madvise`-only (the common default)
 //! that alone made our npz loads slower than `np.load`.
 //!
-//! The memory itself stays V8's (`napi_create_arraybuffer`): we only advise its untouched 2 MiB-aligned
-//! interior before the first write ([`crate::mmap::advise_huge_pages`]). An earlier version handed JS
+//! The memory itself stays V8's (`napi_create_arraybuffer`, in `napi/files.rs`): we only advise its
+//! untouched 2 MiB-aligned interior before the first write ([`crate::mmap::advise_huge_pages`]). An
+//! earlier version handed JS
 //! external ArrayBuffers over our own anonymous mappings; Node 20 runs the finalizers of those only from
 //! the event loop, so a synchronous loop loading 200 MB arrays grew to 8 GB before any was unmapped.
 
+use crate::error::NativeError;
 use crate::file_error::{io_error, open_regular};
-use crate::napi_glue::NativeError;
 use std::path::Path;
 
 /// Buffers at least this large are advised huge pages: huge pages only cover whole aligned 2 MiB
@@ -69,92 +70,6 @@ fn past_end(path: &Path, offset: u64, length: usize, size: u64) -> NativeError {
             path.display()
         ),
     )
-}
-
-/// The N-API adapters (kept beside the kernel so `lib.rs` only registers them).
-pub(crate) mod js {
-    use super::{prepare_large, read_file_range_into};
-    use crate::napi_ffi::{self, napi_callback_info, napi_env, napi_value};
-    use crate::napi_glue::*;
-
-    /// A new zero-filled V8 ArrayBuffer, advised huge pages when large, and its memory.
-    unsafe fn new_buffer<'a>(env: napi_env, length: usize) -> NativeResult<(napi_value, &'a mut [u8])> {
-        let (mut value, mut data) = (std::ptr::null_mut(), std::ptr::null_mut());
-        let status = napi_ffi::napi_create_arraybuffer(env, length, &mut data, &mut value);
-        if status != napi_ffi::NAPI_OK {
-            return Err(NativeError::new("E_NATIVE_NAPI", format!("could not allocate an ArrayBuffer of {length} bytes (status {status})")));
-        }
-        let memory: &mut [u8] = if length == 0 || data.is_null() { &mut [] } else { std::slice::from_raw_parts_mut(data as *mut u8, length) };
-        prepare_large(memory);
-        Ok((value, memory))
-    }
-
-    unsafe fn range_arguments(env: napi_env, info: napi_callback_info) -> NativeResult<(std::path::PathBuf, u64, usize)> {
-        let [path, offset, length] = arguments::<3>(env, info)?;
-        Ok((crate::path_of(env, path)?, index_of(env, offset, "offset")? as u64, index_of(env, length, "length")?))
-    }
-
-    /// `allocateLargeBuffer(byteLength) -> ArrayBuffer` (zero-filled).
-    pub unsafe extern "C" fn js_allocate_large_buffer(env: napi_env, info: napi_callback_info) -> napi_value {
-        guarded(env, || {
-            let [length] = arguments::<1>(env, info)?;
-            let length = index_of(env, length, "byteLength")?;
-            Ok(new_buffer(env, length)?.0)
-        })
-    }
-
-    /// `readFileRange(path, offset, length) -> ArrayBuffer`.
-    pub unsafe extern "C" fn js_read_file_range(env: napi_env, info: napi_callback_info) -> napi_value {
-        guarded(env, || {
-            let (path, offset, length) = range_arguments(env, info)?;
-            let (value, memory) = new_buffer(env, length)?;
-            read_file_range_into(&path, offset, memory)?;
-            Ok(value)
-        })
-    }
-
-    /// The buffer's memory, filled on a worker thread while a reference keeps the buffer alive.
-    struct Target {
-        data: *mut u8,
-        length: usize,
-    }
-    // SAFETY: the buffer is referenced (never collected) and not yet visible to JS until the promise
-    // settles, so only the worker touches its memory meanwhile.
-    unsafe impl Send for Target {}
-
-    /// `readFileRangeAsync(path, offset, length) -> Promise<ArrayBuffer>`: the buffer is allocated on the
-    /// main thread (V8 owns it), the read runs on a libuv worker.
-    pub unsafe extern "C" fn js_read_file_range_async(env: napi_env, info: napi_callback_info) -> napi_value {
-        guarded(env, || {
-            let (path, offset, length) = range_arguments(env, info)?;
-            let (value, memory) = new_buffer(env, length)?;
-            let target = Target { data: memory.as_mut_ptr(), length };
-            let mut reference = std::ptr::null_mut();
-            if napi_ffi::napi_create_reference(env, value, 1, &mut reference) != napi_ffi::NAPI_OK {
-                return Err(NativeError::new("E_NATIVE_NAPI", "could not reference the ArrayBuffer for readFileRangeAsync"));
-            }
-            let reference = reference as usize;
-            spawn_promise(
-                env,
-                "studykit:readFileRange",
-                move || {
-                    let target = target;
-                    let memory: &mut [u8] = if target.length == 0 { &mut [] } else { std::slice::from_raw_parts_mut(target.data, target.length) };
-                    read_file_range_into(&path, offset, memory)
-                },
-                move |env, ()| {
-                    let reference = reference as napi_ffi::napi_ref;
-                    let mut value = std::ptr::null_mut();
-                    let status = napi_ffi::napi_get_reference_value(env, reference, &mut value);
-                    napi_ffi::napi_delete_reference(env, reference);
-                    if status != napi_ffi::NAPI_OK || value.is_null() {
-                        return Err(NativeError::new("E_NATIVE_NAPI", "lost the ArrayBuffer of readFileRangeAsync"));
-                    }
-                    Ok(value)
-                },
-            )
-        })
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! The codes are the ones `@studykit/native` documents (`E_IO_NOT_FOUND`, `E_IO_PERMISSION`,
 //! `E_IO_IS_DIRECTORY`, `E_IO`); callers in JS branch on them.
 
-use crate::napi_glue::NativeError;
+use crate::error::NativeError;
 use std::io;
 use std::path::Path;
 

@@ -7,7 +7,7 @@
 //! A shared `AtomicBool` cancels between chunks, so cancellation takes effect within one chunk.
 
 use crate::file_error::{cancelled, io_error, open_regular};
-use crate::napi_glue::NativeError;
+use crate::error::NativeError;
 use crate::sha256::Sha256;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -266,7 +266,7 @@ pub fn hash_files(paths: &[PathBuf], concurrency: usize, chunk_size: usize, canc
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = paths.get(index) else { return };
                 let outcome = std::panic::catch_unwind(|| hash_file(path, chunk_size, true, cancel))
-                    .unwrap_or_else(|payload| Err(crate::napi_glue::panic_to_error(payload)));
+                    .unwrap_or_else(|payload| Err(crate::error::panic_to_error(payload)));
                 slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[index] = Some(outcome);
             });
         }

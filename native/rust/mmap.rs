@@ -10,7 +10,7 @@
 //! to memory mapping and the reason callers map files they own (datasets), not files being written.
 
 use crate::file_error::{io_error, open_regular};
-use crate::napi_glue::NativeError;
+use crate::error::NativeError;
 use std::os::raw::{c_int, c_void};
 use std::path::Path;
 

@@ -42,7 +42,7 @@ export const NativeErrorCode = {
   HashFinalized: "E_HASH_FINALIZED",
 } as const;
 
-/** Error codes for file access (`sha256File`, `sha256Files`, `mmapFile`). */
+/** Error codes for file access (`sha256File`, `sha256Files`, `mmapFile`, the atomic writers). */
 export const IoErrorCode = {
   /** The file does not exist. */
   NotFound: "E_IO_NOT_FOUND",
@@ -50,6 +50,8 @@ export const IoErrorCode = {
   Permission: "E_IO_PERMISSION",
   /** The path names a directory. */
   IsDirectory: "E_IO_IS_DIRECTORY",
+  /** An exclusive (create-only) write found the file already there. */
+  Exists: "E_IO_EXISTS",
   /** Any other I/O failure (the message carries the system's reason). */
   Other: "E_IO",
 } as const;
@@ -92,14 +94,20 @@ export const CANCELLED_CODE = "E_CANCELLED";
 /** Failure to load or use the native addon. */
 export class NativeError extends StudykitError {}
 
-/** A file could not be opened, read or mapped; `code` is one of {@link IoErrorCode}, `path` names the file. */
+/**
+ * A file could not be opened, read, mapped or written; `code` is one of {@link IoErrorCode}, `path` names
+ * the file, `systemCode` the system's reason (`ENOENT`, `EEXIST`, ...) where one is known.
+ */
 export class IoError extends StudykitError {
   /** The file the operation was given. */
   readonly path: string;
+  /** The system error code behind this error (`ENOENT`, `EEXIST`, `ENOSPC`, ...), when there was one. */
+  readonly systemCode: string | undefined;
 
-  constructor(code: string, message: string, path: string, options: { cause?: unknown } = {}) {
+  constructor(code: string, message: string, path: string, options: { cause?: unknown; systemCode?: string } = {}) {
     super(code, message, options);
     this.path = path;
+    this.systemCode = options.systemCode;
   }
 }
 

@@ -15,7 +15,7 @@ const requireNative = process.env.STUDYKIT_REQUIRE_NATIVE === "1" || isCI();
 
 describe("native addon loading", () => {
   it("loads the local build (required in CI)", () => {
-    if (requireNative) expect(native.binding, JSON.stringify(native.attempts)).not.toBeNull();
+    if (requireNative) expect(native.binding, native.attempts.map((attempt) => `${attempt.source} ${attempt.path}: ${attempt.error.message}`).join("; ")).not.toBeNull();
     if (native.binding) {
       expect(nativeStatus().implementation).toBe("native");
       expect(native.binding.version()).toBe("0.1.0");
@@ -27,8 +27,8 @@ describe("native addon loading", () => {
     // The override fails; the local build may still load, but the failed override is recorded.
     expect(outcome.attempts[0]).toMatchObject({ source: "STUDYKIT_NATIVE_PATH", path: "/nonexistent/studykit.node" });
     const error = unavailableError([
-      { source: "STUDYKIT_NATIVE_PATH", path: "/x.node", error: "no file" },
-      { source: "local-build", path: localBuildPath(), error: "no file" },
+      { source: "STUDYKIT_NATIVE_PATH", path: "/x.node", error: new Error("no file") },
+      { source: "local-build", path: localBuildPath(), error: new Error("no file") },
     ]);
     expect(error.code).toBe("E_NATIVE_UNAVAILABLE");
     expect(error.message).toContain("/x.node");

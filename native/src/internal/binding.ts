@@ -1,7 +1,7 @@
 /**
  * The one typed surface of the Rust addon. Every function the `.node` file exports is declared here;
- * the loader checks that each exists before handing the binding out. The public API in `../index.ts`
- * wraps these (argument checks, typed errors, output allocation); nothing else calls them.
+ * the loader checks that each exists before handing the binding out. The public modules in `src/`
+ * wrap these (argument checks, typed errors, output allocation); nothing else calls them.
  */
 
 /** Opaque handle to a native object (a tagged N-API external). */
@@ -10,7 +10,47 @@ export type NativeHandle = { readonly __nativeHandle: unique symbol };
 /** A per-file outcome of `sha256Files`: a digest or a coded error. */
 export type NativeFileOutcome = { bytes: number; sha256: string } | { code: string; message: string };
 
-export interface NativeBinding {
+/**
+ * The array kernels. The addon exports each twice: as `name`, running on the calling thread, and as
+ * `nameAsync` ({@link AsyncKernelFunctions}), running the same kernel on a libuv worker thread (its arrays
+ * must stay attached until the promise settles).
+ */
+export interface KernelFunctions {
+  /** Decode kernels write into `output`, allocated by the caller. */
+  byteSwap(input: Uint8Array, output: Uint8Array, elementSize: number): void;
+  float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array): void;
+  float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array): void;
+  interleavedToPlanar(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): void;
+  planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
+  fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
+  /** CRC-32 (zlib's, zip's) of `data`, continuing from a previous result `initial` (0 to start). */
+  crc32(data: Uint8Array, initial: number): number;
+  /** In-place batched 2-D DFT of `batch` interleaved complex `n × n` images; `threads` 0 lets the addon choose. */
+  fft2InPlace(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): void;
+  /**
+   * One sequential PIE (ePIE / rPIE) sweep over the positions `order`, updating `object` (and `probe` when
+   * `updateProbe`) in place; returns Σ(|Ψ| − M)² over them.
+   */
+  pieSweep(object: Float64Array, objectHeight: number, objectWidth: number, probe: Float64Array, n: number, measured: Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight: number, probeWeight: number, updateProbe: boolean): number;
+}
+
+/** The `*Async` twin of every kernel: the same arguments, a promise of the same result. */
+export type AsyncKernelFunctions = {
+  [Name in keyof KernelFunctions as `${Name}Async`]: (...args: Parameters<KernelFunctions[Name]>) => Promise<ReturnType<KernelFunctions[Name]>>;
+};
+
+/** The decode kernels (the ones with a pure-TS twin in `decode-fallback.ts`). */
+export const DECODE_KERNEL_NAMES = ["byteSwap", "float16ToFloat32", "float64ToFloat32", "interleavedToPlanar", "planarToInterleaved", "fortranToC", "crc32"] as const;
+
+/** Every kernel's name, once; the loader expects each as `name` and `nameAsync`. */
+export const KERNEL_NAMES = [...DECODE_KERNEL_NAMES, "fft2InPlace", "pieSweep"] as const satisfies readonly (keyof KernelFunctions)[];
+
+// The compiler holds KERNEL_NAMES and KernelFunctions to the same set: a kernel declared above but not
+// listed fails to build here.
+const everyKernelListed: Exclude<keyof KernelFunctions, (typeof KERNEL_NAMES)[number]> extends never ? true : never = true;
+void everyKernelListed;
+
+export interface NativeBinding extends KernelFunctions, AsyncKernelFunctions {
   version(): string;
   nativeInfo(): { version: string; sha256Backend: string; arch: string; os: string };
   sha256(data: ArrayBufferView | ArrayBuffer): Buffer;
@@ -40,37 +80,6 @@ export interface NativeBinding {
   readFileRange(path: string, offset: number, length: number): ArrayBuffer;
   /** `readFileRange` on a libuv worker thread. */
   readFileRangeAsync(path: string, offset: number, length: number): Promise<ArrayBuffer>;
-
-  /** Decode kernels write into `output`, allocated by the caller. */
-  byteSwap(input: Uint8Array, output: Uint8Array, elementSize: number): void;
-  float16ToFloat32(input: Uint16Array | Uint8Array, output: Float32Array): void;
-  float64ToFloat32(input: Float64Array | Uint8Array, output: Float32Array): void;
-  interleavedToPlanar(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): void;
-  planarToInterleaved(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): void;
-  fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): void;
-  crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number;
-  /** The same kernels on a libuv worker thread (arrays must stay attached until the promise settles). */
-  byteSwapAsync(input: Uint8Array, output: Uint8Array, elementSize: number): Promise<void>;
-  float16ToFloat32Async(input: Uint16Array | Uint8Array, output: Float32Array): Promise<void>;
-  float64ToFloat32Async(input: Float64Array | Uint8Array, output: Float32Array): Promise<void>;
-  interleavedToPlanarAsync(interleaved: Float32Array | Float64Array, real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array): Promise<void>;
-  planarToInterleavedAsync(real: Float32Array | Float64Array, imaginary: Float32Array | Float64Array, interleaved: Float32Array | Float64Array): Promise<void>;
-  fortranToCAsync(input: Uint8Array, output: Uint8Array, shape: number[], itemSize: number): Promise<void>;
-  crc32Async(data: ArrayBufferView | ArrayBuffer, initial: number): Promise<number>;
-
-  /**
-   * In-place batched 2-D DFT of `batch` interleaved complex `n × n` images; `threads` 0 lets the addon
-   * choose. The async form runs on a libuv worker (the array must stay attached until it settles).
-   */
-  fft2InPlace(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): void;
-  fft2InPlaceAsync(data: Float32Array | Float64Array, n: number, batch: number, inverse: boolean, threads: number): Promise<void>;
-
-  /**
-   * One sequential PIE (ePIE / rPIE) sweep over the positions `order`, updating `object` (and `probe` when
-   * `updateProbe`) in place; returns Σ(|Ψ| − M)² over them. The async form runs on a libuv worker.
-   */
-  pieSweep(object: Float64Array, objectHeight: number, objectWidth: number, probe: Float64Array, n: number, measured: Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight: number, probeWeight: number, updateProbe: boolean): number;
-  pieSweepAsync(object: Float64Array, objectHeight: number, objectWidth: number, probe: Float64Array, n: number, measured: Float32Array, corners: Int32Array, order: Uint32Array, rule: "epie" | "rpie", objectWeight: number, probeWeight: number, updateProbe: boolean): Promise<number>;
 
   /** NHWC convolution kernels; `geometry` is the 15 numbers of `Conv2dGeometry` in field order. */
   conv2dForward(x: Float32Array, filter: Float32Array, output: Float32Array, geometry: number[]): void;
@@ -102,26 +111,9 @@ export const BINDING_FUNCTIONS: readonly (keyof NativeBinding)[] = [
   "allocateLargeBuffer",
   "readFileRange",
   "readFileRangeAsync",
-  "byteSwap",
-  "float16ToFloat32",
-  "float64ToFloat32",
-  "interleavedToPlanar",
-  "planarToInterleaved",
-  "fortranToC",
-  "crc32",
-  "byteSwapAsync",
-  "float16ToFloat32Async",
-  "float64ToFloat32Async",
-  "interleavedToPlanarAsync",
-  "planarToInterleavedAsync",
-  "fortranToCAsync",
-  "crc32Async",
   "conv2dForward",
   "conv2dBackpropInput",
   "conv2dBackpropFilter",
-  "fft2InPlace",
-  "fft2InPlaceAsync",
-  "pieSweep",
-  "pieSweepAsync",
   "debugPanic",
+  ...KERNEL_NAMES.flatMap((name) => [name, `${name}Async` as const]),
 ];

@@ -4,13 +4,10 @@
  * bit-identical to the Rust kernels (`native/rust/decode.rs`, `native/rust/crc32.rs`).
  */
 import { endianness } from "node:os";
-import type { NativeBinding } from "./binding.js";
+import type { DECODE_KERNEL_NAMES, KernelFunctions } from "./binding.js";
 
 /** The subset of the binding these implement. */
-export type DecodeKernels = Pick<
-  NativeBinding,
-  "byteSwap" | "float16ToFloat32" | "float64ToFloat32" | "interleavedToPlanar" | "planarToInterleaved" | "fortranToC" | "crc32"
->;
+export type DecodeKernels = Pick<KernelFunctions, (typeof DECODE_KERNEL_NAMES)[number]>;
 
 /** Typed arrays use the host's byte order; DataView reads must say which that is. */
 const LITTLE_ENDIAN_HOST = endianness() === "LE";
@@ -130,6 +127,7 @@ function fortranToC(input: Uint8Array, output: Uint8Array, shape: number[], item
   }
 }
 
+/** CRC-32 remainders of every byte value for the reflected zip polynomial 0xEDB88320. */
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let byte = 0; byte < 256; byte++) {
@@ -140,10 +138,9 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-function crc32(data: ArrayBufferView | ArrayBuffer, initial: number): number {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+function crc32(data: Uint8Array, initial: number): number {
   let crc = ~initial >>> 0;
-  for (let index = 0; index < bytes.length; index++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[index]!) & 0xff]!;
+  for (let index = 0; index < data.length; index++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ data[index]!) & 0xff]!;
   return ~crc >>> 0;
 }
 

@@ -3,20 +3,26 @@
  *
  * Order: `STUDYKIT_NATIVE_PATH`, then the local build (`native/build/studykit-native.<platform>-<arch>.node`,
  * skipped when `STUDYKIT_NATIVE_DISABLE=1`).
- * Every failed attempt is recorded. If none loads: with `STUDYKIT_REQUIRE_NATIVE=1` we throw one error
- * whose `cause` holds every attempt; otherwise we fall back to pure TypeScript and warn once.
+ * Every failed attempt is recorded with the Error it threw (its code and stack intact). If none loads:
+ * with `STUDYKIT_REQUIRE_NATIVE=1` we throw one error whose `cause` is an `AggregateError` of those
+ * Errors; otherwise we fall back to pure TypeScript and warn once.
  */
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { NativeError, NativeErrorCode } from "../errors.js";
+import { IoError, IoErrorCode, NativeError, NativeErrorCode } from "../errors.js";
 import { BINDING_FUNCTIONS, type NativeBinding } from "./binding.js";
 
 /** One attempt to load the addon from a path. */
 export interface LoadAttempt {
   readonly source: "STUDYKIT_NATIVE_PATH" | "local-build";
   readonly path: string;
-  readonly error: string;
+  /**
+   * Why it failed, as thrown: an `IoError` (`E_IO_NOT_FOUND`) for a missing file, Node's dlopen error
+   * (`ERR_DLOPEN_FAILED`) for a file that is not a loadable addon, a `NativeError` (`E_NATIVE_MISMATCH`)
+   * for an addon of another version or one missing a function.
+   */
+  readonly error: Error;
 }
 
 /** What the loader ended up with. */
@@ -39,10 +45,12 @@ export function localBuildPath(): string {
 }
 
 function tryLoad(path: string, expectedVersion: string): NativeBinding {
-  if (!existsSync(path)) throw new Error(`no file at ${path}`);
+  if (!existsSync(path)) throw new IoError(IoErrorCode.NotFound, `no file at ${path}`, path);
   const binding = requireNode(path) as Partial<NativeBinding>;
   for (const name of BINDING_FUNCTIONS) {
-    if (typeof binding[name] !== "function") throw new Error(`${path} does not export ${name}()`);
+    if (typeof binding[name] !== "function") {
+      throw new NativeError(NativeErrorCode.Mismatch, `${path} does not export ${name}(); it was built from other sources, rebuild it with \`npm run build\``);
+    }
   }
   const full = binding as NativeBinding;
   const version = full.version();
@@ -67,7 +75,7 @@ export function loadNativeBinding(env: NodeJS.ProcessEnv = process.env): LoadOut
     try {
       return { binding: tryLoad(candidate.path, expectedVersion), path: candidate.path, attempts };
     } catch (error) {
-      attempts.push({ ...candidate, error: error instanceof Error ? error.message : String(error) });
+      attempts.push({ ...candidate, error: error instanceof Error ? error : new Error(String(error), { cause: error }) });
     }
   }
   return { binding: null, path: null, attempts };
@@ -75,13 +83,12 @@ export function loadNativeBinding(env: NodeJS.ProcessEnv = process.env): LoadOut
 
 /** Builds the error thrown when native is required but nothing loaded. */
 export function unavailableError(attempts: readonly LoadAttempt[]): NativeError {
-  const causes = attempts.map((attempt) => new Error(`${attempt.source} ${attempt.path}: ${attempt.error}`));
-  const list = attempts.map((attempt) => `  - ${attempt.source} ${attempt.path}: ${attempt.error}`).join("\n");
+  const list = attempts.map((attempt) => `  - ${attempt.source} ${attempt.path}: ${attempt.error.message}`).join("\n");
   return new NativeError(
     NativeErrorCode.Unavailable,
     `the studykit native addon could not be loaded and STUDYKIT_REQUIRE_NATIVE=1 forbids the fallback.\n` +
       `Attempts:\n${list}\nBuild it with \`npm run build\` (needs Rust/cargo), or point STUDYKIT_NATIVE_PATH at a built .node file.`,
-    { cause: new AggregateError(causes, "every native addon load attempt failed"), userFacing: false },
+    { cause: new AggregateError(attempts.map((attempt) => attempt.error), "every native addon load attempt failed"), userFacing: false },
   );
 }
 
@@ -97,7 +104,7 @@ export function nativeBinding(): NativeBinding | null {
   if (process.env.STUDYKIT_REQUIRE_NATIVE === "1") throw unavailableError(cached.attempts);
   if (!warned) {
     warned = true;
-    const reasons = cached.attempts.map((attempt) => `${attempt.source}: ${attempt.error}`).join("; ");
+    const reasons = cached.attempts.map((attempt) => `${attempt.source}: ${attempt.error.message}`).join("; ");
     process.emitWarning(`studykit native addon not loaded, using the pure-TypeScript fallback (${reasons})`, {
       code: "STUDYKIT_NATIVE_FALLBACK",
     });

@@ -2,9 +2,10 @@
 /** `npm run bench [-- --suite NAME ...] [--quick] [--runs K] [--json FILE] [--out DIR]`: runs the harness. */
 import { parseArgs } from "node:util";
 import { hasErrorCode } from "@studykit/native";
-import { parseRunCount, parseSuiteName, runBench } from "./internal/run-bench.js";
-import { assertNoContenderProblems } from "./internal/contender-requirements.js";
-import { SUITE_NAMES } from "./internal/results.js";
+import { BenchErrorCode } from "./errors.js";
+import { parseRunCount, parseSuiteName, runBench } from "./run-bench.js";
+import { assertNoContenderProblems } from "./contender-requirements.js";
+import { SUITE_NAMES } from "./results.js";
 
 const USAGE = `usage: studykit-bench [--suite ${SUITE_NAMES.join("|")}]... [--quick] [--runs K] [--json FILE] [--out DIR]`;
 
@@ -32,7 +33,7 @@ async function main(): Promise<number> {
     assertNoContenderProblems(run.problems);
     return run.suiteFailed ? 1 : 0;
   } catch (error) {
-    const code = hasErrorCode(error) ? error.code : "E_BENCH_INTERNAL";
+    const code = hasErrorCode(error) ? error.code : BenchErrorCode.Internal;
     process.stderr.write(`error[${code}]: ${(error as Error).message}\n`);
     return hasErrorCode(error) && (error as { userFacing?: boolean }).userFacing ? 2 : 1;
   }

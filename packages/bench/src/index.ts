@@ -5,11 +5,13 @@
  */
 export { summarize, speedRatio } from "./statistics.js";
 export type { Summary } from "./statistics.js";
-export { runBench, parseSuiteName, parseRunCount, MAX_RUNS, BenchUsageError } from "./internal/run-bench.js";
-export { combineRuns } from "./internal/repeated-runs.js";
-export type { BenchOptions, BenchRun } from "./internal/run-bench.js";
-export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./internal/results.js";
-export { contenderProblems, assertNoContenderProblems, BenchContenderError, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./internal/contender-requirements.js";
+export { BenchErrorCode, BenchUsageError, BenchContenderError, PeerMismatchError } from "./errors.js";
+export type { BenchErrorCodeValue } from "./errors.js";
+export { runBench, parseSuiteName, parseRunCount, MAX_RUNS } from "./run-bench.js";
+export { combineRuns } from "./repeated-runs.js";
+export type { BenchOptions, BenchRun } from "./run-bench.js";
+export { SUITE_NAMES, RESULTS_SCHEMA_VERSION } from "./results.js";
+export { contenderProblems, assertNoContenderProblems, REQUIRED_CONTENDERS, MAY_FAIL_CONTENDERS } from "./contender-requirements.js";
 export type {
   BenchResults,
   SuiteName,
@@ -26,7 +28,9 @@ export type {
   CodeProvenance,
   Parallelism,
   Work,
-} from "./internal/results.js";
-export { renderMarkdown } from "./internal/markdown-report.js";
-export { describeMachine, codeProvenance } from "./internal/machine-info.js";
-export { maxMainThreadStall } from "./internal/main-thread-stall.js";
+} from "./results.js";
+export { renderMarkdown } from "./markdown-report.js";
+export { describeMachine, codeProvenance } from "./machine-info.js";
+export { maxMainThreadStall } from "./main-thread-stall.js";
+export { startLoopbackRedis, hasRedisServer, freeLoopbackPort } from "./loopback-redis.js";
+export type { LoopbackRedis, LoopbackRedisOptions } from "./loopback-redis.js";

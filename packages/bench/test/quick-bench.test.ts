@@ -56,11 +56,14 @@ function checkGroup(group: ComparisonGroup): void {
 
 describe("npm run bench -- --quick", () => {
   let run: SpawnSyncReturns<string>;
+  // The limit only catches a hang: --quick takes 80-140 s on an idle 2-core machine, but over 280 s when the
+  // machine also runs other test suites (seen at load average 30), and a slow machine is not a failure.
   beforeAll(() => {
-    run = spawnSync(process.execPath, [bin, "--quick", "--out", outDir], { encoding: "utf8", timeout: 280_000 });
-  }, 300_000);
+    run = spawnSync(process.execPath, [bin, "--quick", "--out", outDir], { encoding: "utf8", timeout: 1_200_000 });
+  }, 1_230_000);
 
   it("exits 0 and reports where the table is", () => {
+    expect(run.signal, `bench --quick was killed by ${run.signal} (ran past the 20-minute hang limit)`).toBeNull();
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe(join(outDir, readdirSync(outDir).find((f) => f.endsWith(".md"))!));
   });

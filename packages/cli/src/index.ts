@@ -1,9 +1,11 @@
 /** `@studykit/cli`: the `studykit` command. Thin: it parses flags and calls the packages. */
 import { runCli as runWithContext } from "./internal/program.js";
-import type { CliContext } from "./internal/cli-context.js";
+import type { CliContext } from "./cli-context.js";
 
-export type { CliContext } from "./internal/cli-context.js";
-export { reportError, ExitCode } from "./internal/error-report.js";
+export type { CliContext } from "./cli-context.js";
+export { reportError, ExitCode } from "./error-report.js";
+export { CliErrorCode } from "./errors.js";
+export type { CliErrorCodeValue } from "./errors.js";
 
 /** Runs `studykit` with `argv` (arguments after the program name); resolves to the exit code. */
 export function runCli(argv: readonly string[], context: Partial<CliContext> = {}): Promise<number> {

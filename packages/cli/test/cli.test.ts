@@ -25,6 +25,21 @@ describe("studykit CLI", () => {
     expect(unknown.stderr).toMatch(/^error\[E_USAGE\]/);
   });
 
+  it.each([
+    ["an option without its value", ["hash", "--concurrency"], /^error\[E_USAGE\]: option '--concurrency <n>' argument missing/],
+    ["a missing argument", ["runs", "compare", "only-one"], /^error\[E_USAGE\]: missing required argument 'b'/],
+    ["an argument too many", ["info", "extra"], /^error\[E_USAGE\]: too many arguments for 'info'/],
+    ["an unknown option of a subcommand", ["study", "run", "--no-such-flag"], /^error\[E_USAGE\]: unknown option '--no-such-flag'/],
+    ["an unknown subcommand", ["study", "frobnicate"], /^error\[E_USAGE\]: unknown command 'frobnicate'/],
+    ["a --concurrency that is not a whole number ≥ 1", ["study", "run", "--concurrency", "1.5"], /^error\[E_USAGE\]: --concurrency must be a whole number ≥ 1, got "1\.5"/],
+  ])("reports %s as error[E_USAGE], exit 2, before doing any work", (_case, args, pattern) => {
+    const result = run(...args);
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(pattern);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe("");
+  });
+
   it("reports which native implementation is in use", () => {
     const result = run("info", "--json");
     expect(result.status, result.stderr).toBe(0);

@@ -51,8 +51,8 @@ describe("studykit study verify", { timeout: 240_000 }, () => {
     const result = run("study", "verify", study);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^study run-[0-9a-f]{32} verified: \d+ files re-hashed, \d+ checks, 0 mismatches/);
-    // Bundle identities are partial today: said, not failed.
-    expect(result.stdout).toMatch(/not checked: phaseE\/jobs\/.*bundle\.zip: identity\.json is a partial identity/);
+    // Bundles carry their job's final identity, so their strict keys and run ids were compared, not skipped.
+    expect(result.stdout).not.toContain("partial identity");
     const json = run("study", "verify", study, "--json");
     expect(json.status, json.stderr).toBe(0);
     const report = JSON.parse(json.stdout) as { ok: boolean; problems: unknown[]; filesHashed: number };
@@ -104,8 +104,9 @@ describe("studykit study verify", { timeout: 240_000 }, () => {
     }
     const result = run("study", "verify", copy);
     expect(result.status).toBe(2);
-    // The baseline bundle was trained on Phase C's npz, the dense job on Phase D's view.
-    expect(result.stderr).toContain(`${dense.bundlePath}: identity.json datasetSnapshotHash differs`);
+    // The bundle carries the baseline job's final identity: its strict key and run id are not the dense job's.
+    expect(result.stderr).toContain(`${dense.bundlePath}: identity.json strictKey differs`);
+    expect(result.stderr).toContain(`${dense.bundlePath}: identity.json runId differs`);
     expect(result.stderr).not.toContain("sha256 differs");
   });
 

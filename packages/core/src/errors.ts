@@ -1,5 +1,7 @@
 /**
- * Error codes and error classes raised by `@studykit/core`'s identity, manifest, file and lock modules.
+ * Error codes and error classes raised by `@studykit/core`: identity, manifest, file and lock failures
+ * ({@link CoreError}), job execution ({@link RunnerError}, recorded in job results) and the distributed
+ * executor ({@link QueueError}). The job-matrix errors live with the matrix (they carry its problem list).
  *
  * One place for every code (STYLE 10), so callers can match `error.code` against a named constant
  * (through `hasErrorCode` from `@studykit/native`) instead of a string literal.
@@ -32,6 +34,8 @@ export const CoreErrorCode = {
   RunNotFound: "E_RUN_NOT_FOUND",
   /** A stage was used out of order (completed before it began, began twice, unknown name). */
   StageState: "E_STAGE_STATE",
+  /** A package's compiled worker or child-process entry is missing (the package is not built). */
+  EntryMissing: "E_ENTRY_MISSING",
 } as const;
 
 /** One of {@link CoreErrorCode}'s values. */
@@ -56,3 +60,41 @@ export class LockedError extends CoreError {
     this.holder = holder;
   }
 }
+
+/** Error codes of job execution, as recorded in job results. */
+export const RunnerErrorCode = {
+  /** The job was cancelled (Ctrl-C, an aborted signal) while it ran. */
+  Cancelled: "E_CANCELLED",
+  /** The runner threw or rejected without a studykit error code of its own. */
+  JobFailed: "E_JOB_FAILED",
+  /** The job's process died (exit, signal, out of memory) before returning a result. */
+  JobCrashed: "E_JOB_CRASHED",
+  /** The runner module could not be loaded, or lacks the named export. */
+  RunnerLoad: "E_RUNNER_LOAD",
+  /** The runner returned something other than an object of results. */
+  RunnerOutput: "E_RUNNER_OUTPUT",
+  /** The runner's `bundlePath` does not exist. */
+  MissingArtifact: "E_MISSING_ARTIFACT",
+  /** The runner's `bundlePath` points outside the job's artifact directory. */
+  PathEscape: "E_PATH_ESCAPE",
+} as const;
+
+/** A job-execution failure with a code from {@link RunnerErrorCode} (or the runner's own code). */
+export class RunnerError extends StudykitError {}
+
+/** Error codes of the distributed executor. */
+export const QueueErrorCode = {
+  /** Redis cannot be reached (or stayed unreachable past the configured outage time). */
+  Unavailable: "E_QUEUE_UNAVAILABLE",
+  /** The distributed executor was given something it cannot ship to workers (an in-process runner). */
+  Runner: "E_QUEUE_RUNNER",
+  /** A bad Redis URL or option. */
+  Config: "E_QUEUE_CONFIG",
+  /** A worker cannot see or write a study's artifact root (wrong mount or `--artifact-root`). */
+  ArtifactRoot: "E_QUEUE_ARTIFACT_ROOT",
+  /** A bundle a worker reported is missing at the coordinator or has another SHA-256. */
+  BundleMismatch: "E_QUEUE_BUNDLE_MISMATCH",
+} as const;
+
+/** A distributed-execution failure. */
+export class QueueError extends StudykitError {}

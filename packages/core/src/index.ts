@@ -1,85 +1,57 @@
 /**
- * `@studykit/core`: canonical JSON and fingerprints, run identities, manifests, stage pipelines,
- * the job matrix, the local runner, and the seeded random generator.
+ * `@studykit/core`: what every run is and how a study's jobs run.
+ *
+ * - identity: canonical JSON and fingerprints, run identities, code versions, comparability verdicts;
+ * - run: the run manifest (`run-manifest.json`) and the stage pipeline on top of it;
+ * - study: the job matrix, the job runner contract, the study coordinator (`training_manifest.json`) and
+ *   its executors (local child processes, BullMQ workers);
+ * - fs: atomic file writes and the compiled-entry lookup for worker processes;
+ * - the seeded random generator and the error classes.
+ *
+ * Only what users and the other packages use is exported; the rest lives in `src/internal/`.
  */
-export { canonicalJson, fingerprint, CanonicalJsonError } from "./canonical-json.js";
-export type { JsonValue } from "./canonical-json.js";
-/** The seeded xoshiro128** generator every reproducible draw comes from (weights, shuffles, simulation). */
 export { SeededRandom } from "./seeded-random.js";
-export { CoreError, CoreErrorCode, LockedError } from "./errors.js";
-export type { CoreErrorCodeValue } from "./errors.js";
-export {
-  writeFileAtomic,
-  writeFileAtomicSync,
-  writeJsonAtomic,
-  writeJsonAtomicSync,
-  formatJson,
-  sweepStaleTempFiles,
-  isProcessAlive,
-} from "./atomic-file.js";
-export type { AtomicWriteOptions } from "./atomic-file.js";
-export { acquireLock, withLock } from "./file-lock.js";
-export type { LockHandle, LockHolder, LockOptions } from "./file-lock.js";
-export { readJsonFile, updateJsonFile, validateJson } from "./json-file.js";
-export type { ReadJsonOptions, UpdateJsonOptions } from "./json-file.js";
-export { detectCodeVersion, detectGitVersion, detectOutputRepository } from "./code-version.js";
-export type { CodeVersion, DetectCodeVersionOptions, OutputRepository } from "./code-version.js";
-export {
-  createPartialIdentity,
-  identityFromRecord,
-  stableRunId,
-  runIdSourceOf,
-  IDENTITY_VERSION,
-  FALLBACK_RUN_ID_PREFIX,
-} from "./run-identity.js";
-export type {
-  PartialIdentityInput,
-  IdentityRecord,
-  PartialIdentity,
-  FinalIdentity,
-  RunIdentity,
-  RunIdSource,
-  IdentityMode,
-  StableRunIdOptions,
-  JsonObject,
-} from "./run-identity.js";
-export { assessComparability } from "./comparability.js";
-export type { Comparability, ComparabilityLevel, ComparabilityMode, ComparabilityOptions, ComparabilityReason } from "./comparability.js";
-export {
-  RUN_MANIFEST_FILE,
-  RUN_MANIFEST_SCHEMA_VERSION,
-  RUN_MANIFEST_KIND,
-  RunManifestSchema,
-  IdentityRecordSchema,
-  runManifestJsonSchema,
-} from "./manifest-schema.js";
-export type { RunManifest, StageRecord, ArtifactRecord, StageStatus, RunStatus } from "./manifest-schema.js";
-export { relativePathProblem, resolveInsideRoot } from "./manifest-paths.js";
-export { createRun, openRun, readRunManifest, updateRunManifest } from "./run-manifest.js";
-export type { ArtifactPlan, StagePlan, RunPlan, RunOptions, Run } from "./run-manifest.js";
-export type { StageHandle, StageCompletion, RequireUpstreamOptions } from "./stage.js";
-export { runPipeline } from "./pipeline.js";
-export type { StageContext, StageOutcome, PipelineStage, PipelineDefinition, RunPipelineOptions, PipelineResult } from "./pipeline.js";
-export { buildJobMatrix, normalizeFilters, axisValuesMatch, JobMatrixError, MissingInputError, JobMatrixErrorCode } from "./job-matrix.js";
-export type { AxisValue, JobParams, JobRule, JobInputs, JobMatrixSpec, JobFilters, BuildJobMatrixOptions, StudyJob, SkipEvent, NormalizedFilters, JobMatrix } from "./job-matrix.js";
-export { runJob, summarizeJobPlan, DRY_RUN_MARKER, RunnerError, RunnerErrorCode } from "./runner.js";
-export type { JobLog, RunnerContext, RunnerOutput, RunnerFunction, RunnerModule, JobRunner, JobStatus, JobErrorRecord, JobResult, JobPlanSummary, RunJobOptions } from "./runner.js";
-export { createLocalExecutor, checkConcurrency } from "./executor.js";
-export type { Executor, ExecutorCallbacks, ExecutorRunOptions, LocalExecutorOptions } from "./executor.js";
-export { createStudyProgress, silentProgress } from "./progress.js";
-export type { StudyProgress, ProgressMode, StudyProgressOptions } from "./progress.js";
-export {
-  TRAINING_MANIFEST_FILE,
-  SKIP_SUMMARY_FILE,
-  TRAINING_MANIFEST_VERSION,
-  trainingManifestSchema,
-  trainingManifestJsonSchema,
-  readTrainingManifest,
-  countJobs,
-  formatSkipSummary,
-} from "./study-manifest.js";
-export type { JobAction, JobIdentityRecord, TrainingJobRecord, SkipEventRecord, StudyState, StudyCounts, TrainingManifest, SkipSummary } from "./study-manifest.js";
-export { planStudy, runStudy, formatPlanSummary, formatStudySummary, STUDY_LOCK_FILE } from "./study-runner.js";
-export type { InputHasher, PlanStudyOptions, PlannedJob, StudyPlan, RunStudyOptions, StudyRunResult } from "./study-runner.js";
-export { createBullmqExecutor, runWorker, QueueError, QueueErrorCode, DEFAULT_QUEUE_NAME } from "./executor-bullmq.js";
-export type { BullmqExecutorOptions, RunWorkerOptions } from "./executor-bullmq.js";
+export { CoreError, CoreErrorCode, QueueError, QueueErrorCode } from "./errors.js";
+
+export { canonicalJson, fingerprint } from "./identity/canonical-json.js";
+export type { JsonValue } from "./identity/canonical-json.js";
+export { createPartialIdentity, identityFromRecord, stableRunId } from "./identity/run-identity.js";
+export type { PartialIdentityInput, IdentityRecord, PartialIdentity, FinalIdentity, RunIdentity, StableRunIdOptions, JsonObject } from "./identity/run-identity.js";
+export { detectCodeVersion, detectGitVersion } from "./identity/code-version.js";
+export type { CodeVersion, DetectCodeVersionOptions } from "./identity/code-version.js";
+export { assessComparability } from "./identity/comparability.js";
+export type { Comparability, ComparabilityOptions, ComparabilityReason } from "./identity/comparability.js";
+
+export { RUN_MANIFEST_FILE } from "./run/run-manifest-schema.js";
+export type { RunManifest } from "./run/run-manifest-schema.js";
+export { createRun, openRun, readRunManifest, updateRunManifest } from "./run/run-manifest.js";
+export type { RunPlan, RunOptions, Run } from "./run/run-manifest.js";
+export type { StageHandle } from "./run/stage.js";
+export { runPipeline } from "./run/stage-pipeline.js";
+export type { StageContext, StageOutcome, PipelineStage, PipelineDefinition, RunPipelineOptions, PipelineResult } from "./run/stage-pipeline.js";
+
+export { buildJobMatrix } from "./study/job-matrix.js";
+export type { JobParams, JobMatrixSpec, JobFilters, BuildJobMatrixOptions, StudyJob, SkipEvent, JobMatrix } from "./study/job-matrix.js";
+export { runJob } from "./study/job-runner.js";
+export type { JobLog, RunnerContext, RunnerOutput, RunnerFunction, RunnerModule, JobRunner, JobResult, JobPlanSummary, RunJobOptions } from "./study/job-runner.js";
+export { createLocalExecutor } from "./study/local-executor.js";
+export type { Executor, ExecutorCallbacks, ExecutorRunOptions, ExecutorStudy, LocalExecutorOptions } from "./study/local-executor.js";
+export { createBullmqExecutor, DEFAULT_QUEUE_NAME } from "./study/bullmq-executor.js";
+export type { BullmqExecutorOptions } from "./study/bullmq-executor.js";
+export { runWorker, parsePathMapping } from "./study/queue-worker.js";
+export type { RunWorkerOptions, PathMapping } from "./study/queue-worker.js";
+export { readQueueStatus, formatQueueStatus, QUEUE_JOB_STATES } from "./study/queue-status.js";
+export type { QueueStatus, QueueStatusOptions, QueueStudyStatus, QueueWorkerStatus, QueueJobState, QueueJobCounts } from "./study/queue-status.js";
+export { silentProgress } from "./study/study-progress.js";
+export type { StudyProgress } from "./study/study-progress.js";
+export { readTrainingManifest, formatSkipSummary, skipEventSeedFields, SKIP_SUMMARY_FILE } from "./study/training-manifest.js";
+export type { TrainingManifest, TrainingJobRecord } from "./study/training-manifest.js";
+export { planStudy, formatPlanSummary } from "./study/study-planner.js";
+export type { PlanStudyOptions, PlannedJob, StudyPlan } from "./study/study-planner.js";
+export { runStudy, formatStudySummary } from "./study/study-coordinator.js";
+export type { RunStudyOptions, StudyRunResult } from "./study/study-coordinator.js";
+
+export { writeFileAtomic, writeFileAtomicSync, writeJsonAtomicSync } from "./fs/atomic-file.js";
+export type { AtomicWriteOptions } from "./fs/atomic-file.js";
+export { resolveCompiledEntry } from "./fs/compiled-entry.js";
+export type { ResolveCompiledEntryOptions } from "./fs/compiled-entry.js";

@@ -4,8 +4,8 @@
  * The header is parsed by a strict literal parser (never evaluated); the declared size is checked against
  * the bytes present before anything is allocated; object arrays are refused without unpickling.
  */
+import { writeChunksAtomicSync } from "@studykit/native";
 import type { NdArray, WritableArray } from "./ndarray.js";
-import { writeFileAtomic } from "./internal/atomic-file.js";
 import { BufferSource, FileSource, MappedSource, type ByteSource } from "./internal/byte-source.js";
 import { decodeElements, type DecodeOptions } from "./internal/npy-decode.js";
 import { encodeArray } from "./internal/npy-encode.js";
@@ -101,6 +101,6 @@ export function encodeNpy(array: WritableArray): Buffer {
 /** Writes `array` to `path` as an `.npy`, atomically (temporary file, fsync, rename). */
 export function saveNpy(path: string, array: WritableArray): void {
   const encoded = encodeArray(array, path);
-  writeFileAtomic(path, [encoded.preamble, encoded.body]);
+  writeChunksAtomicSync(path, [encoded.preamble, encoded.body]);
 }
 

@@ -12,7 +12,8 @@
  */
 import { PtychoError, PtychoErrorCode } from "./errors.js";
 import type { ComplexImage } from "./complex-image.js";
-import { fft2, fftshiftReal } from "./internal/fourier.js";
+import { fft2 } from "./internal/fourier.js";
+import { fftshiftReal } from "./fft-shift.js";
 import { checkPositionsInside, patchCorner, type ScanPosition } from "./scan-geometry.js";
 
 /** Transforms done per native call when simulating (bounds the scratch memory). */

@@ -7,6 +7,7 @@ export { PtychoErrorCode, PtychoError } from "./errors.js";
 export type { PtychoErrorCodeValue } from "./errors.js";
 export { createComplexImage } from "./complex-image.js";
 export type { ComplexImage } from "./complex-image.js";
+export { fftshiftReal, ifftshiftReal } from "./fft-shift.js";
 export {
   POSITION_HANDLING,
   patchCorner,

@@ -20,7 +20,7 @@ import type { ComplexImage } from "./complex-image.js";
 import { PtychoError, PtychoErrorCode } from "./errors.js";
 import { MinibatchSweep } from "./internal/minibatch-engine.js";
 import { PieSweep } from "./internal/pie-engine.js";
-import { ifftshiftReal } from "./internal/fourier.js";
+import { ifftshiftReal } from "./fft-shift.js";
 import { objectError } from "./object-error.js";
 import { POSITION_HANDLING, centralWindowMask, checkPositionsInside, maxRoundingResidual, patchCorner, type ScanPosition } from "./scan-geometry.js";
 

@@ -9,44 +9,62 @@
  * console.log(result.report?.html);
  * ```
  */
+export {
+  StudyErrorCode,
+  StudyConfigErrorCode,
+  SimulateErrorCode,
+  TrainingInputErrorCode,
+  MetricErrorCode,
+  RuntimeSelectionErrorCode,
+  RunComparisonErrorCode,
+  StudyConfigError,
+  StudyPresetError,
+  SimulationInputError,
+  TrainingInputError,
+  MetricInputError,
+  RuntimeSelectionError,
+  RunComparisonError,
+  PhaseRootErrorCode,
+  PhaseRootError,
+} from "./errors.js";
+export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
+export { referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+export type { PtychoModelOptions } from "./model-presets.js";
 export {
   STUDY_METHODS,
   STUDY_VIEWS,
-  StudyConfigError,
-  StudyConfigErrorCode,
   mergeStudyConfig,
   presetConfig,
   studyConfigSchema,
   validateStudyConfig,
 } from "./study-config.js";
 export type { StudyConfig, StudyConfigOverrides, StudyMethodName, StudyViewName } from "./study-config.js";
-export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./internal/study-pipeline.js";
-export type { StudyManifest, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult } from "./internal/study-pipeline.js";
-export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./internal/iterative-phase.js";
-export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./internal/iterative-phase.js";
-export { PHASE_C_MANIFEST_VERSION, SimulateErrorCode, configForObjectFile, prepareSample, runPhaseC } from "./internal/simulate-phase.js";
-export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./internal/simulate-phase.js";
-export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./internal/overlap-phase.js";
-export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from "./internal/overlap-phase.js";
-export { scoreForComparison } from "./internal/compare-phase.js";
-export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison } from "./internal/compare-phase.js";
-export type { ResolvedRuntime } from "./internal/runtime-selection.js";
-export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./internal/study-layout.js";
-export type { StudyJobConfig, StudyJobOutput } from "./internal/study-job.js";
-export { generateObject, generateProbe } from "./internal/procedural-sample.js";
-export type { ObjectOptions, ProbeOptions } from "./internal/procedural-sample.js";
-// The forward model and scan geometry live in @studykit/ptycho; the position type is re-exported for the
+export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./study-pipeline.js";
+export type { ImportedPhaseRecord, StudyManifest, StudyManifestInProgress, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult, StudyRunState, StudyStageName, StudyStageRecord } from "./study-pipeline.js";
+export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./iterative-phase.js";
+export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./iterative-phase.js";
+export { PHASE_C_MANIFEST_VERSION, configForObjectFile, prepareSample, runPhaseC } from "./simulate-phase.js";
+export type { PhaseCDoseRecord, PhaseCManifest, StudySample } from "./simulate-phase.js";
+export { GROUP_SIZE, PHASE_D_MANIFEST_VERSION, findViewRecord, runPhaseD } from "./overlap-phase.js";
+export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from "./overlap-phase.js";
+export { scoreForComparison } from "./compare-phase.js";
+export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison, ScoredRow } from "./compare-phase.js";
+export type { ResolvedRuntime } from "./runtime-selection.js";
+export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+export type { StudyJobConfig, StudyJobOutput, TrainingHistoryEntry } from "./study-job.js";
+export { generateObject, generateProbe } from "./procedural-sample.js";
+export type { ObjectOptions, ProbeOptions, RealImage } from "./procedural-sample.js";
+// The forward model, scan geometry and complex images live in @studykit/ptycho; their types are re-exported for the
 // study's own signatures (overlap views, groups).
-export type { ScanPosition } from "@studykit/ptycho";
-export { VIEW_OVERLAP, buildGroups, groupOffsets, sampleGroups, selectBySpacing, spacingThreshold } from "./internal/overlap-views.js";
-export type { GroupOptions, GroupSamplingOptions, OverlapViewName, SampledGroups } from "./internal/overlap-views.js";
-export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./internal/reconstruction-metrics.js";
-export type { ReconstructionMetrics } from "./internal/reconstruction-metrics.js";
-export type { ComplexImage, RealImage } from "./internal/complex-image.js";
-export { verifyStudy } from "./internal/study-verify.js";
-export type { StudyVerification, VerifyProblem, VerifyProblemKind } from "./internal/study-verify.js";
-export { COMPARED_METRICS, RunComparisonErrorCode, compareRuns, loadRunForComparison } from "./internal/run-comparison.js";
-export type { IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./internal/run-comparison.js";
-export { resolveRuntime } from "./internal/runtime-selection.js";
+export type { ComplexImage, ScanPosition } from "@studykit/ptycho";
+export { VIEW_OVERLAP, buildGroups, groupOffsets, sampleGroups, selectBySpacing, spacingThreshold } from "./overlap-views.js";
+export type { GroupOptions, GroupSamplingOptions, OverlapViewName, SampledGroups } from "./overlap-views.js";
+export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, structuralSimilarity } from "./reconstruction-metrics.js";
+export type { ReconstructionMetrics } from "./reconstruction-metrics.js";
+export { verifyStudy } from "./study-verify.js";
+export type { StudyVerification, VerifyProblem, VerifyProblemKind } from "./study-verify.js";
+export { COMPARED_METRICS, compareRuns, loadRunForComparison } from "./run-comparison.js";
+export type { IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./run-comparison.js";
+export { resolveRuntime } from "./runtime-selection.js";

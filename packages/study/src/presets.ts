@@ -1,5 +1,5 @@
 /** Named study presets: `quick` (the README's main job, minutes on a laptop) and `full` (publishable). */
-import { StudykitError } from "@studykit/native";
+import { StudyPresetError } from "./errors.js";
 
 export const PRESET_NAMES = ["quick", "full"] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
@@ -7,5 +7,5 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 /** Parses a preset name; `E_STUDY_PRESET` lists the valid ones otherwise. */
 export function parsePresetName(value: string): PresetName {
   if ((PRESET_NAMES as readonly string[]).includes(value)) return value as PresetName;
-  throw new StudykitError("E_STUDY_PRESET", `unknown preset ${JSON.stringify(value)}: use one of ${PRESET_NAMES.join(", ")}`);
+  throw new StudyPresetError(`unknown preset ${JSON.stringify(value)}: use one of ${PRESET_NAMES.join(", ")}`);
 }

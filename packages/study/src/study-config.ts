@@ -5,9 +5,9 @@
  * seeds, data and code) are comparable.
  */
 import { z } from "zod";
-import { StudykitError } from "@studykit/native";
 import { RECONSTRUCTION_ALGORITHMS, type ReconstructionAlgorithm } from "@studykit/ptycho";
 import type { PresetName } from "./presets.js";
+import { StudyConfigError } from "./errors.js";
 
 /** The study's views: all patterns at gridsize 1, and the two overlap views at gridsize 2. */
 export const STUDY_VIEWS = ["baseline", "dense", "sparse"] as const;
@@ -16,23 +16,6 @@ export type StudyViewName = (typeof STUDY_VIEWS)[number];
 /** Phase E's training methods: `supervised` (ground-truth patches) and `pinn` (physics-informed, PtychoPINN). */
 export const STUDY_METHODS = ["supervised", "pinn"] as const;
 export type StudyMethodName = (typeof STUDY_METHODS)[number];
-
-/** Error codes of study configuration. */
-export const StudyConfigErrorCode = {
-  /** The configuration (file or flags) is invalid; every problem is listed. */
-  Invalid: "E_STUDY_CONFIG",
-} as const;
-
-/** An invalid study configuration; `problems` lists every problem found. */
-export class StudyConfigError extends StudykitError {
-  readonly problems: readonly string[];
-  constructor(source: string, problems: readonly string[]) {
-    const shown = problems.slice(0, 20).map((problem) => `  - ${problem}`);
-    if (problems.length > 20) shown.push(`  ... and ${problems.length - 20} more`);
-    super(StudyConfigErrorCode.Invalid, `invalid study configuration (${source}):\n${shown.join("\n")}`);
-    this.problems = problems;
-  }
-}
 
 const positiveInt = z.number().int().positive();
 

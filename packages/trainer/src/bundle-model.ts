@@ -1,7 +1,7 @@
 /** Loading a bundle as a model that predicts, on the TF.js engine. */
-import type { BackendChoice } from "./backend-selection.js";
+import type { BackendChoice } from "./engines/tfjs/backend-selection.js";
 import { loadBundle, type LoadedBundle } from "./bundle.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
+import { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
 
 /** A bundled model ready for inference. */
 export interface BundleModel {

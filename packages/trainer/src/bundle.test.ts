@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { unzipSync, zipSync } from "fflate";
 import { encodeBundle, loadBundle, writeBundle, type BundleContents } from "./bundle.js";
-import { initialWeights, tinyPtychoModel } from "./model-description.js";
-import { exportOnnx } from "./onnx/onnx-export.js";
+import { initialWeights } from "./model-description.js";
+import { tinyPtychoModel } from "../test/fixtures/models.mjs";
+import { exportOnnx } from "./engines/onnx/onnx-export.js";
 
 const root = mkdtempSync(join(tmpdir(), "studykit-bundle-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -24,7 +24,8 @@
 import { readFile } from "node:fs/promises";
 import { unzipSync, zipSync, type Zippable } from "fflate";
 import { canonicalJson, writeFileAtomic, type JsonValue } from "@studykit/core";
-import { StudykitError, sha256 } from "@studykit/native";
+import { sha256 } from "@studykit/native";
+import { BundleError, TrainerErrorCode } from "./errors.js";
 import { validateModelDescription, weightSpecs, type ModelDescription, type NamedWeight } from "./model-description.js";
 
 /** Format tag of `model.json`'s topology. */
@@ -55,7 +56,7 @@ export type OnnxExportOutcome = { readonly written: true } | { readonly written:
 
 /** The reason recorded when a bundle is encoded with neither ONNX bytes nor an export failure. */
 const ONNX_NOT_GIVEN: OnnxExportFailure = {
-  code: "E_ONNX_NOT_GIVEN",
+  code: TrainerErrorCode.OnnxNotGiven,
   message: "the bundle's writer passed no ONNX export; export it with exportOnnx(description, weights)",
 };
 
@@ -64,9 +65,6 @@ const ONNX_NOT_GIVEN: OnnxExportFailure = {
  * same DOS fields (1980-01-01 00:00:00) in every time zone.
  */
 const FIXED_MTIME = (): Date => new Date(1980, 0, 1, 0, 0, 0);
-
-/** Typed bundle failures (`E_BUNDLE_CORRUPT`, `E_BUNDLE_INVALID`). */
-export class BundleError extends StudykitError {}
 
 /** What goes into a bundle. */
 export interface BundleContents {
@@ -95,7 +93,7 @@ function weightsBytes(description: ModelDescription, weights: readonly NamedWeig
   for (const spec of specs) {
     const w = byName.get(spec.name);
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    if (!w || w.values.length !== size) throw new BundleError("E_BUNDLE_INVALID", `weight ${spec.name} is missing or has ${w?.values.length ?? 0} values instead of ${size}`);
+    if (!w || w.values.length !== size) throw new BundleError(TrainerErrorCode.BundleInvalid, `weight ${spec.name} is missing or has ${w?.values.length ?? 0} values instead of ${size}`);
     out.set(w.values, offset);
     offset += size;
   }
@@ -110,7 +108,7 @@ function weightsBytes(description: ModelDescription, weights: readonly NamedWeig
 export function encodeBundle(contents: BundleContents): Uint8Array {
   validateModelDescription(contents.description);
   if (contents.modelOnnx !== undefined && contents.onnxExportFailure !== undefined) {
-    throw new BundleError("E_BUNDLE_INVALID", "a bundle takes either modelOnnx or onnxExportFailure, not both: pass the failure only when the ONNX export threw");
+    throw new BundleError(TrainerErrorCode.BundleInvalid, "a bundle takes either modelOnnx or onnxExportFailure, not both: pass the failure only when the ONNX export threw");
   }
   const specs = weightSpecs(contents.description);
   const modelJson = {
@@ -167,7 +165,7 @@ export interface LoadedBundle {
 }
 
 function corrupt(path: string, why: string): BundleError {
-  return new BundleError("E_BUNDLE_CORRUPT", `bundle ${path} is corrupt: ${why}; retrain the job or restore the bundle from a good copy`);
+  return new BundleError(TrainerErrorCode.BundleCorrupt, `bundle ${path} is corrupt: ${why}; retrain the job or restore the bundle from a good copy`);
 }
 
 /**
@@ -179,7 +177,7 @@ export async function loadBundle(path: string, options: { readonly expectSha256?
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new BundleError("E_BUNDLE_MISSING", `cannot read bundle ${path}: ${(error as Error).message}; check the path or retrain the job`);
+    throw new BundleError(TrainerErrorCode.BundleMissing, `cannot read bundle ${path}: ${(error as Error).message}; check the path or retrain the job`);
   }
   const actual = sha256(bytes);
   if (options.expectSha256 !== undefined && actual !== options.expectSha256.toLowerCase()) {

@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { unzipSync } from "fflate";
 import { SeededRandom } from "@studykit/core";
-import { initialWeights, tinyPtychoModel, type ModelDescription } from "./model-description.js";
+import { initialWeights, type ModelDescription } from "./model-description.js";
+import { tinyPtychoModel } from "../test/fixtures/models.mjs";
 import { inMemoryTrainingData } from "./training-data.js";
-import { exportOnnxForBundle, train, type TrainOptions, type TrainWarning } from "./train.js";
+import { train, type TrainOptions, type TrainWarning } from "./train.js";
 import { loadBundle } from "./bundle.js";
 import { loadBundleModel } from "./bundle-model.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
-import type { TrainingEngine } from "./training-engine.js";
+import { createTfjsEngine } from "./engines/tfjs/tfjs-engine.js";
+import type { TrainingEngine } from "./engines/training-engine.js";
 
 const roots: string[] = [];
 const tempDir = () => {
@@ -127,6 +128,19 @@ describe("determinism and bundles (wasm)", () => {
     const modelJson = JSON.parse(new TextDecoder().decode(files["model.json"]));
     expect(modelJson.weightsManifest[0].paths).toEqual(["weights.bin"]);
     expect(files["weights.bin"]!.length).toBe(modelJson.weightsManifest[0].weights.reduce((s: number, w: { shape: number[] }) => s + 4 * w.shape.reduce((a, b) => a * b, 1), 0));
+  }, 60_000);
+
+  it("stamps a given identity as is, and says so when it had to build a partial one itself", async () => {
+    const given = await train(options(tempDir(), { epochs: 1 }));
+    expect(given.identitySource).toBe("given");
+    expect((await loadBundle(given.bundlePath)).identity).toEqual(IDENTITY);
+    const built = await train(options(tempDir(), { epochs: 1, identity: undefined, datasetSnapshotHash: "f".repeat(64) }));
+    expect(built.identitySource).toBe("built");
+    const identity = (await loadBundle(built.bundlePath)).identity as Record<string, unknown>;
+    // A partial identity: no run id, no strict key, but the dataset hash and the loop's seeds it was given.
+    expect(identity).toMatchObject({ isFinal: false, stage: "train", datasetSnapshotHash: "f".repeat(64), seeds: { init: 7, shuffle: 7, dropout: 7 } });
+    expect(identity["strictKey"]).toBeUndefined();
+    expect(identity["runId"]).toBeUndefined();
   }, 60_000);
 
   it("refuses a bundle whose bytes do not match the recorded SHA-256 (E_BUNDLE_CORRUPT)", async () => {
@@ -257,14 +271,6 @@ describe("physics-informed loss (wasm)", () => {
 
 describe("a failed ONNX export is recorded and reported, never silent (wasm)", () => {
   const model = tinyPtychoModel({ size: 16, channels: 1, seed: 7 });
-
-  it("exportOnnxForBundle returns the real exporter's bytes, or its error code and message", async () => {
-    const ok = await exportOnnxForBundle(model, initialWeights(model));
-    expect("modelOnnx" in ok && ok.modelOnnx.length > 0).toBe(true);
-    const [first, ...rest] = initialWeights(model);
-    const missing = await exportOnnxForBundle(model, rest);
-    expect(missing).toEqual({ failure: { code: "E_ONNX_WEIGHTS", message: expect.stringContaining(`missing weight ${first!.name}`) } });
-  });
 
   it("trains on, writes the bundle without model.onnx, records why, warns once and says so in the result", async () => {
     // No valid description makes the ONNX compiler refuse a model the TF.js engine trains, so the failure comes

@@ -8,28 +8,29 @@
  * position in training. So the same inputs on the same back end give bitwise-identical weights and the
  * same bundle SHA-256, whether or not the run was interrupted and resumed at an epoch boundary.
  *
- * Files in `outDir`: `checkpoint.bin` (weights, Adam state, history; replaced atomically each epoch),
- * `metrics.jsonl` and `metrics.csv` (rewritten atomically each epoch, so a resumed run never duplicates
- * lines), `loss-curve.svg`, and `bundle.zip`.
- *
- * A failed ONNX export does not fail training (the TF.js model and weights are in the bundle), but it is never
- * silent: the bundle records why in `onnx-export.json`, `onWarning` (default: a Node process warning) is
- * told, and the result's `onnxExport` says `{ written: false, reason }`.
+ * Files in `outDir` (names in `training-files.ts`): `checkpoint.bin` (weights, Adam state, history;
+ * replaced atomically each epoch, format in `internal/checkpoint-codec.ts`), `metrics.jsonl` and
+ * `metrics.csv` (rewritten atomically each epoch, so a resumed run never duplicates lines), then
+ * `loss-curve.svg` and `bundle.zip` from the bundle step (`internal/bundle-step.ts`).
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
-import { canonicalJson, createPartialIdentity, fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
-import { StudykitError, sha256 } from "@studykit/native";
-import type { BackendChoice } from "./backend-selection.js";
-import type { OnnxExecutionProvider } from "./onnx/inference-session.js";
-import { writeBundle, type OnnxExportFailure, type OnnxExportOutcome } from "./bundle.js";
-import { parseEngineName, type EngineName } from "./engine-name.js";
-import { lossCurveSvg } from "./internal/loss-curve.js";
+import { fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
+import { sha256 } from "@studykit/native";
+import type { OnnxExportOutcome } from "./bundle.js";
+import { createEngine } from "./engines/create-engine.js";
+import type { EngineName } from "./engines/engine-name.js";
+import type { BackendChoice } from "./engines/tfjs/backend-selection.js";
+import type { AdamOptimizer, LossDescription, TrainingBatch, TrainingEngine } from "./engines/training-engine.js";
+import { TrainerErrorCode, TrainingError } from "./errors.js";
+import { writeTrainingBundle } from "./internal/bundle-step.js";
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from "./internal/checkpoint-codec.js";
+import { learningRateAt } from "./internal/learning-rate.js";
+import { metricsCsv, metricsJsonl } from "./internal/metrics-files.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
-import { createTfjsEngine } from "./tfjs-engine.js";
 import type { TrainingData } from "./training-data.js";
-import type { AdamOptimizer, LossDescription, OptimizerState, TrainingBatch, TrainingEngine } from "./training-engine.js";
+import { BEST_WEIGHTS_FILE, CHECKPOINT_FILE, METRICS_CSV_FILE, METRICS_JSONL_FILE } from "./training-files.js";
 
 /** Learning rate per epoch (0-based `epoch`). */
 export type LearningRateSchedule =
@@ -84,9 +85,14 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
   /** Progress bar on stderr: `"auto"` (default) shows it on a TTY. */
   readonly progress?: boolean | "auto";
-  /** The run identity record for the bundle (default: a partial identity built from these options). */
+  /**
+   * The run identity record stamped into the bundle's `identity.json`, as given: a study passes the job's
+   * final identity (the record its manifest holds, with `isFinal: true`, the strict key and the run id).
+   * Without one, `train()` builds a partial identity from these options (`isFinal: false`, no run id) and
+   * says so in the result's `identitySource` (`"built"`).
+   */
   readonly identity?: JsonValue;
-  /** Content hash of the dataset, for the default identity. */
+  /** Content hash of the dataset, for the identity `train()` builds when none is given. */
   readonly datasetSnapshotHash?: string | null;
   /** Called after each epoch's checkpoint is written. */
   readonly onEpoch?: (metrics: EpochMetrics) => void;
@@ -136,46 +142,11 @@ export interface TrainResult {
   readonly weights: readonly NamedWeight[];
   /** Whether the bundle holds `model.onnx`; when not, the export error's code and message. */
   readonly onnxExport: OnnxExportOutcome;
-}
-
-/** Typed training failures. */
-export class TrainingError extends StudykitError {}
-
-export const CHECKPOINT_FILE = "checkpoint.bin";
-export const METRICS_JSONL_FILE = "metrics.jsonl";
-export const METRICS_CSV_FILE = "metrics.csv";
-export const LOSS_CURVE_FILE = "loss-curve.svg";
-export const BUNDLE_FILE = "bundle.zip";
-export const BEST_WEIGHTS_FILE = "best-weights.bin";
-
-const CHECKPOINT_MAGIC = "STUDYKIT-CHECKPOINT-1\n";
-
-interface CheckpointState {
-  readonly configHash: string;
-  readonly epochsDone: number;
-  readonly history: EpochRecord[];
-  readonly metrics: EpochMetrics[];
-  readonly best: number | null;
-  readonly sinceBest: number;
-  /** 1-based epoch of `best` (absent in checkpoints written before best-weight restore). */
-  readonly bestEpoch?: number | null;
-  readonly stoppedEarly: boolean;
-  readonly optimizerStep: number;
-}
-
-function learningRateAt(options: TrainOptions, epoch: number): number {
-  const lr = options.learningRate;
-  const s = options.schedule ?? { kind: "constant" };
-  switch (s.kind) {
-    case "constant":
-      return lr;
-    case "exponential":
-      return lr * s.decay ** epoch;
-    case "step":
-      return lr * s.factor ** Math.floor(epoch / s.every);
-    case "cosine":
-      return s.minLearningRate + 0.5 * (lr - s.minLearningRate) * (1 + Math.cos((Math.PI * epoch) / Math.max(options.epochs, 1)));
-  }
+  /**
+   * Where the bundle's `identity.json` came from: `"given"` (the caller's `identity`, as passed) or
+   * `"built"` (none was passed; `train()` built a partial identity, which has no run id).
+   */
+  readonly identitySource: "given" | "built";
 }
 
 function checkOptions(options: TrainOptions): void {
@@ -200,7 +171,7 @@ function checkOptions(options: TrainOptions): void {
     if (!options.data.hasOffsets) problems.push("the physics loss with overlap needs each sample's channel offsets in the data (pass offsets, [count, C, 2] pixels, to the training data)");
   }
   if (options.data.count < 1) problems.push("the data has no samples");
-  if (problems.length) throw new TrainingError("E_TRAIN_CONFIG", `cannot train: ${problems.join("; ")}`);
+  if (problems.length) throw new TrainingError(TrainerErrorCode.TrainConfig, `cannot train: ${problems.join("; ")}`);
 }
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -236,65 +207,6 @@ function hyperparametersOf(options: TrainOptions, seeds: { shuffle: number; drop
   };
 }
 
-// ---- checkpoint file: magic, u32 header length, canonical JSON header, float32 payload ----
-
-function encodeCheckpoint(state: CheckpointState, weights: readonly NamedWeight[], optimizer: OptimizerState): Uint8Array {
-  const tensors = [...weights, ...optimizer.slots];
-  const total = tensors.reduce((s, t) => s + t.values.length, 0);
-  const payload = new Float32Array(total);
-  let offset = 0;
-  for (const t of tensors) {
-    payload.set(t.values, offset);
-    offset += t.values.length;
-  }
-  const payloadBytes = new Uint8Array(payload.buffer);
-  const header = new TextEncoder().encode(
-    canonicalJson({
-      state: state as unknown as JsonObject,
-      weights: weights.map((w) => ({ name: w.name, shape: [...w.shape] })),
-      slots: optimizer.slots.map((w) => ({ name: w.name, shape: [...w.shape] })),
-      payloadSha256: sha256(payloadBytes),
-    }),
-  );
-  const magic = new TextEncoder().encode(CHECKPOINT_MAGIC);
-  const out = new Uint8Array(magic.length + 4 + header.length + payloadBytes.length);
-  out.set(magic, 0);
-  new DataView(out.buffer).setUint32(magic.length, header.length, true);
-  out.set(header, magic.length + 4);
-  out.set(payloadBytes, magic.length + 4 + header.length);
-  return out;
-}
-
-function decodeCheckpoint(path: string, bytes: Uint8Array): { state: CheckpointState; weights: NamedWeight[]; optimizer: OptimizerState } {
-  const bad = (why: string) => new TrainingError("E_CHECKPOINT_CORRUPT", `checkpoint ${path} is unreadable: ${why}; delete it to start over, or restore it from a copy`);
-  const magic = new TextEncoder().encode(CHECKPOINT_MAGIC);
-  if (bytes.length < magic.length + 4 || new TextDecoder().decode(bytes.subarray(0, magic.length)) !== CHECKPOINT_MAGIC) throw bad("wrong magic (not a studykit checkpoint)");
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(magic.length, true);
-  const start = magic.length + 4;
-  if (start + headerLength > bytes.length) throw bad(`header length ${headerLength} exceeds the file (${bytes.length} bytes)`);
-  let header: { state: CheckpointState; weights: Array<{ name: string; shape: number[] }>; slots: Array<{ name: string; shape: number[] }>; payloadSha256: string };
-  try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, start + headerLength)));
-  } catch (error) {
-    throw bad(`header is not JSON (${(error as Error).message})`);
-  }
-  const payloadBytes = new Uint8Array(bytes.subarray(start + headerLength)); // a copy: aligned for Float32Array
-  if (sha256(payloadBytes) !== header.payloadSha256) throw bad("payload checksum mismatch");
-  const payload = new Float32Array(payloadBytes.buffer, payloadBytes.byteOffset, payloadBytes.byteLength / 4);
-  let offset = 0;
-  const take = (list: Array<{ name: string; shape: number[] }>) =>
-    list.map((t) => {
-      const size = t.shape.reduce((a, b) => a * b, 1);
-      const values = payload.slice(offset, offset + size);
-      offset += size;
-      return { name: t.name, shape: t.shape, values };
-    });
-  const weights = take(header.weights);
-  const slots = take(header.slots);
-  if (offset !== payload.length) throw bad(`payload holds ${payload.length} values, the header lists ${offset}`);
-  return { state: header.state, weights, optimizer: { step: header.state.optimizerStep, slots } };
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
@@ -304,52 +216,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function createEngine(options: TrainOptions): Promise<TrainingEngine> {
-  const choice = options.engine ?? "tfjs";
-  if (typeof choice !== "string") return choice;
-  const name = parseEngineName(choice);
-  if (name === "tfjs") return createTfjsEngine(options.backend);
-  // Loaded on demand so TF.js-only users never load onnxruntime-node.
-  const { createOnnxTrainingEngine } = await import("./onnx/onnx-training-engine.js");
-  const { ONNX_EXECUTION_PROVIDERS } = await import("./onnx/inference-session.js");
-  const provider = options.backend === undefined || options.backend === "auto" ? "cpu" : options.backend;
-  if (!(ONNX_EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-    throw new TrainingError("E_BACKEND_UNKNOWN", `backend ${JSON.stringify(options.backend)} is not an ONNX Runtime execution provider: use one of ${ONNX_EXECUTION_PROVIDERS.join(", ")} with engine "onnxruntime", or engine "tfjs" for TF.js back ends`);
-  }
-  return createOnnxTrainingEngine({ executionProviders: [provider as OnnxExecutionProvider] });
-}
-
-/**
- * The ONNX export of trained weights for the bundle, or why it failed (the error's `code` when it has one,
- * else `E_ONNX_EXPORT`, and its message). A failure is returned, not thrown: the rest of the bundle is still
- * worth writing, and the caller records and reports the reason.
- */
-export async function exportOnnxForBundle(description: ModelDescription, weights: readonly NamedWeight[]): Promise<{ readonly modelOnnx: Uint8Array } | { readonly failure: OnnxExportFailure }> {
-  try {
-    // Loaded on demand, like the ONNX engine, so TF.js-only training never loads the ONNX compiler.
-    const { exportOnnx } = await import("./onnx/onnx-export.js");
-    return { modelOnnx: exportOnnx(description, weights) };
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    return { failure: { code: typeof code === "string" ? code : "E_ONNX_EXPORT", message: error instanceof Error ? error.message : String(error) } };
-  }
-}
-
-/** The warning for a bundle written without `model.onnx`. */
-function onnxSkippedWarning(bundlePath: string, failure: OnnxExportFailure): TrainWarning {
-  return {
-    code: "E_ONNX_EXPORT_SKIPPED",
-    message: `bundle ${bundlePath} has no model.onnx: the ONNX export failed (${failure.code}: ${failure.message}); the reason is recorded in the bundle's onnx-export.json, and the TF.js model in the bundle is unaffected`,
-  };
-}
-
-function defaultWarning(warning: TrainWarning): void {
-  process.emitWarning(warning.message, { code: warning.code });
-}
-
 function abortError(signal: AbortSignal): TrainingError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "aborted");
-  return new TrainingError("E_ABORTED", `training was cancelled (${reason}); the last completed epoch's checkpoint is kept and a rerun resumes from it`);
+  return new TrainingError(TrainerErrorCode.Aborted, `training was cancelled (${reason}); the last completed epoch's checkpoint is kept and a rerun resumes from it`);
 }
 
 function dropoutMasks(description: ModelDescription, seed: number, epoch: number, batchIndex: number, count: number): Record<string, Float32Array> | undefined {
@@ -368,13 +237,6 @@ function dropoutMasks(description: ModelDescription, seed: number, epoch: number
   return masks;
 }
 
-const CSV_COLUMNS = ["epoch", "loss", "valLoss", "learningRate", "samplesPerSecond", "seconds", "engine", "backend"] as const;
-
-function metricsCsv(metrics: readonly EpochMetrics[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? "" : String(v));
-  return [CSV_COLUMNS.join(","), ...metrics.map((m) => CSV_COLUMNS.map((c) => cell(m[c])).join(","))].join("\n") + "\n";
-}
-
 /**
  * Trains `options.description` on `options.data` and writes the bundle. Resumes from the checkpoint in
  * `outDir` when one exists (and `resume` is not false); refuses a checkpoint written for different
@@ -390,7 +252,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await mkdir(options.outDir, { recursive: true });
   const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
 
-  const engine = await createEngine(options);
+  const engine = await createEngine(options.engine, options.backend);
   const engineInfo = engine.info;
   // Resume compatibility covers the model, the hyperparameters (but not the epoch budget, so a run can be
   // extended) and the engine/back end (different back ends give different bits).
@@ -412,7 +274,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const restored = decodeCheckpoint(checkpointPath, await readFile(checkpointPath));
       if (restored.state.configHash !== configHash) {
         throw new TrainingError(
-          "E_CHECKPOINT_MISMATCH",
+          TrainerErrorCode.CheckpointMismatch,
           `checkpoint ${checkpointPath} was written for a different model, hyperparameters, engine or back end (config ${restored.state.configHash.slice(0, 12)}, this run ${configHash.slice(0, 12)}); delete it or pass resume: false to start over`,
         );
       }
@@ -421,7 +283,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       state = restored.state;
       resumedFromEpoch = state.epochsDone;
       if (restoreBest && state.bestEpoch !== undefined && state.bestEpoch !== null) {
-        if (!(await exists(bestWeightsPath))) throw new TrainingError("E_CHECKPOINT_CORRUPT", `checkpoint ${checkpointPath} records best epoch ${state.bestEpoch} but ${bestWeightsPath} is missing; delete the checkpoint to start over`);
+        if (!(await exists(bestWeightsPath))) throw new TrainingError(TrainerErrorCode.CheckpointCorrupt, `checkpoint ${checkpointPath} records best epoch ${state.bestEpoch} but ${bestWeightsPath} is missing; delete the checkpoint to start over`);
         bestWeights = decodeCheckpoint(bestWeightsPath, await readFile(bestWeightsPath)).weights;
       }
     }
@@ -449,7 +311,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     };
 
     for (let epoch = state.epochsDone; epoch < options.epochs && !state.stoppedEarly; epoch++) {
-      const learningRate = learningRateAt(options, epoch);
+      const learningRate = learningRateAt(options.learningRate, options.schedule, epoch, options.epochs);
       const order = SeededRandom.derive(seeds.shuffle, "shuffle", epoch).permutation(trainIndices.length);
       const started = performance.now();
       let lossSum = 0;
@@ -466,7 +328,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const loss = await engine.trainStep(masks ? { ...batch, dropoutMasks: masks } : batch, learningRate);
         if (!Number.isFinite(loss)) {
           bar?.stop();
-          throw new TrainingError("E_TRAIN_DIVERGED", `the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (now ${learningRate}) or check the data for NaN/Inf`);
+          throw new TrainingError(TrainerErrorCode.TrainDiverged, `the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate (now ${learningRate}) or check the data for NaN/Inf`);
         }
         lossSum += loss * indices.length;
         const elapsed = (performance.now() - started) / 1000;
@@ -512,7 +374,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // The best weights first: a checkpoint never names a best epoch whose weights are not on disk.
       if (restoreBest && bestEpoch === epoch + 1) await writeFileAtomic(bestWeightsPath, encodeCheckpoint(state, bestWeights!, { step: 0, slots: [] }));
       await writeFileAtomic(checkpointPath, encodeCheckpoint(state, await engine.getWeights(), optimizerState));
-      await writeFileAtomic(join(options.outDir, METRICS_JSONL_FILE), state.metrics.map((m) => JSON.stringify(m)).join("\n") + "\n");
+      await writeFileAtomic(join(options.outDir, METRICS_JSONL_FILE), metricsJsonl(state.metrics));
       await writeFileAtomic(join(options.outDir, METRICS_CSV_FILE), metricsCsv(state.metrics));
       options.onEpoch?.(metrics);
     }
@@ -523,46 +385,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       keptEpoch = state.bestEpoch;
     }
     const weights = await engine.getWeights();
-    const svg = lossCurveSvg(state.history, `${options.description.name}: ${options.loss.kind} loss (${engineInfo.engine}/${engineInfo.backend})`);
-    await writeFileAtomic(join(options.outDir, LOSS_CURVE_FILE), svg);
     // Read again after training: an engine settles its provider and graph layout only in `init`.
-    const ranOn = engine.info;
-    const backendRecord = {
-      engine: ranOn.engine,
-      backend: ranOn.backend,
-      threads: ranOn.threads,
-      ...(ranOn.layout !== undefined ? { layout: ranOn.layout } : {}),
-      ...(ranOn.replicas !== undefined ? { replicas: ranOn.replicas } : {}),
-      ...(ranOn.convolutions !== undefined ? { convolutions: ranOn.convolutions } : {}),
-      fallbacks: ranOn.fallbacks.map((f) => ({ ...f })),
-    };
-    const identity =
-      options.identity ??
-      (createPartialIdentity({
-        stage: "train",
-        config: { description: options.description as unknown as JsonObject, hyperparameters },
-        datasetSnapshotHash: options.datasetSnapshotHash ?? null,
-        seeds: { init: options.description.seed, shuffle: seeds.shuffle, dropout: seeds.dropout },
-        runtime: backendRecord as unknown as JsonObject,
-        root: options.outDir,
-      }).toJSON() as unknown as JsonValue);
-    const bundlePath = join(options.outDir, BUNDLE_FILE);
-    const exported = await exportOnnxForBundle(options.description, weights);
-    const { bundleSha256 } = await writeBundle(bundlePath, {
-      description: options.description,
-      weights,
-      hyperparameters,
-      history: state.history as unknown as JsonValue,
-      identity,
-      backend: backendRecord as unknown as JsonValue,
-      lossCurveSvg: svg,
-      ...("modelOnnx" in exported ? { modelOnnx: exported.modelOnnx } : { onnxExportFailure: exported.failure }),
-    });
-    let onnxExport: OnnxExportOutcome = { written: true };
-    if ("failure" in exported) {
-      onnxExport = { written: false, reason: exported.failure };
-      (options.onWarning ?? defaultWarning)(onnxSkippedWarning(bundlePath, exported.failure));
-    }
+    const { bundlePath, bundleSha256, onnxExport, identitySource } = await writeTrainingBundle({ options, hyperparameters, seeds, history: state.history, createdOn: engineInfo, ranOn: engine.info, weights });
     return {
       bundlePath,
       bundleSha256,
@@ -576,6 +400,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       backend: engineInfo.backend,
       weights,
       onnxExport,
+      identitySource,
     };
   } finally {
     if (typeof options.engine !== "object") await engine.dispose();

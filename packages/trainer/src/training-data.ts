@@ -8,7 +8,7 @@
  * `(x, y)` per channel) place a grouped sample's channels relative to each other, for the physics loss's
  * overlap constraint.
  */
-import { StudykitError } from "@studykit/native";
+import { TrainingDataError } from "./errors.js";
 import type { NdArray, RowSource } from "@studykit/data";
 
 /** The arrays of some samples, each `[count, H, W, C]` flattened. */
@@ -31,13 +31,6 @@ export interface TrainingData {
   readonly hasOffsets?: boolean;
   /** The samples at `indices`, in that order. */
   read(indices: Uint32Array): TrainingSamples | Promise<TrainingSamples>;
-}
-
-/** Typed failure for data that does not fit the model or the loss. */
-export class TrainingDataError extends StudykitError {
-  constructor(message: string) {
-    super("E_TRAINING_DATA", message);
-  }
 }
 
 function gatherRows(source: Float32Array, perSample: number, indices: Uint32Array): Float32Array {

@@ -6,12 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
-import { initialWeights, type ModelDescription, referencePtychoModel, tinyPtychoModel } from "../src/model-description.js";
-import { createOnnxTrainingEngine } from "../src/onnx/onnx-training-engine.js";
-import { createInferenceSession } from "../src/onnx/inference-session.js";
-import { exportOnnx } from "../src/onnx/onnx-export.js";
-import { createTfjsEngine } from "../src/tfjs-engine.js";
-import type { EngineHyperparameters, LossDescription, TrainingBatch } from "../src/training-engine.js";
+import { initialWeights, type ModelDescription } from "../src/model-description.js";
+import { referencePtychoModel, tinyPtychoModel } from "./fixtures/models.mjs";
+import { createOnnxTrainingEngine } from "../src/engines/onnx/onnx-training-engine.js";
+import { createInferenceSession } from "../src/engines/onnx/inference-session.js";
+import { exportOnnx } from "../src/engines/onnx/onnx-export.js";
+import { createTfjsEngine } from "../src/engines/tfjs/tfjs-engine.js";
+import type { EngineHyperparameters, LossDescription, TrainingBatch } from "../src/engines/training-engine.js";
 
 const ADAM = { kind: "adam", beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } as const;
 

@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../src/bundle.js";
 import { SeededRandom } from "@studykit/core";
-import { tinyPtychoModel } from "../src/model-description.js";
-import { createInferenceSession } from "../src/onnx/inference-session.js";
-import { createOnnxTrainingEngine } from "../src/onnx/onnx-training-engine.js";
+import { tinyPtychoModel } from "./fixtures/models.mjs";
+import { createInferenceSession } from "../src/engines/onnx/inference-session.js";
+import { createOnnxTrainingEngine } from "../src/engines/onnx/onnx-training-engine.js";
 import { train, type TrainOptions } from "../src/train.js";
 import { inMemoryTrainingData } from "../src/training-data.js";
 

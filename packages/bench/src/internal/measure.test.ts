@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { absent, GroupBuilder, timeRepeated } from "./measure.js";
-import { renderMarkdown } from "./markdown-report.js";
-import type { BenchResults } from "./results.js";
+import { renderMarkdown } from "../markdown-report.js";
+import type { BenchResults } from "../results.js";
 
 describe("GroupBuilder", () => {
   it("keeps absent and failed contenders with their reasons and computes ours ÷ peer ratios from medians", async () => {

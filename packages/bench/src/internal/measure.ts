@@ -3,7 +3,7 @@
  * ratios and goal checks. Every contender of a group goes through here, so all are timed the same way.
  */
 import { speedRatio, summarize } from "../statistics.js";
-import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, Parallelism, RatioResult, ThroughputUnit, ValueCheck, Work } from "./results.js";
+import type { ComparisonGroup, ContenderResult, ContenderRole, Goal, MeasuredContender, Parallelism, RatioResult, ThroughputUnit, ValueCheck, Work } from "../results.js";
 
 /** How many times to run a contender: warm-up runs are discarded; a slow contender stops at the budget. */
 export interface RepeatPlan {

@@ -4,7 +4,7 @@
  */
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { ComparisonGroup, SuiteResult } from "./results.js";
+import type { ComparisonGroup, SuiteResult } from "../results.js";
 
 interface Bar {
   readonly contender: string;

@@ -3,9 +3,9 @@
  * them and the shared error handling. Parsing is commander's; the commands call the packages.
  */
 import { Command, CommanderError } from "commander";
-import { StudykitError } from "@studykit/native";
-import type { CliContext } from "./cli-context.js";
-import { reportError, ExitCode } from "./error-report.js";
+import type { CliContext } from "../cli-context.js";
+import { reportError, ExitCode } from "../error-report.js";
+import { UsageError } from "../errors.js";
 import { registerInfoCommand } from "./commands/version-info.js";
 import { registerBenchCommand } from "./commands/bench.js";
 import { registerHashCommand } from "./commands/hash.js";
@@ -14,11 +14,12 @@ import { registerReconstructCommand } from "./commands/reconstruct.js";
 import { registerStudyCommand } from "./commands/study.js";
 import { registerRunsCommand } from "./commands/runs.js";
 import { registerStudyVerifyCommand } from "./commands/study-verify.js";
+import { registerQueueCommand } from "./commands/queue.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 import { CLI_VERSION } from "./version.js";
 
 /** Every command module's registration function, in help order. */
-const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerReconstructCommand, registerRunsCommand, registerStudyCommand, registerStudyVerifyCommand, registerWorkerCommand];
+const COMMANDS: readonly ((program: Command, context: CliContext) => void)[] = [registerInfoCommand, registerBenchCommand, registerHashCommand, registerNpzCommand, registerReconstructCommand, registerRunsCommand, registerStudyCommand, registerStudyVerifyCommand, registerWorkerCommand, registerQueueCommand];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command("studykit")
@@ -48,7 +49,7 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
       if (NORMAL_EXITS.has(error.code)) return ExitCode.Ok;
       if (error.code === "commander.executeSubCommandAsync" || error.exitCode === 0) return error.exitCode;
       const message = error.message.replace(/^error: /, "");
-      return reportError(new StudykitError("E_USAGE", `${message} (see \`studykit --help\`)`), context.stderr);
+      return reportError(new UsageError(`${message} (see \`studykit --help\`)`, { cause: error }), context.stderr);
     }
     return reportError(error, context.stderr);
   }

@@ -5,7 +5,7 @@
  * readers memory-map it without copying.
  */
 import { deflateRawSync } from "node:zlib";
-import { AtomicFile } from "./atomic-file.js";
+import { AtomicFileWriter } from "@studykit/native";
 import { crc32 } from "./element-kernels.js";
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
@@ -47,7 +47,7 @@ interface WrittenMember {
 
 /** Writes `members` to `path` atomically; `compress` deflates them (zlib `level`, default 6 like Python). */
 export function writeZip(path: string, members: readonly ZipMemberInput[], options: { compress: boolean; level?: number }): void {
-  const file = new AtomicFile(path);
+  const file = new AtomicFileWriter(path);
   try {
     const written: WrittenMember[] = [];
     for (const member of members) written.push(writeMember(file, member, options));
@@ -62,7 +62,7 @@ export function writeZip(path: string, members: readonly ZipMemberInput[], optio
   }
 }
 
-function writeMember(file: AtomicFile, member: ZipMemberInput, options: { compress: boolean; level?: number }): WrittenMember {
+function writeMember(file: AtomicFileWriter, member: ZipMemberInput, options: { compress: boolean; level?: number }): WrittenMember {
   const utf8 = /[^\x20-\x7e]/.test(member.name);
   const name = Buffer.from(member.name, "utf8");
   let crc = 0;

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
 import { Fourier2D } from "./fourier.js";
 import { analyseFourierRingCorrelation, apodisedFrcCurve, frcCrossing, halfBitThreshold, tukeyWindow, type FrcCurve } from "./fourier-ring-correlation.js";
-import { generateObject } from "./procedural-sample.js";
+import { generateObject } from "../procedural-sample.js";
 
 const python = findPython("numpy");
 const noNumpy = skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"]));

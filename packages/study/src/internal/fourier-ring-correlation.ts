@@ -27,7 +27,7 @@
  * (`never-above`); when no ring falls below it the resolution is finer than the sampling can show
  * (`never-below`): both report `reached: false`, frequency and resolution `null`.
  */
-import { StudykitError } from "@studykit/native";
+import { MetricErrorCode, MetricInputError } from "../errors.js";
 import { Fourier2D } from "./fourier.js";
 
 /** Fixed correlation threshold (the "FRC 0.5" criterion). */
@@ -79,8 +79,8 @@ export interface FrcAnalysis {
 
 /** Symmetric Tukey window of length n (α = 0: rectangular, α = 1: Hann). */
 export function tukeyWindow(length: number, alpha: number): Float64Array {
-  if (!Number.isInteger(length) || length < 1) throw new StudykitError("E_METRIC_INPUT", `Tukey window length must be a positive integer, got ${length}`);
-  if (!(alpha >= 0 && alpha <= 1)) throw new StudykitError("E_METRIC_INPUT", `Tukey alpha must lie in [0, 1], got ${alpha}: use 0 for no apodisation, 1 for a Hann window`);
+  if (!Number.isInteger(length) || length < 1) throw new MetricInputError(MetricErrorCode.Input, `Tukey window length must be a positive integer, got ${length}`);
+  if (!(alpha >= 0 && alpha <= 1)) throw new MetricInputError(MetricErrorCode.Input, `Tukey alpha must lie in [0, 1], got ${alpha}: use 0 for no apodisation, 1 for a Hann window`);
   const window = new Float64Array(length).fill(1);
   if (length === 1 || alpha === 0) return window;
   const taper = (alpha * (length - 1)) / 2;
@@ -99,7 +99,7 @@ export function halfBitThreshold(pixels: number): number {
 
 function checkShape(name: string, values: ArrayLike<number>, expected: number, height: number, width: number): void {
   if (values.length !== expected) {
-    throw new StudykitError("E_METRIC_INPUT", `${name} has ${values.length} values, expected ${expected} for a ${height}×${width} image: pass both images at the same shape`);
+    throw new MetricInputError(MetricErrorCode.Input, `${name} has ${values.length} values, expected ${expected} for a ${height}×${width} image: pass both images at the same shape`);
   }
 }
 
@@ -199,7 +199,7 @@ export function apodisedFrcCurve(
   checkShape("the second image", b, expected, height, width);
   if (mask) checkShape("the mask", mask, height * width, height, width);
   const side = Math.min(height, width);
-  if (side < 4) throw new StudykitError("E_METRIC_REGION_TOO_SMALL", `FRC needs a region of at least 4×4 pixels, got ${height}×${width}: score a larger test region`);
+  if (side < 4) throw new MetricInputError(MetricErrorCode.RegionTooSmall, `FRC needs a region of at least 4×4 pixels, got ${height}×${width}: score a larger test region`);
   const alpha = options.tukeyAlpha ?? FRC_DEFAULT_TUKEY_ALPHA;
   const rowWindow = tukeyWindow(height, alpha);
   const columnWindow = tukeyWindow(width, alpha);

@@ -1,6 +1,6 @@
 /**
- * 2-D discrete Fourier transforms for the procedural sample and the metrics (the forward model's batched
- * FFT lives in @studykit/ptycho, on the addon's kernels).
+ * 2-D discrete Fourier transforms of any height × width for the procedural sample and the metrics (the
+ * forward model's batched n×n FFT and the fftshift helpers live in @studykit/ptycho, on the addon's kernels).
  *
  * Power-of-two sizes go through fft.js (a maintained radix-4 FFT; 64×64 transforms take a few microseconds
  * each) row by row and column by column. Arbitrary sizes (a stitched test region for Fourier ring
@@ -8,7 +8,6 @@
  * on a side and transformed a handful of times, so O(n³) is milliseconds and needs no second library.
  */
 import FFT from "fft.js";
-import type { ComplexImage } from "./complex-image.js";
 
 function isPowerOfTwo(n: number): boolean {
   return n >= 2 && (n & (n - 1)) === 0;
@@ -122,36 +121,6 @@ export class Fourier2D {
         data[index] = columnOut[2 * row]!;
         data[index + 1] = columnOut[2 * row + 1]!;
       }
-    }
-  }
-}
-
-/** Forward 2-D FFT of an image (a new image; the input is untouched). */
-export function fft2(image: ComplexImage): ComplexImage {
-  const data = Float64Array.from(image.data);
-  new Fourier2D(image.height, image.width).forward(data);
-  return { height: image.height, width: image.width, data };
-}
-
-/** Inverse 2-D FFT (numpy's `ifft2` normalisation). */
-export function ifft2(image: ComplexImage): ComplexImage {
-  const data = Float64Array.from(image.data);
-  new Fourier2D(image.height, image.width).inverse(data);
-  return { height: image.height, width: image.width, data };
-}
-
-/**
- * numpy's `fftshift` for a real image stored row-major: moves the zero frequency to (⌊h/2⌋, ⌊w/2⌋).
- * `source` and `target` must not overlap.
- */
-export function fftshiftReal(source: ArrayLike<number>, target: Float64Array | Float32Array, height: number, width: number): void {
-  const shiftY = Math.floor(height / 2);
-  const shiftX = Math.floor(width / 2);
-  for (let row = 0; row < height; row++) {
-    const targetRow = ((row + shiftY) % height) * width;
-    const sourceRow = row * width;
-    for (let column = 0; column < width; column++) {
-      target[targetRow + ((column + shiftX) % width)] = source[sourceRow + column]!;
     }
   }
 }

@@ -8,8 +8,8 @@ import { SeededRandom } from "@studykit/core";
 import { describe, expect, it } from "vitest";
 import { findPython, pythonDependency, skipWithout } from "../../../../tools/test-dependencies.js";
 import { MS_SSIM_WEIGHTS, multiScaleStructuralSimilarity } from "./multiscale-structural-similarity.js";
-import { generateObject } from "./procedural-sample.js";
-import { structuralSimilarity } from "./reconstruction-metrics.js";
+import { generateObject } from "../procedural-sample.js";
+import { structuralSimilarity } from "../reconstruction-metrics.js";
 
 const python = findPython("numpy");
 const noNumpy = skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"]));

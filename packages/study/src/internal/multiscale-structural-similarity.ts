@@ -22,7 +22,7 @@
  * range). Its own multi-scale loop (full SSIM per scale, decimation without averaging) departs from
  * Wang et al.; this module follows the paper and exposes σ and the weights instead.
  */
-import { StudykitError } from "@studykit/native";
+import { MetricErrorCode, MetricInputError } from "../errors.js";
 import { filterSeparable, gaussianTaps } from "./gaussian-filter.js";
 
 /** The five MS-SSIM exponents of Wang, Simoncelli & Bovik (2003), finest scale first. */
@@ -88,16 +88,16 @@ export function multiScaleStructuralSimilarity(
   const c1 = ((options.k1 ?? 0.01) * range) ** 2;
   const c2 = ((options.k2 ?? 0.03) * range) ** 2;
   if (a.length !== height * width || b.length !== height * width || (mask && mask.length !== height * width)) {
-    throw new StudykitError("E_METRIC_INPUT", `MS-SSIM inputs must all hold ${height}×${width} = ${height * width} values, got ${a.length}, ${b.length}${mask ? `, mask ${mask.length}` : ""}: pass images and mask at the same shape`);
+    throw new MetricInputError(MetricErrorCode.Input, `MS-SSIM inputs must all hold ${height}×${width} = ${height * width} values, got ${a.length}, ${b.length}${mask ? `, mask ${mask.length}` : ""}: pass images and mask at the same shape`);
   }
-  if (!(range > 0) || !Number.isFinite(range)) throw new StudykitError("E_METRIC_INPUT", `MS-SSIM data range must be a positive finite number, got ${range}`);
-  if (weights.length < 1 || weights.some((weight) => !(weight >= 0))) throw new StudykitError("E_METRIC_INPUT", `MS-SSIM weights must be a non-empty list of non-negative numbers, got [${weights.join(", ")}]`);
+  if (!(range > 0) || !Number.isFinite(range)) throw new MetricInputError(MetricErrorCode.Input, `MS-SSIM data range must be a positive finite number, got ${range}`);
+  if (weights.length < 1 || weights.some((weight) => !(weight >= 0))) throw new MetricInputError(MetricErrorCode.Input, `MS-SSIM weights must be a non-empty list of non-negative numbers, got [${weights.join(", ")}]`);
   if (!(sigma > 0) || !Number.isInteger(radius) || radius < 1 || !(smoothing >= 0)) {
-    throw new StudykitError("E_METRIC_INPUT", `MS-SSIM window needs σ > 0 and an integer radius ≥ 1, pre-smoothing σ ≥ 0; got σ ${sigma}, radius ${radius}, pre-smoothing ${smoothing}`);
+    throw new MetricInputError(MetricErrorCode.Input, `MS-SSIM window needs σ > 0 and an integer radius ≥ 1, pre-smoothing σ ≥ 0; got σ ${sigma}, radius ${radius}, pre-smoothing ${smoothing}`);
   }
   const coarsest = 2 ** (weights.length - 1);
   if (Math.min(height, width) < coarsest) {
-    throw new StudykitError("E_METRIC_REGION_TOO_SMALL", `MS-SSIM with ${weights.length} scales needs images of at least ${coarsest}×${coarsest} pixels, got ${height}×${width}: score a larger region or pass fewer weights`);
+    throw new MetricInputError(MetricErrorCode.RegionTooSmall, `MS-SSIM with ${weights.length} scales needs images of at least ${coarsest}×${coarsest} pixels, got ${height}×${width}: score a larger region or pass fewer weights`);
   }
 
   let x = a;
@@ -134,7 +134,7 @@ export function multiScaleStructuralSimilarity(
       count += 1;
     }
     if (count === 0) {
-      throw new StudykitError("E_METRIC_REGION_TOO_SMALL", `MS-SSIM scale ${scale + 1} of ${weights.length} (${h}×${w}) has no covered pixel: the coverage mask is too sparse for this many scales; pass fewer weights`);
+      throw new MetricInputError(MetricErrorCode.RegionTooSmall, `MS-SSIM scale ${scale + 1} of ${weights.length} (${h}×${w}) has no covered pixel: the coverage mask is too sparse for this many scales; pass fewer weights`);
     }
     contrastStructure.push(csTotal / count);
     if (scale === weights.length - 1) luminance = lTotal / count;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { generateObject } from "./procedural-sample.js";
+import { generateObject } from "../procedural-sample.js";
 import { reconstructTestRegion, type Predictor, type TestSet } from "./reconstruct.js";
-import { scoreReconstruction } from "./reconstruction-metrics.js";
+import { scoreReconstruction } from "../reconstruction-metrics.js";
 import { randomScanPositions } from "./scan-positions.js";
 
 const size = 16;

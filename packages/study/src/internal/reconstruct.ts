@@ -4,10 +4,10 @@
  * seeded), predict, and stitch every predicted patch (all C channels of every group) back into the object
  * by averaging overlaps. Amplitudes return to object units (× maxAmplitude).
  */
-import type { ComplexImage } from "./complex-image.js";
+import type { ComplexImage } from "@studykit/ptycho";
 import type { ScanPosition } from "@studykit/ptycho";
 import { groupedInputs } from "./model-tensors.js";
-import { buildGroups } from "./overlap-views.js";
+import { buildGroups } from "../overlap-views.js";
 import { PatchStitcher, type StitchedObject } from "./stitch.js";
 
 /** Anything that maps `[count, N, N, C]` inputs to `[count, N, N, 2C]` (amplitude, then phase). */

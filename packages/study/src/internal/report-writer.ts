@@ -9,7 +9,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@studykit/core";
-import type { ComparisonMetrics } from "./compare-phase.js";
+import type { ComparisonMetrics, ScoredRow } from "../compare-phase.js";
+import type { TrainingHistoryEntry } from "../study-job.js";
 import { METRIC_DEFINITIONS } from "./metric-definitions.js";
 import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type IterationPoint, type LossPoint, type MetricPoint } from "./report-plots.js";
 
@@ -35,28 +36,18 @@ export type ReportMetrics = Pick<
 };
 
 /** One row of the report: a training job of the matrix, or a Phase F reconstruction. */
-export interface ReportJobRow {
+export interface ReportJobRow extends ScoredRow<ReportMetrics> {
   readonly jobId: string;
-  readonly dose: number;
-  readonly view: string;
   /** Null for an iterative reconstruction. */
   readonly gridsize: number | null;
   /** `network gs1`, `network gs2`, `epie 50 it`, ... */
   readonly method: string;
-  readonly status: string;
-  /** Skip reason or error message. */
-  readonly note: string | null;
-  readonly metrics: ReportMetrics | null;
   /** SHA-256 of the bundle (network) or of `reconstruction.npz` (Phase F). */
   readonly bundleSha256: string | null;
   readonly trainingSamples: number | null;
-  readonly history: readonly { readonly epoch: number; readonly loss: number; readonly validationLoss: number | null }[];
+  readonly history: readonly TrainingHistoryEntry[];
   /** Phase F's errors per iteration (empty for a network). */
   readonly iterationHistory: readonly { readonly iteration: number; readonly phaseMae: number; readonly fourierError: number }[];
-  /** Training + inference (network) or the iterations (Phase F), ms. */
-  readonly wallTimeMs: number | null;
-  /** PNG images (names inside the report's `images/`). */
-  readonly images: { readonly amplitude: string; readonly phase: string } | null;
 }
 
 /** Everything the report shows. */

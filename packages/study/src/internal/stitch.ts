@@ -4,7 +4,7 @@
  * Only the central window is used because a patch's border lies outside the probe's illumination, where
  * the diffraction carries no information about the object.
  */
-import { createComplexImage, type ComplexImage } from "./complex-image.js";
+import { createComplexImage, type ComplexImage } from "@studykit/ptycho";
 import { patchCorner, type ScanPosition } from "@studykit/ptycho";
 
 /** A stitched reconstruction: the object (zeros where uncovered), coverage counts and the covered box. */

@@ -11,11 +11,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { SeededRandom, type RunnerContext } from "@studykit/core";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
-import { StudykitError } from "@studykit/native";
-import { inMemoryTrainingData, referencePtychoModel, tinyPtychoModel, train, type LossDescription } from "@studykit/trainer";
+import { inMemoryTrainingData, train, type LossDescription } from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "../model-presets.js";
+import { TrainingInputError, TrainingInputErrorCode } from "../errors.js";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
-import type { GroupsFile } from "./overlap-phase.js";
-import type { StudyJobConfig, StudyJobOutput } from "./study-job.js";
+import type { GroupsFile } from "../overlap-phase.js";
+import type { StudyJobConfig, StudyJobOutput } from "../study-job.js";
 
 /** Picks `limit` groups (seeded, order kept) when a job caps its training samples; returns the kept indices. */
 function capGroups(count: number, limit: number | null, seed: number): number[] {
@@ -33,7 +34,7 @@ function capGroups(count: number, limit: number | null, seed: number): number[] 
 /** The probe of a dataset (`probeGuess`, complex, N×N) times `scale`, as the physics loss takes it. */
 function probeOf(file: string, probe: { shape: readonly number[]; data: ArrayLike<number>; complex?: boolean } | undefined, size: number, scale: number) {
   if (!probe || probe.shape.length !== 2 || probe.shape[0] !== size || probe.shape[1] !== size || !probe.complex) {
-    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${file}: the PINN's physics loss needs probeGuess, a complex ${size}×${size} array${probe ? ` (found ${probe.shape.join("×")}${probe.complex ? "" : ", real"})` : ""}`);
+    throw new TrainingInputError(TrainingInputErrorCode.SchemaMissingKey, `${file}: the PINN's physics loss needs probeGuess, a complex ${size}×${size} array${probe ? ` (found ${probe.shape.join("×")}${probe.complex ? "" : ", real"})` : ""}`);
   }
   const real = new Float32Array(size * size);
   const imag = new Float32Array(size * size);
@@ -48,18 +49,18 @@ function probeOf(file: string, probe: { shape: readonly number[]; data: ArrayLik
 export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOutput> {
   const config = context.config as unknown as StudyJobConfig;
   const trainFile = context.job.inputs["train"];
-  if (!trainFile) throw new StudykitError("E_MISSING_INPUT", `job ${context.job.id} has no train input`);
+  if (!trainFile) throw new TrainingInputError(TrainingInputErrorCode.MissingInput, `job ${context.job.id} has no train input`);
   const dataset = loadDataset(trainFile, { schema: "ptycho" });
   for (const warning of dataset.warnings) context.log.warn(warning);
   const diffraction = dataset.arrays["diff3d"];
   const patches = dataset.arrays["Y"];
   const supervised = config.method === "supervised";
   if (!diffraction || (supervised && !patches)) {
-    throw new StudykitError("E_SCHEMA_MISSING_KEY", `${trainFile} lacks ${!diffraction ? "diff3d (diffraction)" : "Y"}: ${supervised ? "supervised training needs both" : "training needs the diffraction"}`);
+    throw new TrainingInputError(TrainingInputErrorCode.SchemaMissingKey, `${trainFile} lacks ${!diffraction ? "diff3d (diffraction)" : "Y"}: ${supervised ? "supervised training needs both" : "training needs the diffraction"}`);
   }
   const count = diffraction.shape[0]!;
   const size = diffraction.shape[1]!;
-  if (size !== config.size) throw new StudykitError("E_TRAINING_DATA", `${trainFile}: patterns are ${size}×${size} but the job expects ${config.size}×${config.size}`);
+  if (size !== config.size) throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `${trainFile}: patterns are ${size}×${size} but the job expects ${config.size}×${config.size}`);
 
   let groups: number[][];
   let offsets: number[][][] | null = null;
@@ -67,13 +68,13 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     groups = Array.from({ length: count }, (_, index) => [index]);
   } else {
     const groupsFile = context.job.inputs["groups"];
-    if (!groupsFile) throw new StudykitError("E_MISSING_INPUT", `job ${context.job.id} (gridsize 2) has no groups input`);
+    if (!groupsFile) throw new TrainingInputError(TrainingInputErrorCode.MissingInput, `job ${context.job.id} (gridsize 2) has no groups input`);
     const parsed = JSON.parse(readFileSync(groupsFile, "utf8")) as GroupsFile;
     groups = parsed.groups.map((group) => [...group]);
     const bad = groups.find((group) => group.length !== config.channels || group.some((row) => !Number.isInteger(row) || row < 0 || row >= count));
-    if (bad) throw new StudykitError("E_TRAINING_DATA", `${groupsFile}: group ${JSON.stringify(bad)} does not hold ${config.channels} rows of ${trainFile} (0..${count - 1})`);
+    if (bad) throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `${groupsFile}: group ${JSON.stringify(bad)} does not hold ${config.channels} rows of ${trainFile} (0..${count - 1})`);
     offsets = (parsed.offsets ?? []).map((group) => group.map((member) => [...member]));
-    if (offsets.length !== groups.length) throw new StudykitError("E_TRAINING_DATA", `${groupsFile}: ${offsets.length} offset lists for ${groups.length} groups; rerun Phase D (--force) to rebuild the groups`);
+    if (offsets.length !== groups.length) throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `${groupsFile}: ${offsets.length} offset lists for ${groups.length} groups; rerun Phase D (--force) to rebuild the groups`);
   }
   const kept = capGroups(groups.length, config.maxTrainSamples, config.seed);
   groups = kept.map((index) => groups[index]!);
@@ -83,9 +84,9 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
   const inputs = groupedInputs(diffractionData, size, groups, config.inputScale);
   const targets = supervised ? groupedTargets(patches!.data as Float32Array | Float64Array, size, groups, config.amplitudeScale) : null;
   const physics = config.physics;
-  if (!supervised && physics === null) throw new StudykitError("E_TRAINING_DATA", `job ${context.job.id}: a pinn job needs its physics settings in the job config`);
+  if (!supervised && physics === null) throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `job ${context.job.id}: a pinn job needs its physics settings in the job config`);
   const overlap = !supervised && config.gridsize > 1;
-  if (overlap && physics!.canvasPadding === null) throw new StudykitError("E_TRAINING_DATA", `job ${context.job.id}: a gridsize-${config.gridsize} pinn job needs a canvas padding`);
+  if (overlap && physics!.canvasPadding === null) throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `job ${context.job.id}: a gridsize-${config.gridsize} pinn job needs a canvas padding`);
   const loss: LossDescription = supervised
     ? { kind: "supervised", metric: "mae", amplitudeWeight: 1, phaseWeight: 1 }
     : {
@@ -100,6 +101,12 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
   const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}`, ...(config.perPattern ? { perPattern: true } : {}) };
   const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
   context.log(`training ${description.name} (${config.method}) on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
+
+  // The bundle carries the job's final identity (the record the training manifest holds, plus its run id),
+  // with the code version the study captured once at its start: a commit landing while the study runs
+  // cannot change what a bundle says. Only a job run outside a planned study lets train() build one.
+  const identity = context.job.identity ? { ...context.job.identity.fields, runId: context.job.identity.runId } : undefined;
+  context.log(identity ? `bundle identity: final, run id ${identity.runId}` : "bundle identity: none planned for this job; train() builds a partial one (no run id)");
 
   const started = performance.now();
   const result = await train({
@@ -123,7 +130,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     outDir: context.job.artifactDir,
     signal: context.signal,
     progress: false,
-    datasetSnapshotHash: datasetSnapshotHash(trainFile),
+    ...(identity ? { identity } : { datasetSnapshotHash: datasetSnapshotHash(trainFile) }),
     onEpoch: (metrics) =>
       context.log(`epoch ${metrics.epoch}/${config.epochs}: loss ${metrics.loss.toFixed(5)}${metrics.valLoss === null ? "" : `, validation ${metrics.valLoss.toFixed(5)}`}, ${metrics.samplesPerSecond.toFixed(0)} samples/s`),
     onWarning: (warning) => context.log.warn(`${warning.code}: ${warning.message}`),
@@ -145,5 +152,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     engine: { engine: result.engine, backend: result.backend },
     // Whether the bundle holds model.onnx (compare falls back to compiling the description when not).
     onnxExport: result.onnxExport,
+    // "given": the bundle holds the planned final identity; "built": a partial one (no planned identity).
+    identitySource: result.identitySource,
   };
 }

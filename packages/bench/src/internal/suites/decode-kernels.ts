@@ -2,9 +2,9 @@
  * Decode kernels of `@studykit/native` (the ones `@studykit/data` calls on whole arrays while loading)
  * against numpy's own conversions on the same bytes (`byteswap`, `astype`, `ascontiguousarray`, and
  * `np.copyto` into an existing array: python/decode_peer.py), and against a plain TypeScript loop doing
- * the same job on 100 MB; CRC-32 also against `node:zlib`. The loops below are the straightforward code a
- * loader would otherwise run (a reference, not a peer); each kernel's and numpy's output is checked bit
- * for bit against the loop's before timing.
+ * the same job on 100 MB; CRC-32 (data's zip member check) also against `node:zlib`'s `crc32`. The loops
+ * below are the straightforward code a loader would otherwise run (a reference, not a peer); each kernel's
+ * and numpy's output is checked bit for bit against the loop's before timing.
  *
  * Each kernel is timed twice. Into an existing array (`options.into`; the loop gets the same): the
  * kernel's own speed, which the ≥ 5× goal is about. Into a new array: what a loader decoding a freshly
@@ -14,11 +14,11 @@
 import { createHash, randomFillSync } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as zlib from "node:zlib";
+import { crc32 as zlibCrc32 } from "node:zlib";
 import * as native from "@studykit/native";
-import { absent, ContenderAbsentError, GroupBuilder, onThreads } from "../measure.js";
+import { ContenderAbsentError, GroupBuilder, onThreads } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup } from "../results.js";
+import type { ComparisonGroup } from "../../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 
 /** Every contender here converts on one thread (the addon's decode kernels, numpy, the loops). */
@@ -115,6 +115,11 @@ function fortranLoop(input: Uint32Array, rows: number, cols: number, out: Uint32
   return out;
 }
 
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** CRC-32 remainders of every byte value (reflected polynomial 0xEDB88320), for the byte-at-a-time loop. */
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -129,10 +134,6 @@ function crcLoop(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
-}
-
-function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 function nativeDetail(): string {
@@ -236,6 +237,7 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     ["--rows", String(rows), "--cols", String(cols)],
   );
 
+  // data's zip reader checks every npz member's CRC-32 with native's crc32; node:zlib's is the peer it replaced.
   const crcGroup = new GroupBuilder({ id: "decode-crc32", title: `CRC-32 (zip member check), ${mb}`, kind: "time", work, log: context.log });
   const expectedCrc = crcLoop(random);
   await crcGroup.time({ id: "native", label: "native crc32", role: "ours", parallelism: ONE_THREAD }, plan, async () => {
@@ -243,12 +245,16 @@ export async function runDecodeKernelGroups(context: SuiteContext): Promise<Comp
     return { run: () => native.crc32(random), detail: nativeDetail() };
   });
   await crcGroup.time({ id: "node-zlib-crc32", label: "node:zlib crc32", role: "peer", parallelism: ONE_THREAD }, plan, async () => {
-    const crc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
-    if (typeof crc32 !== "function") absent(`node:zlib has no crc32 in Node ${process.version} (added in 20.15 / 22.2)`);
-    if (crc32(random) !== expectedCrc) throw new Error("zlib.crc32 differs from the table loop");
-    return { run: () => crc32(random), detail: `Node ${process.version}` };
+    if (zlibCrc32(random) >>> 0 !== expectedCrc) throw new Error("zlib.crc32 differs from the table loop");
+    return { run: () => zlibCrc32(random), detail: `Node ${process.version}` };
   });
   await crcGroup.time({ id: "ts-loop", label: "plain TypeScript table loop", role: "reference", parallelism: ONE_THREAD }, plan, async () => ({ run: () => crcLoop(random) }));
-  groups.push(crcGroup.finish([{ kind: "ratio", ours: "native", peer: "ts-loop", atLeast: 5 }]));
+  groups.push(
+    crcGroup.finish([
+      { kind: "ratio", ours: "native", peer: "ts-loop", atLeast: 5 },
+      // Why data uses ours rather than the built-in: 1.9-2.5x in the runs so far.
+      { kind: "ratio", ours: "native", peer: "node-zlib-crc32", atLeast: 1.5 },
+    ]),
+  );
   return groups;
 }

@@ -18,7 +18,7 @@ import { patchCorner, reconstruct, simulateDiffraction, type PtychoProblem, type
 import { generateObject, generateProbe } from "@studykit/study";
 import { GroupBuilder, onThreads } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { SuiteResult } from "../results.js";
+import type { SuiteResult } from "../../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 
 /** ePIE updates one position after another: one thread on both sides (numpy's FFT is single-threaded). */

@@ -12,7 +12,7 @@
 import * as native from "@studykit/native";
 import { GroupBuilder, onThreads, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup, SuiteResult } from "../results.js";
+import type { ComparisonGroup, SuiteResult } from "../../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 
 /** Threads of the contenders the goals compare (the bench and CI machines have 2 cores). */

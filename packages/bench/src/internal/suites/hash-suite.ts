@@ -13,8 +13,8 @@ import * as native from "@studykit/native";
 import { availableParallelism } from "node:os";
 import { absent, GroupBuilder, onThreads } from "../measure.js";
 import { execCollect, findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { SuiteResult } from "../results.js";
-import { maxMainThreadStall } from "../main-thread-stall.js";
+import type { SuiteResult } from "../../results.js";
+import { maxMainThreadStall } from "../../main-thread-stall.js";
 import { planArguments, repeatPlan, writeRepeatedFile, type SuiteContext } from "../suite-context.js";
 
 /** The digest of one `sha256Files` entry; a per-file failure becomes the contender's failure. */

@@ -1,4 +1,5 @@
 import * as trainer from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "@studykit/study";
 import { describe, expect, it } from "vitest";
 import { describeRewrite, subpixelRewrite } from "./model-contender.js";
 
@@ -10,7 +11,7 @@ const ENC1 = 73_728;
 const ENC2 = 294_912;
 const DEC1 = 1_179_648;
 const OUT = 147_456;
-const tiny = trainer.tinyPtychoModel({ size: 32, channels: 1, seed: 7 });
+const tiny = tinyPtychoModel({ size: 32, channels: 1, seed: 7 });
 
 describe("subpixelRewrite (what a rewriting contender's row states)", () => {
   it("counts the training work left when dec1 is computed as sub-pixel convolutions (16/36 of its multiply-adds)", () => {
@@ -34,7 +35,7 @@ describe("subpixelRewrite (what a rewriting contender's row states)", () => {
   });
 
   it("agrees with the trainer's countMultiplyAdds when every pair is rewritten (the sub-pixel PyTorch peer)", () => {
-    const reference = trainer.referencePtychoModel({ size: 64, channels: 1, seed: 7 });
+    const reference = referencePtychoModel({ size: 64, channels: 1, seed: 7 });
     for (const model of [tiny, reference]) {
       const least = trainer.countMultiplyAdds(model, { subpixelUpsampleConv: true });
       const direct = trainer.countMultiplyAdds(model);

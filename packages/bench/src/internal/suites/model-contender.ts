@@ -6,6 +6,7 @@
  */
 import { hasErrorCode } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "@studykit/study";
 import type { Conv2dLayer, EngineHyperparameters, ModelDescription, TrainingBatch, TrainingEngine } from "@studykit/trainer";
 import { absent, timeRepeated, type RepeatPlan } from "../measure.js";
 
@@ -24,7 +25,7 @@ export type EngineTarget = (typeof ENGINE_TARGETS)[number];
 export const THREADS = 2;
 
 /** Error codes meaning "this back end cannot start on this machine" rather than "it broke". */
-const UNAVAILABLE_CODES = new Set(["E_ONNX_NO_PROVIDER", "E_BACKEND_UNAVAILABLE"]);
+const UNAVAILABLE_CODES = new Set<string>([trainer.TrainerErrorCode.OnnxNoProvider, trainer.TrainerErrorCode.BackendUnavailable]);
 
 function firstLine(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0]! : String(error);
@@ -55,7 +56,7 @@ function uniform(count: number, seed: number): Float32Array {
 
 /** The model (seed 7) and one deterministic batch: the same in every process, and exported to the PyTorch peer. */
 export function buildWorkload(size: number, batchSize: number, model: ModelName = "reference", channels = 1): Workload {
-  const build = model === "reference" ? trainer.referencePtychoModel : trainer.tinyPtychoModel;
+  const build = model === "reference" ? referencePtychoModel : tinyPtychoModel;
   const description = build({ size, channels, seed: 7 });
   const values = batchSize * size * size * channels;
   const phase = uniform(values, 3).map((v) => (v - 0.5) * 2 * Math.PI);

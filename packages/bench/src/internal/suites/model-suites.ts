@@ -16,11 +16,12 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { saveNpz } from "@studykit/data";
-import { hasErrorCode, StudykitError } from "@studykit/native";
+import { hasErrorCode } from "@studykit/native";
+import { BenchErrorCode, PeerMismatchError } from "../../errors.js";
 import * as trainer from "@studykit/trainer";
 import { ContenderAbsentError, type ContenderSpec, GroupBuilder, onThreads, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup, Goal, Parallelism, SuiteResult } from "../results.js";
+import type { ComparisonGroup, Goal, Parallelism, SuiteResult } from "../../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { buildWorkload, describeRewrite, ENGINE_TARGETS, HYPERPARAMETERS, LEARNING_RATE, PROTOCOL_PREFIX, subpixelRewrite, THREADS, type ContenderRequest, type ModelName } from "./model-contender.js";
 
@@ -37,7 +38,6 @@ const PYTORCH = "pytorch-cpu";
 const PYTORCH_SUBPIXEL = "pytorch-cpu-subpixel";
 
 /** Error code of a peer model whose parameter count differs from ours: the suite fails, not the row. */
-const MODEL_MISMATCH = "E_BENCH_MODEL_MISMATCH";
 
 /** Interleaved measuring rounds per contender in a full run (see measureGroup). */
 const ROUNDS = 3;
@@ -267,13 +267,13 @@ async function measureGroup(context: SuiteContext, mode: "train" | "infer", spec
           const answer = await runPythonScript(python, "torch_peer.py", args, 900_000);
           if (answer.parameters !== parameters) {
             // Not a row marked failed: comparing different models makes every ratio of the suite meaningless.
-            throw new StudykitError(MODEL_MISMATCH, `PyTorch's ${spec.model} model (python/torch_peer.py) has ${String(answer.parameters)} parameters, studykit's ${parameters}: the architectures differ, so the ${mode} suite compares nothing; make torch_peer.py build the trainer's ${spec.model} model`, { userFacing: false });
+            throw new PeerMismatchError(BenchErrorCode.ModelMismatch, `PyTorch's ${spec.model} model (python/torch_peer.py) has ${String(answer.parameters)} parameters, studykit's ${parameters}: the architectures differ, so the ${mode} suite compares nothing; make torch_peer.py build the trainer's ${spec.model} model`);
           }
           const losses = Array.isArray(answer.losses) ? (answer.losses as number[]) : [];
           const threads = typeof answer.threads === "number" ? answer.threads : THREADS;
           return { kind: "ok", samples: numbersField(answer, "samples"), detail: `torch ${String(answer.torch)}, ${threads} threads`, losses, parallelism: onThreads(threads) };
         } catch (error) {
-          if (hasErrorCode(error, MODEL_MISMATCH)) throw error;
+          if (hasErrorCode(error, BenchErrorCode.ModelMismatch)) throw error;
           return { kind: error instanceof ContenderAbsentError ? "absent" : "failed", reason: error instanceof Error ? error.message.split("\n")[0]! : String(error) };
         }
       }),

@@ -10,7 +10,7 @@ import * as data from "@studykit/data";
 import { parse as parseNpyjs } from "npyjs";
 import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript, type PythonModule } from "../python-peer.js";
-import type { ComparisonGroup, SuiteResult } from "../results.js";
+import type { ComparisonGroup, SuiteResult } from "../../results.js";
 import { planArguments, repeatPlan, type SuiteContext } from "../suite-context.js";
 import { runDecodeKernelGroups } from "./decode-kernels.js";
 

@@ -16,17 +16,17 @@
  */
 import { join } from "node:path";
 import { saveNpz, type WritableArray } from "@studykit/data";
-import { StudykitError } from "@studykit/native";
+import { BenchErrorCode, PeerMismatchError } from "../../errors.js";
 import * as trainer from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "@studykit/study";
 import type { EngineHyperparameters, ModelDescription, PhysicsLoss, TrainingBatch } from "@studykit/trainer";
 import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
-import type { ComparisonGroup, SuiteResult } from "../results.js";
+import type { ComparisonGroup, SuiteResult } from "../../results.js";
 import { planArguments, type SuiteContext } from "../suite-context.js";
 import { describeRewrite, subpixelRewrite, THREADS } from "./model-contender.js";
 
 /** Error code of a peer whose graph computes other numbers than ours: the suite fails, not the row. */
-const GRAPH_MISMATCH = "E_BENCH_GRAPH_MISMATCH";
 
 /** How far the first two steps' losses may differ (relative): float32 sums in another order, nothing more. */
 const LOSS_TOLERANCE = { first: 1e-4, second: 1e-3 } as const;
@@ -72,7 +72,7 @@ interface Problem {
 
 function buildProblem(work: Workload): Problem {
   const options = { size: work.size, channels: work.channels, seed: 7 };
-  const description = work.model === "reference" ? trainer.referencePtychoModel(options) : trainer.tinyPtychoModel(options);
+  const description = work.model === "reference" ? referencePtychoModel(options) : tinyPtychoModel(options);
   const uniform = uniformSource(11);
   const pixels = work.size * work.size;
   // A random complex probe and measured amplitudes in [0, 2): the cost of a step does not depend on them.
@@ -123,10 +123,9 @@ function checkLosses(work: Workload, label: string, ours: readonly number[], pee
   tolerances.forEach((tolerance, step) => {
     const [a, b] = [ours[step]!, peer[step]!];
     if (!(Math.abs(a - b) <= tolerance * Math.max(Math.abs(a), Math.abs(b)))) {
-      throw new StudykitError(
-        GRAPH_MISMATCH,
+      throw new PeerMismatchError(
+        BenchErrorCode.GraphMismatch,
         `${work.id}: ${label}'s loss at step ${step + 1} is ${String(b)}, ours ${String(a)} (relative tolerance ${tolerance}): python/pinn_peer.py no longer computes the trainer's physics graph; make it match the overlap/probe/DFT/NLL of training-graph.ts`,
-        { userFacing: false },
       );
     }
   });
@@ -188,7 +187,7 @@ async function measureWorkload(context: SuiteContext, work: Workload): Promise<{
           continue;
         }
         if (answer.parameters !== parameters) {
-          throw new StudykitError(GRAPH_MISMATCH, `${work.id}: PyTorch's ${work.model} model has ${String(answer.parameters)} parameters, studykit's ${parameters}: make pinn_peer.py build the trainer's model`, { userFacing: false });
+          throw new PeerMismatchError(BenchErrorCode.GraphMismatch, `${work.id}: PyTorch's ${work.model} model has ${String(answer.parameters)} parameters, studykit's ${parameters}: make pinn_peer.py build the trainer's model`);
         }
         if (oursLosses.length === 2) checkLosses(work, peer.label, oursLosses, state.losses);
       }

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import * as study from "@studykit/study";
 import { absent, GroupBuilder } from "../measure.js";
-import type { SuiteResult } from "../results.js";
+import type { SuiteResult } from "../../results.js";
 import type { SuiteContext } from "../suite-context.js";
 
 /** The study API this suite drives; looked up at run time so it is reported absent until the study exports it. */

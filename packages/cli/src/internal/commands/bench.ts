@@ -1,6 +1,6 @@
 /** `studykit bench`: runs the benchmarking harness (see `@studykit/bench`) and prints where the table is. */
 import type { Command } from "commander";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 
 interface BenchFlags {
   suite?: string[];

@@ -16,20 +16,12 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { IoErrorCode, sha256Files, StudykitError } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
+import { IoError, IoErrorCode, sha256Files } from "@studykit/native";
+import type { CliContext } from "../../cli-context.js";
 import { displayPath, formatChecksumLine, parseChecksumList, type ChecksumEntry } from "../checksum-list.js";
-import { ExitCode, reportError } from "../error-report.js";
-
-/** Stable codes of `hash --check`'s findings. */
-const CheckErrorCode = {
-  /** Lines that are not checksum lines. */
-  LineInvalid: "E_CHECKSUM_LINE_INVALID",
-  /** A list with no checksum line at all. */
-  ListEmpty: "E_CHECKSUM_LIST_EMPTY",
-  /** Files whose digest differs or that could not be read. */
-  Mismatch: "E_CHECKSUM_MISMATCH",
-} as const;
+import { ExitCode, reportError } from "../../error-report.js";
+import { ChecksumError, CliErrorCode } from "../../errors.js";
+import { parseConcurrency } from "../integer-flags.js";
 
 /** Most problems named one by one in a report; the rest are counted. */
 const MAX_LISTED = 20;
@@ -51,18 +43,18 @@ async function checkLists(lists: readonly string[], options: { json?: boolean; c
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const studykitCode = code === "ENOENT" ? IoErrorCode.NotFound : code === "EACCES" || code === "EPERM" ? IoErrorCode.Permission : code === "EISDIR" ? IoErrorCode.IsDirectory : IoErrorCode.Other;
-      context.exitCode = Math.max(context.exitCode, reportError(new StudykitError(studykitCode, `cannot read checksum list ${list}: ${(error as Error).message}`), context.stderr));
+      context.exitCode = Math.max(context.exitCode, reportError(new IoError(studykitCode, `cannot read checksum list ${list}: ${(error as Error).message}`, list, { cause: error, ...(code ? { systemCode: code } : {}) }), context.stderr));
       continue;
     }
     const { entries, problems } = parseChecksumList(text);
     if (problems.length > 0) {
       const count = `${problems.length} improperly formatted line${problems.length === 1 ? "" : "s"}`;
       const message = `${list}: ${count}; each must read "<64 hex>  <path>", "<64 hex> *<path>" or "SHA256 (<path>) = <64 hex>"${listed(problems, (problem) => `line ${problem.line}: ${problem.reason}: ${JSON.stringify(problem.text.slice(0, 120))}`)}`;
-      context.exitCode = Math.max(context.exitCode, reportError(new StudykitError(CheckErrorCode.LineInvalid, message), context.stderr));
+      context.exitCode = Math.max(context.exitCode, reportError(new ChecksumError(CliErrorCode.ChecksumLineInvalid, message), context.stderr));
     }
     if (entries.length === 0) {
       if (problems.length === 0) {
-        context.exitCode = Math.max(context.exitCode, reportError(new StudykitError(CheckErrorCode.ListEmpty, `${list}: no checksum lines found; write one with \`studykit hash FILE... > ${list}\` or sha256sum`), context.stderr));
+        context.exitCode = Math.max(context.exitCode, reportError(new ChecksumError(CliErrorCode.ChecksumListEmpty, `${list}: no checksum lines found; write one with \`studykit hash FILE... > ${list}\` or sha256sum`), context.stderr));
       }
       continue;
     }
@@ -92,19 +84,11 @@ async function checkLists(lists: readonly string[], options: { json?: boolean; c
         ...(unreadable.length > 0 ? [`${unreadable.length} listed file${unreadable.length === 1 ? "" : "s"} could not be read`] : []),
       ];
       const message = `${list}: ${parts.join(", ")} (the files changed since the list was written, or are missing; restore them or write the list again)${listed([...failed.map((entry) => ({ entry, why: "FAILED" })), ...unreadable.map((entry) => ({ entry, why: "FAILED open or read" }))].sort((a, b) => a.entry.line - b.entry.line), ({ entry, why }) => `line ${entry.line}: ${displayPath(entry.path)}: ${why}`)}`;
-      reportError(new StudykitError(CheckErrorCode.Mismatch, message), context.stderr);
+      reportError(new ChecksumError(CliErrorCode.ChecksumMismatch, message), context.stderr);
       context.exitCode = ExitCode.BadInput;
     }
   }
   if (options.json) context.stdout(`${JSON.stringify(report, null, 2)}\n`);
-}
-
-function parseConcurrency(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-    throw new StudykitError("E_USAGE", `--concurrency must be a positive integer, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }
 
 export function registerHashCommand(program: Command, context: CliContext): void {

@@ -22,7 +22,7 @@ import {
   validateDataset,
   type SnapshotEntry,
 } from "@studykit/data";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 
 /** One array in `inspect`'s JSON. */
 interface InspectedArray {

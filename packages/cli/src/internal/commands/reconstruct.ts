@@ -20,10 +20,11 @@ import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
-import { hasErrorCode, IoError, IoErrorCode, sha256File, StudykitError } from "@studykit/native";
+import { CANCELLED_CODE, CancelledError, hasErrorCode, IoError, IoErrorCode, sha256File, StudykitError } from "@studykit/native";
 import type { ObjectGuessRole, ReconstructionAlgorithm, ReconstructionProgress, ReconstructionResult } from "@studykit/ptycho";
-import type { CliContext } from "../cli-context.js";
-import { reportError } from "../error-report.js";
+import type { CliContext } from "../../cli-context.js";
+import { reportError } from "../../error-report.js";
+import { UsageError } from "../../errors.js";
 
 // Loaded when the command runs (it pulls in the data readers and the FFT kernels).
 const loadPtycho = () => import("@studykit/ptycho");
@@ -50,8 +51,8 @@ interface ReconstructFlags {
   json?: boolean;
 }
 
-function usage(message: string): StudykitError {
-  return new StudykitError("E_USAGE", `${message} (see \`studykit reconstruct --help\`)`);
+function usage(message: string): UsageError {
+  return new UsageError(`${message} (see \`studykit reconstruct --help\`)`);
 }
 
 /** Parser of a whole-number flag ≥ `min`: digits only, so `2.5`, `1e3`, `0x10` and `-1` are refused. */
@@ -209,7 +210,7 @@ async function withSignalCancellation<T>(context: CliContext, controller: AbortC
   try {
     return { value: await run() };
   } catch (error) {
-    if (received && hasErrorCode(error, "E_CANCELLED")) return { signal: received };
+    if (received && hasErrorCode(error, CANCELLED_CODE)) return { signal: received };
     throw error;
   } finally {
     process.off("SIGINT", onSignal);
@@ -290,7 +291,7 @@ export function registerReconstructCommand(program: Command, context: CliContext
         display.stop();
       }
       if (outcome.signal) {
-        reportError(new StudykitError("E_CANCELLED", `reconstruction of ${file} cancelled by ${outcome.signal}; nothing was written (${output} is untouched)`), context.stderr);
+        reportError(new CancelledError(`reconstruction of ${file} cancelled by ${outcome.signal}; nothing was written (${output} is untouched)`), context.stderr);
         context.exitCode = SIGNAL_EXIT[outcome.signal];
         return;
       }

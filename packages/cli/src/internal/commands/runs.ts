@@ -9,14 +9,14 @@
  * (exit 2); `warn` prints them as warnings on stderr and goes on; `off` goes on silently.
  */
 import type { Command } from "commander";
-import { StudykitError } from "@studykit/native";
 import type { RunComparison, RunComparisonMode } from "@studykit/study";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
+import { UsageError } from "../../errors.js";
 
 const MODES: readonly RunComparisonMode[] = ["strict", "warn", "off"];
 
 function parseMode(value: string): RunComparisonMode {
-  if (!(MODES as readonly string[]).includes(value)) throw new StudykitError("E_USAGE", `--mode must be strict, warn or off, got ${JSON.stringify(value)}`);
+  if (!(MODES as readonly string[]).includes(value)) throw new UsageError(`--mode must be strict, warn or off, got ${JSON.stringify(value)}`);
   return value as RunComparisonMode;
 }
 

@@ -6,15 +6,12 @@
  */
 import path from "node:path";
 import type { Command } from "commander";
-import { StudykitError } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
-import { ExitCode, reportError } from "../error-report.js";
+import type { CliContext } from "../../cli-context.js";
+import { ExitCode, reportError } from "../../error-report.js";
+import { StudyVerifyError } from "../../errors.js";
 
 /** Mismatches listed in the error message (the JSON output holds all of them). */
 const LISTED_PROBLEMS = 50;
-
-/** Error code of a study that does not verify. */
-export const STUDY_VERIFY_MISMATCH = "E_STUDY_VERIFY";
 
 /** Adds `verify` under the `study` command (registered by `study.ts`). */
 export function registerStudyVerifyCommand(program: Command, context: CliContext): void {
@@ -33,7 +30,7 @@ export function registerStudyVerifyCommand(program: Command, context: CliContext
         const listed = verification.problems.slice(0, LISTED_PROBLEMS).map((problem) => `\n  - ${problem.message}`).join("");
         const more = count > LISTED_PROBLEMS ? `\n  … and ${count - LISTED_PROBLEMS} more (--json lists all)` : "";
         const message = `study ${verification.root} does not verify: ${count} mismatch${count === 1 ? "" : "es"} (files changed or removed since the study wrote them; restore them or rerun the study with --force):${listed}${more}`;
-        reportError(new StudykitError(STUDY_VERIFY_MISMATCH, message), context.stderr);
+        reportError(new StudyVerifyError(message), context.stderr);
         context.exitCode = ExitCode.BadInput;
         return;
       }

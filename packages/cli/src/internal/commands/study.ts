@@ -16,9 +16,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import type { JobFilters } from "@studykit/core";
-import { StudykitError } from "@studykit/native";
 import type { StudyConfig } from "@studykit/study";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
+import { UsageError } from "../../errors.js";
+import { parseConcurrency } from "../integer-flags.js";
 
 // The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the
 // other commands start fast.
@@ -34,7 +35,7 @@ interface StudyFlags {
   reuseCoordinates?: boolean;
   engine?: string;
   backend?: string;
-  concurrency?: string;
+  concurrency?: number;
   dryRun?: boolean;
   dose?: string[];
   view?: string[];
@@ -47,6 +48,8 @@ interface StudyFlags {
   json?: boolean;
   executor?: string;
   redis?: string;
+  phaseCRoot?: string;
+  phaseDRoot?: string;
 }
 
 /** `--dose 1e3 1e4` and `--dose 1e3,1e4` both work. */
@@ -54,13 +57,6 @@ function splitList(values: readonly string[] | undefined): string[] | undefined 
   if (!values) return undefined;
   const out = values.flatMap((value) => value.split(",")).map((value) => value.trim()).filter((value) => value.length > 0);
   return out.length > 0 ? out : undefined;
-}
-
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return 1;
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new StudykitError("E_USAGE", `--concurrency must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
-  return parsed;
 }
 
 async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: StudyConfig; preset: string }> {
@@ -84,7 +80,7 @@ async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: 
     config = configForObjectFile(config, path.resolve(cwd, flags.objectFrom), flags.reuseCoordinates ?? false);
     label = `${label}+object-from`;
   } else if (flags.reuseCoordinates) {
-    throw new StudykitError("E_USAGE", "--reuse-coordinates needs --object-from FILE (the coordinates come from that file)");
+    throw new UsageError("--reuse-coordinates needs --object-from FILE (the coordinates come from that file)");
   }
   return { config, preset: label };
 }
@@ -106,6 +102,8 @@ function addSharedOptions(command: Command): Command {
     .option("--artifact-root <dir>", "same as --out")
     .option("--object-from <file>", "npz with objectGuess and probeGuess to simulate from (instead of the procedural object)")
     .option("--reuse-coordinates", "with --object-from: use the file's xcoords/ycoords as scan positions")
+    .option("--phase-c-root <dir>", "reuse an earlier study's Phase C data (its output root or phaseC/ directory) instead of simulating; it must match this configuration")
+    .option("--phase-d-root <dir>", "reuse an earlier study's Phase D overlap views (its output root or phaseD/ directory); they must come from the Phase C data in use")
     .option("--engine <name>", "auto (ONNX Runtime when it loads, else TF.js), onnxruntime or tfjs", "auto")
     .option("--backend <name>", "TF.js back end (auto, tensorflow-gpu, tensorflow, wasm, cpu) or ONNX Runtime provider (cpu, cuda)", "auto")
     .option("--dose <values...>", "only jobs at these doses (filter; ids unchanged)")
@@ -118,10 +116,15 @@ function addSharedOptions(command: Command): Command {
     .option("--json", "print JSON instead of text");
 }
 
+/** `--phase-c-root` / `--phase-d-root`, resolved against the working directory. */
+function phaseRootsOf(flags: StudyFlags, cwd: string): { phaseCRoot?: string; phaseDRoot?: string } {
+  return { ...(flags.phaseCRoot ? { phaseCRoot: path.resolve(cwd, flags.phaseCRoot) } : {}), ...(flags.phaseDRoot ? { phaseDRoot: path.resolve(cwd, flags.phaseDRoot) } : {}) };
+}
+
 function outDirOf(flags: StudyFlags, preset: string, cwd: string): string {
   const chosen = flags.out ?? flags.artifactRoot;
   if (flags.out && flags.artifactRoot && path.resolve(cwd, flags.out) !== path.resolve(cwd, flags.artifactRoot)) {
-    throw new StudykitError("E_USAGE", `--out ${flags.out} and --artifact-root ${flags.artifactRoot} name different directories: give one`);
+    throw new UsageError(`--out ${flags.out} and --artifact-root ${flags.artifactRoot} name different directories: give one`);
   }
   return path.resolve(cwd, chosen ?? path.join("study-out", preset.split("+")[0]!));
 }
@@ -130,14 +133,14 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
   const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, reconstruct iteratively, compare, report");
 
   addSharedOptions(study.command("run").description("run the study end to end and write the report"))
-    .option("--concurrency <n>", "training jobs at once (default 1)")
+    .option("--concurrency <n>", "training jobs at once (default 1)", parseConcurrency)
     .option("--dry-run", "plan the training jobs (data is prepared), train nothing, write no report")
     .option("--fail-fast", "stop starting jobs after the first failure")
     .option("--executor <name>", "local (child processes here, the default) or bullmq (studykit worker processes, see --redis)", "local")
     .option("--redis <url>", "Redis URL of the BullMQ queue (with --executor bullmq)")
     .action(async (flags: StudyFlags) => {
-      if (flags.executor !== "local" && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", `unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
-      if (flags.redis && flags.executor !== "bullmq") throw new StudykitError("E_USAGE", "--redis is the queue of the BullMQ executor: add --executor bullmq, or drop --redis");
+      if (flags.executor !== "local" && flags.executor !== "bullmq") throw new UsageError(`unknown executor ${JSON.stringify(flags.executor)}: use local or bullmq`);
+      if (flags.redis && flags.executor !== "bullmq") throw new UsageError("--redis is the queue of the BullMQ executor: add --executor bullmq, or drop --redis");
       const started = performance.now();
       const { config, preset } = await resolveConfig(flags, context.cwd);
       const out = outDirOf(flags, preset, context.cwd);
@@ -150,7 +153,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
         out,
         engine: flags.engine ?? "auto",
         backend: flags.backend ?? "auto",
-        concurrency: parseConcurrency(flags.concurrency),
+        concurrency: flags.concurrency ?? 1,
         dryRun: flags.dryRun ?? false,
         force: flags.force ?? false,
         failFast: flags.failFast ?? false,
@@ -161,6 +164,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
         cancelOnSignals: true,
         executor: flags.executor,
         ...(flags.redis ? { redisUrl: flags.redis } : {}),
+        ...phaseRootsOf(flags, context.cwd),
       });
       const seconds = (performance.now() - started) / 1000;
       if (result.failed) context.exitCode = 1;
@@ -194,6 +198,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
       strict: flags.strict ?? false,
       filters: filtersOf(flags),
       log: (line) => context.stderr(`${line}\n`),
+      ...phaseRootsOf(flags, context.cwd),
     });
     if (flags.json) {
       const jobs = plan.jobs.map((planned) => ({ id: planned.job.id, action: planned.action, reason: planned.reason, params: planned.job.params, runId: planned.identity.runId }));

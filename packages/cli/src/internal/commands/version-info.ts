@@ -1,7 +1,7 @@
 /** `studykit info`: versions and which native/fallback implementations are in use. */
 import type { Command } from "commander";
 import { nativeStatus } from "@studykit/native";
-import type { CliContext } from "../cli-context.js";
+import type { CliContext } from "../../cli-context.js";
 
 export function registerInfoCommand(program: Command, context: CliContext): void {
   program

@@ -1,0 +1,19 @@
+/**
+ * Whole-number flag values (`--concurrency 4`): digits only, at least 1. Commander hands option values
+ * over as strings; these parsers turn a bad one into a usage error naming the flag and the value.
+ */
+import { UsageError } from "../errors.js";
+
+/** A parser for `flag` that accepts a whole number ≥ 1 written in decimal digits. */
+export function positiveIntegerFlag(flag: string): (text: string) => number {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+      throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  };
+}
+
+/** `--concurrency N`: how many jobs or files at once. */
+export const parseConcurrency = positiveIntegerFlag("--concurrency");

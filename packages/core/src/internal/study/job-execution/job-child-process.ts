@@ -1,0 +1,97 @@
+/**
+ * Runs one job in a child process (`job-child-entry.js`), so that a crash, `process.exit` or out-of-memory in
+ * the job cannot take the coordinator or the other jobs down, and a cancelled job can be killed.
+ * The child's stdout and stderr go to the job's log.
+ */
+import { fork } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { JsonValue } from "../../../identity/canonical-json.js";
+import type { StudyJob } from "../../../study/job-matrix.js";
+import { RunnerError, RunnerErrorCode } from "../../../errors.js";
+import { resolveCompiledEntry } from "../../../fs/compiled-entry.js";
+import type { RunnerModule } from "../../../study/job-runner.js";
+import { appendRawToLog } from "./job-log.js";
+import type { ChildMessage, RunMessage } from "./job-child-protocol.js";
+
+const STDERR_TAIL = 2000;
+
+let childEntry: string | null = null;
+
+/** The compiled child entry (`job-child-entry.js`), beside this module in `dist/` or its `dist/` twin. */
+export function jobChildEntry(): string {
+  if (childEntry) return childEntry;
+  try {
+    return (childEntry = resolveCompiledEntry(import.meta.url, "job-child-entry.js", { packageName: "@studykit/core" }));
+  } catch (error) {
+    // A job whose child cannot start is a runner-load failure in the job's result.
+    throw new RunnerError(RunnerErrorCode.RunnerLoad, (error as Error).message, { cause: error, userFacing: false });
+  }
+}
+
+/** Options of {@link runInChildProcess}. */
+export interface ChildRunOptions {
+  readonly signal: AbortSignal;
+  readonly logPath: string;
+  readonly onLog?: ((line: string) => void) | undefined;
+  readonly cancelGraceMs: number;
+  readonly execArgv?: readonly string[] | undefined;
+}
+
+/** Runs the job in a fresh child process; resolves with the runner's output or rejects with a coded error. */
+export function runInChildProcess(runner: RunnerModule, context: { config: JsonValue; job: StudyJob; attempt: number }, options: ChildRunOptions): Promise<unknown> {
+  const entry = jobChildEntry();
+  const modulePath = runner.module.startsWith("file:") ? fileURLToPath(runner.module) : path.resolve(runner.module);
+  return new Promise((resolve, reject) => {
+    const child = fork(entry, [], {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      // Inherit the parent's Node flags (loaders, memory limits), except the debugger's: every child would
+      // try to open the same inspector port.
+      execArgv: [...(options.execArgv ?? process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag)))],
+      env: process.env,
+    });
+    let settled: { ok: true; output: unknown } | { ok: false; error: RunnerError } | null = null;
+    let stderrTail = "";
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    child.stdout?.on("data", (chunk: Buffer) => appendRawToLog(options.logPath, chunk.toString("utf8")));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      appendRawToLog(options.logPath, text);
+      stderrTail = (stderrTail + text).slice(-STDERR_TAIL);
+    });
+    child.on("message", (message: ChildMessage) => {
+      if (message.type === "log") options.onLog?.(message.line);
+      else if (message.type === "result") settled ??= { ok: true, output: message.output };
+      else if (message.type === "error") {
+        const code = message.code && message.code.startsWith("E_") ? message.code : RunnerErrorCode.JobFailed;
+        const detail = message.code && code !== message.code ? ` (${message.code})` : "";
+        settled ??= { ok: false, error: new RunnerError(code, `${message.message}${detail}`) };
+        if (message.stack) appendRawToLog(options.logPath, `${message.stack}\n`);
+      }
+    });
+    const onAbort = (): void => {
+      cancelled = true;
+      if (child.connected) child.send({ type: "cancel" });
+      killTimer = setTimeout(() => child.kill("SIGKILL"), options.cancelGraceMs);
+    };
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener("abort", onAbort, { once: true });
+    child.on("error", (error) => {
+      settled ??= { ok: false, error: new RunnerError(RunnerErrorCode.JobCrashed, `could not start the job process: ${error.message}`) };
+    });
+    // "close" comes after the process exited and its stdio and IPC channel drained, so every message is in.
+    child.on("close", (code, signal) => {
+      clearTimeout(killTimer);
+      options.signal.removeEventListener("abort", onAbort);
+      if (settled?.ok) return resolve(settled.output);
+      if (cancelled) return reject(new RunnerError(RunnerErrorCode.Cancelled, "job cancelled while running"));
+      if (settled) return reject(settled.error);
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const tail = stderrTail.trim() ? `; last stderr: ${stderrTail.trim().split("\n").slice(-5).join(" | ")}` : "";
+      reject(new RunnerError(RunnerErrorCode.JobCrashed, `the job's process ${how} before returning a result${tail}`));
+    });
+    const message: RunMessage = { type: "run", module: modulePath, exportName: runner.export ?? "runJob", config: context.config, job: context.job, attempt: context.attempt };
+    child.send(message);
+  });
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { countParameters, validateModelDescription } from "@studykit/trainer";
+import { referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+
+describe("referencePtychoModel", () => {
+  it("has the issue's layer plan and 425 442 parameters at 64×64, C = 1", () => {
+    const model = referencePtychoModel({ size: 64, channels: 1 });
+    // Hand count: 3·3·cin·cout + cout per conv, for (1→32, 32→32, 32→64, 64→64, 64→128, 128→128,
+    // 128→64, 64→64, 64→32, 32→32, 32→2).
+    const convs: Array<[number, number]> = [[1, 32], [32, 32], [32, 64], [64, 64], [64, 128], [128, 128], [128, 64], [64, 64], [64, 32], [32, 32], [32, 2]];
+    const expected = convs.reduce((s, [i, o]) => s + 9 * i * o + o, 0);
+    expect(expected).toBe(425442);
+    expect(countParameters(model)).toBe(425442);
+    const shapes = validateModelDescription(model);
+    expect(shapes.at(-1)).toEqual([64, 64, 2]);
+    expect(shapes[8]).toEqual([8, 8, 128]); // after the third pool
+  });
+
+  it("scales the output to 2·C channels", () => {
+    const model = referencePtychoModel({ size: 32, channels: 4 });
+    expect(validateModelDescription(model).at(-1)).toEqual([32, 32, 8]);
+  });
+
+  it("with perPattern, takes C patterns through the 1-channel model's layers and weights", () => {
+    for (const build of [referencePtychoModel, tinyPtychoModel]) {
+      const grouped = build({ size: 32, channels: 4, seed: 3, perPattern: true });
+      const single = build({ size: 32, channels: 1, seed: 3 });
+      expect(grouped.perPattern).toBe(true);
+      expect([grouped.input.channels, grouped.heads.channels]).toEqual([4, 4]);
+      expect(grouped.layers).toEqual(single.layers);
+      expect(validateModelDescription(grouped).at(-1)).toEqual([32, 32, 2]);
+    }
+  });
+
+  it("is JSON round-trippable plain data", () => {
+    const model = tinyPtychoModel({ size: 16, channels: 1, seed: 3 });
+    expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+  });
+});

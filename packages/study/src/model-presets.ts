@@ -1,0 +1,117 @@
+/**
+ * The ptychography model presets of the study: two encoder-decoders, as `@studykit/trainer` model
+ * descriptions, that map a diffraction patch (`size`×`size`, `channels` = gridsize² patterns) to the object's
+ * amplitude and phase. `reference` is the network the study trains and the benchmarks measure; `tiny` has
+ * the same shape family and trains in seconds, for tests and quick presets.
+ *
+ * Every conv is 3×3, stride 1, "same", with a bias; ReLU convs start He-normal, the linear output conv
+ * Glorot-uniform, biases at zero. Each conv's initialiser seed is drawn from the model seed and the conv's
+ * position, so the whole description (and its initial weights) follows from the options alone.
+ */
+import { SeededRandom } from "@studykit/core";
+import {
+  MODEL_DESCRIPTION_VERSION,
+  ModelDescriptionError,
+  type ActivationName,
+  type Conv2dLayer,
+  type LayerDescription,
+  type MaxPool2dLayer,
+  type ModelDescription,
+  type Upsample2dLayer,
+} from "@studykit/trainer";
+
+/** Options of the ptychography model builders. */
+export interface PtychoModelOptions {
+  /** Input height = width (the diffraction patch size N). */
+  readonly size: number;
+  /** Channels C = gridsize². */
+  readonly channels: number;
+  /** Seed for every layer's initialiser (default 0). */
+  readonly seed?: number;
+  readonly name?: string;
+  /** C > 1: one network for every pattern of a group, shared weights (the trainer's `ModelDescription.perPattern`). */
+  readonly perPattern?: boolean;
+}
+
+const positiveInt = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
+
+function conv(name: string, filters: number, seed: number, layerIndex: number, activation: ActivationName = "relu"): Conv2dLayer {
+  return {
+    kind: "conv2d",
+    name,
+    filters,
+    kernelSize: [3, 3],
+    strides: [1, 1],
+    padding: "same",
+    dilation: [1, 1],
+    activation,
+    useBias: true,
+    init: { kernel: activation === "relu" ? "heNormal" : "glorotUniform", bias: "zeros", seed: layerSeed(seed, layerIndex) },
+  };
+}
+
+/** Per-layer seed: a 31-bit draw from the model seed's "layers" stream, so layer seeds differ. */
+function layerSeed(seed: number, layerIndex: number): number {
+  return SeededRandom.derive(seed, "layer-seed", layerIndex).nextUint32() >>> 1;
+}
+
+const pool = (name: string): MaxPool2dLayer => ({ kind: "maxPool2d", name, poolSize: [2, 2], strides: [2, 2], padding: "valid" });
+const up = (name: string): Upsample2dLayer => ({ kind: "upsample2d", name, size: [2, 2], interpolation: "nearest" });
+
+function checkOptions(options: PtychoModelOptions, minDivisor: number): void {
+  if (!positiveInt(options.size) || options.size % minDivisor !== 0) throw new ModelDescriptionError(`size must be a positive multiple of ${minDivisor}, got ${String(options.size)}`);
+  if (!positiveInt(options.channels)) throw new ModelDescriptionError(`channels must be a positive integer (gridsize²), got ${String(options.channels)}`);
+}
+
+/**
+ * The reference ptychography encoder-decoder (benchmarks): encoder 3×3 conv+ReLU 32,32 → max-pool →
+ * 64,64 → max-pool → 128,128 → max-pool; decoder upsample ×2 → 64,64 → upsample → 32,32 → upsample →
+ * 3×3 linear conv to 2·C, then the amplitude/phase heads. 425 442 parameters at 64×64 with C = 1.
+ */
+export function referencePtychoModel(options: PtychoModelOptions): ModelDescription {
+  checkOptions(options, 8);
+  const seed = options.seed ?? 0;
+  const c = options.channels;
+  let i = 0;
+  const layers: LayerDescription[] = [
+    conv("enc1a", 32, seed, i++), conv("enc1b", 32, seed, i++), pool("pool1"),
+    conv("enc2a", 64, seed, i++), conv("enc2b", 64, seed, i++), pool("pool2"),
+    conv("enc3a", 128, seed, i++), conv("enc3b", 128, seed, i++), pool("pool3"),
+    up("up1"), conv("dec1a", 64, seed, i++), conv("dec1b", 64, seed, i++),
+    up("up2"), conv("dec2a", 32, seed, i++), conv("dec2b", 32, seed, i++),
+    up("up3"), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
+  ];
+  return {
+    formatVersion: MODEL_DESCRIPTION_VERSION,
+    name: options.name ?? "reference-ptycho",
+    input: { height: options.size, width: options.size, channels: c },
+    layers,
+    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
+    seed,
+    ...(options.perPattern ? { perPattern: true } : {}),
+  };
+}
+
+/**
+ * A tiny encoder-decoder of the same shape family for tests: conv 8 → max-pool → conv 16 → upsample →
+ * conv 8 → conv to 2·C. Trains in seconds on 16×16 inputs.
+ */
+export function tinyPtychoModel(options: PtychoModelOptions): ModelDescription {
+  checkOptions(options, 2);
+  const seed = options.seed ?? 0;
+  const c = options.channels;
+  let i = 0;
+  const layers: LayerDescription[] = [
+    conv("enc1", 8, seed, i++), pool("pool1"), conv("enc2", 16, seed, i++),
+    up("up1"), conv("dec1", 8, seed, i++), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
+  ];
+  return {
+    formatVersion: MODEL_DESCRIPTION_VERSION,
+    name: options.name ?? "tiny-ptycho",
+    input: { height: options.size, width: options.size, channels: c },
+    layers,
+    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
+    seed,
+    ...(options.perPattern ? { perPattern: true } : {}),
+  };
+}

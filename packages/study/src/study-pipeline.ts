@@ -1,0 +1,610 @@
+/**
+ * The whole study, phase by phase, under one output root:
+ *
+ *   C  simulate      phaseC/…           (datasets per dose, phase manifest)
+ *   D  overlap views phaseD/…           (dense/sparse views, groups, rejected views in the phase manifest)
+ *   E  train         phaseE/…           (job matrix dose × method × view through @studykit/core's runner: training_manifest.json,
+ *                                        skip events, one bundle per job with its SHA-256)
+ *   F  iterative     phaseF/…           (ePIE/rPIE/mini-batch of every dose × view × split with
+ *                                        @studykit/ptycho: one reconstruction.npz and identity per job)
+ *   G  compare       phaseG/, report/   (test-region reconstructions of the networks and of Phase F,
+ *                                        metrics, report.md / report.html)
+ *
+ * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
+ * and bundle hash, every Phase F reconstruction's identity and SHA-256, skip events, timings, and the
+ * report paths.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import {
+  QueueError,
+  QueueErrorCode,
+  SKIP_SUMMARY_FILE,
+  skipEventSeedFields,
+  buildJobMatrix,
+  createBullmqExecutor,
+  createPartialIdentity,
+  detectCodeVersion,
+  fingerprint,
+  planStudy,
+  runStudy,
+  stableRunId,
+  writeJsonAtomicSync,
+  type Executor,
+  type JobFilters,
+  type JobMatrix,
+  type JobParams,
+  type JsonValue,
+  type StudyPlan,
+  type TrainingManifest,
+  resolveCompiledEntry,
+} from "@studykit/core";
+import { datasetSnapshotHash } from "@studykit/data";
+import { sha256 } from "@studykit/native";
+import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
+import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { importPhaseData, type ImportedPhaseRecord } from "./internal/phase-import.js";
+
+export type { ImportedPhaseRecord } from "./internal/phase-import.js";
+import { compareModels, type ComparisonResult } from "./compare-phase.js";
+import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
+import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
+import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
+import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
+
+/** Format version of `study_manifest.json`. */
+export const STUDY_MANIFEST_VERSION = 1;
+
+/** Options of {@link runStudyPipeline}. */
+export interface StudyPipelineOptions {
+  /** The resolved configuration. */
+  readonly config: StudyConfig;
+  /** Preset it came from (recorded; `custom` when none). */
+  readonly preset: string;
+  /** Output root: every phase writes under it. */
+  readonly out: string;
+  /** `auto` (ONNX Runtime when it loads, else TF.js), `onnxruntime` or `tfjs`. */
+  readonly engine?: string;
+  /** TF.js back end (`auto`, `wasm`, `cpu`, …) or ONNX Runtime provider (`cpu`, `cuda`). */
+  readonly backend?: string;
+  readonly concurrency?: number;
+  readonly dryRun?: boolean;
+  readonly force?: boolean;
+  readonly failFast?: boolean;
+  /** Missing inputs (rejected views) throw `E_MISSING_INPUT` instead of becoming skip events. */
+  readonly strict?: boolean;
+  readonly filters?: JobFilters;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+  /** Core's progress display mode (`auto` on a TTY; `plain`, `none`). */
+  readonly progress?: "auto" | "tty" | "plain" | "silent";
+  /** Cancel cleanly on Ctrl-C (CLI). */
+  readonly cancelOnSignals?: boolean;
+  /** `local` (default: child processes on this machine) or `bullmq` (workers on other machines). */
+  readonly executor?: "local" | "bullmq";
+  /** Redis URL of the BullMQ queue (with `executor: "bullmq"`). */
+  readonly redisUrl?: string;
+  /**
+   * Reuse an earlier study's Phase C data: its output root or its `phaseC/` directory (CLI:
+   * `--phase-c-root DIR`). Checked, placed under `out`, and refused (coded errors naming the file) when
+   * something is missing or it was simulated for other inputs; recorded in the study manifest.
+   */
+  readonly phaseCRoot?: string;
+  /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
+  readonly phaseDRoot?: string;
+}
+
+/** One job as the study manifest records it. */
+export interface StudyManifestJob {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly method: string;
+  readonly gridsize: number;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly bundlePath: string | null;
+  readonly bundleSha256: string | null;
+  readonly durationMs: number | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+/** One Phase F reconstruction as the study manifest records it. */
+export interface StudyManifestReconstruction {
+  readonly id: string;
+  readonly dose: number;
+  readonly view: string;
+  readonly split: string;
+  readonly status: string;
+  readonly runId: string | null;
+  readonly strictKey: string | null;
+  readonly file: string | null;
+  readonly sha256: string | null;
+  readonly wallMs: number | null;
+  readonly reason: string | null;
+}
+
+/** Where a study stands, as `study_manifest.json` says (`running` until the last phase has written). */
+export type StudyRunState = "running" | "completed" | "failed" | "cancelled" | "planned";
+
+/** The study's phases, in the order they run. */
+export const STUDY_STAGES = ["C", "D", "E", "F", "G"] as const;
+/** One phase of the study. */
+export type StudyStageName = (typeof STUDY_STAGES)[number];
+
+/** A phase as the study manifest records it: planned up front, updated as the phase starts and ends. */
+export interface StudyStageRecord {
+  readonly name: StudyStageName;
+  readonly title: string;
+  /** `pending` (planned), `running`, `done`, `reused` (earlier output verified and kept), `not-run` (dry run or cancelled). */
+  readonly status: "pending" | "running" | "done" | "reused" | "not-run";
+  /** The phase's own manifest or main output, relative to the study root. */
+  readonly output: string;
+}
+
+/** `study_manifest.json`. */
+export interface StudyManifest {
+  readonly formatVersion: number;
+  readonly kind: "studykit-study";
+  /** `running` from the moment the study starts; the final state once it ends. */
+  readonly state: StudyRunState;
+  /** Every phase, written before Phase C starts. */
+  readonly stages: readonly StudyStageRecord[];
+  readonly runId: string;
+  readonly identity: { readonly strictKey: string; readonly debugKey: string; readonly fields: unknown };
+  readonly preset: string;
+  readonly config: StudyConfig;
+  readonly runtime: ResolvedRuntime;
+  readonly dryRun: boolean;
+  readonly phases: {
+    /** `importedFrom`: where `--phase-c-root` took the data from (null when this study simulated or reused its own). */
+    readonly C: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null; readonly datasetSnapshots: Readonly<Record<string, string>> };
+    readonly D: { readonly manifest: string; readonly reused: boolean; readonly importedFrom: ImportedPhaseRecord | null };
+    readonly E: { readonly manifest: string; readonly skipSummary: string; readonly counts: unknown };
+    readonly F: { readonly manifest: string | null; readonly counts: PhaseFManifest["counts"] | null };
+    readonly G: { readonly comparison: string | null };
+  };
+  readonly jobs: readonly StudyManifestJob[];
+  /** Phase F's iterative reconstructions (empty for a dry run or a cancelled study). */
+  readonly reconstructions: readonly StudyManifestReconstruction[];
+  readonly skipped_views: TrainingManifest["skipped_views"];
+  readonly skipped_count: number;
+  readonly timings: Readonly<Record<string, number>>;
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+}
+
+/**
+ * `study_manifest.json` while the study runs: written before Phase C with every phase, and again with every
+ * planned job once the job matrix is built (before Phase E trains anything), so a study killed at any
+ * point leaves a record of what it planned. The run id and identity are null until the study is final.
+ */
+export type StudyManifestInProgress = Omit<StudyManifest, "runId" | "identity"> & { readonly runId: null; readonly identity: null };
+
+/** What {@link runStudyPipeline} returns. */
+export interface StudyPipelineResult {
+  readonly manifestPath: string;
+  readonly manifest: StudyManifest;
+  readonly plan: StudyPlan | null;
+  readonly training: TrainingManifest | null;
+  readonly iterative: PhaseFManifest | null;
+  readonly comparison: ComparisonResult | null;
+  /** Absolute report paths (null for a dry run). */
+  readonly report: { readonly markdown: string; readonly html: string } | null;
+  /** True when a job failed or the study was cancelled. */
+  readonly failed: boolean;
+}
+
+const STAGE_TITLES: Readonly<Record<StudyStageName, string>> = { C: "simulate", D: "overlap views", E: "train", F: "iterative reconstruction", G: "compare and report" };
+const TRAINING_MANIFEST_PATH = path.posix.join(STUDY_LAYOUT.trainingDir, "training_manifest.json");
+const STAGE_OUTPUTS: Readonly<Record<StudyStageName, string>> = {
+  C: STUDY_LAYOUT.phaseCManifest,
+  D: STUDY_LAYOUT.phaseDManifest,
+  E: TRAINING_MANIFEST_PATH,
+  F: STUDY_LAYOUT.phaseFManifest,
+  G: STUDY_LAYOUT.comparisonManifest,
+};
+
+/** A study manifest's record of a job of the matrix that has not run yet (or was skipped). */
+function plannedJobRecord(id: string, params: JobParams, status: "pending" | "skipped"): StudyManifestJob {
+  return {
+    id,
+    dose: params["dose"] as number,
+    view: params["view"] as string,
+    method: params["method"] as string,
+    gridsize: params["gridsize"] as number,
+    status,
+    runId: null,
+    strictKey: null,
+    bundlePath: null,
+    bundleSha256: null,
+    durationMs: null,
+    error: null,
+  };
+}
+
+/** The training child's entry: `internal/train-job.js` in the built package, also when this runs from src/. */
+function trainJobModule(): string {
+  return resolveCompiledEntry(import.meta.url, path.join("internal", "train-job.js"), { packageName: "@studykit/study" });
+}
+
+/** The training view a job of the matrix trains on. */
+function viewRecord(phaseD: PhaseDManifest, dose: number, view: string) {
+  return findViewRecord(phaseD, dose, view, "train");
+}
+
+/** Hashes job inputs: array-content snapshot hashes for npz, SHA-256 of the bytes otherwise. */
+function hashInput(file: string): string {
+  return file.endsWith(".npz") || file.endsWith(".npy") ? datasetSnapshotHash(file) : sha256(readFileSync(file));
+}
+
+/** Builds the study's job matrix from the phase manifests. */
+export function buildStudyMatrix(
+  config: StudyConfig,
+  root: string,
+  phaseC: PhaseCManifest,
+  phaseD: PhaseDManifest,
+  runtime: ResolvedRuntime,
+  options: { strict?: boolean; filters?: JobFilters } = {},
+): JobMatrix {
+  const scaleOf = (dose: number): number => phaseC.doses.find((record) => record.dose === dose)?.scale ?? 1;
+  const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
+  return buildJobMatrix(
+    {
+      axes: { dose: [...config.doses], method: [...STUDY_METHODS], view: [...config.views] },
+      rules: [
+        (params: JobParams): Record<string, JsonValue> | null => {
+          const view = params["view"] as StudyViewName;
+          // Only the (method, view) pairs the configuration asks for.
+          if (!(config.methods[params["method"] as StudyMethodName] as readonly string[]).includes(view)) return null;
+          const dose = params["dose"] as number;
+          const gridsize = view === "baseline" ? 1 : 2;
+          // The feature signature: which patterns are grouped into which channels.
+          const featureSignature = view === "baseline" ? `all-patterns:${phaseC.positions.train}` : (viewRecord(phaseD, dose, view)?.groupsSha256 ?? null);
+          // A rejected view has no groups; its job is skipped and carries no signature.
+          return featureSignature === null ? { gridsize } : { gridsize, featureSignature };
+        },
+      ],
+      id: (params) => studyJobId(params["dose"] as number, params["view"] as string, params["gridsize"] as number, params["method"] as StudyMethodName),
+      inputs: (params): Record<string, string> => {
+        const dose = params["dose"] as number;
+        const view = params["view"] as string;
+        if (view === "baseline") return { train: STUDY_LAYOUT.patched(dose, "train") };
+        return { train: STUDY_LAYOUT.viewDataset(dose, view), groups: STUDY_LAYOUT.viewGroups(dose, view) };
+      },
+      explainMissing: (params, missing) => {
+        const record = viewRecord(phaseD, params["dose"] as number, params["view"] as string);
+        if (record?.status === "rejected" && record.reason) return record.reason;
+        return `input file(s) not found: ${missing.map((file) => path.relative(root, file)).join(", ")} (rerun phases C and D)`;
+      },
+      config: (params) => {
+        const dose = params["dose"] as number;
+        const gridsize = params["gridsize"] as 1 | 2;
+        const method = params["method"] as StudyMethodName;
+        const jobConfig: StudyJobConfig = {
+          study: "ptycho-dose-overlap",
+          dose,
+          view: params["view"] as StudyViewName,
+          method,
+          gridsize,
+          size: phaseC.probe.size,
+          channels: gridsize * gridsize,
+          seed: config.seed,
+          model: config.training.model,
+          perPattern: gridsize > 1 && config.training.perPattern,
+          epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
+          // A per-pattern network's step sees batchSize patterns, as the gridsize-1 job's does (batchSize / C
+          // groups), so it takes as many steps per epoch on as many patterns.
+          batchSize: gridsize > 1 && config.training.perPattern ? Math.max(1, Math.round(config.training.batchSize / (gridsize * gridsize))) : config.training.batchSize,
+          learningRate: config.training.learningRate,
+          validationFraction: config.training.validationFraction,
+          maxTrainSamples: config.training.maxTrainSamples,
+          engine: runtime.engine,
+          backend: runtime.backend,
+          inputScale,
+          amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
+          earlyStopping: config.training.earlyStopping,
+          // Measured amplitudes X = diffraction·inputScale, and the stored diffraction is |DFT(P·O)| in
+          // expectation (orthonormal DFT, object units), so I = inputScale²·|DFT(P·O)|² predicts X²; the
+          // network's amplitude is O / max|O|, hence the probe times max|O|.
+          physics:
+            method === "pinn"
+              ? {
+                  objective: "poissonNll",
+                  intensityScale: inputScale * inputScale,
+                  probeScale: phaseC.object.maxAmplitude,
+                  canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null,
+                  overlapWeighting: gridsize > 1 ? config.overlap.weighting : null,
+                }
+              : null,
+        };
+        return jobConfig as unknown as JsonValue;
+      },
+      seeds: () => ({ seed: config.seed }),
+      artifactDir: (id) => `jobs/${id}`,
+      logPath: (id) => `logs/${id}.log`,
+    },
+    { inputRoot: root, artifactRoot: path.join(root, STUDY_LAYOUT.trainingDir), strict: options.strict ?? false, filters: options.filters ?? {} },
+  );
+}
+
+/**
+ * The executor for Phase E, checked before anything runs: a BullMQ executor without a Redis URL, or with
+ * a malformed one, is an error now rather than after minutes of simulation.
+ */
+function resolveExecutor(options: StudyPipelineOptions): "local" | Executor {
+  const executor = options.executor ?? "local";
+  if (executor === "local") return "local";
+  if (executor !== "bullmq") throw new QueueError(QueueErrorCode.Config, `unknown executor ${JSON.stringify(executor)}: use "local" or "bullmq"`);
+  if (!options.redisUrl) throw new QueueError(QueueErrorCode.Config, 'executor "bullmq" needs the Redis URL of its queue: pass redisUrl (CLI: --redis redis://HOST:PORT)');
+  return createBullmqExecutor({ redisUrl: options.redisUrl });
+}
+
+/**
+ * Runs phases C, D, E, F and G (see the module doc). The engine, back end and executor are resolved before
+ * Phase C, so a bad choice fails at once; a file that cannot be written (an output root under a regular
+ * file, a read-only directory, a full disk) is an `IoError` naming the path.
+ */
+export async function runStudyPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  try {
+    return await runPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipelineResult> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  const { config } = options;
+  const timings: Record<string, number> = {};
+  const started = performance.now();
+  // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
+  // study names this code version, even when a commit lands while the study runs.
+  const codeVersion = detectCodeVersion();
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const executor = resolveExecutor(options);
+  mkdirSync(root, { recursive: true });
+  const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
+
+  // The study manifest is written before anything runs and rewritten as phases start and end, so a study
+  // killed at any instant leaves a record of every phase and (from Phase E on) every planned job.
+  let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
+  const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, importedFrom: null, datasetSnapshots: {} },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: false, importedFrom: null },
+      E: { manifest: TRAINING_MANIFEST_PATH, skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, SKIP_SUMMARY_FILE), counts: null },
+      F: { manifest: null, counts: null },
+      G: { comparison: null },
+    },
+    jobs: [],
+    skipped: [],
+  };
+  const recordStage = (name: StudyStageName, status: StudyStageRecord["status"]): void => {
+    stages = stages.map((stage) => (stage.name === name ? { ...stage, status } : stage));
+    const manifest: StudyManifestInProgress = {
+      formatVersion: STUDY_MANIFEST_VERSION,
+      kind: "studykit-study",
+      state: "running",
+      stages,
+      runId: null,
+      identity: null,
+      preset: options.preset,
+      config,
+      runtime,
+      dryRun: options.dryRun ?? false,
+      phases: inProgress.phases,
+      jobs: inProgress.jobs,
+      reconstructions: [],
+      skipped_views: inProgress.skipped,
+      skipped_count: inProgress.skipped.length,
+      timings,
+      report: null,
+    };
+    writeJsonAtomicSync(manifestPath, manifest);
+  };
+
+  recordStage("C", "running");
+  let mark = performance.now();
+  // Data from an earlier study is checked and placed first; the phase then reuses it or refuses.
+  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = runPhaseC(config, root, { log, force: importedC === null && (options.force ?? false), ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
+  timings["phaseC_ms"] = performance.now() - mark;
+  inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
+  recordStage("C", phaseC.reused ? "reused" : "done");
+  recordStage("D", "running");
+  mark = performance.now();
+  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: importedD === null && (options.force ?? false), ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
+  timings["phaseD_ms"] = performance.now() - mark;
+  inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
+  recordStage("D", phaseD.reused ? "reused" : "done");
+
+  log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
+  const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
+  inProgress.skipped = matrix.skipped.map((event) => ({
+    jobId: event.jobId,
+    ...skipEventSeedFields(event.params),
+    params: event.params,
+    reason: event.reason,
+    missingPaths: event.missingPaths.map((file) => path.relative(root, file).split(path.sep).join("/")),
+  }));
+  recordStage("E", "running");
+
+  mark = performance.now();
+  const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+    concurrency: options.concurrency ?? 1,
+    failFast: options.failFast ?? false,
+    dryRun: options.dryRun ?? false,
+    force: options.force ?? false,
+    inputHasher: hashInput,
+    codeVersion,
+    runtime: runtime.identity,
+    progress: options.progress ?? "auto",
+    cancelOnSignals: options.cancelOnSignals ?? false,
+    executor,
+  });
+  timings["phaseE_ms"] = performance.now() - mark;
+  const training = studyResult.manifest;
+
+  const notRun = (options.dryRun ?? false) || studyResult.cancelled;
+  const jobs: StudyManifestJob[] = [
+    ...training.jobs.map((job) => ({
+      id: job.id,
+      dose: job.params["dose"] as number,
+      view: job.params["view"] as string,
+      method: job.params["method"] as string,
+      gridsize: job.params["gridsize"] as number,
+      status: job.result.status,
+      runId: job.identity?.runId ?? null,
+      strictKey: job.identity?.strictKey ?? null,
+      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+      bundleSha256: job.result.bundleSha256,
+      durationMs: job.result.durationMs,
+      error: job.result.error,
+    })),
+  ];
+  inProgress.jobs = jobs;
+  inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: training.counts } };
+  recordStage("E", notRun ? "not-run" : "done");
+
+  let iterative: PhaseFManifest | null = null;
+  if (options.dryRun ?? false) log("phase F: not run (dry run)");
+  else if (studyResult.cancelled) log("phase F: skipped, the study was cancelled");
+  else {
+    recordStage("F", "running");
+    mark = performance.now();
+    iterative = await runPhaseF(config, root, phaseC.manifest, phaseD.manifest, { log, force: options.force ?? false, codeVersion });
+    timings["phaseF_ms"] = performance.now() - mark;
+    recordStage("F", "done");
+  }
+  if (notRun) stages = stages.map((stage) => (stage.name === "F" || stage.name === "G" ? { ...stage, status: "not-run" } : stage));
+
+  // Dataset snapshot hashes of Phase C: the study's data identity.
+  const datasetSnapshots: Record<string, string> = {};
+  for (const record of phaseC.manifest.doses) {
+    datasetSnapshots[`${doseDirectory(record.dose)}/train`] = datasetSnapshotHash(path.join(root, record.files.train));
+    datasetSnapshots[`${doseDirectory(record.dose)}/test`] = datasetSnapshotHash(path.join(root, record.files.test));
+  }
+  const partial = createPartialIdentity({
+    stage: "study",
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    datasetSnapshotHash: fingerprint(datasetSnapshots),
+    seeds: { seed: config.seed },
+    codeVersion,
+    runtime: runtime.identity,
+  });
+  // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
+  const final = partial.finalize({
+    jobs: training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: training.skipped_views.map((event) => event.jobId),
+    reconstructions: (iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
+  });
+  const runId = stableRunId(final);
+
+  let comparison: ComparisonResult | null = null;
+  let report: { markdown: string; html: string } | null = null;
+  if (studyResult.cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
+  if (!(options.dryRun ?? false) && !studyResult.cancelled) {
+    recordStage("G", "running");
+    mark = performance.now();
+    comparison = await compareModels({
+      config,
+      root,
+      runId,
+      preset: options.preset,
+      phaseC: phaseC.manifest,
+      phaseD: phaseD.manifest,
+      training,
+      iterative,
+      runtime,
+      log,
+    });
+    timings["phaseG_ms"] = performance.now() - mark;
+    stages = stages.map((stage) => (stage.name === "G" ? { ...stage, status: "done" } : stage));
+    report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
+  }
+  timings["total_ms"] = performance.now() - started;
+  const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
+  log(`phase times: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
+
+  const state: StudyRunState = options.dryRun ? "planned" : studyResult.cancelled ? "cancelled" : studyResult.failed ? "failed" : "completed";
+  const manifest: StudyManifest = {
+    formatVersion: STUDY_MANIFEST_VERSION,
+    kind: "studykit-study",
+    state,
+    stages,
+    runId,
+    identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
+    preset: options.preset,
+    config,
+    runtime,
+    dryRun: options.dryRun ?? false,
+    phases: {
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, importedFrom: importedC, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused, importedFrom: importedD },
+      E: {
+        manifest: TRAINING_MANIFEST_PATH,
+        skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
+        counts: training.counts,
+      },
+      F: { manifest: iterative ? STUDY_LAYOUT.phaseFManifest : null, counts: iterative?.counts ?? null },
+      G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
+    },
+    jobs,
+    reconstructions: (iterative?.records ?? []).map((record) => ({
+      id: record.id,
+      dose: record.dose,
+      view: record.view,
+      split: record.split,
+      status: record.status,
+      runId: record.identity?.runId ?? null,
+      strictKey: record.identity?.strictKey ?? null,
+      file: record.file,
+      sha256: record.sha256,
+      wallMs: record.wallMs,
+      reason: record.reason,
+    })),
+    skipped_views: training.skipped_views,
+    skipped_count: training.skipped_count,
+    timings,
+    report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
+  };
+  writeJsonAtomicSync(manifestPath, manifest);
+  return { manifestPath, manifest, plan: studyResult.plan, training, iterative, comparison, report, failed: studyResult.failed };
+}
+
+/**
+ * Plans the study (phases C and D run, since the plan needs their files; nothing is trained). Errors as
+ * {@link runStudyPipeline}'s.
+ */
+export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  try {
+    return await planPipeline(options);
+  } catch (error) {
+    throw codedFileSystemError(error);
+  }
+}
+
+async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+  const log = options.log ?? (() => {});
+  const root = path.resolve(options.out);
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  mkdirSync(root, { recursive: true });
+  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = runPhaseC(options.config, root, { log, ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
+  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log, ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
+  const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
+  const plan = await planStudy(matrix, {
+    force: options.force ?? false,
+    inputHasher: hashInput,
+    codeVersion: detectCodeVersion(),
+    runtime: runtime.identity,
+  });
+  return { plan, matrix, runtime };
+}
