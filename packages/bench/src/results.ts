@@ -11,7 +11,7 @@ import type { Summary } from "./statistics.js";
 export const RESULTS_SCHEMA_VERSION = 2;
 
 /** The suites, in the order a full run executes them. */
-export const SUITE_NAMES = ["hash", "npz", "train", "infer", "study", "fft", "epie", "pinn"] as const;
+export const SUITE_NAMES = ["hash", "npz", "train", "infer", "study", "fft", "epie", "pinn", "queue"] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 /**

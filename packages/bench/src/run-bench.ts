@@ -19,6 +19,7 @@ import { runStudySuite } from "./internal/suites/study-suite.js";
 import { runFftSuite } from "./internal/suites/fft-suite.js";
 import { runEpieSuite } from "./internal/suites/epie-suite.js";
 import { runPinnSuite } from "./internal/suites/pinn-suite.js";
+import { runQueueSuite } from "./internal/suites/queue-suite.js";
 
 const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>> = {
   hash: runHashSuite,
@@ -29,6 +30,7 @@ const SUITES: Record<SuiteName, (context: SuiteContext) => Promise<SuiteResult>>
   fft: runFftSuite,
   epie: runEpieSuite,
   pinn: runPinnSuite,
+  queue: runQueueSuite,
 };
 
 const INTERRUPTS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -64,6 +64,6 @@ describe("studykit bench", () => {
   it("refuses an unknown suite with error[E_BENCH_USAGE] and exit 2", () => {
     const result = spawnSync(process.execPath, [bin, "bench", "--suite", "gpu-magic"], { encoding: "utf8" });
     expect(result.status).toBe(2);
-    expect(result.stderr).toBe('error[E_BENCH_USAGE]: unknown bench suite "gpu-magic": use one of hash, npz, train, infer, study, fft, epie, pinn\n');
+    expect(result.stderr).toBe('error[E_BENCH_USAGE]: unknown bench suite "gpu-magic": use one of hash, npz, train, infer, study, fft, epie, pinn, queue\n');
   });
 });

@@ -96,6 +96,14 @@ describe("studykit study run --phase-c-root / --phase-d-root", { timeout: 240_00
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^error\[E_PHASE_ROOT_MISMATCH\]: /);
     expect(result.stderr).toContain("phaseC/dose_1000/patched_train.npz no longer holds the arrays");
+    // The study records that it stopped and why, instead of staying "running".
+    const left = JSON.parse(readFileSync(path.join(work, "t-damaged", "study_manifest.json"), "utf8")) as { state: string; runId: string | null; error: { code: string; message: string } };
+    expect(left.state).toBe("failed");
+    expect(left.runId).toBeNull();
+    expect(left.error.code).toBe("E_PHASE_ROOT_MISMATCH");
+    const verify = run("study", "verify", path.join(work, "t-damaged"));
+    expect(verify.status).toBe(2);
+    expect(verify.stderr).toMatch(/^error\[E_STUDY_UNFINISHED\]: .*the study has not finished \(phases: C running, D pending, E pending, F pending, G pending\); it stopped on error\[E_PHASE_ROOT_MISMATCH\]/);
   });
 
   it("refuses data made for another configuration: Phase C simulated with another seed, Phase D built with other overlap settings (E_PHASE_ROOT_MISMATCH)", () => {

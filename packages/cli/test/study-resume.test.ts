@@ -1,7 +1,8 @@
 /**
  * A study killed (SIGKILL, no chance to clean up) during Phase E, through the real CLI: the study manifest
  * it leaves lists every planned phase and job, and running the same command again completes the study,
- * reusing the jobs that had finished instead of training them again.
+ * reusing the jobs that had finished instead of training them again. Until then, `study verify` says the
+ * study has not finished rather than listing mismatches.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -88,12 +89,19 @@ describe("a study killed during Phase E", { timeout: 400_000 }, () => {
     expect(left.jobs.map((job) => job.id).sort()).toEqual(planned);
     expect(atKill!.jobs.map((job) => job.id).sort()).toEqual(planned);
 
+    // Nothing final to verify yet: said with its own code, naming where the study stopped.
+    const early = await startCli(["study", "verify", out]).done;
+    expect(early.status).toBe(2);
+    expect(early.output).toMatch(/^error\[E_STUDY_UNFINISHED\]: .*study_manifest\.json: the study has not finished \(phases: C done, D done, E running, F pending, G pending\)/);
+
     const second = await startCli(args).done;
     expect(second.status, second.output).toBe(0);
     const final = readJson<StudyManifest>(studyFile)!;
     expect(final.state).toBe("completed");
     expect(final.runId).toMatch(/^run-[0-9a-f]{32}$/);
     expect(final.stages.map((stage) => stage.status)).toEqual(["reused", "reused", "done", "done", "done"]);
+    const verified = await startCli(["study", "verify", out]).done;
+    expect(verified.status, verified.output).toBe(0);
     const byId = new Map(final.jobs.map((job) => [job.id, job]));
     expect([...byId.keys()].sort()).toEqual(planned);
     for (const job of finished) {

@@ -46,6 +46,8 @@ export const StudyErrorCode = {
   PhaseRootInvalid: "E_PHASE_ROOT_INVALID",
   /** A phase root's data was made for other inputs than this study's, or no longer holds what it recorded. */
   PhaseRootMismatch: "E_PHASE_ROOT_MISMATCH",
+  /** The study has not finished (interrupted or still running): there is no final record to check. */
+  StudyUnfinished: "E_STUDY_UNFINISHED",
 } as const;
 
 export type StudyErrorCodeValue = (typeof StudyErrorCode)[keyof typeof StudyErrorCode];
@@ -99,6 +101,11 @@ export const PhaseRootErrorCode = {
   Missing: StudyErrorCode.PhaseRootMissing,
   Invalid: StudyErrorCode.PhaseRootInvalid,
   Mismatch: StudyErrorCode.PhaseRootMismatch,
+} as const;
+
+/** Error codes of a study's recorded state ({@link StudyStateError}). */
+export const StudyStateErrorCode = {
+  Unfinished: StudyErrorCode.StudyUnfinished,
 } as const;
 
 type CodeOf<Table> = Table[keyof Table];
@@ -165,6 +172,13 @@ export class RunComparisonError extends StudykitError {
 /** Phase C or D data given with `--phase-c-root` / `--phase-d-root` cannot be reused; `code` is one of {@link PhaseRootErrorCode}. */
 export class PhaseRootError extends StudykitError {
   constructor(code: CodeOf<typeof PhaseRootErrorCode>, message: string, options: ErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** A study's manifest is not in the state an operation needs (e.g. verifying a study that never finished). */
+export class StudyStateError extends StudykitError {
+  constructor(code: CodeOf<typeof StudyStateErrorCode>, message: string, options: ErrorOptions = {}) {
     super(code, message, options);
   }
 }

@@ -26,6 +26,8 @@ export {
   RunComparisonError,
   PhaseRootErrorCode,
   PhaseRootError,
+  StudyStateErrorCode,
+  StudyStateError,
 } from "./errors.js";
 export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";

@@ -24,6 +24,7 @@ import type { StudyConfig } from "./study-config.js";
 import { findViewRecord, type PhaseDManifest, type StudySplit } from "./overlap-phase.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { STUDY_LAYOUT, doseDirectory } from "./study-layout.js";
+import { readPhaseManifest } from "./internal/phase-manifest-file.js";
 
 /** Format version of `phaseF/phase_manifest.json`. */
 export const PHASE_F_MANIFEST_VERSION = 1;
@@ -95,12 +96,7 @@ export function reconstructionOptions(config: StudyConfig): ReconstructOptions {
 }
 
 function readManifest(file: string): PhaseFManifest | null {
-  try {
-    const manifest = JSON.parse(readFileSync(file, "utf8")) as PhaseFManifest;
-    return manifest.formatVersion === PHASE_F_MANIFEST_VERSION ? manifest : null;
-  } catch {
-    return null;
-  }
+  return readPhaseManifest<PhaseFManifest>(file, "F", PHASE_F_MANIFEST_VERSION);
 }
 
 function fileIntact(root: string, record: PhaseFRecord): boolean {

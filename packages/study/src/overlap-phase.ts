@@ -18,6 +18,7 @@ import type { ScanPosition } from "@studykit/ptycho";
 import { partitionBySpacing, sampleScanGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { readPhaseManifest } from "./internal/phase-manifest-file.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 import { PhaseRootError, PhaseRootErrorCode } from "./errors.js";
 
@@ -131,11 +132,7 @@ function viewIntact(root: string, record: PhaseDViewRecord): boolean {
 }
 
 function readManifest(file: string): PhaseDManifest | null {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as PhaseDManifest;
-  } catch {
-    return null;
-  }
+  return readPhaseManifest<PhaseDManifest>(file, "D", PHASE_D_MANIFEST_VERSION);
 }
 
 /** The record of (dose, view, split), or null (baseline, or a view the configuration lacks). */

@@ -17,6 +17,7 @@ import type { ComplexImage } from "@studykit/ptycho";
 import { generateObject, generateProbe } from "./procedural-sample.js";
 import { fitPositions, randomScanPositions, splitByY } from "./internal/scan-positions.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
+import { readPhaseManifest } from "./internal/phase-manifest-file.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 
 /** Format version of the Phase C manifest. */
@@ -177,11 +178,7 @@ function filesIntact(root: string, record: PhaseCDoseRecord): boolean {
 }
 
 function readManifest(file: string): PhaseCManifest | null {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as PhaseCManifest;
-  } catch {
-    return null;
-  }
+  return readPhaseManifest<PhaseCManifest>(file, "C", PHASE_C_MANIFEST_VERSION);
 }
 
 /** Why Phase C data placed from an earlier study cannot be reused: other inputs, or a file that changed. */

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -211,6 +211,29 @@ print(json.dumps({"err": err, "photons": photons}))`;
 });
 
 describe("phase reuse checks contents", () => {
+  it("a phase manifest of another format or phase is not reused: the phase runs again and rewrites it", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "studykit-format-"));
+    try {
+      const first = runPhaseC(config, dir);
+      const manifestC = path.join(dir, "phaseC", "phase_manifest.json");
+      writeFileSync(manifestC, JSON.stringify({ ...first.manifest, formatVersion: 0 }));
+      const second = runPhaseC(config, dir);
+      expect(second.reused).toBe(false);
+      expect(JSON.parse(readFileSync(manifestC, "utf8")).formatVersion).toBe(first.manifest.formatVersion);
+      const views = runPhaseD(config, dir, second.manifest);
+      const manifestD = path.join(dir, "phaseD", "phase_manifest.json");
+      writeFileSync(manifestD, JSON.stringify({ ...views.manifest, phase: "C" }));
+      const again = runPhaseD(config, dir, second.manifest);
+      expect(again.reused).toBe(false);
+      expect(JSON.parse(readFileSync(manifestD, "utf8")).phase).toBe("D");
+      // And unchanged manifests are reused, so the two refusals above are about the manifests alone.
+      expect(runPhaseC(config, dir).reused).toBe(true);
+      expect(runPhaseD(config, dir, second.manifest).reused).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a damaged phase C file is resimulated, not reused", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "studykit-damage-"));
     try {

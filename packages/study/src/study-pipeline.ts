@@ -33,6 +33,7 @@ import {
   type Executor,
   type JobFilters,
   type JobMatrix,
+  type CodeVersion,
   type JobParams,
   type JsonValue,
   type StudyPlan,
@@ -94,6 +95,13 @@ export interface StudyPipelineOptions {
   readonly phaseCRoot?: string;
   /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
   readonly phaseDRoot?: string;
+  /**
+   * The code version every identity of this study records (jobs, bundles, Phase F, the study). Default:
+   * detected once when the study starts (see `detectCodeVersion`), so a commit landing while it runs
+   * changes nothing it records. Pass your own (e.g. `detectCodeVersion({ codeRoot, packages })`) to
+   * record the code of a training package built on studykit.
+   */
+  readonly codeVersion?: CodeVersion;
 }
 
 /** One job as the study manifest records it. */
@@ -174,6 +182,8 @@ export interface StudyManifest {
   readonly skipped_count: number;
   readonly timings: Readonly<Record<string, number>>;
   readonly report: { readonly markdown: string; readonly html: string } | null;
+  /** Why the study stopped, when an error ended it (`state: "failed"`, written by the failing run). */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 /**
@@ -351,7 +361,25 @@ export async function runStudyPipeline(options: StudyPipelineOptions): Promise<S
   try {
     return await runPipeline(options);
   } catch (error) {
-    throw codedFileSystemError(error);
+    const coded = codedFileSystemError(error);
+    recordFailure(path.resolve(options.out), coded);
+    throw coded;
+  }
+}
+
+/**
+ * A study that stops on an error says so in its manifest (`state: "failed"` and the error), instead of
+ * staying `running`. Best effort: the error being thrown matters more than this record.
+ */
+function recordFailure(root: string, error: unknown): void {
+  const file = path.join(root, STUDY_LAYOUT.studyManifest);
+  try {
+    const manifest = JSON.parse(readFileSync(file, "utf8")) as StudyManifestInProgress;
+    if (manifest?.kind !== "studykit-study" || manifest.state !== "running") return;
+    const code = typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : "E_INTERNAL";
+    writeJsonAtomicSync(file, { ...manifest, state: "failed", error: { code, message: error instanceof Error ? error.message : String(error) } });
+  } catch {
+    // no manifest yet, or it cannot be written: the error itself still reaches the caller
   }
 }
 
@@ -363,7 +391,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const started = performance.now();
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
-  const codeVersion = detectCodeVersion();
+  const codeVersion = options.codeVersion ?? detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
@@ -603,7 +631,7 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const plan = await planStudy(matrix, {
     force: options.force ?? false,
     inputHasher: hashInput,
-    codeVersion: detectCodeVersion(),
+    codeVersion: options.codeVersion ?? detectCodeVersion(),
     runtime: runtime.identity,
   });
   return { plan, matrix, runtime };

@@ -39,6 +39,7 @@ import type { PhaseFManifest } from "./iterative-phase.js";
 import type { PhaseDManifest } from "./overlap-phase.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
+import { StudyStateError, StudyStateErrorCode } from "./errors.js";
 import type { StudyManifest } from "./study-pipeline.js";
 
 /** What kind of problem a {@link VerifyProblem} is. */
@@ -354,6 +355,17 @@ export async function verifyStudy(root: string): Promise<StudyVerification> {
   }
   if (!isRecord(manifest) || manifest.kind !== "studykit-study" || !isRecord(manifest.phases)) {
     throw new CoreError(CoreErrorCode.JsonInvalid, `${manifestFile} is not a study manifest (kind ${JSON.stringify(isRecord(manifest) ? manifest.kind : null)}, expected "studykit-study"): pass the output root of \`studykit study run\``);
+  }
+  // A study killed or still running has recorded its plan but no final identity or results to check.
+  const state = (manifest as { state?: unknown }).state;
+  if (state === "running" || manifest.runId === null) {
+    const stages = Array.isArray((manifest as { stages?: unknown }).stages) ? (manifest as unknown as { stages: { name: string; status: string }[] }).stages : [];
+    const where = stages.length > 0 ? ` (phases: ${stages.map((stage) => `${stage.name} ${stage.status}`).join(", ")})` : "";
+    const failure = manifest.error ? `; it stopped on error[${manifest.error.code}]: ${manifest.error.message.split("\n")[0]}` : "; it was interrupted or is still running";
+    throw new StudyStateError(
+      StudyStateErrorCode.Unfinished,
+      `${manifestFile}: the study has not finished${where}${failure}. Run \`studykit study run\` again with the same options to complete it (finished jobs are reused), then verify`,
+    );
   }
   const verifier = new Verifier(absoluteRoot);
   if (manifest.dryRun) verifier.notChecked.push("the study manifest is from a dry run: nothing was trained, so no bundles are checked");

@@ -22,6 +22,7 @@
  * (append-only file) a Redis restart loses nothing, and the coordinator says so at start when it is off.
  */
 import { existsSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import type { Queue } from "bullmq";
@@ -122,6 +123,8 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
       }
       if (jobs.length === 0) return;
       const study = givenStudy ?? implicitStudy(jobs);
+      // Workers check that they can see the artifact root before their first job: it must exist.
+      await mkdir(study.artifactRoot, { recursive: true });
       const client = await createRedisClient(url, { blocking: false, connectTimeoutMs });
       await connectOrFail(client, url, connectTimeoutMs);
       // BullMQ is loaded only when a queue is used, so importing @studykit/core stays cheap.

@@ -8,12 +8,13 @@
  * study (same phase inputs, files still holding the arrays recorded) is then the phase's own reuse check,
  * run in reuse-only mode: it refuses instead of simulating again.
  */
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { writeJsonAtomicSync } from "@studykit/core";
 import { sha256 } from "@studykit/native";
 import { PhaseRootError, PhaseRootErrorCode } from "../errors.js";
 import { STUDY_LAYOUT } from "../study-layout.js";
+import { readPhaseManifestFile } from "./phase-manifest-file.js";
 import { PHASE_C_MANIFEST_VERSION, type PhaseCManifest } from "../simulate-phase.js";
 import { PHASE_D_MANIFEST_VERSION, type PhaseDManifest } from "../overlap-phase.js";
 
@@ -59,19 +60,12 @@ export function importPhaseData(phase: ImportablePhase, source: string, root: st
   if (!found) {
     throw new PhaseRootError(PhaseRootErrorCode.Missing, `${flag} ${sourceRoot}: missing ${candidates[0]} (or ${candidates[1]}): pass an earlier study's output root or its ${dir}/ directory, after Phase ${phase} finished there`);
   }
-  const bytes = readFileSync(found);
-  let manifest: { formatVersion?: unknown; phase?: unknown };
-  try {
-    manifest = JSON.parse(bytes.toString("utf8")) as typeof manifest;
-  } catch (error) {
-    throw new PhaseRootError(PhaseRootErrorCode.Invalid, `${flag}: ${found} is not valid JSON (${(error as Error).message}); rerun Phase ${phase} there`);
+  // The same reader the phases' own reuse checks use.
+  const read = readPhaseManifestFile<PhaseCManifest | PhaseDManifest>(found, phase, version);
+  if (!read.ok) {
+    throw new PhaseRootError(PhaseRootErrorCode.Invalid, `${flag}: ${found} is ${read.detail}; rerun Phase ${phase} there with this studykit, or drop ${flag}`);
   }
-  if (manifest === null || typeof manifest !== "object" || manifest.phase !== phase || manifest.formatVersion !== version) {
-    throw new PhaseRootError(
-      PhaseRootErrorCode.Invalid,
-      `${flag}: ${found} is not a Phase ${phase} manifest of format ${version} (phase ${JSON.stringify(manifest?.phase ?? null)}, formatVersion ${JSON.stringify(manifest?.formatVersion ?? null)}); rerun Phase ${phase} there with this studykit, or drop ${flag}`,
-    );
-  }
+  const { manifest, bytes } = read;
   const phaseDir = path.dirname(found);
   const prefix = `${dir}/`;
   const files = listedFiles(phase, manifest).map((recorded) => {

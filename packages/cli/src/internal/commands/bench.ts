@@ -14,7 +14,7 @@ export function registerBenchCommand(program: Command, context: CliContext): voi
   program
     .command("bench")
     .description("measure studykit side by side with its peers (numpy, PyTorch, node:crypto, sha256sum) and write JSON, a Markdown table and charts")
-    .option("--suite <name>", "suite to run, repeatable: hash|npz|train|infer|study|fft|epie|pinn (default: all)", (value: string, previous?: string[]) => [...(previous ?? []), value])
+    .option("--suite <name>", "suite to run, repeatable: hash|npz|train|infer|study|fft|epie|pinn|queue (default: all)", (value: string, previous?: string[]) => [...(previous ?? []), value])
     .option("--quick", "small inputs and few repetitions: a smoke test of the harness, not a measurement")
     .option("--runs <k>", "run the whole bench K times and report the median of the K run medians with their min–max (default 1)")
     .option("--json <file>", "write the JSON results to FILE")

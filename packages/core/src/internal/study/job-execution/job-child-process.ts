@@ -38,6 +38,30 @@ export interface ChildRunOptions {
   readonly execArgv?: readonly string[] | undefined;
 }
 
+// Flags that take the next argument as their value when not written `--flag=value`.
+const FLAGS_WITH_VALUE = new Set(["-e", "--eval", "-p", "--print", "--input-type"]);
+
+/**
+ * The parent's Node flags a job's child process inherits (loaders, memory limits), without the debugger's
+ * (every child would try to open the same inspector port) and without code given on the command line
+ * (`node -e "..."`, `--print`, `--input-type`): a worker started that way would otherwise make every job
+ * child run the worker's script instead of the job entry.
+ */
+export function inheritableExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let index = 0; index < execArgv.length; index += 1) {
+    const flag = execArgv[index]!;
+    if (/^--(inspect|debug)/.test(flag)) continue;
+    if (FLAGS_WITH_VALUE.has(flag)) {
+      index += 1;
+      continue;
+    }
+    if (/^(--eval|--print|--input-type)=/.test(flag)) continue;
+    kept.push(flag);
+  }
+  return kept;
+}
+
 /** Runs the job in a fresh child process; resolves with the runner's output or rejects with a coded error. */
 export function runInChildProcess(runner: RunnerModule, context: { config: JsonValue; job: StudyJob; attempt: number }, options: ChildRunOptions): Promise<unknown> {
   const entry = jobChildEntry();
@@ -45,9 +69,7 @@ export function runInChildProcess(runner: RunnerModule, context: { config: JsonV
   return new Promise((resolve, reject) => {
     const child = fork(entry, [], {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
-      // Inherit the parent's Node flags (loaders, memory limits), except the debugger's: every child would
-      // try to open the same inspector port.
-      execArgv: [...(options.execArgv ?? process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag)))],
+      execArgv: [...(options.execArgv ?? inheritableExecArgv(process.execArgv))],
       env: process.env,
     });
     let settled: { ok: true; output: unknown } | { ok: false; error: RunnerError } | null = null;

@@ -1,0 +1,51 @@
+/**
+ * The study's code version is captured once, at its start, and handed down: every job identity, every
+ * bundle's identity.json and the study's own identity name that one code version,
+ * whatever the code's checkout says by the time a job runs (a commit landing mid-study).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { detectCodeVersion, type CodeVersion } from "@studykit/core";
+import { loadBundle } from "@studykit/trainer";
+import { mergeStudyConfig, presetConfig } from "./study-config.js";
+import { runStudyPipeline } from "./study-pipeline.js";
+
+const root = mkdtempSync(path.join(tmpdir(), "studykit-pipeline-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// The CLI tests' tiny study: one dose, baseline and dense views, one epoch, three ePIE iterations.
+const config = mergeStudyConfig(presetConfig("quick"), {
+  object: { source: "procedural", height: 96, width: 96 },
+  probe: { size: 16 },
+  scan: { count: 160 },
+  doses: [1000],
+  views: ["baseline", "dense"],
+  overlap: { minCount: 20 },
+  training: { model: "tiny", epochs: 1, batchSize: 16 },
+  compare: { stitchWindow: 8 },
+  reconstruction: { iterations: 3 },
+});
+
+describe("runStudyPipeline", () => {
+  it("stamps the code version it started with into every identity, bundles included", async () => {
+    // Not this checkout's state: what a job's own detection would find differs from it in every field.
+    const started: CodeVersion = { packages: { "@studykit/core": "0.0.0-captured" }, git: { commit: "c0de".repeat(10), dirty: false } };
+    expect(detectCodeVersion()).not.toEqual(started);
+    const result = await runStudyPipeline({ config, preset: "quick", out: root, progress: "silent", codeVersion: started });
+    expect(result.failed).toBe(false);
+    const training = result.training!;
+    const trained = training.jobs.filter((job) => job.result.status === "succeeded");
+    expect(trained.length).toBe(3);
+    for (const job of trained) {
+      expect(job.identity!.fields["codeVersion"]).toEqual(started);
+      const bundle = await loadBundle(path.join(root, "phaseE", job.artifactDir, job.result.bundlePath!));
+      expect((bundle.identity as { codeVersion: unknown }).codeVersion, job.id).toEqual(started);
+    }
+    expect((result.manifest.identity.fields as { codeVersion: unknown }).codeVersion).toEqual(started);
+    const written = JSON.parse(readFileSync(result.manifestPath, "utf8")) as { state: string; runId: string };
+    expect(written.state).toBe("completed");
+    expect(written.runId).toBe(result.manifest.runId);
+  }, 240_000);
+});
