@@ -21,6 +21,17 @@ describe("referencePtychoModel", () => {
     expect(validateModelDescription(model).at(-1)).toEqual([32, 32, 8]);
   });
 
+  it("with perPattern, takes C patterns through the 1-channel model's layers and weights", () => {
+    for (const build of [referencePtychoModel, tinyPtychoModel]) {
+      const grouped = build({ size: 32, channels: 4, seed: 3, perPattern: true });
+      const single = build({ size: 32, channels: 1, seed: 3 });
+      expect(grouped.perPattern).toBe(true);
+      expect([grouped.input.channels, grouped.heads.channels]).toEqual([4, 4]);
+      expect(grouped.layers).toEqual(single.layers);
+      expect(validateModelDescription(grouped).at(-1)).toEqual([32, 32, 2]);
+    }
+  });
+
   it("is JSON round-trippable plain data", () => {
     const model = tinyPtychoModel({ size: 16, channels: 1, seed: 3 });
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);

@@ -29,6 +29,8 @@ export interface PtychoModelOptions {
   /** Seed for every layer's initialiser (default 0). */
   readonly seed?: number;
   readonly name?: string;
+  /** C > 1: one network for every pattern of a group, shared weights (the trainer's `ModelDescription.perPattern`). */
+  readonly perPattern?: boolean;
 }
 
 const positiveInt = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
@@ -77,7 +79,7 @@ export function referencePtychoModel(options: PtychoModelOptions): ModelDescript
     conv("enc3a", 128, seed, i++), conv("enc3b", 128, seed, i++), pool("pool3"),
     up("up1"), conv("dec1a", 64, seed, i++), conv("dec1b", 64, seed, i++),
     up("up2"), conv("dec2a", 32, seed, i++), conv("dec2b", 32, seed, i++),
-    up("up3"), conv("out", 2 * c, seed, i++, "linear"),
+    up("up3"), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
   ];
   return {
     formatVersion: MODEL_DESCRIPTION_VERSION,
@@ -86,6 +88,7 @@ export function referencePtychoModel(options: PtychoModelOptions): ModelDescript
     layers,
     heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
     seed,
+    ...(options.perPattern ? { perPattern: true } : {}),
   };
 }
 
@@ -100,7 +103,7 @@ export function tinyPtychoModel(options: PtychoModelOptions): ModelDescription {
   let i = 0;
   const layers: LayerDescription[] = [
     conv("enc1", 8, seed, i++), pool("pool1"), conv("enc2", 16, seed, i++),
-    up("up1"), conv("dec1", 8, seed, i++), conv("out", 2 * c, seed, i++, "linear"),
+    up("up1"), conv("dec1", 8, seed, i++), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
   ];
   return {
     formatVersion: MODEL_DESCRIPTION_VERSION,
@@ -109,5 +112,6 @@ export function tinyPtychoModel(options: PtychoModelOptions): ModelDescription {
     layers,
     heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
     seed,
+    ...(options.perPattern ? { perPattern: true } : {}),
   };
 }

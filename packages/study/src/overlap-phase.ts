@@ -15,15 +15,15 @@ import { fingerprint, writeFileAtomicSync, writeJsonAtomicSync } from "@studykit
 import { datasetSnapshotHash, loadNpz, saveNpz, type ArrayInput, type NdArray } from "@studykit/data";
 import type { StudyConfig } from "./study-config.js";
 import type { ScanPosition } from "@studykit/ptycho";
-import { sampleGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
+import { partitionBySpacing, sampleScanGroups, selectBySpacing, spacingThreshold, type OverlapViewName } from "./overlap-views.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { readPhaseManifest } from "./internal/phase-manifest-file.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 import { PhaseRootError, PhaseRootErrorCode } from "./errors.js";
 
-/** Format version of the Phase D manifest (2: records carry their split, test views exist; 3: oversampled groups with offsets and rejections). */
-export const PHASE_D_MANIFEST_VERSION = 3;
+/** Format version of the Phase D manifest (2: records carry their split, test views exist; 3: oversampled groups with offsets and rejections; 4: training views of several disjoint scans). */
+export const PHASE_D_MANIFEST_VERSION = 4;
 
 /** Channels per gridsize-2 group (C = gridsize²). */
 export const GROUP_SIZE = 4;
@@ -41,8 +41,10 @@ export interface PhaseDViewRecord {
   readonly spacing: number;
   /** The split's positions considered. */
   readonly candidates: number;
-  /** Positions kept by the spacing filter. */
+  /** Positions kept by the spacing filter (all scans of a training view). */
   readonly accepted: number;
+  /** Disjoint scans of the view's spacing the positions come from (a test view: 1; see `overlap.scans`). */
+  readonly scans: number;
   readonly minCount: number;
   readonly status: "accepted" | "rejected";
   /** Why a rejected view was rejected. */
@@ -202,17 +204,22 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
       for (const view of views) {
         const overlapFraction = config.overlap[view];
         const spacing = spacingThreshold(overlapFraction, size);
-        const kept = selectBySpacing(positions, spacing);
-        const base = { dose: doseRecord.dose, view, split, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, minCount: config.overlap.minCount };
+        // A training view takes up to `overlap.scans` disjoint scans of its spacing (more distinct patterns,
+        // each group inside one scan); a test view is one scan, what Phase F reconstructs.
+        const scans = split === "train" ? partitionBySpacing(positions, spacing, config.overlap.scans) : [selectBySpacing(positions, spacing)];
+        const firstScan = scans[0] ?? [];
+        const kept = scans.flat();
+        const base = { dose: doseRecord.dose, view, split, overlapFraction, spacing, candidates: positions.length, accepted: kept.length, scans: scans.length, minCount: config.overlap.minCount };
         const dataset = STUDY_LAYOUT.viewDataset(doseRecord.dose, view, split);
         const groupsPath = split === "train" ? STUDY_LAYOUT.viewGroups(doseRecord.dose, view) : null;
-        if (kept.length < config.overlap.minCount || kept.length < GROUP_SIZE) {
-          const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${kept.length} of ${positions.length} ${split === "train" ? "training" : "test"} positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
+        // The rule is the first scan's (one scan of the view), the same in both splits.
+        if (firstScan.length < config.overlap.minCount || firstScan.length < GROUP_SIZE) {
+          const reason = `overlap view ${view} rejected by the spacing threshold: S = (1 − ${overlapFraction})·${size} = ${spacing.toFixed(1)} px keeps ${firstScan.length} of ${positions.length} ${split === "train" ? "training" : "test"} positions, below the minimum of ${Math.max(config.overlap.minCount, GROUP_SIZE)}`;
           records.push({ ...base, status: "rejected", reason, files: null, groupsSha256: null, snapshot: null, groupCount: 0, groupsRejected: 0 });
           // Files of an earlier, accepted build of this view must not make its jobs look runnable.
           rmSync(path.join(root, dataset), { force: true });
           if (groupsPath !== null) rmSync(path.join(root, groupsPath), { force: true });
-          log(`phase D: dose ${doseRecord.dose} ${view} ${split}: rejected (${kept.length} < ${config.overlap.minCount})`);
+          log(`phase D: dose ${doseRecord.dose} ${view} ${split}: rejected (${firstScan.length} < ${config.overlap.minCount})`);
           continue;
         }
         const target = path.join(root, dataset);
@@ -226,12 +233,10 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
         let groupCount = 0;
         let groupsRejected = 0;
         if (groupsPath !== null) {
-          const keptPositions = kept.map((index) => positions[index]!);
-          const sampled = sampleGroups(keptPositions, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed });
-          const offsets = sampled.groups.map((_, group) => Array.from({ length: GROUP_SIZE }, (_, member) => [sampled.offsets[(group * GROUP_SIZE + member) * 2]!, sampled.offsets[(group * GROUP_SIZE + member) * 2 + 1]!]));
-          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed, groups: sampled.groups, offsets };
+          const sampled = sampleScanGroups(positions, scans, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed });
+          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed, groups: sampled.groups, offsets: sampled.offsets };
           writeFileAtomicSync(path.join(root, groupsPath), `${JSON.stringify(groupsFile)}\n`);
-          groupsSha256 = fingerprint({ groups: sampled.groups, offsets } as never);
+          groupsSha256 = fingerprint({ groups: sampled.groups, offsets: sampled.offsets } as never);
           groupCount = sampled.groups.length;
           groupsRejected = sampled.rejected;
           if (groupCount === 0) {
@@ -244,7 +249,7 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
           }
         }
         records.push({ ...base, status: "accepted", reason: null, files: { dataset, groups: groupsPath }, groupsSha256, snapshot: datasetSnapshotHash(target), groupCount, groupsRejected });
-        log(`phase D: dose ${doseRecord.dose} ${view} ${split}: ${kept.length} of ${positions.length} positions (S = ${spacing.toFixed(1)} px)${groupsPath !== null ? `, ${groupCount} groups (${groupsRejected} rejected: a member beyond P = ${canvasPadding} px)` : ""}`);
+        log(`phase D: dose ${doseRecord.dose} ${view} ${split}: ${kept.length} of ${positions.length} positions in ${scans.length} scan(s) (S = ${spacing.toFixed(1)} px)${groupsPath !== null ? `, ${groupCount} groups (${groupsRejected} rejected: a member beyond P = ${canvasPadding} px)` : ""}`);
       }
     }
   }

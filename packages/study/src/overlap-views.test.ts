@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { buildGroups, groupOffsets, sampleGroups, selectBySpacing, spacingThreshold } from "./overlap-views.js";
+import { buildGroups, groupOffsets, partitionBySpacing, sampleGroups, sampleScanGroups, selectBySpacing, spacingThreshold } from "./overlap-views.js";
 import { randomScanPositions } from "./internal/scan-positions.js";
 
 const positions = randomScanPositions({ objectHeight: 200, objectWidth: 200, patchSize: 32, count: 400, seed: 1 });
@@ -44,6 +44,56 @@ describe("spacing filter", () => {
     const sparse = selectBySpacing(positions, spacingThreshold(0.2, 32));
     expect(dense.length).toBeGreaterThan(sparse.length);
     expect(sparse.length).toBeGreaterThan(0);
+  });
+});
+
+describe("disjoint scans of one spacing", () => {
+  it("partitions the positions into scans each pairwise ≥ S apart, the first being the spacing filter's", () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ x: fc.integer({ min: 0, max: 120 }), y: fc.integer({ min: 0, max: 120 }) }), { maxLength: 80 }), fc.double({ min: 1, max: 40, noNaN: true }), (points, spacing) => {
+        const scans = partitionBySpacing(points, spacing, null);
+        // Every position in exactly one scan.
+        expect(scans.flat().sort((a, b) => a - b)).toEqual(points.map((_, index) => index));
+        if (points.length > 0) expect(scans[0]).toEqual(selectBySpacing(points, spacing));
+        for (const scan of scans)
+          for (let i = 0; i < scan.length; i++)
+            for (let j = i + 1; j < scan.length; j++) {
+              const a = points[scan[i]!]!;
+              const b = points[scan[j]!]!;
+              expect(Math.hypot(a.x - b.x, a.y - b.y)).toBeGreaterThanOrEqual(spacing);
+            }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("stops at maxScans, leaving the remaining positions out", () => {
+    const spacing = spacingThreshold(0.7, 32);
+    const all = partitionBySpacing(positions, spacing, null);
+    expect(all.length).toBeGreaterThan(2);
+    expect(partitionBySpacing(positions, spacing, 2)).toEqual(all.slice(0, 2));
+  });
+
+  it("draws each group inside one scan, shares the groups by scan size, and one scan gives the one-scan groups", () => {
+    const spacing = spacingThreshold(0.7, 32);
+    const scans = partitionBySpacing(positions, spacing, 4);
+    const options = { groupSize: 4, candidates: 7, count: 120, maxOffset: 1000, seed: 5 };
+    const sampled = sampleScanGroups(positions, scans, options);
+    expect(sampled.groups).toHaveLength(120);
+    // Rows of the view's npz are the scans one after the other.
+    const scanOfRow = scans.flatMap((scan, index) => scan.map(() => index));
+    const rowPosition = scans.flat();
+    const perScan = scans.map(() => 0);
+    sampled.groups.forEach((group, g) => {
+      expect(new Set(group.map((row) => scanOfRow[row])).size).toBe(1);
+      perScan[scanOfRow[group[0]!]!]! += 1;
+      expect(sampled.offsets[g]!.flat()).toEqual(groupOffsets(positions, group.map((row) => rowPosition[row]!)));
+    });
+    const total = scans.reduce((sum, scan) => sum + (scan.length >= 4 ? scan.length : 0), 0);
+    perScan.forEach((count, index) => expect(Math.abs(count - (120 * (scans[index]!.length >= 4 ? scans[index]!.length : 0)) / total)).toBeLessThan(1));
+    const first = scans.slice(0, 1);
+    const one = sampleGroups(first[0]!.map((index) => positions[index]!), options);
+    expect(sampleScanGroups(positions, first, options).groups).toEqual(one.groups);
   });
 });
 

@@ -64,6 +64,25 @@ export function selectBySpacing(positions: readonly ScanPosition[], spacing: num
   return kept;
 }
 
+/**
+ * Disjoint scans of one spacing: the spacing filter (see {@link selectBySpacing}) keeps a first scan, then
+ * runs again on the positions no earlier scan took, and so on, until `maxScans` scans are taken (null: until
+ * every position is in one). Every scan on its own keeps the view's spacing, so groups drawn inside one scan
+ * overlap as that view does; the scans together hold more distinct patterns than one scan. Returns each
+ * scan's indices into `positions`, in visiting order; the first is exactly `selectBySpacing`'s result.
+ */
+export function partitionBySpacing(positions: readonly ScanPosition[], spacing: number, maxScans: number | null): number[][] {
+  const scans: number[][] = [];
+  let remaining = positions.map((_, index) => index);
+  while (remaining.length > 0 && (maxScans === null || scans.length < maxScans)) {
+    const kept = selectBySpacing(remaining.map((index) => positions[index]!), spacing).map((slot) => remaining[slot]!);
+    scans.push(kept);
+    const taken = new Set(kept);
+    remaining = remaining.filter((index) => !taken.has(index));
+  }
+  return scans;
+}
+
 /** Options of {@link buildGroups}. */
 export interface GroupOptions {
   /** Patterns per group (gridsize²); 1 gives one group per position. */
@@ -231,4 +250,42 @@ export function sampleGroups(positions: readonly ScanPosition[], options: GroupS
   }
   const available = live === 0 ? groups.length : anchors.length * subsets.length - rejected;
   return { groups, offsets: Float32Array.from(offsets), rejected, available };
+}
+
+/**
+ * The groups of a training view of several scans: `count` groups shared out over the scans by their size
+ * (largest remainders; a scan of fewer than `groupSize` positions gets none), each scan's drawn by {@link sampleGroups} among its own positions only (scan k with
+ * seed + k, so one scan gives exactly the one-scan groups). Indices are rows of the view's npz, whose rows are
+ * the scans one after the other; offsets `[groups][C][2]`.
+ */
+export function sampleScanGroups(
+  positions: readonly ScanPosition[],
+  scans: readonly (readonly number[])[],
+  options: { groupSize: number; candidates: number; count: number; maxOffset: number; seed: number },
+): { groups: number[][]; offsets: number[][][]; rejected: number } {
+  // Scans too small for one group get none; the others share all `count` by size.
+  const size = (scan: readonly number[]): number => (scan.length >= options.groupSize ? scan.length : 0);
+  const total = scans.reduce((sum, scan) => sum + size(scan), 0);
+  const exact = scans.map((scan) => (total > 0 ? (options.count * size(scan)) / total : 0));
+  const shares = exact.map(Math.floor);
+  const byRemainder = exact.map((value, scan) => ({ scan, remainder: value - Math.floor(value) })).sort((a, b) => b.remainder - a.remainder || a.scan - b.scan);
+  const left = options.count - shares.reduce((sum, share) => sum + share, 0);
+  for (let index = 0; index < left; index++) shares[byRemainder[index]!.scan]! += 1;
+  const groups: number[][] = [];
+  const offsets: number[][][] = [];
+  let rejected = 0;
+  let firstRow = 0;
+  scans.forEach((scan, index) => {
+    if (shares[index]! > 0) {
+      const scanPositions = scan.map((position) => positions[position]!);
+      const sampled = sampleGroups(scanPositions, { groupSize: options.groupSize, candidates: options.candidates, count: shares[index]!, maxOffset: options.maxOffset, seed: options.seed + index });
+      sampled.groups.forEach((group, g) => {
+        groups.push(group.map((member) => firstRow + member));
+        offsets.push(group.map((_, member) => [sampled.offsets[(g * options.groupSize + member) * 2]!, sampled.offsets[(g * options.groupSize + member) * 2 + 1]!]));
+      });
+      rejected += sampled.rejected;
+    }
+    firstRow += scan.length;
+  });
+  return { groups, offsets, rejected };
 }

@@ -68,6 +68,20 @@ export const studyConfigSchema = z
         candidates: z.number().int().min(3),
         /** nGroups: gridsize-2 groups per training view (K-choose-C oversampling); null: ⌈training patterns / 4⌉, so a gridsize-2 job sees as many patterns per epoch as the gridsize-1 job. */
         groups: positiveInt.nullable(),
+        /**
+         * Disjoint scans per training view: the spacing filter runs again on the training positions earlier
+         * scans left, up to this many times (null: until every position is in a scan); groups never mix scans,
+         * so each keeps the view's overlap, and the scans together give the networks more distinct patterns.
+         * 1: one scan (a test view always has one: what Phase F reconstructs).
+         */
+        scans: positiveInt.nullable(),
+        /**
+         * How the PINN's overlap constraint averages a group's patches on the canvas: `uniform`, every patch
+         * pixel alike; `probeIntensity`, weighted by the probe's intensity |P|² there (iterative
+         * ptychography's overlap projection), so a patch's unilluminated border does not overwrite its
+         * neighbour's illuminated centre.
+         */
+        weighting: z.enum(["uniform", "probeIntensity"]),
         /** Canvas margin P of the PINN overlap constraint (pixels); groups with a member farther than P from the group centre are rejected. null: N. */
         canvasPadding: z.number().int().nonnegative().nullable(),
       })
@@ -82,6 +96,12 @@ export const studyConfigSchema = z
     training: z
       .object({
         model: z.enum(["reference", "tiny"]),
+        /**
+         * Gridsize 2: one network maps each pattern of a group to its own patch (shared weights; the group's
+         * patterns meet only in the PINN's overlap constraint), instead of one network seeing the C patterns
+         * together as channels (PtychoPINN's).
+         */
+        perPattern: z.boolean(),
         epochs: positiveInt,
         /** Epochs of the PINN jobs (null: `epochs`). */
         pinnEpochs: positiveInt.nullable(),
@@ -163,13 +183,13 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     scan: { count: 4000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
-    overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7, groups: null, canvasPadding: null },
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7, groups: null, scans: null, weighting: "probeIntensity", canvasPadding: null },
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
     // PINN jobs train 20 epochs, so that the quick study's 12 jobs fit in 5 minutes on 2 cores. Measured at 1e5
     // (phase MAE; predicting the mean 0.353), 40 → 20 epochs: PINN gs1 0.264 → 0.267, dense gs2 0.298 → 0.316,
     // sparse gs2 0.316 → 0.337; the supervised baseline loses more (0.239 → 0.262), so it keeps 40. More PINN
     // epochs do not help the gridsize-2 views either (100: dense 0.371, overfitting its 118 patterns).
-    training: { model: "tiny", epochs: 40, pinnEpochs: 20, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null },
+    training: { model: "tiny", perPattern: true, epochs: 40, pinnEpochs: 20, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null },
     compare: { stitchWindow: 16 },
     // ePIE with the known probe. Measured on this preset's test split (2008 positions, seed 0), phase MAE at
     // 10 / 20 / 30 / 50 / 100 iterations: 1e3 0.150 / 0.151 / 0.145 / 0.148 / 0.148 (noise-limited from the
@@ -187,10 +207,10 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     scan: { count: 6000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
-    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, canvasPadding: null },
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, scans: 1, weighting: "uniform", canvasPadding: null },
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
     // The baselines overfit after about epoch 18 of 40: stop after 5 epochs without improvement, keep the best.
-    training: { model: "reference", epochs: 40, pinnEpochs: null, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 } },
+    training: { model: "reference", perPattern: false, epochs: 40, pinnEpochs: null, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 } },
     compare: { stitchWindow: 32 },
     // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
     reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },

@@ -19,6 +19,8 @@ export interface StudyJobConfig {
   readonly channels: number;
   readonly seed: number;
   readonly model: "reference" | "tiny";
+  /** Gridsize 2: one network maps every pattern of a group to its patch, shared weights (`training.perPattern`). */
+  readonly perPattern: boolean;
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
@@ -39,7 +41,14 @@ export interface StudyJobConfig {
    * the object's maximum amplitude (so the sigmoid amplitude head spans the object), `intensityScale =
    * inputScale²`; gridsize 2 adds the overlap constraint on a canvas with margin `canvasPadding`.
    */
-  readonly physics: { readonly objective: "poissonNll"; readonly intensityScale: number; readonly probeScale: number; readonly canvasPadding: number | null } | null;
+  readonly physics: {
+    readonly objective: "poissonNll";
+    readonly intensityScale: number;
+    readonly probeScale: number;
+    readonly canvasPadding: number | null;
+    /** How the overlap constraint averages a group's patches (`overlap.weighting`); null at gridsize 1. */
+    readonly overlapWeighting: "uniform" | "probeIntensity" | null;
+  } | null;
 }
 
 /** One epoch of a training job's history (the job output, the report's loss curves). */

@@ -7,7 +7,7 @@ import { loadNpz } from "@studykit/data";
 import { presetConfig, mergeStudyConfig, type StudyConfig } from "./study-config.js";
 import { runPhaseC } from "./simulate-phase.js";
 import { runPhaseD, type GroupsFile } from "./overlap-phase.js";
-import { spacingThreshold } from "./overlap-views.js";
+import { partitionBySpacing, spacingThreshold } from "./overlap-views.js";
 import { buildStudyMatrix } from "./study-pipeline.js";
 import type { ResolvedRuntime } from "./runtime-selection.js";
 import type { StudyJobConfig } from "./study-job.js";
@@ -95,14 +95,31 @@ print(json.dumps({"err": err, "photons": photons}))`;
     const xs = view["xcoords"]!.data as Float64Array;
     const ys = view["ycoords"]!.data as Float64Array;
     expect(xs.length).toBe(dense.accepted);
-    for (let i = 0; i < xs.length; i++) {
-      for (let j = i + 1; j < xs.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
+    // The training view is every training position (quick's overlap.scans: null), in disjoint scans each
+    // ≥ S apart: the npz rows are the scans one after the other, the first being one spacing-filtered scan.
+    const train = loadNpz(path.join(root, "phaseC/dose_1000/patched_train.npz"));
+    const trainXs = train["xcoords"]!.data as Float64Array;
+    const trainYs = train["ycoords"]!.data as Float64Array;
+    const scans = partitionBySpacing(Array.from(trainXs, (x, index) => ({ x, y: trainYs[index]! })), dense.spacing, null);
+    expect(dense.scans).toBe(scans.length);
+    expect(dense.accepted).toBe(phaseC.manifest.positions.train);
+    expect(Array.from(xs)).toEqual(scans.flat().map((index) => trainXs[index]!));
+    const scanOfRow = scans.flatMap((scan, index) => scan.map(() => index));
+    let first = 0;
+    for (const scan of scans) {
+      for (let i = first; i < first + scan.length; i++) {
+        for (let j = i + 1; j < first + scan.length; j++) expect(Math.hypot(xs[i]! - xs[j]!, ys[i]! - ys[j]!)).toBeGreaterThanOrEqual(dense.spacing);
+      }
+      first += scan.length;
     }
     const groups = JSON.parse(readFileSync(path.join(root, dense.files!.groups!), "utf8")) as GroupsFile;
-    // nGroups by default: ⌈training positions / 4⌉ (K-choose-C oversampling), here more than the view's positions.
-    expect(groups.groups).toHaveLength(Math.min(Math.ceil(phaseC.manifest.positions.train / 4), dense.accepted * 35 - dense.groupsRejected));
+    // nGroups by default: ⌈training positions / 4⌉ (K-choose-C oversampling), each inside one scan.
+    expect(groups.groups).toHaveLength(Math.ceil(phaseC.manifest.positions.train / 4));
     expect(dense.groupCount).toBe(groups.groups.length);
-    for (const group of groups.groups) expect(new Set(group).size).toBe(4);
+    for (const group of groups.groups) {
+      expect(new Set(group).size).toBe(4);
+      expect(new Set(group.map((row) => scanOfRow[row])).size).toBe(1);
+    }
     // On a 128×128 object with 300 positions the sparse view (S = 25.6 px) keeps too few points.
     const sparse = manifest.views.find((record) => record.view === "sparse" && record.dose === 1000 && record.split === "train")!;
     expect(sparse.status).toBe("rejected");

@@ -325,8 +325,11 @@ export function buildStudyMatrix(
           channels: gridsize * gridsize,
           seed,
           model: config.training.model,
+          perPattern: gridsize > 1 && config.training.perPattern,
           epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
-          batchSize: config.training.batchSize,
+          // A per-pattern network's step sees batchSize patterns, as the gridsize-1 job's does (batchSize / C
+          // groups), so it takes as many steps per epoch on as many patterns.
+          batchSize: gridsize > 1 && config.training.perPattern ? Math.max(1, Math.round(config.training.batchSize / (gridsize * gridsize))) : config.training.batchSize,
           learningRate: config.training.learningRate,
           validationFraction: config.training.validationFraction,
           maxTrainSamples: config.training.maxTrainSamples,
@@ -340,7 +343,13 @@ export function buildStudyMatrix(
           // network's amplitude is O / max|O|, hence the probe times max|O|.
           physics:
             method === "pinn"
-              ? { objective: "poissonNll", intensityScale: inputScale * inputScale, probeScale: phaseC.object.maxAmplitude, canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null }
+              ? {
+                  objective: "poissonNll",
+                  intensityScale: inputScale * inputScale,
+                  probeScale: phaseC.object.maxAmplitude,
+                  canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null,
+                  overlapWeighting: gridsize > 1 ? config.overlap.weighting : null,
+                }
               : null,
         };
         return jobConfig as unknown as JsonValue;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countMultiplyAdds, initialWeights, validateModelDescription, weightSpecs } from "./model-description.js";
+import { countMultiplyAdds, countParameters, initialWeights, validateModelDescription, weightSpecs } from "./model-description.js";
 import { referencePtychoModel, tinyPtychoModel } from "../test/fixtures/models.mjs";
 import type { ModelDescription } from "./model-description.js";
 
@@ -47,6 +47,37 @@ describe("validateModelDescription", () => {
     const model = tinyPtychoModel({ size: 16, channels: 1 });
     const bad = { ...model, heads: { ...model.heads, channels: 2 } };
     expect(() => validateModelDescription(bad)).toThrow(/outputs 2 channels but heads need 2·2 = 4/);
+  });
+});
+
+describe("perPattern models", () => {
+  it("have the 1-channel model's weights, C times its multiply-adds, and C channels in and per head", () => {
+    const grouped = referencePtychoModel({ size: 64, channels: 4, perPattern: true });
+    const single = referencePtychoModel({ size: 64, channels: 1 });
+    expect(grouped.input.channels).toBe(4);
+    expect(grouped.heads.channels).toBe(4);
+    expect(countParameters(grouped)).toBe(425442);
+    expect(weightSpecs(grouped)).toEqual(weightSpecs(single));
+    expect(countMultiplyAdds(grouped).forward).toBe(4 * countMultiplyAdds(single).forward);
+  });
+
+  it("are refused with E_MODEL_DESCRIPTION when channels differ, dropout is present or the flag is not a boolean", () => {
+    const grouped = tinyPtychoModel({ size: 8, channels: 4, perPattern: true });
+    const cases: Array<[ModelDescription, RegExp]> = [
+      [{ ...grouped, heads: { ...grouped.heads, channels: 2 } }, /input\.channels = heads\.channels.*4 and 2/],
+      [{ ...grouped, layers: [...grouped.layers.slice(0, 1), { kind: "dropout", name: "drop", rate: 0.5, seed: 1 }, ...grouped.layers.slice(1)] }, /dropout \(layer "drop"\)/],
+      [{ ...grouped, perPattern: "yes" as unknown as boolean }, /perPattern must be a boolean, got "yes"/],
+      // Its last layer must output 2 channels (one pattern), not 2·C.
+      [{ ...tinyPtychoModel({ size: 8, channels: 4 }), perPattern: true }, /outputs 8 channels but heads need 2·1 = 2/],
+    ];
+    for (const [description, message] of cases) {
+      expect(() => validateModelDescription(description)).toThrow(message);
+      try {
+        validateModelDescription(description);
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe("E_MODEL_DESCRIPTION");
+      }
+    }
   });
 });
 

@@ -13,6 +13,10 @@
  * - The last layer outputs `2·C` channels. `heads` then maps channels `[0, C)` to the object amplitude
  *   through `sigmoid` (range (0, 1)) and channels `[C, 2C)` to the phase through `π·tanh` (range (-π, π); float32 rounding can reach ±π exactly).
  *   The model's output is `concat([amplitude, phase], channel axis)`, shape `[N, H, W, 2C]`.
+ * - `perPattern: true` (C > 1 channels of separate patterns, e.g. a gridsize-2 group): each input channel runs
+ *   through `layers` alone, with the same weights, as a 1-channel input whose last layer outputs 2 channels
+ *   (amplitude, phase); the C results form the usual `[N, H, W, 2C]` output (amplitudes, then phases).
+ *   Weight shapes are those of the 1-channel model. Such a model has no dropout layers.
  * - Initial weights come from `initialWeights(description)`: our own PRNG (xoshiro128**), stream per
  *   layer derived from the layer's `init.seed`, so every engine and back end starts from identical
  *   Float32Arrays.
@@ -107,6 +111,18 @@ export interface ModelDescription {
   readonly heads: OutputHeads;
   /** The seed the per-layer seeds were derived from (recorded for the identity). */
   readonly seed: number;
+  /** Each of the C input channels through the same layers alone (see the module doc); absent: false. */
+  readonly perPattern?: boolean;
+}
+
+/**
+ * The model one forward pass of the layers sees: the description itself, or for a `perPattern` model the
+ * same layers with one input channel and one channel per head (what each of its C patterns runs through).
+ */
+export function patternDescription(description: ModelDescription): ModelDescription {
+  if (description.perPattern !== true) return description;
+  const { perPattern: _perPattern, ...rest } = description;
+  return { ...rest, input: { ...description.input, channels: 1 }, heads: { ...description.heads, channels: 1 } };
 }
 
 /** A named weight tensor as plain data: `values.length === product(shape)`, row-major. */
@@ -134,6 +150,17 @@ const INITIALIZERS: readonly InitializerName[] = ["heNormal", "glorotUniform", "
  * `E_MODEL_DESCRIPTION` naming them all (capped at 20).
  */
 export function validateModelDescription(description: ModelDescription): SampleShape[] {
+  if (description.perPattern !== undefined && typeof description.perPattern !== "boolean") {
+    throw new ModelDescriptionError(`model ${JSON.stringify(description.name)}: perPattern must be a boolean, got ${JSON.stringify(description.perPattern)}`);
+  }
+  if (description.perPattern === true) {
+    if (!positiveInt(description.input?.channels) || !positiveInt(description.heads?.channels) || description.input.channels !== description.heads.channels) {
+      throw new ModelDescriptionError(`model ${JSON.stringify(description.name)}: a perPattern model needs input.channels = heads.channels (C patterns in, C patches out); got ${JSON.stringify(description.input?.channels)} and ${JSON.stringify(description.heads?.channels)}`);
+    }
+    const dropout = (description.layers ?? []).find((layer) => layer?.kind === "dropout");
+    if (dropout) throw new ModelDescriptionError(`model ${JSON.stringify(description.name)}: a perPattern model cannot have dropout (layer ${JSON.stringify(dropout.name)}): its masks are per sample, not per pattern`);
+    return validateModelDescription(patternDescription(description));
+  }
   const problems: string[] = [];
   const d = description;
   if (d.formatVersion !== MODEL_DESCRIPTION_VERSION) problems.push(`formatVersion must be ${MODEL_DESCRIPTION_VERSION}, got ${String(d.formatVersion)}`);
@@ -202,7 +229,7 @@ export function validateModelDescription(description: ModelDescription): SampleS
 export function weightSpecs(description: ModelDescription): Array<{ name: string; shape: number[]; layer: string }> {
   const shapes = validateModelDescription(description);
   const specs: Array<{ name: string; shape: number[]; layer: string }> = [];
-  let inChannels = description.input.channels;
+  let inChannels = patternDescription(description).input.channels;
   description.layers.forEach((layer, i) => {
     if (layer.kind === "conv2d") {
       specs.push({ name: `${layer.name}/kernel`, shape: [layer.kernelSize[0], layer.kernelSize[1], inChannels, layer.filters], layer: layer.name });
@@ -251,7 +278,7 @@ export function countMultiplyAdds(description: ModelDescription, options: { read
   const shapes = validateModelDescription(description);
   let forward = 0;
   let inputGradients = 0;
-  let inChannels = description.input.channels;
+  let inChannels = patternDescription(description).input.channels;
   let seenConv = false;
   description.layers.forEach((layer, i) => {
     const [h, w, c] = shapes[i]!;
@@ -267,7 +294,9 @@ export function countMultiplyAdds(description: ModelDescription, options: { read
     }
     inChannels = c;
   });
-  return { forward, training: 2 * forward + inputGradients };
+  // A perPattern model runs its layers once per pattern.
+  const passes = description.perPattern === true ? description.input.channels : 1;
+  return { forward: passes * forward, training: passes * (2 * forward + inputGradients) };
 }
 
 function fill(values: Float32Array, init: InitializerName, fanIn: number, fanOut: number, prng: SeededRandom): void {

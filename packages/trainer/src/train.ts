@@ -166,6 +166,8 @@ function checkOptions(options: TrainOptions): void {
   if (options.loss.kind === "physics" && options.loss.overlap) {
     const padding = options.loss.overlap.canvasPadding;
     if (!(Number.isSafeInteger(padding) && padding >= 0)) problems.push(`overlap.canvasPadding must be a whole number of pixels ≥ 0, got ${padding}`);
+    const weighting = options.loss.overlap.weighting;
+    if (weighting !== undefined && weighting !== "uniform" && weighting !== "probeIntensity") problems.push(`overlap.weighting must be "uniform" or "probeIntensity", got ${JSON.stringify(weighting)}`);
     if (!options.data.hasOffsets) problems.push("the physics loss with overlap needs each sample's channel offsets in the data (pass offsets, [count, C, 2] pixels, to the training data)");
   }
   if (options.data.count < 1) problems.push("the data has no samples");

@@ -95,10 +95,10 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
         probe: probeOf(trainFile, dataset.arrays["probeGuess"] as never, size, physics!.probeScale),
         intensityScale: physics!.intensityScale,
         fftshift: true,
-        ...(overlap ? { overlap: { canvasPadding: physics!.canvasPadding! } } : {}),
+        ...(overlap ? { overlap: { canvasPadding: physics!.canvasPadding!, weighting: physics!.overlapWeighting ?? "uniform" } } : {}),
       };
   const offsetData = overlap ? Float32Array.from(offsets!.flat(2)) : null;
-  const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}` };
+  const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}`, ...(config.perPattern ? { perPattern: true } : {}) };
   const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
   context.log(`training ${description.name} (${config.method}) on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
 

@@ -57,6 +57,13 @@ export interface PhysicsLoss {
 export interface PhysicsOverlap {
   /** Canvas margin on each side of the centred N×N patch, whole pixels ≥ 0. */
   readonly canvasPadding: number;
+  /**
+   * How overlapping patches are averaged on the canvas: `uniform` (absent), each patch pixel counts once;
+   * `probeIntensity`, each counts with the probe's intensity there, |P|²/max|P|² (the overlap projection of
+   * iterative ptychography, Σ|P|²·O / Σ|P|²): where patches overlap, the one that illuminated a pixel
+   * more, and so measured it better, decides it; where one patch alone covers a pixel it is unchanged.
+   */
+  readonly weighting?: "uniform" | "probeIntensity";
 }
 
 export type LossDescription = SupervisedLoss | PhysicsLoss;

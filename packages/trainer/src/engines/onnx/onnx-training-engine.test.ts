@@ -60,6 +60,10 @@ const tiny = tinyPtychoModel({ size: 8, channels: 1, seed: 2 });
 /** Gridsize 2: four channels per sample, their patches tied by the overlap constraint on a 3-pixel-padded canvas. */
 const gs2 = tinyPtychoModel({ size: 8, channels: 4, seed: 3 });
 const gs2Loss: PhysicsLoss = { ...physicsLoss(gs2, "poissonNll"), overlap: { canvasPadding: 3 } };
+/** Gridsize 2 with one shared network per pattern (`perPattern`): the 1-channel tiny model's weights. */
+const gs2PerPattern = tinyPtychoModel({ size: 8, channels: 4, seed: 3, perPattern: true });
+/** The overlap average weighted by the probe's intensity |P|²/max|P|². */
+const gs2WeightedLoss: PhysicsLoss = { ...gs2Loss, overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
 
 /** `batch` with random fractional channel offsets (x, y) in [−2.5, 2.5] where the loss has the overlap constraint. */
 function placed(batch: TrainingBatch, d: ModelDescription, loss: LossDescription): TrainingBatch {
@@ -87,6 +91,8 @@ describe("ONNX Runtime training engine", () => {
     ["physics poissonNll", physicsLoss(tiny, "poissonNll")],
     ["physics amplitudeMae", physicsLoss(tiny, "amplitudeMae")],
     ["physics poissonNll, gridsize 2 with the overlap constraint", gs2Loss, gs2],
+    ["physics poissonNll, gridsize 2 per pattern with the overlap constraint", gs2Loss, gs2PerPattern],
+    ["physics poissonNll, gridsize 2 per pattern, overlap weighted by the probe intensity", gs2WeightedLoss, gs2PerPattern],
   ] as const) {
     // On the NCHW graph; the blocked graph is checked against it below (float32 central differences of
     // the kinked |·| losses are too noisy to tell two correct roundings apart).
@@ -109,7 +115,10 @@ describe("ONNX Runtime training engine", () => {
         };
         const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
         const analytic = grads[index]!.values.reduce((s, g, k) => s + g * direction[k]!, 0);
-        expect(Math.abs(numeric - analytic), `${label}, ${target}: numeric ${numeric}, autodiff ${analytic}`).toBeLessThan(1e-2 * Math.abs(numeric) + (kinked ? 5e-4 : 2e-4));
+        // The perPattern model's float32 differences are noisier: measured on it, steps from 3e-3 down to
+        // 1e-4 spread by ±2e-3 and ±3% around autodiff (larger steps cross ReLU kinks), hence its margin.
+        const [relative, absolute] = d.perPattern === true ? [3e-2, 2.5e-3] : [1e-2, kinked ? 5e-4 : 2e-4];
+        expect(Math.abs(numeric - analytic), `${label}, ${target}: numeric ${numeric}, autodiff ${analytic}`).toBeLessThan(relative * Math.abs(numeric) + absolute);
       }
       await evaluator.dispose();
     });
@@ -131,6 +140,7 @@ describe("ONNX Runtime training engine", () => {
       ["physics poissonNll", tiny, physicsLoss(tiny, "poissonNll"), undefined],
       ["physics amplitudeMae", tiny, physicsLoss(tiny, "amplitudeMae"), undefined],
       ["physics poissonNll, gridsize 2 with the overlap constraint", gs2, gs2Loss, undefined],
+      ["physics poissonNll, gridsize 2 per pattern with the overlap constraint", gs2PerPattern, gs2Loss, undefined],
       ["dropout", withDropout, SUPERVISED, { drop: mask }],
       ["sub-pixel upsample conv, 8×12", wide, SUPERVISED, undefined],
       // The output layer right after the upsample: its 2 filters' 4 phases leave the blocked layout at the low resolution.
@@ -190,6 +200,35 @@ describe("ONNX Runtime training engine", () => {
 
   it("routes a pooling window's tied maxima to one input with the mask max-pool gradient as with the indices", async () => {
     await expectTiesRoutedAsByIndices("NCHW, mask gradient", { layout: "nchw", maxPoolGradient: "mask" });
+  });
+
+  it("runs a perPattern model as the 1-channel model on each pattern: same weights, amplitudes then phases", async () => {
+    const single = tinyPtychoModel({ size: 8, channels: 1, seed: 3 });
+    const weights = initialWeights(gs2PerPattern);
+    // The 1-channel model's weights are the perPattern model's, name for name and shape for shape.
+    expect(initialWeights(single).map((w) => [w.name, [...w.shape]])).toEqual(weights.map((w) => [w.name, [...w.shape]]));
+    const count = 3;
+    const batch = makeBatch(gs2PerPattern, count, 7);
+    const pixels = 8 * 8;
+    for (const layout of ["nchw", "auto"] as const) {
+      const grouped = await engineFor(gs2PerPattern, SUPERVISED, layout === "nchw" ? { layout } : {}, weights);
+      const out = await grouped.predict(batch.inputs, count);
+      await grouped.dispose();
+      const alone = await engineFor(single, SUPERVISED, { layout: "nchw" }, weights);
+      for (let channel = 0; channel < 4; channel++) {
+        // Channel `channel` of every sample as a 1-channel batch.
+        const inputs = Float32Array.from({ length: count * pixels }, (_, k) => batch.inputs[k * 4 + channel]!);
+        const expected = await alone.predict(inputs, count);
+        for (let sample = 0; sample < count; sample++)
+          for (let pixel = 0; pixel < pixels; pixel++)
+            for (const head of [0, 1]) {
+              const got = out[(sample * pixels + pixel) * 8 + head * 4 + channel]!;
+              const want = expected[(sample * pixels + pixel) * 2 + head]!;
+              expect(Math.abs(got - want), `${layout}: sample ${sample}, pixel ${pixel}, channel ${channel}, ${head === 0 ? "amplitude" : "phase"}`).toBeLessThan(1e-5);
+            }
+      }
+      await alone.dispose();
+    }
   });
 
   it("applies Adam's first step as w − lr·g/(|g| + ε) and SGD momentum as a ← μa + g, w ← w − lr·a", async () => {

@@ -186,6 +186,8 @@ export class OnnxTrainingEngine implements TrainingEngine {
     if (hyper.loss.kind === "physics" && hyper.loss.overlap) {
       const padding = hyper.loss.overlap.canvasPadding;
       if (!(Number.isSafeInteger(padding) && padding >= 0)) throw new OnnxEngineError(TrainerErrorCode.LossConfig, `overlap.canvasPadding must be a whole number of pixels ≥ 0 (the canvas is N + 2·padding pixels wide), got ${padding}`);
+      const weighting = hyper.loss.overlap.weighting;
+      if (weighting !== undefined && weighting !== "uniform" && weighting !== "probeIntensity") throw new OnnxEngineError(TrainerErrorCode.LossConfig, `overlap.weighting must be "uniform" or "probeIntensity", got ${JSON.stringify(weighting)}`);
     }
     await this.releaseSessions();
     this.description = description;

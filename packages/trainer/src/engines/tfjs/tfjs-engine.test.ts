@@ -66,6 +66,28 @@ function expectSameGradients(a: Array<[string, Float32Array]>, b: Array<[string,
 }
 
 describe("TF.js engine", () => {
+  it("runs a perPattern model as the 1-channel model on each pattern: amplitudes, then phases", async () => {
+    await selectBackend("cpu");
+    const grouped = tinyPtychoModel({ size: 8, channels: 4, seed: 3, perPattern: true });
+    const single = tinyPtychoModel({ size: 8, channels: 1, seed: 3 });
+    const weights = initialWeights(grouped);
+    const count = 2;
+    const pixels = 64;
+    const batch = batchFor(grouped, count, 5);
+    const [out, alone] = tf.tidy(() => {
+      const params = new Map(weights.map((w) => [w.name, tf.tensor(w.values, [...w.shape])] as [string, tf.Tensor]));
+      const all = forwardPass(grouped, params, tf.tensor4d(batch.inputs, [count, 8, 8, 4])).dataSync() as Float32Array;
+      const each = [0, 1, 2, 3].map((channel) => {
+        const inputs = Float32Array.from({ length: count * pixels }, (_, k) => batch.inputs[k * 4 + channel]!);
+        return forwardPass(single, params, tf.tensor4d(inputs, [count, 8, 8, 1])).dataSync() as Float32Array;
+      });
+      return [all, each] as const;
+    });
+    for (let channel = 0; channel < 4; channel++)
+      for (let at = 0; at < count * pixels; at++)
+        for (const head of [0, 1]) expect(Math.abs(out[at * 8 + head * 4 + channel]! - alone[channel]![at * 2 + head]!)).toBeLessThan(1e-6);
+  });
+
   it("computes the reference model's gradients on wasm as on cpu (every kernel its training needs)", async () => {
     // The reference architecture at 8×8: the same layers and kernels as at 64×64, small enough for cpu.
     const description = referencePtychoModel({ size: 8, channels: 2, seed: 4 });

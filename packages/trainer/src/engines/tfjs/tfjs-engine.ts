@@ -9,7 +9,7 @@ import { EngineError, TrainerErrorCode } from "../../errors.js";
 import { selectBackend, type BackendChoice, type BackendSelection } from "./backend-selection.js";
 import { conv2dWithGradients } from "./internal/conv-gradients.js";
 import { createDftPlan, diffractionIntensity, disposeDft, type DftPlan } from "./internal/real-dft.js";
-import { validateModelDescription, weightSpecs, type ActivationName, type ModelDescription, type NamedWeight } from "../../model-description.js";
+import { patternDescription, validateModelDescription, weightSpecs, type ActivationName, type ModelDescription, type NamedWeight } from "../../model-description.js";
 import { LOSS_CONSTANTS, type EngineHyperparameters, type EngineInfo, type OptimizerState, type TrainingBatch, type TrainingEngine } from "../training-engine.js";
 
 /** Samples per forward call in `predict` (bounds memory on large inputs). */
@@ -37,6 +37,15 @@ export function forwardPass(
   x: tf.Tensor4D,
   dropoutMasks?: ReadonlyMap<string, tf.Tensor>,
 ): tf.Tensor4D {
+  if (description.perPattern === true) {
+    // [B, H, W, C] → [B·C, H, W, 1] through the 1-channel model → [B, C, H, W, 2] → [B, H, W, 2, C] →
+    // [B, H, W, 2C]: amplitudes of the C patterns, then their phases.
+    const [batch, height, width, channels] = x.shape;
+    const patterns = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [batch * channels, height, width, 1]) as tf.Tensor4D;
+    const each = forwardPass(patternDescription(description), params, patterns, dropoutMasks);
+    const split = tf.reshape(each, [batch, channels, height, width, 2]);
+    return tf.reshape(tf.transpose(split, [0, 2, 3, 4, 1]), [batch, height, width, 2 * channels]) as tf.Tensor4D;
+  }
   let y = x;
   for (const layer of description.layers) {
     switch (layer.kind) {

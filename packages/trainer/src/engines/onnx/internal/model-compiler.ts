@@ -7,7 +7,7 @@
  * native layout (where its NCHWc graph transformer can fuse Conv+activation and pooling).
  */
 import type { ActivationName, Conv2dLayer, ModelDescription, NamedWeight } from "../../../model-description.js";
-import { fusesAsSubpixel, validateModelDescription } from "../../../model-description.js";
+import { fusesAsSubpixel, patternDescription, validateModelDescription } from "../../../model-description.js";
 import { type GraphBuilder } from "./graph-builder.js";
 import { OnnxGraphError } from "../../../errors.js";
 import { blockedConv, blockedMaxPool, blockedUpsample, narrowConv, reorderInput, reorderOutput } from "./nchwc.js";
@@ -93,6 +93,15 @@ export interface ForwardOptions {
  * `[N, 2C, H, W]` (amplitude channels then phase channels).
  */
 export function compileForward(b: GraphBuilder, description: ModelDescription, inputNchw: string, options: ForwardOptions): string {
+  if (description.perPattern === true) {
+    // [B, C, H, W] → [B·C, 1, H, W] through the 1-channel model → [B·C, 2, H, W] → [B, 2, C, H, W] →
+    // [B, 2C, H, W]: amplitudes of the C patterns, then their phases.
+    const { height, width, channels } = description.input;
+    const patterns = b.op("Reshape", [inputNchw, b.constInt64([-1, 1, height, width])]);
+    const each = compileForward(b, patternDescription(description), patterns, options);
+    const split = b.op("Reshape", [each, b.constInt64([-1, channels, 2, height, width])]);
+    return b.op("Reshape", [b.op("Transpose", [split], { perm: [0, 2, 1, 3, 4] }), b.constInt64([-1, 2 * channels, height, width])]);
+  }
   if (options.nchwc) return compileBlockedForward(b, description, inputNchw, options);
   const shapes = validateModelDescription(description);
   let x = inputNchw;

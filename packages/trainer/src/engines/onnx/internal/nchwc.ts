@@ -20,15 +20,17 @@
  * ({@link nchwcUnsupportedReason}); everything else uses the portable NCHW graph.
  */
 import type { ActivationName, ModelDescription } from "../../../model-description.js";
-import { validateModelDescription } from "../../../model-description.js";
+import { patternDescription, validateModelDescription } from "../../../model-description.js";
 // A type-only import: autodiff imports these rules at run time, this module nothing from autodiff.
 import type { GradientRule } from "./autodiff.js";
 import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN } from "./graph-builder.js";
 import { OnnxGraphError } from "../../../errors.js";
 
 /** Why `description` cannot use the blocked layout with block size `block`, or undefined when it can. */
-export function nchwcUnsupportedReason(description: ModelDescription, block: number): string | undefined {
+export function nchwcUnsupportedReason(model: ModelDescription, block: number): string | undefined {
   if (!Number.isInteger(block) || block < 4 || block % 4 !== 0) return `NCHWc block size ${block} unsupported`;
+  // A perPattern model's layers run on its 1-channel pattern model (see compileForward).
+  const description = patternDescription(model);
   const shapes = validateModelDescription(description);
   let [height, width] = [description.input.height, description.input.width];
   let channels = description.input.channels;

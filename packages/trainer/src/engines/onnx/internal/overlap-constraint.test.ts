@@ -282,6 +282,75 @@ describe("overlap constraint (bilinear translation onto a shared canvas)", () =>
   });
 });
 
+describe("overlap constraint weighted by the probe intensity", () => {
+  it("averages each canvas pixel as Σ W·patch / Σ W over the patches covering it (whole-pixel offsets, direct sums)", async () => {
+    const [count, channels, size, padding] = [2, 4, 6, 3];
+    const m = size + 2 * padding;
+    const prng = SeededRandom.derive(4, "weighted");
+    const real = Float32Array.from({ length: count * channels * size * size }, () => prng.nextDouble() * 2 - 1);
+    const imag = Float32Array.from({ length: count * channels * size * size }, () => prng.nextDouble() * 2 - 1);
+    const offsets = Float32Array.from({ length: count * channels * 2 }, () => prng.nextInt(2 * padding + 1) - padding);
+    // A centre-heavy weight with a few zeros, as |P|²/max|P|² of a probe would be.
+    const weight = Float32Array.from({ length: size * size }, (_, k) => {
+      const [r, c] = [Math.floor(k / size) - 2.5, (k % size) - 2.5];
+      return k % 7 === 0 ? 0 : Math.exp(-(r * r + c * c) / 4);
+    });
+    const b = new GraphBuilder("weighted", "float32");
+    const shape = [count, channels, size, size];
+    const cut = applyOverlapConstraint(b, b.addInput("real", "float32", shape), b.addInput("imag", "float32", shape), b.addInput("offsets", "float32", [count, channels, 2]), { size, padding, weight });
+    b.op("Identity", [cut.real], {}, "out_real");
+    b.op("Identity", [cut.imag], {}, "out_imag");
+    const out = await run(b, { real: { data: real, shape }, imag: { data: imag, shape }, offsets: { data: offsets, shape: [count, channels, 2] } }, ["out_real", "out_imag"]);
+    for (const [part, got] of [[real, out.out_real!], [imag, out.out_imag!]] as const) {
+      const expected = new Float32Array(part.length);
+      for (let n = 0; n < count; n++) {
+        const numerator = new Float64Array(m * m);
+        const denominator = new Float64Array(m * m);
+        for (let ch = 0; ch < channels; ch++) {
+          const [dx, dy] = [offsets[2 * (n * channels + ch)]!, offsets[2 * (n * channels + ch) + 1]!];
+          for (let r = 0; r < size; r++)
+            for (let c = 0; c < size; c++) {
+              const at = (r + padding + dy) * m + c + padding + dx;
+              numerator[at]! += weight[r * size + c]! * part[((n * channels + ch) * size + r) * size + c]!;
+              denominator[at]! += weight[r * size + c]!;
+            }
+        }
+        for (let ch = 0; ch < channels; ch++) {
+          const [dx, dy] = [offsets[2 * (n * channels + ch)]!, offsets[2 * (n * channels + ch) + 1]!];
+          for (let r = 0; r < size; r++)
+            for (let c = 0; c < size; c++) {
+              const at = (r + padding + dy) * m + c + padding + dx;
+              expected[((n * channels + ch) * size + r) * size + c] = numerator[at]! / Math.max(denominator[at]!, 1e-3);
+            }
+        }
+      }
+      expect(relativeError(got, expected)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("lets the illuminated patch decide where an unilluminated border overlaps it, unlike the uniform average", async () => {
+    // Two 8×8 patches 4 pixels apart in x; the first is right, the second wrong everywhere. With
+    // weights |P|² of a centred spot, the first patch's centre is almost unchanged; with uniform
+    // weights it is the mean of the two.
+    const size = 8;
+    const weight = Float32Array.from({ length: size * size }, (_, k) => Math.exp(-(((Math.floor(k / size) - 3.5) ** 2 + ((k % size) - 3.5) ** 2) / 2)));
+    const shape = [1, 2, size, size];
+    const real = Float32Array.from({ length: 2 * size * size }, (_, k) => (k < size * size ? 1 : -1));
+    const offsets = Float32Array.of(-2, 0, 2, 0);
+    const centreOfFirst = async (geometryWeight?: Float32Array) => {
+      const b = new GraphBuilder("decide", "float32");
+      const cut = applyOverlapConstraint(b, b.addInput("real", "float32", shape), b.addInput("imag", "float32", shape), b.addInput("offsets", "float32", [1, 2, 2]), { size, padding: 2, ...(geometryWeight ? { weight: geometryWeight } : {}) });
+      b.op("Identity", [cut.real], {}, "out");
+      const out = await run(b, { real: { data: real, shape }, imag: { data: new Float32Array(real.length), shape }, offsets: { data: offsets, shape: [1, 2, 2] } }, ["out"]);
+      // Row 3, column 5 of the first patch (weight e^(−1.25)) lies on column 1 of the second, its border
+      // (weight e^(−3.25)).
+      return out.out![3 * size + 5]!;
+    };
+    expect(await centreOfFirst()).toBeCloseTo(0, 6);
+    expect(await centreOfFirst(weight)).toBeGreaterThan(0.6);
+  });
+});
+
 describe.skipIf(skipWithout(pythonDependency(python, ["numpy"], ["python3-numpy"])))("grouped physics forward model against numpy", () => {
   it("reproduces the simulator's amplitudes for the true patches at whole-pixel positions", async () => {
     const problem = makeProblem(5, 16, false);

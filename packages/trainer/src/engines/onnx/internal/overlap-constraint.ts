@@ -34,6 +34,11 @@ export interface OverlapGeometry {
   readonly size: number;
   /** Canvas margin on each side: the canvas is (N + 2·padding)². Must be ≥ every |offset| for no loss. */
   readonly padding: number;
+  /**
+   * Per-pixel weights `W` of every patch in the average (N×N, row-major, ≥ 0): canvas = Σ T(W·patch) /
+   * Σ T(W). Absent: the whole N×N support counts once (`W = 1`).
+   */
+  readonly weight?: ArrayLike<number>;
 }
 
 /**
@@ -81,12 +86,21 @@ export function applyOverlapConstraint(
   geometry: OverlapGeometry,
 ): { real: string; imag: string; canvasReal: string; canvasImag: string } {
   const t = groupTranslations(b, offsets, geometry);
-  // The mask's translation T_y·1·T_xᵀ is the outer product of the matrices' row sums.
-  const rowWeights = b.op("ReduceSum", [t.rows, b.constInt64([3])], { keepdims: 1 });
-  const columnWeights = swapLast(b, b.op("ReduceSum", [t.columns, b.constInt64([3])], { keepdims: 1 }));
-  const coverage = b.op("ReduceSum", [b.op("Mul", [rowWeights, columnWeights]), b.constInt64([1])], { keepdims: 1 });
+  const { size } = geometry;
+  const weight = geometry.weight === undefined ? undefined : b.constFloat(Array.from(geometry.weight), [size, size]);
+  let coverage: string;
+  if (weight === undefined) {
+    // The mask's translation T_y·1·T_xᵀ is the outer product of the matrices' row sums.
+    const rowWeights = b.op("ReduceSum", [t.rows, b.constInt64([3])], { keepdims: 1 });
+    const columnWeights = swapLast(b, b.op("ReduceSum", [t.columns, b.constInt64([3])], { keepdims: 1 }));
+    coverage = b.op("ReduceSum", [b.op("Mul", [rowWeights, columnWeights]), b.constInt64([1])], { keepdims: 1 });
+  } else {
+    // T_y·W·T_xᵀ per patch (W broadcast over batch and C), summed over the group.
+    coverage = b.op("ReduceSum", [translateToCanvas(b, weight, t), b.constInt64([1])], { keepdims: 1 });
+  }
   const denominator = b.op("Max", [coverage, b.constFloat(OVERLAP_MASK_FLOOR, [])]);
-  const canvasOf = (part: string): string => b.op("Div", [b.op("ReduceSum", [translateToCanvas(b, part, t), b.constInt64([1])], { keepdims: 1 }), denominator]);
+  const weighted = (part: string): string => (weight === undefined ? part : b.op("Mul", [part, weight]));
+  const canvasOf = (part: string): string => b.op("Div", [b.op("ReduceSum", [translateToCanvas(b, weighted(part), t), b.constInt64([1])], { keepdims: 1 }), denominator]);
   const canvasReal = canvasOf(real);
   const canvasImag = canvasOf(imag);
   // Bilinear sampling at each patch's place: T_yᵀ · canvas · T_x (the canvas broadcast over C).

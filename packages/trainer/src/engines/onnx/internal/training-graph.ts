@@ -245,10 +245,18 @@ function compileLoss(b: GraphBuilder, spec: TrainingGraphSpec, prediction: strin
   let objectImag = b.op("Mul", [amplitude, b.op("Sin", [phase])]);
   if (loss.overlap) {
     const offsets = b.addInput(GRAPH_NAMES.offsets, "float32", [spec.batch, c, 2], batchDims);
-    ({ real: objectReal, imag: objectImag } = applyOverlapConstraint(b, objectReal, objectImag, offsets, { size: height, padding: loss.overlap.canvasPadding }));
+    const weight = loss.overlap.weighting === "probeIntensity" ? probeIntensityWeight(loss.probe) : undefined;
+    ({ real: objectReal, imag: objectImag } = applyOverlapConstraint(b, objectReal, objectImag, offsets, { size: height, padding: loss.overlap.canvasPadding, ...(weight ? { weight } : {}) }));
   }
   const intensity = physicsIntensity(b, loss, objectReal, objectImag, height, width);
   return physicsObjective(b, loss, intensity, xNchw);
+}
+
+/** |P|²/max|P|² of a probe, row-major: the overlap average's `probeIntensity` weights (see training-engine.ts). */
+export function probeIntensityWeight(probe: PhysicsLoss["probe"]): Float32Array {
+  const intensity = Float32Array.from(probe.real, (re, index) => re * re + probe.imag[index]! * probe.imag[index]!);
+  const peak = intensity.reduce((max, value) => Math.max(max, value), 0);
+  return peak > 0 ? intensity.map((value) => value / peak) : intensity.fill(1);
 }
 
 /** The physics loss's objective (see training-engine.ts) of a predicted intensity against measured amplitudes `x`, both NCHW. */
