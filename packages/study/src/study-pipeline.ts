@@ -12,7 +12,9 @@
  *
  * and `study_manifest.json` tying them together: the study's run id and identity, every job's identity
  * and bundle hash, every Phase F reconstruction's identity and SHA-256, skip events, timings, and the
- * report paths.
+ * report paths. It is written before Phase C with every phase (`stages`, `state: "running"`, no run id
+ * yet), again with every planned job once the job matrix is built, as phases start and end, and finally
+ * with the results; a study killed at any point is completed by running it again.
  *
  * With `replicates: R > 1`, phases C–F run once per replicate — replicate 0 at the root, replicate r under
  * `replicates/r<r>/` with the same layout — each with its own seed for the photon noise, the group
@@ -95,7 +97,8 @@ export interface StudyPipelineOptions {
   /**
    * Reuse an earlier study's Phase C data: its output root or its `phaseC/` directory (CLI:
    * `--phase-c-root DIR`). Checked, placed under `out`, and refused (coded errors naming the file) when
-   * something is missing or it was simulated for other inputs; recorded in the study manifest.
+   * something is missing or it was simulated for other inputs; recorded in the study manifest. `force`
+   * does not resimulate imported data (it still reruns the later phases and every job).
    */
   readonly phaseCRoot?: string;
   /** The same for Phase D's overlap views (`--phase-d-root DIR`); they must have been built from the Phase C data in use. */
