@@ -36,7 +36,7 @@ describe("studykit study", { timeout: 240_000 }, () => {
   it("run --help lists the study flags", () => {
     const result = run("study", "run", "--help");
     expect(result.status, result.stderr).toBe(0);
-    for (const flag of ["--preset", "--config", "--out", "--artifact-root", "--object-from", "--engine", "--backend", "--concurrency", "--dry-run", "--dose", "--view", "--gridsize", "--method", "--strict", "--force", "--fail-fast", "--json"]) {
+    for (const flag of ["--preset", "--config", "--out", "--artifact-root", "--object-from", "--replicates", "--engine", "--backend", "--concurrency", "--dry-run", "--dose", "--view", "--gridsize", "--method", "--strict", "--force", "--fail-fast", "--json"]) {
       expect(result.stdout).toContain(flag);
     }
   });

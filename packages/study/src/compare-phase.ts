@@ -29,6 +29,7 @@ import { writeStudyReport, type ReportJobRow } from "./internal/report-writer.js
 import type { ResolvedRuntime } from "./runtime-selection.js";
 import { PatchStitcher } from "./internal/stitch.js";
 import { STUDY_LAYOUT, doseDirectory } from "./study-layout.js";
+import { SUMMARY_METRICS, summariseReplicates, writeFindings, type ReplicateRow } from "./replicate-summary.js";
 import type { StudyJobConfig } from "./study-job.js";
 
 /**
@@ -119,6 +120,10 @@ export interface IterativeComparison extends ScoredRow {
 /** `phaseG/comparison.json`. */
 export interface ComparisonResult {
   readonly runId: string;
+  /** The replicate scored (0 for the study root; absent in studies from before replicates). */
+  readonly replicate?: number;
+  /** Its seed (noise, groups, training). */
+  readonly seed?: number;
   readonly testRegion: { readonly top: number; readonly left: number; readonly bottom: number; readonly right: number; readonly pixels: number };
   readonly jobs: readonly JobComparison[];
   /** Phase F's test-split reconstructions (empty when Phase F did not run). */
@@ -163,6 +168,17 @@ export function meanPredictorImage(truth: ComplexImage, mask: ArrayLike<number>)
   return { height: truth.height, width: truth.width, data };
 }
 
+/** One replicate's scored networks and Phase F reconstructions as rows of the replicate summary. */
+export function replicateRowsOf(result: ComparisonResult): ReplicateRow[] {
+  const replicate = result.replicate ?? 0;
+  const metricsOf = (metrics: ComparisonMetrics | null): ReplicateRow["metrics"] =>
+    metrics === null ? null : (Object.fromEntries(SUMMARY_METRICS.map(({ key }) => [key, metrics[key] ?? null])) as ReplicateRow["metrics"]);
+  return [
+    ...result.jobs.filter((job) => job.status !== "skipped").map((job) => ({ replicate, dose: job.dose, view: job.view, method: networkMethodLabel(job.trainingMethod, job.gridsize), family: "network" as const, metrics: metricsOf(job.metrics), wallTimeMs: job.wallTimeMs })),
+    ...result.iterative.filter((entry) => entry.status !== "skipped").map((entry) => ({ replicate, dose: entry.dose, view: entry.view, method: entry.method, family: "iterative" as const, metrics: metricsOf(entry.metrics), wallTimeMs: entry.wallTimeMs })),
+  ];
+}
+
 /** Options of {@link compareModels}. */
 export interface CompareOptions {
   readonly config: StudyConfig;
@@ -176,6 +192,18 @@ export interface CompareOptions {
   readonly iterative?: PhaseFManifest | null;
   readonly runtime: ResolvedRuntime;
   readonly log?: (line: string) => void;
+  /** Which replicate `root` holds (0: the study root). */
+  readonly replicate?: number;
+  /** That replicate's seed (the test groups of gridsize-2 models are sampled with it); default the study's seed. */
+  readonly seed?: number;
+  /**
+   * The other replicates' Phase G results (replicate 0 writes the report: its tables, plots and images,
+   * plus the mean ± 95% interval of every cell over all replicates and the findings). Ignored with
+   * `writeReport: false`.
+   */
+  readonly otherReplicates?: readonly ComparisonResult[];
+  /** Write the report (default true); replicates other than 0 only write their `comparison.json`. */
+  readonly writeReport?: boolean;
 }
 
 function loadTestSet(file: string): TestSet {
@@ -311,7 +339,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
       stitched = await reconstructTestRegion(opened.predictor, testSet(dose), {
         gridsize: jobConfig.gridsize,
         candidates: config.overlap.candidates,
-        seed: config.seed,
+        seed: options.seed ?? config.seed,
         inputScale: jobConfig.inputScale,
         amplitudeScale: phaseC.object.maxAmplitude,
         stitchWindow: config.compare.stitchWindow,
@@ -369,9 +397,14 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
   const viewRank = (row: ReportJobRow): number => (row.status === "reference" ? config.views.length : config.views.indexOf(row.view as never));
   rows.sort((a, b) => a.dose - b.dose || viewRank(a) - viewRank(b) || methodRank(a) - methodRank(b) || (a.gridsize ?? 0) - (b.gridsize ?? 0));
 
-  const result: ComparisonResult = { runId: options.runId, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons, iterative, meanPredictor };
+  const result: ComparisonResult = { runId: options.runId, replicate: options.replicate ?? 0, seed: options.seed ?? config.seed, testRegion: { ...box, pixels: coverage.counts.reduce((sum, count) => sum + (count > 0 ? 1 : 0), 0) }, jobs: comparisons, iterative, meanPredictor };
   mkdirSync(path.join(root, STUDY_LAYOUT.comparisonDir), { recursive: true });
   writeJsonAtomicSync(path.join(root, STUDY_LAYOUT.comparisonManifest), result);
+  if (options.writeReport === false) return result;
+
+  const allReplicates = [result, ...(options.otherReplicates ?? [])].sort((a, b) => (a.replicate ?? 0) - (b.replicate ?? 0));
+  const cells = summariseReplicates(allReplicates.flatMap((entry) => replicateRowsOf(entry)), config.replicates);
+  const findings = writeFindings(cells, { floor: { phaseMae: meanPredictor.phaseMae, amplitudeMae: meanPredictor.amplitudeMae } });
 
   const viewSummary = options.phaseD.views
     .filter((record) => record.dose === firstDose)
@@ -411,6 +444,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
       ],
       groundTruth: { amplitude: "ground-truth-amplitude.png", phase: "ground-truth-phase.png" },
       rows,
+      replicates: { count: config.replicates, scored: allReplicates.map((entry) => ({ replicate: entry.replicate ?? 0, seed: entry.seed ?? config.seed })), cells, findings: findings.map((finding) => finding.text) },
       notes: [
         "Amplitude images share the ground truth's grey scale; phase images share its colour scale, with each reconstruction's global phase offset removed.",
         "Grey pixels lie outside the scored test region.",

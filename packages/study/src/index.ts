@@ -44,7 +44,7 @@ export {
 } from "./study-config.js";
 export type { StudyConfig, StudyConfigOverrides, StudyMethodName, StudyViewName } from "./study-config.js";
 export { STUDY_MANIFEST_VERSION, buildStudyMatrix, planStudyPipeline, runStudyPipeline } from "./study-pipeline.js";
-export type { ImportedPhaseRecord, StudyManifest, StudyManifestInProgress, StudyManifestJob, StudyManifestReconstruction, StudyPipelineOptions, StudyPipelineResult, StudyRunState, StudyStageName, StudyStageRecord } from "./study-pipeline.js";
+export type { ImportedPhaseRecord, StudyManifest, StudyManifestInProgress, StudyManifestJob, StudyManifestReconstruction, StudyManifestReplicate, StudyPipelineOptions, StudyPipelineResult, StudyRunState, StudyStageName, StudyStageRecord } from "./study-pipeline.js";
 export { PHASE_F_MANIFEST_VERSION, reconstructionOptions, runPhaseF } from "./iterative-phase.js";
 export type { PhaseFHistory, PhaseFManifest, PhaseFOptions, PhaseFRecord } from "./iterative-phase.js";
 export { PHASE_C_MANIFEST_VERSION, configForObjectFile, prepareSample, runPhaseC } from "./simulate-phase.js";
@@ -54,7 +54,11 @@ export type { GroupsFile, PhaseDManifest, PhaseDViewRecord, StudySplit } from ".
 export { scoreForComparison } from "./compare-phase.js";
 export type { ComparisonMetrics, ComparisonResult, IterativeComparison, JobComparison, ScoredRow } from "./compare-phase.js";
 export type { ResolvedRuntime } from "./runtime-selection.js";
-export { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+export { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./study-layout.js";
+export { CONFIDENCE_LEVEL, differenceSupport, formatMeanInterval, meanInterval, studentTCdf, studentTQuantile } from "./replicate-statistics.js";
+export type { DifferenceSupport, MeanInterval } from "./replicate-statistics.js";
+export { SUMMARY_METRICS, summariseReplicates, writeFindings } from "./replicate-summary.js";
+export type { Finding, ReplicateCell, ReplicateRow, SummaryMetricKey } from "./replicate-summary.js";
 export type { StudyJobConfig, StudyJobOutput, TrainingHistoryEntry } from "./study-job.js";
 export { generateObject, generateProbe } from "./procedural-sample.js";
 export type { ObjectOptions, ProbeOptions, RealImage } from "./procedural-sample.js";

@@ -150,6 +150,8 @@ export interface PhaseDOptions {
   readonly log?: (line: string) => void;
   /** Rebuild even when the manifest says the views are current. */
   readonly force?: boolean;
+  /** Seed of the gridsize-2 group sampling (a replicate's seed); default the study's seed. */
+  readonly groupSeed?: number;
   /**
    * The views under `root` were placed there from an earlier study (`--phase-d-root DIR`, named here):
    * reuse them or fail (`E_PHASE_ROOT_MISMATCH`), never rebuild over them.
@@ -169,7 +171,8 @@ export function runPhaseD(config: StudyConfig, root: string, phaseC: PhaseCManif
 function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, options: PhaseDOptions): { manifest: PhaseDManifest; reused: boolean } {
   const log = options.log ?? (() => {});
   const views = overlapViewsOf(config);
-  const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed: config.seed } as never);
+  const seed = options.groupSeed ?? config.seed;
+  const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed } as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
   const previous = options.force ? null : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.views.every((record) => viewIntact(root, record))) {
@@ -230,8 +233,8 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
         let groupCount = 0;
         let groupsRejected = 0;
         if (groupsPath !== null) {
-          const sampled = sampleScanGroups(positions, scans, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed: config.seed });
-          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed: config.seed, groups: sampled.groups, offsets: sampled.offsets };
+          const sampled = sampleScanGroups(positions, scans, { groupSize: GROUP_SIZE, candidates: config.overlap.candidates, count: wanted, maxOffset: canvasPadding, seed });
+          const groupsFile: GroupsFile = { view, dose: doseRecord.dose, groupSize: GROUP_SIZE, candidates: config.overlap.candidates, canvasPadding, seed, groups: sampled.groups, offsets: sampled.offsets };
           writeFileAtomicSync(path.join(root, groupsPath), `${JSON.stringify(groupsFile)}\n`);
           groupsSha256 = fingerprint({ groups: sampled.groups, offsets: sampled.offsets } as never);
           groupCount = sampled.groups.length;

@@ -143,10 +143,12 @@ export function prepareSample(config: StudyConfig): StudySample {
 }
 
 /** The part of the configuration that determines Phase C's files (training settings do not). */
-function phaseCInputs(config: StudyConfig, sample: StudySample): Record<string, unknown> {
+function phaseCInputs(config: StudyConfig, sample: StudySample, noiseSeed: number): Record<string, unknown> {
   return {
     formatVersion: PHASE_C_MANIFEST_VERSION,
     seed: config.seed,
+    // Only a replicate's own noise seed is recorded, so replicate 0 keeps the hash it always had.
+    ...(noiseSeed === config.seed ? {} : { noiseSeed }),
     object: config.object.source === "file" ? { source: "file", sha256: sample.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object,
     probe: config.probe,
     scan: config.object.source === "file" && config.object.reuseCoordinates ? null : config.scan,
@@ -212,6 +214,8 @@ export interface PhaseCOptions {
   readonly log?: (line: string) => void;
   /** Resimulate even when the manifest says the files are current. */
   readonly force?: boolean;
+  /** Seed of the photon noise (a replicate's seed); default the study's seed. Object and positions keep the study's seed. */
+  readonly noiseSeed?: number;
   /**
    * The data under `root` was placed there from an earlier study (`--phase-c-root DIR`, named here): reuse
    * it or fail (`E_PHASE_ROOT_MISMATCH`), never simulate over it.
@@ -237,7 +241,8 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   const started = performance.now();
   const sample = prepareSample(config);
   const size = config.probe.size;
-  const inputsHash = fingerprint(phaseCInputs(config, sample) as never);
+  const noiseSeed = options.noiseSeed ?? config.seed;
+  const inputsHash = fingerprint(phaseCInputs(config, sample, noiseSeed) as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseCManifest);
   const previous = options.force ? null : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.doses.every((record) => filesIntact(root, record))) {
@@ -259,7 +264,7 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   for (const dose of config.doses) {
     const doseStarted = performance.now();
     // One photon-noise stream per dose, drawn position by position, pixel by pixel (ptycho's order).
-    const random = SeededRandom.derive(config.seed, `photon-noise/dose=${dose}`);
+    const random = SeededRandom.derive(noiseSeed, `photon-noise/dose=${dose}`);
     const simulated = simulateDiffraction(sample.probe, sample.object, sample.positions, { dose, noise: (expected) => random.nextPoisson(expected) });
     const simulateMs = performance.now() - doseStarted;
     meanExitEnergy = simulated.meanExitEnergy;

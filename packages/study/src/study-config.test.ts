@@ -47,6 +47,15 @@ describe("study configuration", () => {
     expect(() => mergeStudyConfig(presetConfig("quick"), { reconstruction: { probeUpdateFrom: 50 } })).toThrow(/reconstruction\.probeUpdateFrom: 50 would never update the probe in 50 iterations/);
   });
 
+  it("replicates: 1 in quick, 3 in full, 1 when a configuration omits it, a whole number from 1 to 100", () => {
+    expect(presetConfig("quick").replicates).toBe(1);
+    expect(presetConfig("full").replicates).toBe(3);
+    const { replicates: _replicates, ...older } = presetConfig("quick");
+    expect(validateStudyConfig(older).replicates).toBe(1);
+    expect(mergeStudyConfig(presetConfig("quick"), { replicates: 5 }).replicates).toBe(5);
+    for (const bad of [0, 2.5, 101, Number.NaN]) expect(() => mergeStudyConfig(presetConfig("quick"), { replicates: bad }, "--replicates")).toThrow(/replicates/);
+  });
+
   it("switching the object to a file replaces the whole object block", () => {
     const merged = mergeStudyConfig(presetConfig("quick"), { object: { source: "file", path: "x.npz", reuseCoordinates: true } });
     expect(merged.object).toEqual({ source: "file", path: "x.npz", reuseCoordinates: true });

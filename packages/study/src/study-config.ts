@@ -37,6 +37,13 @@ export const studyConfigSchema = z
   .object({
     /** Master seed: object, positions, noise, groups, model initialisation and shuffling derive from it. */
     seed: z.number().int().nonnegative(),
+    /**
+     * R: replicates of every training job and Phase F reconstruction. Each replicate re-draws what a
+     * replication should vary — the photon-noise realisation, the gridsize-2 group sampling, the network
+     * initialisation and shuffling — from its own seed (replicate 0 uses `seed`); the object and the scan
+     * positions stay fixed. Phase G reports the mean ± 95% confidence interval of every cell over them.
+     */
+    replicates: z.number().int().min(1).max(100).default(1),
     object: objectSchema,
     probe: z
       .object({
@@ -170,6 +177,7 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
   // more from steps than from width or depth (a 4-level U-Net of the same budget did worse), hence batch 16.
   quick: {
     seed: 20251122,
+    replicates: 1,
     object: { source: "procedural", height: 192, width: 192 },
     probe: { size: 32, apertureFraction: 0.3, defocusRadians: -12 },
     scan: { count: 4000 },
@@ -192,6 +200,8 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
   // What a scientist would publish: 64×64 patterns of a 512×512 object, the reference network.
   full: {
     seed: 20251122,
+    // Three replicates: the least that gives a confidence interval worth printing (t with 2 dof).
+    replicates: 3,
     object: { source: "procedural", height: 512, width: 512 },
     probe: { size: 64, apertureFraction: 0.3, defocusRadians: -24 },
     scan: { count: 6000 },

@@ -15,6 +15,11 @@
  * report paths. It is written before Phase C with every phase (`stages`, `state: "running"`, no run id
  * yet), again with every planned job once the job matrix is built, as phases start and end, and finally
  * with the results; a study killed at any point is completed by running it again.
+ *
+ * With `replicates: R > 1`, phases C–F run once per replicate — replicate 0 at the root, replicate r under
+ * `replicates/r<r>/` with the same layout — each with its own seed for the photon noise, the group
+ * sampling and the training (one job identity per replicate); Phase G scores every replicate and
+ * replicate 0's report gives each cell's mean ± 95% interval over them and the findings.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -54,7 +59,7 @@ import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
 import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
 import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
-import { STUDY_LAYOUT, doseDirectory, studyJobId } from "./study-layout.js";
+import { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./study-layout.js";
 import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
 
 /** Format version of `study_manifest.json`. */
@@ -138,6 +143,19 @@ export interface StudyManifestReconstruction {
   readonly reason: string | null;
 }
 
+/** A replicate other than 0 as the study manifest records it (paths relative to the study root). */
+export interface StudyManifestReplicate {
+  readonly replicate: number;
+  /** Its seed: photon noise, group sampling, network initialisation and shuffling. */
+  readonly seed: number;
+  /** Its root, `replicates/r<r>`. */
+  readonly root: string;
+  readonly phases: { readonly C: string; readonly D: string; readonly E: string; readonly F: string | null; readonly G: string | null };
+  readonly jobs: readonly StudyManifestJob[];
+  readonly reconstructions: readonly StudyManifestReconstruction[];
+  readonly skipped_count: number;
+}
+
 /** Where a study stands, as `study_manifest.json` says (`running` until the last phase has written). */
 export type StudyRunState = "running" | "completed" | "failed" | "cancelled" | "planned";
 
@@ -181,6 +199,8 @@ export interface StudyManifest {
   readonly jobs: readonly StudyManifestJob[];
   /** Phase F's iterative reconstructions (empty for a dry run or a cancelled study). */
   readonly reconstructions: readonly StudyManifestReconstruction[];
+  /** Replicates 1 … R − 1 (`jobs` and `reconstructions` above are replicate 0's); empty for one replicate. */
+  readonly replicates: readonly StudyManifestReplicate[];
   readonly skipped_views: TrainingManifest["skipped_views"];
   readonly skipped_count: number;
   readonly timings: Readonly<Record<string, number>>;
@@ -260,8 +280,10 @@ export function buildStudyMatrix(
   phaseC: PhaseCManifest,
   phaseD: PhaseDManifest,
   runtime: ResolvedRuntime,
-  options: { strict?: boolean; filters?: JobFilters } = {},
+  options: { strict?: boolean; filters?: JobFilters; seed?: number } = {},
 ): JobMatrix {
+  // A replicate's seed (network initialisation, shuffling, sample cap); default the study's.
+  const seed = options.seed ?? config.seed;
   const scaleOf = (dose: number): number => phaseC.doses.find((record) => record.dose === dose)?.scale ?? 1;
   const inputScale = phaseC.probe.size / Math.sqrt(phaseC.meanExitEnergy);
   return buildJobMatrix(
@@ -304,7 +326,7 @@ export function buildStudyMatrix(
           gridsize,
           size: phaseC.probe.size,
           channels: gridsize * gridsize,
-          seed: config.seed,
+          seed,
           model: config.training.model,
           perPattern: gridsize > 1 && config.training.perPattern,
           epochs: method === "pinn" ? (config.training.pinnEpochs ?? config.training.epochs) : config.training.epochs,
@@ -335,7 +357,7 @@ export function buildStudyMatrix(
         };
         return jobConfig as unknown as JsonValue;
       },
-      seeds: () => ({ seed: config.seed }),
+      seeds: () => ({ seed }),
       artifactDir: (id) => `jobs/${id}`,
       logPath: (id) => `logs/${id}.log`,
     },
@@ -391,6 +413,9 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const root = path.resolve(options.out);
   const { config } = options;
   const timings: Record<string, number> = {};
+  const addTime = (key: string, since: number): void => {
+    timings[key] = (timings[key] ?? 0) + (performance.now() - since);
+  };
   const started = performance.now();
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
@@ -399,9 +424,13 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
+  const dryRun = options.dryRun ?? false;
+  const replicateCount = config.replicates;
 
   // The study manifest is written before anything runs and rewritten as phases start and end, so a study
-  // killed at any instant leaves a record of every phase and (from Phase E on) every planned job.
+  // killed at any instant leaves a record of every phase and (from Phase E on) every planned job. With
+  // several replicates, a stage is running from its first replicate's start to its last one's end, and the
+  // jobs listed while it runs are replicate 0's.
   let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
   const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
     phases: {
@@ -426,10 +455,11 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       preset: options.preset,
       config,
       runtime,
-      dryRun: options.dryRun ?? false,
+      dryRun,
       phases: inProgress.phases,
       jobs: inProgress.jobs,
       reconstructions: [],
+      replicates: [],
       skipped_views: inProgress.skipped,
       skipped_count: inProgress.skipped.length,
       timings,
@@ -438,132 +468,161 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     writeJsonAtomicSync(manifestPath, manifest);
   };
 
-  recordStage("C", "running");
-  let mark = performance.now();
-  // Data from an earlier study is checked and placed first; the phase then reuses it or refuses.
-  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
-  const phaseC = runPhaseC(config, root, { log, force: importedC === null && (options.force ?? false), ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
-  timings["phaseC_ms"] = performance.now() - mark;
-  inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
-  recordStage("C", phaseC.reused ? "reused" : "done");
-  recordStage("D", "running");
-  mark = performance.now();
-  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
-  const phaseD = runPhaseD(config, root, phaseC.manifest, { log, force: importedD === null && (options.force ?? false), ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
-  timings["phaseD_ms"] = performance.now() - mark;
-  inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
-  recordStage("D", phaseD.reused ? "reused" : "done");
+  // Phases C, D and E of every replicate: replicate 0 at the root, the others under replicates/r<r>/, each
+  // with its own noise, groups and training seeds (object and positions are the study's).
+  const replicates: ReplicateRun[] = [];
+  let cancelled = false;
+  let failed = false;
+  let plan: StudyPlan | null = null;
+  let importedC: ImportedPhaseRecord | null = null;
+  let importedD: ImportedPhaseRecord | null = null;
+  for (let replicate = 0; replicate < replicateCount && !cancelled; replicate++) {
+    const first = replicate === 0;
+    const last = replicate === replicateCount - 1;
+    const seed = replicateSeed(config.seed, replicate);
+    const replicateRoot = path.join(root, STUDY_LAYOUT.replicateRoot(replicate));
+    const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
+    if (first) recordStage("C", "running");
+    let mark = performance.now();
+    // Data from an earlier study is checked and placed first; the phase then reuses it or refuses. Only
+    // replicate 0 takes it: the other replicates draw their own noise and groups.
+    if (first && options.phaseCRoot) importedC = importPhaseData("C", options.phaseCRoot, root);
+    const reuseC = first && importedC !== null;
+    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(reuseC ? { reuseOnly: `--phase-c-root ${importedC!.from}` } : {}) });
+    addTime("phaseC_ms", mark);
+    if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
+    if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
+    if (first) recordStage("D", "running");
+    mark = performance.now();
+    if (first && options.phaseDRoot) importedD = importPhaseData("D", options.phaseDRoot, root);
+    const reuseD = first && importedD !== null;
+    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(reuseD ? { reuseOnly: `--phase-d-root ${importedD!.from}` } : {}) });
+    addTime("phaseD_ms", mark);
+    if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
+    if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
 
-  log(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
-  const matrix = buildStudyMatrix(config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
-  inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
-  inProgress.skipped = matrix.skipped.map((event) => ({
-    jobId: event.jobId,
-    ...skipEventSeedFields(event.params),
-    params: event.params,
-    reason: event.reason,
-    missingPaths: event.missingPaths.map((file) => path.relative(root, file).split(path.sep).join("/")),
-  }));
-  recordStage("E", "running");
-
-  mark = performance.now();
-  const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
-    concurrency: options.concurrency ?? 1,
-    failFast: options.failFast ?? false,
-    dryRun: options.dryRun ?? false,
-    force: options.force ?? false,
-    inputHasher: hashInput,
-    codeVersion,
-    runtime: runtime.identity,
-    progress: options.progress ?? "auto",
-    cancelOnSignals: options.cancelOnSignals ?? false,
-    executor,
-  });
-  timings["phaseE_ms"] = performance.now() - mark;
-  const training = studyResult.manifest;
-
-  const notRun = (options.dryRun ?? false) || studyResult.cancelled;
-  const jobs: StudyManifestJob[] = [
-    ...training.jobs.map((job) => ({
-      id: job.id,
-      dose: job.params["dose"] as number,
-      view: job.params["view"] as string,
-      method: job.params["method"] as string,
-      gridsize: job.params["gridsize"] as number,
-      status: job.result.status,
-      runId: job.identity?.runId ?? null,
-      strictKey: job.identity?.strictKey ?? null,
-      bundlePath: job.result.bundlePath ? path.posix.join(STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
-      bundleSha256: job.result.bundleSha256,
-      durationMs: job.result.durationMs,
-      error: job.result.error,
-    })),
-  ];
-  inProgress.jobs = jobs;
-  inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: training.counts } };
+    replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
+    const matrix = buildStudyMatrix(config, replicateRoot, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    if (first) {
+      inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
+      inProgress.skipped = matrix.skipped.map((event) => ({
+        jobId: event.jobId,
+        ...skipEventSeedFields(event.params),
+        params: event.params,
+        reason: event.reason,
+        missingPaths: event.missingPaths.map((file) => path.relative(root, file).split(path.sep).join("/")),
+      }));
+      recordStage("E", "running");
+    }
+    mark = performance.now();
+    const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+      concurrency: options.concurrency ?? 1,
+      failFast: options.failFast ?? false,
+      dryRun,
+      force: options.force ?? false,
+      inputHasher: hashInput,
+      codeVersion,
+      runtime: runtime.identity,
+      progress: options.progress ?? "auto",
+      cancelOnSignals: options.cancelOnSignals ?? false,
+      executor,
+    });
+    addTime("phaseE_ms", mark);
+    cancelled = studyResult.cancelled;
+    failed ||= studyResult.failed;
+    const run: ReplicateRun = { replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog };
+    replicates.push(run);
+    if (first) {
+      plan = studyResult.plan;
+      inProgress.jobs = manifestJobsOf(run);
+      inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: studyResult.manifest.counts } };
+    }
+  }
+  const notRun = dryRun || cancelled;
   recordStage("E", notRun ? "not-run" : "done");
 
-  let iterative: PhaseFManifest | null = null;
-  if (options.dryRun ?? false) log("phase F: not run (dry run)");
-  else if (studyResult.cancelled) log("phase F: skipped, the study was cancelled");
+  if (dryRun) log("phase F: not run (dry run)");
+  else if (cancelled) log("phase F: skipped, the study was cancelled");
   else {
     recordStage("F", "running");
-    mark = performance.now();
-    iterative = await runPhaseF(config, root, phaseC.manifest, phaseD.manifest, { log, force: options.force ?? false, codeVersion });
-    timings["phaseF_ms"] = performance.now() - mark;
+    for (const run of replicates) {
+      const mark = performance.now();
+      run.iterative = await runPhaseF(config, run.root, run.phaseC.manifest, run.phaseD.manifest, { log: run.log, force: options.force ?? false, codeVersion });
+      addTime("phaseF_ms", mark);
+    }
     recordStage("F", "done");
   }
   if (notRun) stages = stages.map((stage) => (stage.name === "F" || stage.name === "G" ? { ...stage, status: "not-run" } : stage));
+  const first = replicates[0]!;
+  const training = first.training;
+  const iterative = first.iterative;
 
-  // Dataset snapshot hashes of Phase C: the study's data identity.
+  // Dataset snapshot hashes of Phase C: the study's data identity (every replicate's noise realisation).
   const datasetSnapshots: Record<string, string> = {};
-  for (const record of phaseC.manifest.doses) {
-    datasetSnapshots[`${doseDirectory(record.dose)}/train`] = datasetSnapshotHash(path.join(root, record.files.train));
-    datasetSnapshots[`${doseDirectory(record.dose)}/test`] = datasetSnapshotHash(path.join(root, record.files.test));
+  for (const run of replicates) {
+    const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+    for (const record of run.phaseC.manifest.doses) {
+      for (const split of ["train", "test"] as const) {
+        datasetSnapshots[path.posix.join(prefix, doseDirectory(record.dose), split)] = datasetSnapshotHash(path.join(run.root, record.files[split]));
+      }
+    }
   }
   const partial = createPartialIdentity({
     stage: "study",
-    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: first.phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
     datasetSnapshotHash: fingerprint(datasetSnapshots),
     seeds: { seed: config.seed },
     codeVersion,
     runtime: runtime.identity,
   });
   // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
-  const final = partial.finalize({
-    jobs: training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
-    skipped: training.skipped_views.map((event) => event.jobId),
-    reconstructions: (iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
+  const signatureOf = (run: ReplicateRun) => ({
+    jobs: run.training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: run.training.skipped_views.map((event) => event.jobId),
+    reconstructions: (run.iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
   });
+  const final = partial.finalize(replicateCount === 1 ? signatureOf(first) : { ...signatureOf(first), replicates: replicates.slice(1).map((run) => ({ replicate: run.replicate, seed: run.seed, ...signatureOf(run) })) });
   const runId = stableRunId(final);
 
   let comparison: ComparisonResult | null = null;
   let report: { markdown: string; html: string } | null = null;
-  if (studyResult.cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
-  if (!(options.dryRun ?? false) && !studyResult.cancelled) {
+  if (cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
+  if (!notRun) {
     recordStage("G", "running");
-    mark = performance.now();
-    comparison = await compareModels({
-      config,
-      root,
-      runId,
-      preset: options.preset,
-      phaseC: phaseC.manifest,
-      phaseD: phaseD.manifest,
-      training,
-      iterative,
-      runtime,
-      log,
-    });
-    timings["phaseG_ms"] = performance.now() - mark;
+    const compareReplicate = (run: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) =>
+      compareModels({
+        config,
+        root: run.root,
+        runId,
+        preset: options.preset,
+        phaseC: run.phaseC.manifest,
+        phaseD: run.phaseD.manifest,
+        training: run.training,
+        iterative: run.iterative,
+        runtime,
+        log: run.log,
+        replicate: run.replicate,
+        seed: run.seed,
+        ...extra,
+      });
+    const mark = performance.now();
+    // The other replicates first: replicate 0 writes the report with every replicate's numbers.
+    const others: ComparisonResult[] = [];
+    for (const run of replicates.slice(1)) {
+      const result = await compareReplicate(run, { writeReport: false });
+      run.comparison = result;
+      others.push(result);
+    }
+    comparison = await compareReplicate(first, { writeReport: true, otherReplicates: others });
+    addTime("phaseG_ms", mark);
     stages = stages.map((stage) => (stage.name === "G" ? { ...stage, status: "done" } : stage));
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
   }
   timings["total_ms"] = performance.now() - started;
   const phaseTimes = ["C", "D", "E", "F", "G"].filter((phase) => timings[`phase${phase}_ms`] !== undefined).map((phase) => `${phase} ${(timings[`phase${phase}_ms`]! / 1000).toFixed(1)} s`);
-  log(`phase times: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
+  log(`phase times${replicateCount > 1 ? ` (${replicateCount} replicates)` : ""}: ${phaseTimes.join(", ")}; total ${(timings["total_ms"] / 1000).toFixed(1)} s`);
 
-  const state: StudyRunState = options.dryRun ? "planned" : studyResult.cancelled ? "cancelled" : studyResult.failed ? "failed" : "completed";
+  const state: StudyRunState = dryRun ? "planned" : cancelled ? "cancelled" : failed ? "failed" : "completed";
   const manifest: StudyManifest = {
     formatVersion: STUDY_MANIFEST_VERSION,
     kind: "studykit-study",
@@ -574,10 +633,10 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     preset: options.preset,
     config,
     runtime,
-    dryRun: options.dryRun ?? false,
+    dryRun,
     phases: {
-      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: phaseC.reused, importedFrom: importedC, datasetSnapshots },
-      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: phaseD.reused, importedFrom: importedD },
+      C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: first.phaseC.reused, importedFrom: importedC, datasetSnapshots },
+      D: { manifest: STUDY_LAYOUT.phaseDManifest, reused: first.phaseD.reused, importedFrom: importedD },
       E: {
         manifest: TRAINING_MANIFEST_PATH,
         skipSummary: path.posix.join(STUDY_LAYOUT.trainingDir, training.skipSummaryPath),
@@ -586,32 +645,89 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       F: { manifest: iterative ? STUDY_LAYOUT.phaseFManifest : null, counts: iterative?.counts ?? null },
       G: { comparison: comparison ? STUDY_LAYOUT.comparisonManifest : null },
     },
-    jobs,
-    reconstructions: (iterative?.records ?? []).map((record) => ({
-      id: record.id,
-      dose: record.dose,
-      view: record.view,
-      split: record.split,
-      status: record.status,
-      runId: record.identity?.runId ?? null,
-      strictKey: record.identity?.strictKey ?? null,
-      file: record.file,
-      sha256: record.sha256,
-      wallMs: record.wallMs,
-      reason: record.reason,
-    })),
+    jobs: manifestJobsOf(first),
+    reconstructions: manifestReconstructionsOf(first),
+    replicates: replicates.slice(1).map((run) => {
+      const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+      return {
+        replicate: run.replicate,
+        seed: run.seed,
+        root: prefix,
+        phases: {
+          C: path.posix.join(prefix, STUDY_LAYOUT.phaseCManifest),
+          D: path.posix.join(prefix, STUDY_LAYOUT.phaseDManifest),
+          E: path.posix.join(prefix, TRAINING_MANIFEST_PATH),
+          F: run.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
+          G: run.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
+        },
+        jobs: manifestJobsOf(run),
+        reconstructions: manifestReconstructionsOf(run),
+        skipped_count: run.training.skipped_count,
+      };
+    }),
     skipped_views: training.skipped_views,
     skipped_count: training.skipped_count,
     timings,
     report: report ? { markdown: STUDY_LAYOUT.reportMarkdown, html: STUDY_LAYOUT.reportHtml } : null,
   };
   writeJsonAtomicSync(manifestPath, manifest);
-  return { manifestPath, manifest, plan: studyResult.plan, training, iterative, comparison, report, failed: studyResult.failed };
+  return { manifestPath, manifest, plan, training, iterative, comparison, report, failed };
+}
+
+/** One replicate's phases as the pipeline runs them. */
+interface ReplicateRun {
+  readonly replicate: number;
+  readonly seed: number;
+  /** Absolute root of the replicate's files. */
+  readonly root: string;
+  readonly phaseC: { readonly manifest: PhaseCManifest; readonly reused: boolean };
+  readonly phaseD: { readonly manifest: PhaseDManifest; readonly reused: boolean };
+  readonly training: TrainingManifest;
+  iterative: PhaseFManifest | null;
+  comparison?: ComparisonResult;
+  readonly log: (line: string) => void;
+}
+
+/** A replicate's training jobs as the study manifest records them (paths relative to the study root). */
+function manifestJobsOf(run: ReplicateRun): StudyManifestJob[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return run.training.jobs.map((job) => ({
+    id: job.id,
+    dose: job.params["dose"] as number,
+    view: job.params["view"] as string,
+    method: job.params["method"] as string,
+    gridsize: job.params["gridsize"] as number,
+    status: job.result.status,
+    runId: job.identity?.runId ?? null,
+    strictKey: job.identity?.strictKey ?? null,
+    bundlePath: job.result.bundlePath ? path.posix.join(prefix, STUDY_LAYOUT.trainingDir, job.artifactDir, job.result.bundlePath) : null,
+    bundleSha256: job.result.bundleSha256,
+    durationMs: job.result.durationMs,
+    error: job.result.error,
+  }));
+}
+
+/** A replicate's Phase F records as the study manifest records them (files relative to the study root). */
+function manifestReconstructionsOf(run: ReplicateRun): StudyManifestReconstruction[] {
+  const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+  return (run.iterative?.records ?? []).map((record) => ({
+    id: record.id,
+    dose: record.dose,
+    view: record.view,
+    split: record.split,
+    status: record.status,
+    runId: record.identity?.runId ?? null,
+    strictKey: record.identity?.strictKey ?? null,
+    file: record.file === null ? null : path.posix.join(prefix, record.file),
+    sha256: record.sha256,
+    wallMs: record.wallMs,
+    reason: record.reason,
+  }));
 }
 
 /**
- * Plans the study (phases C and D run, since the plan needs their files; nothing is trained). Errors as
- * {@link runStudyPipeline}'s.
+ * Plans the study (phases C and D run, since the plan needs their files; nothing is trained) — replicate 0's
+ * jobs; a dry run of {@link runStudyPipeline} plans every replicate. Errors as {@link runStudyPipeline}'s.
  */
 export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
   try {

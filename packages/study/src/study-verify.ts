@@ -375,5 +375,7 @@ export async function verifyStudy(root: string): Promise<StudyVerification> {
   await checkPhaseE(verifier, manifest);
   checkPhaseF(verifier, manifest);
   checkPhaseG(verifier, manifest);
+  const replicates = Array.isArray(manifest.replicates) ? manifest.replicates : [];
+  if (replicates.length > 0) verifier.notChecked.push(`replicates ${replicates.map((entry) => entry.replicate).join(", ")} (under replicates/) are not verified: only replicate 0 at the root is`);
   return { root: absoluteRoot, runId: manifest.runId ?? null, ok: verifier.problems.length === 0, filesHashed: verifier.filesHashed, checks: verifier.checks, problems: verifier.problems, notChecked: verifier.notChecked };
 }

@@ -102,3 +102,40 @@ export function iterationErrorSpec(points: readonly IterationPoint[]): TopLevelS
     },
   } as TopLevelSpec;
 }
+
+/** One method's mean quality and wall time at one dose (over the replicates). */
+export interface SpeedQualityPoint {
+  /** `1e3`, … (one panel per dose). */
+  readonly dose: string;
+  readonly view: string;
+  readonly method: string;
+  /** Training + inference (network) or the iterations (Phase F), seconds. */
+  readonly wallTimeSeconds: number;
+  readonly phaseMae: number;
+}
+
+/**
+ * The speed–quality trade-off: phase MAE against wall time (log axis), one panel per dose, a colour per
+ * method and a shape per view — what a network's training buys over an iterative reconstruction.
+ */
+export function speedQualitySpec(points: readonly SpeedQualityPoint[]): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "Phase MAE vs wall time, per dose (lower left is better)",
+    data: { values: points.filter((point) => Number.isFinite(point.phaseMae) && point.wallTimeSeconds > 0) as unknown as Record<string, unknown>[] },
+    facet: { field: "dose", type: "ordinal", title: "dose (photons / pattern)" },
+    columns: 3,
+    spec: {
+      width: 200,
+      height: 170,
+      mark: { type: "point", filled: true, size: 70 },
+      encoding: {
+        x: { field: "wallTimeSeconds", type: "quantitative", title: "wall time (s)", scale: { type: "log" } },
+        y: { field: "phaseMae", type: "quantitative", title: "phase MAE (rad)", scale: { zero: false } },
+        color: { field: "method", type: "nominal", title: "method" },
+        shape: { field: "view", type: "nominal", title: "view" },
+        tooltip: [{ field: "method" }, { field: "view" }, { field: "wallTimeSeconds" }, { field: "phaseMae" }],
+      },
+    },
+  } as TopLevelSpec;
+}

@@ -5,6 +5,7 @@ import { PNG } from "pngjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderFieldPng } from "./report-images.js";
 import { writeStudyReport, type ReportJobRow } from "./report-writer.js";
+import { summariseReplicates, writeFindings, type ReplicateRow } from "../replicate-summary.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "studykit-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,5 +105,47 @@ describe("report", () => {
     expect(pixel(0, 0)[0]!).toBeLessThan(pixel(5, 0)[0]!);
     expect(pixel(5, 5)).toEqual([230, 230, 230, 255]);
     expect(pixel(0, 0)[3]).toBe(255);
+  });
+
+  it("with replicates, writes the findings, the mean ± interval table with best / ≈ best marks, and the speed–quality plot", async () => {
+    const replicateDir = mkdtempSync(path.join(tmpdir(), "studykit-report-replicates-"));
+    try {
+      const row = (replicate: number, method: string, phaseMae: number, wallTimeMs: number): ReplicateRow => ({
+        replicate,
+        dose: 1000,
+        view: "baseline",
+        method,
+        family: method.startsWith("epie") ? "iterative" : "network",
+        metrics: { phaseMae, amplitudeMae: 0.1, amplitudeSsim: 0.5, phaseSsim: 0.5, frcHalfBitResolutionPx: null },
+        wallTimeMs,
+      });
+      const cells = summariseReplicates(
+        [row(0, "supervised gs1", 0.26, 60_000), row(1, "supervised gs1", 0.27, 62_000), row(2, "supervised gs1", 0.25, 61_000), row(0, "epie 50 it", 0.15, 400), row(1, "epie 50 it", 0.151, 410), row(2, "epie 50 it", 0.149, 390)],
+        3,
+      );
+      const findings = writeFindings(cells).map((finding) => finding.text);
+      const files = await writeStudyReport(
+        replicateDir,
+        { title: "T", runId: "run-1", preset: "quick", summary: [], groundTruth: { amplitude: "a.png", phase: "p.png" }, rows: rows.slice(0, 2), notes: [], replicates: { count: 3, scored: [{ replicate: 0, seed: 1 }, { replicate: 1, seed: 2 }, { replicate: 2, seed: 3 }], cells, findings } },
+        new Map(),
+      );
+      expect(files.plots).toContain("plots/speed-quality.svg");
+      const svg = readFileSync(path.join(replicateDir, "plots", "speed-quality.svg"), "utf8");
+      expect(svg).toContain("wall time (s)");
+      const md = readFileSync(path.join(replicateDir, "report.md"), "utf8");
+      expect(md).toContain("## Findings");
+      // 0.15 ± t(0.975, 2)·0.001/√3 = 0.0025 (table t = 4.3027); 0.26 ± 4.3027·0.01/√3 = 0.0248.
+      expect(md).toContain("- dose 1e3, baseline: epie 50 it has the best phase MAE, 0.1500 ± 0.0025 (n=3), 0.1100 (42%) lower than supervised gs1 (0.2600 ± 0.0248 (n=3)); the 95% intervals do not overlap, so the replicates support the difference.");
+      expect(md).toContain("| 1e3 | baseline | epie 50 it | 3 of 3 | 0.1500 ± 0.0025 (n=3) best |");
+      // Equal amplitude MAE in both cells: the runner-up is marked as not distinguishable from the best.
+      expect(md).toMatch(/\| 1e3 \| baseline \| supervised gs1 \| 3 of 3 \| 0\.2600 ± 0\.0248 \(n=3\) \| 0\.1000 ± 0\.0000 \(n=3\) ≈ best \|/);
+      expect(md).toContain("seeds r0: 1, r1: 2, r2: 3");
+      expect(md).toContain("## Metrics on the held-out test region (replicate 0)");
+      const html = readFileSync(path.join(replicateDir, "report.html"), "utf8");
+      expect(html).toContain("<h2>Findings</h2>");
+      expect(html).toContain("0.1500 ± 0.0025 (n=3) best");
+    } finally {
+      rmSync(replicateDir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,9 @@ import { writeFileAtomicSync } from "@studykit/core";
 import type { ComparisonMetrics, ScoredRow } from "../compare-phase.js";
 import type { TrainingHistoryEntry } from "../study-job.js";
 import { METRIC_DEFINITIONS } from "./metric-definitions.js";
-import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, type IterationPoint, type LossPoint, type MetricPoint } from "./report-plots.js";
+import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, speedQualitySpec, type IterationPoint, type LossPoint, type MetricPoint, type SpeedQualityPoint } from "./report-plots.js";
+import { SUMMARY_METRICS, compareCells, rankCells, type ReplicateCell } from "../replicate-summary.js";
+import { formatMeanInterval } from "../replicate-statistics.js";
 
 /** Scores of one model as the report shows them (the report needs no FRC curve or pixel count). */
 export type ReportMetrics = Pick<
@@ -59,6 +61,46 @@ export interface StudyReportData {
   readonly groundTruth: { readonly amplitude: string; readonly phase: string };
   readonly rows: readonly ReportJobRow[];
   readonly notes: readonly string[];
+  /** The cells over all replicates and the findings written from them (absent: neither section). */
+  readonly replicates?: {
+    readonly count: number;
+    /** The replicates scored, with their seeds. */
+    readonly scored: readonly { readonly replicate: number; readonly seed: number }[];
+    readonly cells: readonly ReplicateCell[];
+    readonly findings: readonly string[];
+  };
+}
+
+/**
+ * The replicate table: one row per (dose, view, method), each summary metric as mean ± 95% interval.
+ * Within a dose and view the best mean of a metric is marked `best`, and a mean whose interval the best's
+ * overlaps (a difference the replicates do not support) is marked `≈ best`.
+ */
+function replicateTable(cells: readonly ReplicateCell[]): { header: string[]; rows: string[][] } {
+  const header = ["dose", "view", "method", "replicates scored", ...SUMMARY_METRICS.map((metric) => metric.label), "wall time (s)"];
+  const sorted = [...cells].sort((a, b) => a.dose - b.dose || a.view.localeCompare(b.view) || (a.family === b.family ? a.method.localeCompare(b.method) : a.family === "network" ? -1 : 1));
+  const rows = sorted.map((cell) => {
+    const peers = cells.filter((other) => other.dose === cell.dose && other.view === cell.view);
+    const metricCells = SUMMARY_METRICS.map((metric) => {
+      const interval = cell.metrics[metric.key];
+      const text = formatMeanInterval(interval, metric.digits, metric.key === "frcHalfBitResolutionPx" ? "not reached" : "—");
+      const ranked = rankCells(peers, metric.key);
+      if (interval === null || ranked.length < 2) return text;
+      if (ranked[0] === cell) return `${text} best`;
+      const support = compareCells(ranked[0]!, cell, metric.key).support;
+      return support === "unsupported" || support === "tie" ? `${text} ≈ best` : text;
+    });
+    const wall = cell.wallTimeMs === null ? "—" : formatMeanInterval({ ...cell.wallTimeMs, mean: cell.wallTimeMs.mean / 1000, halfWidth: cell.wallTimeMs.halfWidth === null ? null : cell.wallTimeMs.halfWidth / 1000 }, cell.wallTimeMs.mean < 10_000 ? 2 : 1);
+    return [formatDose(cell.dose), cell.view, cell.method, `${cell.scored} of ${cell.replicates}`, ...metricCells, wall];
+  });
+  return { header, rows };
+}
+
+function replicateIntro(replicates: NonNullable<StudyReportData["replicates"]>): string {
+  const seeds = replicates.scored.map((entry) => `r${entry.replicate}: ${entry.seed}`).join(", ");
+  return replicates.count === 1
+    ? `One replicate (seed ${seeds.replace(/^r0: /, "")}): every value is n=1, no interval, and no difference is assessed. Run with more replicates (\`replicates\` in the configuration, \`--replicates R\`) for intervals.`
+    : `${replicates.count} replicates (seeds ${seeds}): each re-draws the photon noise, the gridsize-2 group sampling and the network initialisation and shuffling; the object and scan positions are fixed. Values are the mean ± the half-width of the two-sided 95% confidence interval (Student t, n − 1 degrees of freedom). \"best\" marks the best mean of a dose and view; \"≈ best\" a mean whose interval overlaps the best's, a difference the replicates do not support.`;
 }
 
 /** Paths written, relative to the report directory. */
@@ -149,6 +191,11 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   if (pinnLossPoints.length > 0) plots.push({ file: "plots/pinn-loss-curves.svg", title: "PINN loss curves (Poisson NLL)", svg: await renderVegaLiteSvg(lossCurvesSpec(pinnLossPoints, { title: "PINN training loss (Poisson NLL, up to a constant)", scale: "linear" })) });
   if (iterationPoints.length > 0) plots.push({ file: "plots/iterative-error.svg", title: "Phase F: phase MAE per iteration", svg: await renderVegaLiteSvg(iterationErrorSpec(iterationPoints)) });
   if (metricPoints.length > 0) plots.push({ file: "plots/metrics-vs-dose.svg", title: "Metrics vs dose", svg: await renderVegaLiteSvg(metricsVsDoseSpec(metricPoints)) });
+  const speedPoints: SpeedQualityPoint[] = (data.replicates?.cells ?? []).flatMap((cell) => {
+    const quality = cell.metrics.phaseMae;
+    return quality === null || cell.wallTimeMs === null || !(cell.wallTimeMs.mean > 0) ? [] : [{ dose: formatDose(cell.dose), view: cell.view, method: cell.method, wallTimeSeconds: cell.wallTimeMs.mean / 1000, phaseMae: quality.mean }];
+  });
+  if (speedPoints.length > 0) plots.push({ file: "plots/speed-quality.svg", title: "Speed vs quality: phase MAE against wall time, per dose", svg: await renderVegaLiteSvg(speedQualitySpec(speedPoints)) });
   for (const plot of plots) writeFileAtomicSync(path.join(reportDir, plot.file), plot.svg);
 
   const rows = tableRows(data);
@@ -157,7 +204,15 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   // Markdown.
   const md: string[] = [`# ${data.title}`, "", `Run id: \`${data.runId}\` · preset: \`${data.preset}\``, ""];
   for (const [key, value] of data.summary) md.push(`- **${key}:** ${value}`);
-  md.push("", "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold: it is below it from the first ring (nothing resolved), or, marked \"(< 2 px)\", above it up to the 2 px sampling limit (see the appendix).", "");
+  const replicateRows = data.replicates ? replicateTable(data.replicates.cells) : null;
+  if (data.replicates) {
+    md.push("", "## Findings", "", `Generated from the measured numbers below: per dose and view, the method with the best phase and amplitude MAE, its margin over the runner-up, and whether the replicates' 95% intervals support it. ${replicateIntro(data.replicates)}`, "");
+    for (const finding of data.replicates.findings) md.push(`- ${finding}`);
+    md.push("", "## Replicates: mean ± 95% confidence interval", "", replicateIntro(data.replicates), "");
+    md.push(`| ${replicateRows!.header.join(" | ")} |`, `| ${replicateRows!.header.map(() => "---").join(" | ")} |`);
+    for (const row of replicateRows!.rows) md.push(`| ${row.join(" | ")} |`);
+  }
+  md.push("", data.replicates && data.replicates.count > 1 ? "## Metrics on the held-out test region (replicate 0)" : "## Metrics on the held-out test region", "", "Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold: it is below it from the first ring (nothing resolved), or, marked \"(< 2 px)\", above it up to the 2 px sampling limit (see the appendix).", "");
   md.push(`| ${TABLE_HEADER.join(" | ")} |`, `| ${TABLE_HEADER.map(() => "---").join(" | ")} |`);
   for (const row of rows) md.push(`| ${row.join(" | ")} |`);
   const skipped = data.rows.filter((row) => row.note !== null);
@@ -197,7 +252,23 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
     "<ul>",
     ...data.summary.map(([key, value]) => `<li><b>${escapeHtml(key)}:</b> ${escapeHtml(value)}</li>`),
     "</ul>",
-    "<h2>Metrics on the held-out test region</h2>",
+    ...(data.replicates
+      ? [
+          "<h2>Findings</h2>",
+          `<p>Generated from the measured numbers below: per dose and view, the method with the best phase and amplitude MAE, its margin over the runner-up, and whether the replicates' 95% intervals support it. ${escapeHtml(replicateIntro(data.replicates))}</p>`,
+          "<ul>",
+          ...data.replicates.findings.map((finding) => `<li>${escapeHtml(finding)}</li>`),
+          "</ul>",
+          "<h2>Replicates: mean ± 95% confidence interval</h2>",
+          `<p>${escapeHtml(replicateIntro(data.replicates))}</p>`,
+          "<table><thead><tr>",
+          ...replicateRows!.header.map((label) => `<th>${escapeHtml(label)}</th>`),
+          "</tr></thead><tbody>",
+          ...replicateRows!.rows.map((row) => `<tr>${row.map((cell, index) => `<td${index >= 1 && index <= 2 ? ' class="text"' : ""}>${escapeHtml(cell)}</td>`).join("")}</tr>`),
+          "</tbody></table>",
+        ]
+      : []),
+    `<h2>Metrics on the held-out test region${data.replicates && data.replicates.count > 1 ? " (replicate 0)" : ""}</h2>`,
     "<p>Lower is better for MAE and FRC resolution; higher is better for PSNR, SSIM and MS-SSIM. Phase metrics remove the global phase offset. FRC \"not reached\": the curve never crosses the threshold: it is below it from the first ring (nothing resolved), or, marked \"(< 2 px)\", above it up to the 2 px sampling limit (see the appendix).</p>",
     "<table><thead><tr>",
     ...TABLE_HEADER.map((label) => `<th>${escapeHtml(label)}</th>`),

@@ -1,5 +1,5 @@
 /**
- * `studykit runs compare A B [--mode strict|warn|off] [--json]`: whether two runs (study output roots, run
+ * `studykit runs compare A B [--mode strict|warn|off] [--json]` (also `studykit study compare A B`): whether two runs (study output roots, run
  * roots, or their manifests) can be compared — `@studykit/core`'s comparability verdict on their recorded
  * identities, through `@studykit/study`'s `compareRuns` — what differs in their identities (config,
  * dataset snapshot, code version, runtime, seeds), and the metric deltas (B − A) of every network job and
@@ -65,7 +65,12 @@ function formatComparison(result: RunComparison): string {
 
 export function registerRunsCommand(program: Command, context: CliContext): void {
   const runs = program.command("runs").description("work with finished runs and studies");
-  runs
+  registerCompareCommand(runs, context);
+}
+
+/** Adds `compare A B` under `parent` (`studykit runs compare`, and `studykit study compare` for two study outputs). */
+export function registerCompareCommand(parent: Command, context: CliContext): void {
+  parent
     .command("compare")
     .description("say whether two runs are comparable, what differs in their identities, and their metric deltas (B − A)")
     .argument("<a>", "a study output root, a run root, or its study_manifest.json / run-manifest.json")

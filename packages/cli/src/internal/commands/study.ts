@@ -1,5 +1,5 @@
 /**
- * `studykit study run|plan`: the ptychography dose/overlap study.
+ * `studykit study run|plan|compare`: the ptychography dose/overlap study.
  *
  * - `run` simulates (Phase C), cuts the overlap views (Phase D), trains the job matrix (Phase E),
  *   reconstructs every dose × view × split iteratively (Phase F) and compares the models and Phase F in a
@@ -8,8 +8,10 @@
  * - `plan` prepares the data (Phases C and D, which the plan needs) and prints which jobs would run, which
  *   would be reused (and why) and which are skipped (and why), without training.
  *
+ * - `compare A B` is `studykit runs compare` (see runs.ts) for two study outputs.
+ *
  * The configuration is the preset (`quick` by default), then `--config FILE` (a JSON object deep-merged
- * over it), then `--object-from`. `--dose`, `--view`, `--gridsize`, `--method` and `--job-id` filter the job matrix
+ * over it), then `--replicates R`, then `--object-from`. `--dose`, `--view`, `--gridsize`, `--method` and `--job-id` filter the job matrix
  * without changing job ids.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -20,6 +22,7 @@ import type { StudyConfig } from "@studykit/study";
 import type { CliContext } from "../../cli-context.js";
 import { UsageError } from "../../errors.js";
 import { parseConcurrency } from "../integer-flags.js";
+import { registerCompareCommand } from "./runs.js";
 
 // The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the
 // other commands start fast.
@@ -48,6 +51,7 @@ interface StudyFlags {
   json?: boolean;
   executor?: string;
   redis?: string;
+  replicates?: string;
   phaseCRoot?: string;
   phaseDRoot?: string;
 }
@@ -76,6 +80,11 @@ async function resolveConfig(flags: StudyFlags, cwd: string): Promise<{ config: 
     config = mergeStudyConfig(config, parsed, file);
     label = `${preset}+${path.basename(file)}`;
   }
+  if (flags.replicates !== undefined) {
+    // Validated by the configuration schema: a whole number from 1 to 100, else E_STUDY_CONFIG naming the flag.
+    config = mergeStudyConfig(config, { replicates: flags.replicates.trim() === "" ? Number.NaN : Number(flags.replicates) }, `--replicates ${flags.replicates}`);
+    label = `${label}+replicates${config.replicates}`;
+  }
   if (flags.objectFrom) {
     config = configForObjectFile(config, path.resolve(cwd, flags.objectFrom), flags.reuseCoordinates ?? false);
     label = `${label}+object-from`;
@@ -102,6 +111,7 @@ function addSharedOptions(command: Command): Command {
     .option("--artifact-root <dir>", "same as --out")
     .option("--object-from <file>", "npz with objectGuess and probeGuess to simulate from (instead of the procedural object)")
     .option("--reuse-coordinates", "with --object-from: use the file's xcoords/ycoords as scan positions")
+    .option("--replicates <R>", "replicates of every job and reconstruction (noise, groups and network seeds re-drawn; default: the preset's, 1 in quick, 3 in full)")
     .option("--phase-c-root <dir>", "reuse an earlier study's Phase C data (its output root or phaseC/ directory) instead of simulating; it must match this configuration")
     .option("--phase-d-root <dir>", "reuse an earlier study's Phase D overlap views (its output root or phaseD/ directory); they must come from the Phase C data in use")
     .option("--engine <name>", "auto (ONNX Runtime when it loads, else TF.js), onnxruntime or tfjs", "auto")
@@ -175,13 +185,17 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
       const counts = result.training?.counts;
       const lines = [
         `study ${result.manifest.runId} (${preset}) ${flags.dryRun ? "planned" : "finished"} in ${seconds.toFixed(1)} s`,
-        counts ? `jobs: ${counts.succeeded} trained, ${counts.reused} reused, ${counts.skipped} skipped, ${counts.failed} failed` : "",
+        counts ? `jobs${result.manifest.replicates.length > 0 ? " (replicate 0)" : ""}: ${counts.succeeded} trained, ${counts.reused} reused, ${counts.skipped} skipped, ${counts.failed} failed` : "",
+        result.manifest.replicates.length > 0 ? `replicates: ${result.manifest.replicates.length + 1} (replicate 0 at the root, the others under replicates/; the report gives the mean ± 95% interval over them)` : "",
         result.training ? formatSkipSummary(result.training.skipped_views) : "",
         `manifest: ${result.manifestPath}`,
         result.report ? `report: ${result.report.html}\n        ${result.report.markdown}` : "report: none (dry run)",
       ];
       context.stdout(`${lines.filter((line) => line.length > 0).join("\n")}\n`);
     });
+
+  // Two study outputs: the comparability verdict by mode, then the metric deltas (B − A).
+  registerCompareCommand(study, context);
 
   addSharedOptions(study.command("plan").description("prepare the data and print which jobs would run, be reused or be skipped (and why)")).action(async (flags: StudyFlags) => {
     const { config, preset } = await resolveConfig(flags, context.cwd);

@@ -1,0 +1,129 @@
+/**
+ * Replicates through the real CLI on the tiny study: `--replicates 2` runs every job and reconstruction
+ * twice with re-drawn noise, groups and training seeds (object and positions fixed), one job identity per
+ * replicate, and a report with mean ± 95% intervals and findings; replicate 0 reproduces the study with one
+ * replicate exactly, which `studykit study compare` shows (and refuses in strict mode, since the
+ * configurations differ in `replicates`).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadNpz } from "@studykit/data";
+import { TINY_STUDY_CONFIG } from "./tiny-study-config.js";
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const work = mkdtempSync(path.join(tmpdir(), "studykit-cli-replicates-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: work, env: { ...process.env, STUDYKIT_DEBUG: "" }, timeout: 240_000 });
+const configFile = path.join(work, "tiny.json");
+writeFileSync(configFile, JSON.stringify(TINY_STUDY_CONFIG));
+
+interface TrainingJob {
+  id: string;
+  seeds: Record<string, number>;
+  identity: { strictKey: string } | null;
+  config: { seed: number };
+}
+const readJson = (file: string) => JSON.parse(readFileSync(file, "utf8"));
+
+describe("studykit study run --replicates", { timeout: 300_000 }, () => {
+  let two: string;
+  let one: string;
+  beforeAll(() => {
+    two = path.join(work, "two");
+    one = path.join(work, "one");
+    for (const [out, replicates] of [[two, "2"], [one, "1"]] as const) {
+      const result = run("study", "run", "--config", configFile, "--out", out, "--replicates", replicates);
+      expect(result.status, result.stderr).toBe(0);
+    }
+  }, 300_000);
+
+  it("records each replicate with its own seed, root and phase manifests", () => {
+    const manifest = readJson(path.join(two, "study_manifest.json"));
+    expect(manifest.config.replicates).toBe(2);
+    expect(manifest.replicates).toHaveLength(1);
+    const [second] = manifest.replicates;
+    expect(second.replicate).toBe(1);
+    expect(second.root).toBe("replicates/r1");
+    expect(second.seed).not.toBe(manifest.config.seed);
+    for (const file of [second.phases.C, second.phases.D, second.phases.E, second.phases.F, second.phases.G]) expect(existsSync(path.join(two, file)), file).toBe(true);
+    expect(second.jobs.length).toBe(manifest.jobs.length);
+    for (const job of second.jobs) expect(existsSync(path.join(two, job.bundlePath)), job.bundlePath).toBe(true);
+    // A study with one replicate has no replicate list and no replicates/ directory.
+    expect(readJson(path.join(one, "study_manifest.json")).replicates).toEqual([]);
+    expect(existsSync(path.join(one, "replicates"))).toBe(false);
+  });
+
+  it("gives every job one identity per replicate: same ids, different seeds and strict keys", () => {
+    const first = readJson(path.join(two, "phaseE", "training_manifest.json")).jobs as TrainingJob[];
+    const second = readJson(path.join(two, "replicates", "r1", "phaseE", "training_manifest.json")).jobs as TrainingJob[];
+    const seed = readJson(path.join(two, "study_manifest.json")).replicates[0].seed as number;
+    expect(second.map((job) => job.id)).toEqual(first.map((job) => job.id));
+    for (const [index, job] of second.entries()) {
+      expect(job.seeds).toEqual({ seed });
+      expect(job.config.seed).toBe(seed);
+      expect(job.identity!.strictKey).not.toBe(first[index]!.identity!.strictKey);
+    }
+  });
+
+  it("re-draws the photon noise and the groups but keeps the object and the scan positions", () => {
+    const a = loadNpz(path.join(two, "phaseC", "dose_1000", "patched_train.npz"));
+    const b = loadNpz(path.join(two, "replicates", "r1", "phaseC", "dose_1000", "patched_train.npz"));
+    for (const key of ["objectGuess", "probeGuess", "xcoords", "ycoords", "Y"]) expect(Array.from(b[key]!.data as Float64Array), key).toEqual(Array.from(a[key]!.data as Float64Array));
+    const noiseA = a["diffraction"]!.data as Float32Array;
+    const noiseB = b["diffraction"]!.data as Float32Array;
+    let differing = 0;
+    for (let index = 0; index < noiseA.length; index++) if (noiseA[index] !== noiseB[index]) differing += 1;
+    // Poisson counts near 1000 photons per pattern: most bright pixels change between realisations.
+    expect(differing / noiseA.length).toBeGreaterThan(0.1);
+    const groupsA = readJson(path.join(two, "phaseD", "dose_1000", "dense", "dense_groups.json"));
+    const groupsB = readJson(path.join(two, "replicates", "r1", "phaseD", "dose_1000", "dense", "dense_groups.json"));
+    expect(groupsB.seed).not.toBe(groupsA.seed);
+    expect(groupsB.groups).not.toEqual(groupsA.groups);
+  });
+
+  it("reports every cell as mean ± 95% interval over 2 replicates, with findings; one replicate says n=1, no interval", () => {
+    const report = readFileSync(path.join(two, "report", "report.md"), "utf8");
+    expect(report).toContain("## Findings");
+    expect(report).toContain("## Replicates: mean ± 95% confidence interval");
+    expect(report).toMatch(/\| 1e3 \| baseline \| supervised gs1 \| 2 of 2 \| \d\.\d{4} ± \d\.\d{4} \(n=2\)/);
+    expect(report).toMatch(/^- dose 1e3, dense: .* (do not overlap|overlap)/m);
+    expect(existsSync(path.join(two, "report", "plots", "speed-quality.svg"))).toBe(true);
+    const single = readFileSync(path.join(one, "report", "report.md"), "utf8");
+    expect(single).toContain("(n=1, no interval)");
+    expect(single).not.toMatch(/± \d+\.\d+ \(n=/);
+    expect(single).toMatch(/^- dose 1e3, baseline: .*n=1, no interval, so the difference is not assessed/m);
+  });
+
+  it("study compare: strict refuses (replicates differ); warn shows replicate 0 reproduces the one-replicate study exactly", () => {
+    const strict = run("study", "compare", one, two);
+    expect(strict.status).toBe(2);
+    expect(strict.stderr).toMatch(/error\[E_RUNS_INCOMPARABLE\]/);
+    expect(strict.stderr).toContain("config.replicates");
+    const warn = run("study", "compare", one, two, "--mode", "warn", "--json");
+    expect(warn.status, warn.stderr).toBe(0);
+    expect(warn.stderr).toContain("warning: ");
+    const comparison = JSON.parse(warn.stdout) as { metrics: { deltas: { section: string; delta: number | null; a: number | null; b: number | null }[]; onlyInA: string[]; onlyInB: string[] } };
+    expect(comparison.metrics.deltas.length).toBeGreaterThanOrEqual(5 * 10);
+    for (const delta of comparison.metrics.deltas) {
+      if (delta.a === null) expect(delta.b).toBeNull();
+      else expect(delta.delta).toBe(0);
+    }
+    expect(comparison.metrics.onlyInA).toEqual([]);
+    expect(comparison.metrics.onlyInB).toEqual([]);
+    const text = run("study", "compare", one, two, "--mode", "off");
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain("metric deltas (B − A):");
+    expect(text.stderr).toBe("");
+  });
+
+  it("rejects --replicates 0 with E_STUDY_CONFIG naming the flag (exit 2)", () => {
+    const result = run("study", "plan", "--config", configFile, "--out", path.join(work, "bad"), "--replicates", "0");
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/error\[E_STUDY_CONFIG\].*--replicates 0/s);
+    expect(result.stderr).toContain("replicates");
+  });
+});
