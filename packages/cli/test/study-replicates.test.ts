@@ -126,4 +126,30 @@ describe("studykit study run --replicates", { timeout: 300_000 }, () => {
     expect(result.stderr).toMatch(/error\[E_STUDY_CONFIG\].*--replicates 0/s);
     expect(result.stderr).toContain("replicates");
   });
+
+  it("study verify checks every replicate's files and names a changed replicate file (exit 2)", () => {
+    const clean = run("study", "verify", two, "--json");
+    expect(clean.status, clean.stderr).toBe(0);
+    const report = JSON.parse(clean.stdout) as { ok: boolean; filesHashed: number; notChecked: string[] };
+    const single = JSON.parse(run("study", "verify", one, "--json").stdout) as { filesHashed: number };
+    // Replicate 1 re-hashes its own datasets, job inputs, bundles and reconstructions: twice the files of one replicate.
+    expect(report.filesHashed).toBe(2 * single.filesHashed);
+    // A reconstruction of replicate 1, one byte changed: the problem names it relative to the study root.
+    const second = readJson(path.join(two, "study_manifest.json")).replicates[0] as { reconstructions: { file: string | null; sha256: string | null }[] };
+    const record = second.reconstructions.find((entry) => entry.file !== null)!;
+    expect(record.file!.startsWith("replicates/r1/phaseF/")).toBe(true);
+    const file = path.join(two, record.file!);
+    const original = readFileSync(file);
+    const bytes = Buffer.from(original);
+    bytes[bytes.length >> 1] ^= 0x01;
+    writeFileSync(file, bytes);
+    try {
+      const result = run("study", "verify", two, "--json");
+      expect(result.status).toBe(2);
+      const problems = (JSON.parse(result.stdout) as { problems: { kind: string; file: string; expected: string | null }[] }).problems;
+      expect(problems).toEqual([expect.objectContaining({ kind: "hash-mismatch", file: record.file, expected: record.sha256 })]);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
 });

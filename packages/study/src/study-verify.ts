@@ -13,7 +13,8 @@
  *   (dataset snapshot hash of the training input, seeds, code version) — the strict key is then reported as
  *   not checkable, not as a failure;
  * - Phase F: each reconstruction's bytes against its SHA-256;
- * - Phase G and the report: the files exist and the comparison names the study's run id.
+ * - Phase G and the report: the files exist and the comparison names the study's run id;
+ * - replicates 1 … R − 1: each replicate's own phase manifests under `replicates/r<r>/`, checked the same way.
  *
  * Nothing stops at the first problem: every mismatch is collected and returned, each naming the file
  * (relative to the study root), what was expected and what was found.
@@ -27,6 +28,7 @@ import {
   fingerprint,
   identityFromRecord,
   readTrainingManifest,
+  SKIP_SUMMARY_FILE,
   stableRunId,
   type IdentityRecord,
   type JsonValue,
@@ -40,7 +42,7 @@ import type { PhaseDManifest } from "./overlap-phase.js";
 import type { PhaseCManifest } from "./simulate-phase.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 import { StudyStateError, StudyStateErrorCode } from "./errors.js";
-import type { StudyManifest } from "./study-pipeline.js";
+import type { StudyManifest, StudyManifestReplicate } from "./study-pipeline.js";
 
 /** What kind of problem a {@link VerifyProblem} is. */
 export type VerifyProblemKind =
@@ -114,15 +116,23 @@ class Verifier {
   filesHashed = 0;
   checks = 0;
 
-  constructor(readonly root: string) {}
+  /**
+   * `root`: where the manifests' relative paths start (a replicate's root for its own phases); `studyRoot`:
+   * the study's output root, which names every problem's file and holds `study_manifest.json`.
+   */
+  constructor(
+    readonly root: string,
+    readonly studyRoot: string = root,
+  ) {}
 
   relative(file: string): string {
-    const relative = path.relative(this.root, file);
+    const relative = path.relative(this.studyRoot, file);
     return relative.startsWith("..") || path.isAbsolute(relative) ? file : relative.split(path.sep).join("/");
   }
 
   absolute(file: string): string {
-    return path.isAbsolute(file) ? file : path.join(this.root, ...file.split("/"));
+    if (path.isAbsolute(file)) return file;
+    return path.join(file === STUDY_LAYOUT.studyManifest ? this.studyRoot : this.root, ...file.split("/"));
   }
 
   problem(kind: VerifyProblemKind, file: string, field: string, expected: unknown, actual: unknown, detail: string): void {
@@ -337,6 +347,41 @@ function checkPhaseG(verifier: Verifier, manifest: StudyManifest): void {
 }
 
 /**
+ * A replicate other than 0: its own phase manifests under `replicates/r<r>/`, checked as replicate 0's are
+ * (its files, hashes, job and bundle identities, and its records in `study_manifest.json`); problems name
+ * the files relative to the study root.
+ */
+async function checkReplicate(verifier: Verifier, manifest: StudyManifest, replicate: StudyManifestReplicate): Promise<void> {
+  const prefix = `${replicate.root}/`;
+  const inside = (file: string): string => (file.startsWith(prefix) ? file.slice(prefix.length) : file);
+  const sub = new Verifier(verifier.absolute(replicate.root), verifier.studyRoot);
+  const datasetSnapshots = Object.fromEntries(Object.entries(manifest.phases.C.datasetSnapshots).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [inside(key), value]));
+  const view: StudyManifest = {
+    ...manifest,
+    phases: {
+      C: { ...manifest.phases.C, manifest: inside(replicate.phases.C), datasetSnapshots },
+      D: { ...manifest.phases.D, manifest: inside(replicate.phases.D) },
+      E: { ...manifest.phases.E, manifest: inside(replicate.phases.E), skipSummary: path.posix.join(path.posix.dirname(inside(replicate.phases.E)), SKIP_SUMMARY_FILE) },
+      F: { ...manifest.phases.F, manifest: replicate.phases.F === null ? null : inside(replicate.phases.F) },
+      G: { comparison: replicate.phases.G === null ? null : inside(replicate.phases.G) },
+    },
+    jobs: replicate.jobs,
+    reconstructions: replicate.reconstructions,
+    report: null,
+  };
+  checkPhaseC(sub, view);
+  checkPhaseD(sub, view);
+  await checkPhaseE(sub, view);
+  checkPhaseF(sub, view);
+  checkPhaseG(sub, view);
+  verifier.problems.push(...sub.problems);
+  // Notes that say the same for every replicate are kept once.
+  for (const note of sub.notChecked) if (!verifier.notChecked.includes(note)) verifier.notChecked.push(note);
+  verifier.filesHashed += sub.filesHashed;
+  verifier.checks += sub.checks;
+}
+
+/**
  * Verifies the study under `root` against its manifests (see the module doc). Throws only when there is
  * nothing to verify: no `study_manifest.json` (`E_MISSING_ARTIFACT`) or one that is not a study manifest
  * (`E_JSON_INVALID`); every other problem is returned in `problems`.
@@ -375,7 +420,6 @@ export async function verifyStudy(root: string): Promise<StudyVerification> {
   await checkPhaseE(verifier, manifest);
   checkPhaseF(verifier, manifest);
   checkPhaseG(verifier, manifest);
-  const replicates = Array.isArray(manifest.replicates) ? manifest.replicates : [];
-  if (replicates.length > 0) verifier.notChecked.push(`replicates ${replicates.map((entry) => entry.replicate).join(", ")} (under replicates/) are not verified: only replicate 0 at the root is`);
+  for (const replicate of Array.isArray(manifest.replicates) ? manifest.replicates : []) await checkReplicate(verifier, manifest, replicate);
   return { root: absoluteRoot, runId: manifest.runId ?? null, ok: verifier.problems.length === 0, filesHashed: verifier.filesHashed, checks: verifier.checks, problems: verifier.problems, notChecked: verifier.notChecked };
 }
