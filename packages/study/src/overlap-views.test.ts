@@ -91,6 +91,12 @@ describe("disjoint scans of one spacing", () => {
     });
     const total = scans.reduce((sum, scan) => sum + (scan.length >= 4 ? scan.length : 0), 0);
     perScan.forEach((count, index) => expect(Math.abs(count - (120 * (scans[index]!.length >= 4 ? scans[index]!.length : 0)) / total)).toBeLessThan(1));
+    // A scan that holds fewer groups than its share (4 positions: one combination per anchor, 4 groups;
+    // share 88·4/44 = 8) leaves the rest to the other scan: all 88 are drawn.
+    const small = [Array.from({ length: 40 }, (_, index) => index), [40, 41, 42, 43]];
+    const shared = sampleScanGroups(positions, small, { ...options, count: 88 });
+    expect(shared.groups).toHaveLength(88);
+    expect(shared.groups.filter((group) => group[0]! >= 40)).toHaveLength(4);
     const first = scans.slice(0, 1);
     const one = sampleGroups(first[0]!.map((index) => positions[index]!), options);
     expect(sampleScanGroups(positions, first, options).groups).toEqual(one.groups);

@@ -254,7 +254,8 @@ export function sampleGroups(positions: readonly ScanPosition[], options: GroupS
 
 /**
  * The groups of a training view of several scans: `count` groups shared out over the scans by their size
- * (largest remainders; a scan of fewer than `groupSize` positions gets none), each scan's drawn by {@link sampleGroups} among its own positions only (scan k with
+ * (largest remainders; a scan of fewer than `groupSize` positions gets none; what a scan cannot give goes
+ * to the others), each scan's drawn by {@link sampleGroups} among its own positions only (scan k with
  * seed + k, so one scan gives exactly the one-scan groups). Indices are rows of the view's npz, whose rows are
  * the scans one after the other; offsets `[groups][C][2]`.
  */
@@ -271,14 +272,28 @@ export function sampleScanGroups(
   const byRemainder = exact.map((value, scan) => ({ scan, remainder: value - Math.floor(value) })).sort((a, b) => b.remainder - a.remainder || a.scan - b.scan);
   const left = options.count - shares.reduce((sum, share) => sum + share, 0);
   for (let index = 0; index < left; index++) shares[byRemainder[index]!.scan]! += 1;
+  // A scan that holds fewer acceptable groups than its share leaves the rest to the scans that still have
+  // some (largest first, one at a time), until `count` are drawn or every scan is used up. A larger count
+  // only extends a scan's draw (sampleGroups is incremental), so shares can grow without redrawing.
+  const draw = (index: number, count: number) => sampleGroups(scans[index]!.map((position) => positions[position]!), { groupSize: options.groupSize, candidates: options.candidates, count, maxOffset: options.maxOffset, seed: options.seed + index });
+  let drawn = scans.map((_, index) => (shares[index]! > 0 ? draw(index, shares[index]!) : null));
+  const bySize = scans.map((_, index) => index).filter((index) => size(scans[index]!) > 0).sort((a, b) => scans[b]!.length - scans[a]!.length || a - b);
+  for (;;) {
+    const got = drawn.reduce((sum, sample) => sum + (sample?.groups.length ?? 0), 0);
+    // A scan that gave all it was asked for may have more.
+    const open = bySize.filter((index) => (drawn[index]?.groups.length ?? 0) === shares[index]!);
+    if (got >= options.count || open.length === 0) break;
+    for (const index of scans.keys()) shares[index] = drawn[index]?.groups.length ?? 0;
+    for (let k = 0; k < options.count - got; k++) shares[open[k % open.length]!]! += 1;
+    drawn = drawn.map((sample, index) => (open.includes(index) ? draw(index, shares[index]!) : sample));
+  }
   const groups: number[][] = [];
   const offsets: number[][][] = [];
   let rejected = 0;
   let firstRow = 0;
   scans.forEach((scan, index) => {
-    if (shares[index]! > 0) {
-      const scanPositions = scan.map((position) => positions[position]!);
-      const sampled = sampleGroups(scanPositions, { groupSize: options.groupSize, candidates: options.candidates, count: shares[index]!, maxOffset: options.maxOffset, seed: options.seed + index });
+    const sampled = drawn[index];
+    if (sampled) {
       sampled.groups.forEach((group, g) => {
         groups.push(group.map((member) => firstRow + member));
         offsets.push(group.map((_, member) => [sampled.offsets[(g * options.groupSize + member) * 2]!, sampled.offsets[(g * options.groupSize + member) * 2 + 1]!]));
