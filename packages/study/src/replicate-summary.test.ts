@@ -90,4 +90,14 @@ describe("writeFindings", () => {
     expect(findings[0]!.support).toBe("single");
     expect(findings[0]!.text).toMatch(/^dose 1e3, sparse: only PINN gs2 was scored on phase MAE: 0\.3100 ± /);
   });
+
+  it("does not rank a metric that some replicate lacks (an FRC not reached), and says which cells lack it", () => {
+    const rows: ReplicateRow[] = [
+      ...cellRows(1e5, "baseline", "epie 50 it", [0.02, 0.02, 0.02]).map((row) => ({ ...row, metrics: { ...row.metrics!, frcHalfBitResolutionPx: null } })),
+      ...cellRows(1e5, "baseline", "supervised gs1", [0.24, 0.24, 0.24]).map((row, index) => ({ ...row, metrics: { ...row.metrics!, frcHalfBitResolutionPx: 5 + index * 0.1 } })),
+    ];
+    const [finding] = writeFindings(summariseReplicates(rows, 3), { metrics: ["frcHalfBitResolutionPx"] });
+    expect(finding).toMatchObject({ winner: null, support: "not-assessed" });
+    expect(finding!.text).toBe("dose 1e5, baseline: FRC half-bit resolution is not ranked: epie 50 it (0 of 3 replicates) lack a value in some replicates.");
+  });
 });

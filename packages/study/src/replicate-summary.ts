@@ -95,6 +95,11 @@ function metricOf(key: SummaryMetricKey): (typeof SUMMARY_METRICS)[number] {
   return SUMMARY_METRICS.find((metric) => metric.key === key)!;
 }
 
+/** Whether every replicate that scored `cell` has `key` (an FRC that did not cross has none). */
+export function hasEveryReplicate(cell: ReplicateCell, key: SummaryMetricKey): boolean {
+  return cell.scored > 0 && cell.metrics[key]?.n === cell.scored;
+}
+
 /** The cells of one (dose, view) with `key` scored, best first. */
 export function rankCells(cells: readonly ReplicateCell[], key: SummaryMetricKey): ReplicateCell[] {
   const metric = metricOf(key);
@@ -149,6 +154,13 @@ export function writeFindings(
         const where = `dose ${formatDose(dose)}, ${view}`;
         const show = (cell: ReplicateCell): string => formatMeanInterval(cell.metrics[key], metric.digits);
         if (ranked.length === 0) continue;
+        // A value missing in some replicate (an FRC not reached: finer than 2 px, or nothing resolved) has no
+        // place in a ranking by means: say so instead of ranking the rest.
+        const incomplete = here.filter((cell) => cell.scored > 0 && !hasEveryReplicate(cell, key));
+        if (incomplete.length > 0) {
+          findings.push({ dose, view, metric: key, winner: null, support: "not-assessed", text: `${where}: ${metric.short} is not ranked: ${incomplete.map((cell) => `${cell.method} (${cell.metrics[key]?.n ?? 0} of ${cell.scored} replicates)`).join(", ")} lack a value in some replicates.` });
+          continue;
+        }
         const best = ranked[0]!;
         const floor = options.floor?.[key];
         const floorNote =

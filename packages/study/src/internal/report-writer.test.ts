@@ -116,7 +116,8 @@ describe("report", () => {
         view: "baseline",
         method,
         family: method.startsWith("epie") ? "iterative" : "network",
-        metrics: { phaseMae, amplitudeMae: 0.1, amplitudeSsim: 0.5, phaseSsim: 0.5, frcHalfBitResolutionPx: null },
+        // ePIE's FRC never crosses (finer than 2 px); the network's crosses at 5 px.
+        metrics: { phaseMae, amplitudeMae: 0.1, amplitudeSsim: 0.5, phaseSsim: 0.5, frcHalfBitResolutionPx: method.startsWith("epie") ? null : 5 },
         wallTimeMs,
       });
       const cells = summariseReplicates(
@@ -140,6 +141,10 @@ describe("report", () => {
       // Equal amplitude MAE in both cells: the runner-up is marked as not distinguishable from the best.
       expect(md).toMatch(/\| 1e3 \| baseline \| supervised gs1 \| 3 of 3 \| 0\.2600 ± 0\.0248 \(n=3\) \| 0\.1000 ± 0\.0000 \(n=3\) ≈ best \|/);
       expect(md).toContain("seeds r0: 1, r1: 2, r2: 3");
+      // ePIE's FRC is "not reached" in every replicate, so the network's 5 px cannot be called best.
+      expect(md).toContain("| 0.500 ± 0.000 (n=3) best | not reached |");
+      expect(md).toContain("| 5.00 ± 0.00 (n=3) |");
+      expect(md).not.toContain("5.00 ± 0.00 (n=3) best");
       expect(md).toContain("## Metrics on the held-out test region (replicate 0)");
       const html = readFileSync(path.join(replicateDir, "report.html"), "utf8");
       expect(html).toContain("<h2>Findings</h2>");

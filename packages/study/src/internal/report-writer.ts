@@ -13,7 +13,7 @@ import type { ComparisonMetrics, ScoredRow } from "../compare-phase.js";
 import type { TrainingHistoryEntry } from "../study-job.js";
 import { METRIC_DEFINITIONS } from "./metric-definitions.js";
 import { iterationErrorSpec, lossCurvesSpec, metricsVsDoseSpec, renderVegaLiteSvg, speedQualitySpec, type IterationPoint, type LossPoint, type MetricPoint, type SpeedQualityPoint } from "./report-plots.js";
-import { SUMMARY_METRICS, compareCells, rankCells, type ReplicateCell } from "../replicate-summary.js";
+import { SUMMARY_METRICS, compareCells, hasEveryReplicate, rankCells, type ReplicateCell } from "../replicate-summary.js";
 import { formatMeanInterval } from "../replicate-statistics.js";
 
 /** Scores of one model as the report shows them (the report needs no FRC curve or pixel count). */
@@ -85,7 +85,9 @@ function replicateTable(cells: readonly ReplicateCell[]): { header: string[]; ro
       const interval = cell.metrics[metric.key];
       const text = formatMeanInterval(interval, metric.digits, metric.key === "frcHalfBitResolutionPx" ? "not reached" : "—");
       const ranked = rankCells(peers, metric.key);
-      if (interval === null || ranked.length < 2) return text;
+      // A cell without the value in every replicate it scored (an FRC that did not cross: finer than 2 px or
+      // nothing resolved) cannot be ranked, so that metric of that dose and view gets no marks.
+      if (interval === null || ranked.length < 2 || !peers.every((peer) => hasEveryReplicate(peer, metric.key))) return text;
       if (ranked[0] === cell) return `${text} best`;
       const support = compareCells(ranked[0]!, cell, metric.key).support;
       return support === "unsupported" || support === "tie" ? `${text} ≈ best` : text;
@@ -100,7 +102,7 @@ function replicateIntro(replicates: NonNullable<StudyReportData["replicates"]>):
   const seeds = replicates.scored.map((entry) => `r${entry.replicate}: ${entry.seed}`).join(", ");
   return replicates.count === 1
     ? `One replicate (seed ${seeds.replace(/^r0: /, "")}): every value is n=1, no interval, and no difference is assessed. Run with more replicates (\`replicates\` in the configuration, \`--replicates R\`) for intervals.`
-    : `${replicates.count} replicates (seeds ${seeds}): each re-draws the photon noise, the gridsize-2 group sampling and the network initialisation and shuffling; the object and scan positions are fixed. Values are the mean ± the half-width of the two-sided 95% confidence interval (Student t, n − 1 degrees of freedom). \"best\" marks the best mean of a dose and view; \"≈ best\" a mean whose interval overlaps the best's, a difference the replicates do not support.`;
+    : `${replicates.count} replicates (seeds ${seeds}): each re-draws the photon noise, the gridsize-2 group sampling and the network initialisation and shuffling; the object and scan positions are fixed. Values are the mean ± the half-width of the two-sided 95% confidence interval (Student t, n − 1 degrees of freedom). \"best\" marks the best mean of a dose and view; \"≈ best\" a mean whose interval overlaps the best's, a difference the replicates do not support; a metric some replicate of the dose and view lacks (an FRC not reached) is not marked.`;
 }
 
 /** Paths written, relative to the report directory. */
