@@ -142,8 +142,11 @@ describe("studykit study run (tiny configuration)", () => {
     expect(markdown).toContain("spacing threshold");
     const html = readFileSync(path.join(out, first.manifest.report.html), "utf8");
     expect(html).toContain("<svg");
-    // Ground truth, the 6 networks and Phase F's 4 test-split reconstructions (baseline and dense at 2 doses).
-    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 2 * 6 + 2 * 4);
+    // Ground truth, the 6 networks and Phase F's 4 test-split reconstructions (baseline and dense at 2 doses),
+    // each reconstruction with its amplitude and phase difference maps on scales the caption states.
+    expect(html.match(/data:image\/png;base64,/g)?.length).toBe(2 + 4 * 6 + 4 * 4);
+    expect(markdown).toMatch(/Difference maps: reconstruction − ground truth.* amplitude −(\d+(\.\d+)?(e-\d+)?) to \+\1; phase −(\d+(\.\d+)?(e-\d+)?) to \+\4 rad/);
+    expect(markdown).toContain("(images/dose_1000-baseline-gs1-phase-difference.png)");
     const image = PNG.sync.read(readFileSync(path.join(out, "report/images/ground-truth-amplitude.png")));
     expect(image.width).toBeGreaterThan(16);
     const values = new Set<number>();

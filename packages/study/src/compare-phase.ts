@@ -24,7 +24,7 @@ import type { PhaseFManifest, PhaseFRecord } from "./iterative-phase.js";
 import type { FrcAnalysis, FrcCurve } from "./internal/fourier-ring-correlation.js";
 import { globalPhaseOffset, scoreReconstruction, scoreResolution, type Box, type ReconstructionMetrics } from "./reconstruction-metrics.js";
 import { reconstructTestRegion, type Predictor, type TestSet } from "./internal/reconstruct.js";
-import { renderFieldPng } from "./internal/report-images.js";
+import { differenceMaps, renderDifferencePng, renderFieldPng, symmetricScaleLimit, type DifferenceMaps } from "./internal/report-images.js";
 import { writeStudyReport, type ReportJobRow } from "./internal/report-writer.js";
 import type { ResolvedRuntime } from "./runtime-selection.js";
 import { PatchStitcher } from "./internal/stitch.js";
@@ -91,8 +91,11 @@ export interface ScoredRow<Metrics = ComparisonMetrics> {
   /** Skip reason or error message. */
   readonly note: string | null;
   readonly metrics: Metrics | null;
-  /** PNG images of the reconstructed amplitude and phase. */
-  readonly images: { readonly amplitude: string; readonly phase: string } | null;
+  /**
+   * PNG images of the reconstructed amplitude and phase, and their difference maps (reconstruction −
+   * ground truth, phase after the global offset removal; older comparisons lack them).
+   */
+  readonly images: { readonly amplitude: string; readonly phase: string; readonly amplitudeDifference?: string; readonly phaseDifference?: string } | null;
   /** Training + inference (network) or the iterations (Phase F), ms; null when it did not run. */
   readonly wallTimeMs: number | null;
 }
@@ -291,8 +294,13 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
   images.set("ground-truth-amplitude.png", renderFieldPng(amplitudeCrop, boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
   images.set("ground-truth-phase.png", renderFieldPng(phaseCrop, boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
 
-  /** Amplitude and phase PNGs of a reconstruction, on the ground truth's scales, global phase removed. */
-  const renderReconstruction = (name: string, truth: ComplexImage, reconstruction: ComplexImage): { amplitude: string; phase: string } => {
+  // Difference maps are rendered once every reconstruction is in, on one symmetric scale per quantity.
+  const pendingDifferences: { files: { amplitudeDifference: string; phaseDifference: string }; maps: DifferenceMaps }[] = [];
+  /**
+   * Amplitude and phase PNGs of a reconstruction, on the ground truth's scales, global phase removed; the
+   * names of its difference maps (rendered below).
+   */
+  const renderReconstruction = (name: string, truth: ComplexImage, reconstruction: ComplexImage): { amplitude: string; phase: string; amplitudeDifference: string; phaseDifference: string } => {
     const offset = globalPhaseOffset(truth, reconstruction, coverage.counts);
     const reconAmplitude = new Float64Array(truth.height * truth.width);
     const reconPhase = new Float64Array(reconAmplitude.length);
@@ -301,9 +309,10 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
       const raw = Math.atan2(reconstruction.data[2 * index + 1]!, reconstruction.data[2 * index]!) - offset;
       reconPhase[index] = raw - 2 * Math.PI * Math.round(raw / (2 * Math.PI));
     }
-    const files = { amplitude: `${name}-amplitude.png`, phase: `${name}-phase.png` };
+    const files = { amplitude: `${name}-amplitude.png`, phase: `${name}-phase.png`, amplitudeDifference: `${name}-amplitude-difference.png`, phaseDifference: `${name}-phase-difference.png` };
     images.set(files.amplitude, renderFieldPng(cropField(reconAmplitude, truth.width, box), boxHeight, boxWidth, { ...amplitudeRange, scheme: "greys", scale, mask }));
     images.set(files.phase, renderFieldPng(cropField(reconPhase, truth.width, box), boxHeight, boxWidth, { ...phaseRange, scheme: "viridis", scale, mask }));
+    pendingDifferences.push({ files, maps: differenceMaps(truth, reconstruction, coverage.counts, box) });
     return files;
   };
 
@@ -386,6 +395,14 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     iterative.push({ ...base, note: null, metrics, images: recordImages, wallTimeMs: record.wallMs });
     rows.push({ ...rowBase, note: null, metrics, iterationHistory, images: recordImages, wallTimeMs: record.wallMs });
   }
+  const differenceScale = {
+    amplitude: symmetricScaleLimit(pendingDifferences.map((entry) => entry.maps.amplitude), mask),
+    phase: symmetricScaleLimit(pendingDifferences.map((entry) => entry.maps.phase), mask),
+  };
+  for (const { files, maps } of pendingDifferences) {
+    images.set(files.amplitudeDifference, renderDifferencePng(maps.amplitude, boxHeight, boxWidth, { limit: differenceScale.amplitude, scale, mask }));
+    images.set(files.phaseDifference, renderDifferencePng(maps.phase, boxHeight, boxWidth, { limit: differenceScale.phase, scale, mask }));
+  }
   // The floor every method must beat: predicting the mean, on the same region (the truth is the same object at every dose).
   const meanPredictor = scoreForComparison(reference.object, meanPredictorImage(reference.object, coverage.counts), coverage.counts, box);
   log(`phase G: predicting the mean: ${describeMetrics(meanPredictor)}`);
@@ -443,6 +460,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         ["simulation speed", `${phaseC.timings.patternsPerSecond.toFixed(0)} patterns/s (${phaseC.probe.size}×${phaseC.probe.size})`],
       ],
       groundTruth: { amplitude: "ground-truth-amplitude.png", phase: "ground-truth-phase.png" },
+      differenceScale: pendingDifferences.length > 0 ? differenceScale : null,
       rows,
       replicates: { count: config.replicates, scored: allReplicates.map((entry) => ({ replicate: entry.replicate ?? 0, seed: entry.seed ?? config.seed })), cells, findings: findings.map((finding) => finding.text) },
       notes: [

@@ -1,10 +1,13 @@
 /**
  * PNG images for the report: real fields (amplitude, phase) mapped through a colour scheme and encoded
  * with pngjs. Colour schemes come from vega's scheme registry (the same palettes as the plots), sampled
- * once into a 256-entry lookup table.
+ * once into a 256-entry lookup table. Difference maps (reconstruction − ground truth) use a diverging
+ * scheme on a scale symmetric about zero, so that white means "equal" in every map.
  */
+import type { ComplexImage } from "@studykit/ptycho";
 import { PNG } from "pngjs";
 import * as vega from "vega";
+import { globalPhaseOffset } from "../reconstruction-metrics.js";
 
 /** Options of {@link renderFieldPng}. */
 export interface FieldImageOptions {
@@ -12,8 +15,11 @@ export interface FieldImageOptions {
   readonly min: number;
   /** Value mapped to the last colour. */
   readonly max: number;
-  /** A vega scheme name: `greys` (reversed: dark = low) for amplitude, `viridis` for phase. */
-  readonly scheme: "greys" | "viridis";
+  /**
+   * A vega scheme name: `greys` (reversed: dark = low) for amplitude, `viridis` for phase, `redblue`
+   * (reversed: blue = low, near-white = middle, red = high) for difference maps.
+   */
+  readonly scheme: "greys" | "viridis" | "redblue";
   /** Integer upscale factor (nearest neighbour) so small regions stay readable. */
   readonly scale?: number;
   /** Pixels with mask 0 are drawn in a neutral light grey (uncovered). */
@@ -38,8 +44,9 @@ function lookupTable(name: string): Uint8Array {
   if (typeof interpolate !== "function") throw new Error(`vega has no colour scheme ${JSON.stringify(name)}`);
   const table = new Uint8Array(256 * 3);
   for (let level = 0; level < 256; level++) {
-    // greys runs white → black; reverse it so that low amplitude is dark.
-    const t = name === "greys" ? 1 - level / 255 : level / 255;
+    // greys runs white → black; reverse it so that low amplitude is dark. redblue runs red → blue;
+    // reverse it so that a reconstruction below the truth is blue and one above it red.
+    const t = name === "greys" || name === "redblue" ? 1 - level / 255 : level / 255;
     const [r, g, b] = parseCssColour(interpolate(t));
     table[3 * level] = r;
     table[3 * level + 1] = g;
@@ -75,4 +82,74 @@ export function renderFieldPng(values: ArrayLike<number>, height: number, width:
     }
   }
   return PNG.sync.write(png, { colorType: 6 });
+}
+
+/** A box of pixels: rows `top`…`bottom − 1`, columns `left`…`right − 1`. */
+interface PixelBox {
+  readonly top: number;
+  readonly left: number;
+  readonly bottom: number;
+  readonly right: number;
+}
+
+/** Reconstruction − ground truth over a box, row-major, {@link differenceMaps}. */
+export interface DifferenceMaps {
+  /** |reconstruction| − |truth|. */
+  readonly amplitude: Float64Array;
+  /** Phase of the reconstruction − phase of the truth, rad, wrapped to (−π, π]. */
+  readonly phase: Float64Array;
+}
+
+/** Wraps an angle to (−π, π]. */
+function wrapAngle(angle: number): number {
+  const wrapped = angle - 2 * Math.PI * Math.round(angle / (2 * Math.PI));
+  return wrapped <= -Math.PI ? wrapped + 2 * Math.PI : wrapped;
+}
+
+/**
+ * The difference maps of a reconstruction, cropped to `box`. The phase difference is taken after removing
+ * the reconstruction's global phase offset over the covered pixels (`coverage` > 0) — the same alignment
+ * as the metrics ({@link globalPhaseOffset}) — and wrapped, so a constant offset leaves a white map.
+ */
+export function differenceMaps(truth: ComplexImage, reconstruction: ComplexImage, coverage: ArrayLike<number>, box: PixelBox): DifferenceMaps {
+  const offset = globalPhaseOffset(truth, reconstruction, coverage);
+  const height = box.bottom - box.top;
+  const width = box.right - box.left;
+  const amplitude = new Float64Array(height * width);
+  const phase = new Float64Array(height * width);
+  for (let row = 0; row < height; row++) {
+    for (let column = 0; column < width; column++) {
+      const source = (box.top + row) * truth.width + box.left + column;
+      const [tr, ti] = [truth.data[2 * source]!, truth.data[2 * source + 1]!];
+      const [rr, ri] = [reconstruction.data[2 * source]!, reconstruction.data[2 * source + 1]!];
+      amplitude[row * width + column] = Math.hypot(rr, ri) - Math.hypot(tr, ti);
+      phase[row * width + column] = wrapAngle(Math.atan2(ri, rr) - offset - Math.atan2(ti, tr));
+    }
+  }
+  return { amplitude, phase };
+}
+
+/**
+ * The half-width of a symmetric colour scale shared by several difference maps: the 99th percentile of
+ * |difference| over the masked-in pixels of all of them (so one outlier pixel, such as a phase wrap, does
+ * not wash the others out; larger values saturate), rounded up to two significant digits so the caption
+ * states the scale exactly. 1 when every difference is zero.
+ */
+export function symmetricScaleLimit(maps: readonly Float64Array[], mask: ArrayLike<number>): number {
+  const magnitudes: number[] = [];
+  for (const map of maps) map.forEach((value, index) => {
+    if (mask[index]) magnitudes.push(Math.abs(value));
+  });
+  if (magnitudes.length === 0) return 1;
+  magnitudes.sort((a, b) => a - b);
+  const quantile = magnitudes[Math.min(magnitudes.length - 1, Math.ceil(0.99 * magnitudes.length) - 1)]!;
+  if (!(quantile > 0)) return 1;
+  const step = 10 ** (Math.floor(Math.log10(quantile)) - 1);
+  // The tolerance keeps a value already on the grid (0.25) from rounding up by one step through float noise.
+  return Number((Math.ceil(quantile / step - 1e-9) * step).toPrecision(2));
+}
+
+/** Encodes a difference map on the diverging scale −`limit` (blue) … 0 (near white) … +`limit` (red). */
+export function renderDifferencePng(values: ArrayLike<number>, height: number, width: number, options: { readonly limit: number; readonly scale?: number; readonly mask?: ArrayLike<number> }): Buffer {
+  return renderFieldPng(values, height, width, { min: -options.limit, max: options.limit, scheme: "redblue", scale: options.scale, mask: options.mask });
 }

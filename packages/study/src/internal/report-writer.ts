@@ -3,8 +3,8 @@
  * `report/report.html` (plots inlined as SVG, images as PNG data URIs) that can be mailed or archived on
  * its own. Both hold the metrics table per dose × view × method (the networks and Phase F's iterative
  * reconstruction side by side, with each method's wall time), the loss curves, Phase F's error per
- * iteration, metric-vs-dose plots, ground truth vs reconstruction images, and an appendix defining every
- * metric (metric-definitions.ts). An FRC resolution that was not reached is printed as "not reached".
+ * iteration, metric-vs-dose plots, ground truth vs reconstruction images with difference maps, and an
+ * appendix defining every metric (metric-definitions.ts). An FRC resolution that was not reached is printed as "not reached".
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -59,6 +59,11 @@ export interface StudyReportData {
   readonly preset: string;
   readonly summary: readonly (readonly [string, string])[];
   readonly groundTruth: { readonly amplitude: string; readonly phase: string };
+  /**
+   * Half-widths of the symmetric colour scales of the difference maps (amplitude; phase in rad), shared
+   * by every row; absent or null: no difference maps.
+   */
+  readonly differenceScale?: { readonly amplitude: number; readonly phase: number } | null;
   readonly rows: readonly ReportJobRow[];
   readonly notes: readonly string[];
   /** The cells over all replicates and the findings written from them (absent: neither section). */
@@ -96,6 +101,15 @@ function replicateTable(cells: readonly ReplicateCell[]): { header: string[]; ro
     return [formatDose(cell.dose), cell.view, cell.method, `${cell.scored} of ${cell.replicates}`, ...metricCells, wall];
   });
   return { header, rows };
+}
+
+/** The caption of the difference maps: what is subtracted, the alignment, and the colour scales. */
+function differenceCaption(scale: { readonly amplitude: number; readonly phase: number }): string {
+  return (
+    `Difference maps: reconstruction − ground truth, on diverging colour scales symmetric about 0 (blue below the truth, near-white equal, red above), shared by every row: ` +
+    `amplitude −${scale.amplitude} to +${scale.amplitude}; phase −${scale.phase} to +${scale.phase} rad, after removing the reconstruction's global phase offset (the alignment the metrics use) and wrapping to (−π, π]. ` +
+    "Each half-width is the 99th percentile of |difference| over all maps' scored pixels, rounded up to two significant digits; larger differences saturate."
+  );
 }
 
 function replicateIntro(replicates: NonNullable<StudyReportData["replicates"]>): string {
@@ -224,9 +238,17 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   }
   md.push("", "## Plots", "");
   for (const plot of plots) md.push(`![${plot.title}](${plot.file})`, "");
-  md.push("## Ground truth vs reconstructions (test region)", "", "| model | amplitude | phase |", "| --- | --- | --- |");
-  md.push(`| ground truth | ![ground truth amplitude](images/${data.groundTruth.amplitude}) | ![ground truth phase](images/${data.groundTruth.phase}) |`);
-  for (const row of imageRows) md.push(`| ${row.jobId} | ![${row.jobId} amplitude](images/${row.images!.amplitude}) | ![${row.jobId} phase](images/${row.images!.phase}) |`);
+  const differences = data.differenceScale ?? null;
+  md.push("## Ground truth vs reconstructions (test region)", "");
+  if (differences) md.push(differenceCaption(differences), "");
+  md.push(differences ? "| model | amplitude | phase | amplitude − truth | phase − truth |" : "| model | amplitude | phase |", differences ? "| --- | --- | --- | --- | --- |" : "| --- | --- | --- |");
+  md.push(`| ground truth | ![ground truth amplitude](images/${data.groundTruth.amplitude}) | ![ground truth phase](images/${data.groundTruth.phase}) |${differences ? " — | — |" : ""}`);
+  const markdownImage = (alt: string, file: string | undefined): string => (file ? `![${alt}](images/${file})` : "—");
+  for (const row of imageRows) {
+    const images = row.images!;
+    const differenceCells = differences ? ` ${markdownImage(`${row.jobId} amplitude difference`, images.amplitudeDifference)} | ${markdownImage(`${row.jobId} phase difference`, images.phaseDifference)} |` : "";
+    md.push(`| ${row.jobId} | ![${row.jobId} amplitude](images/${images.amplitude}) | ![${row.jobId} phase](images/${images.phase}) |${differenceCells}`);
+  }
   if (data.notes.length > 0) {
     md.push("", "## Notes", "");
     for (const note of data.notes) md.push(`- ${note}`);
@@ -285,10 +307,15 @@ export async function writeStudyReport(reportDir: string, data: StudyReportData,
   }
   html.push("<h2>Plots</h2>");
   for (const plot of plots) html.push(`<figure>${plot.svg}<figcaption>${escapeHtml(plot.title)}</figcaption></figure>`);
-  html.push("<h2>Ground truth vs reconstructions (test region)</h2>", "<table><thead><tr><th>model</th><th>amplitude</th><th>phase</th></tr></thead><tbody>");
-  html.push(`<tr><td class="text">ground truth</td><td><img alt="ground truth amplitude" src="${dataUri(data.groundTruth.amplitude)}"></td><td><img alt="ground truth phase" src="${dataUri(data.groundTruth.phase)}"></td></tr>`);
+  html.push("<h2>Ground truth vs reconstructions (test region)</h2>");
+  if (differences) html.push(`<p>${escapeHtml(differenceCaption(differences))}</p>`);
+  html.push(`<table><thead><tr><th>model</th><th>amplitude</th><th>phase</th>${differences ? "<th>amplitude − truth</th><th>phase − truth</th>" : ""}</tr></thead><tbody>`);
+  html.push(`<tr><td class="text">ground truth</td><td><img alt="ground truth amplitude" src="${dataUri(data.groundTruth.amplitude)}"></td><td><img alt="ground truth phase" src="${dataUri(data.groundTruth.phase)}"></td>${differences ? "<td>—</td><td>—</td>" : ""}</tr>`);
+  const htmlImage = (alt: string, file: string | undefined): string => (file ? `<img alt="${escapeHtml(alt)}" src="${dataUri(file)}">` : "—");
   for (const row of imageRows) {
-    html.push(`<tr><td class="text">${escapeHtml(row.jobId)}</td><td><img alt="${escapeHtml(row.jobId)} amplitude" src="${dataUri(row.images!.amplitude)}"></td><td><img alt="${escapeHtml(row.jobId)} phase" src="${dataUri(row.images!.phase)}"></td></tr>`);
+    const images = row.images!;
+    const differenceCells = differences ? `<td>${htmlImage(`${row.jobId} amplitude difference`, images.amplitudeDifference)}</td><td>${htmlImage(`${row.jobId} phase difference`, images.phaseDifference)}</td>` : "";
+    html.push(`<tr><td class="text">${escapeHtml(row.jobId)}</td><td>${htmlImage(`${row.jobId} amplitude`, images.amplitude)}</td><td>${htmlImage(`${row.jobId} phase`, images.phase)}</td>${differenceCells}</tr>`);
   }
   html.push("</tbody></table>");
   if (data.notes.length > 0) {
