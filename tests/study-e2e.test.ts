@@ -4,11 +4,11 @@
  * the skip events of a rejected view, bundle and reconstruction hashes against the files on disk, reuse on
  * the second run, the report files (networks and Phase F side by side), and determinism: a third run with
  * `--force` into a fresh output root rebuilds every dataset, bundle and reconstruction and must give the
- * same run ids and the same SHA-256s.
+ * same run ids, the same SHA-256s and exactly the same Phase G metrics and report images.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PNG } from "pngjs";
@@ -55,9 +55,12 @@ const sha256 = (file: string) => createHash("sha256").update(readFileSync(file))
 
 describe("studykit study run (tiny configuration)", () => {
   let first: ReturnType<typeof runStudy>;
+  // The first run's Phase G results, kept before the second run rewrites them with every status "reused".
+  let firstComparison: string;
   beforeAll(() => {
     writeFileSync(configFile, JSON.stringify(tiny));
     first = runStudy();
+    firstComparison = readFileSync(path.join(out, first.manifest.phases.G.comparison), "utf8");
   }, 300_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -261,5 +264,16 @@ describe("studykit study run (tiny configuration)", () => {
       expect(record.sha256, record.id).toBe(before.sha256);
       if (record.file !== null) expect(sha256(path.join(fresh, record.file)), record.id).toBe(before.sha256);
     }
+    // Phase G recomputed from those: every number of comparison.json (the report's tables, findings and
+    // plots are built from it) is exactly equal. Wall times are measured, not computed, so they alone may differ.
+    const withoutWallTimes = (text: string): unknown => JSON.parse(text, (key, value: unknown) => (key === "wallTimeMs" ? undefined : value));
+    const comparison = withoutWallTimes(readFileSync(path.join(fresh, forced.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: unknown }[]; iterative: { metrics: unknown }[] };
+    expect(comparison.jobs.filter((job) => job.metrics !== null)).toHaveLength(6);
+    expect(comparison.iterative.filter((record) => record.metrics !== null)).toHaveLength(4);
+    expect(comparison).toStrictEqual(withoutWallTimes(firstComparison));
+    // The report's images (reconstructions and difference maps) are byte-identical too.
+    const imageFiles = readdirSync(path.join(out, "report/images")).sort();
+    expect(readdirSync(path.join(fresh, "report/images")).sort()).toEqual(imageFiles);
+    for (const name of imageFiles) expect(sha256(path.join(fresh, "report/images", name)), name).toBe(sha256(path.join(out, "report/images", name)));
   }, 300_000);
 });
