@@ -36,6 +36,8 @@ export const CoreErrorCode = {
   StageState: "E_STAGE_STATE",
   /** A package's compiled worker or child-process entry is missing (the package is not built). */
   EntryMissing: "E_ENTRY_MISSING",
+  /** A concurrency setting is not an integer ≥ 1. */
+  Concurrency: "E_CONCURRENCY",
 } as const;
 
 /** One of {@link CoreErrorCode}'s values. */

@@ -7,7 +7,7 @@
 import type { StudyJob } from "./job-matrix.js";
 import { executeJob } from "../internal/study/job-execution/execute-job.js";
 import type { JobResult, JobRunner } from "./job-runner.js";
-import { StudykitError } from "@studykit/native";
+import { CoreError, CoreErrorCode } from "../errors.js";
 
 /** What an executor reports while it runs jobs. */
 export interface ExecutorCallbacks {
@@ -67,7 +67,7 @@ export interface LocalExecutorOptions {
 /** Validates a concurrency setting (an integer ≥ 1). */
 export function checkConcurrency(value: unknown, what = "concurrency"): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new StudykitError("E_CONCURRENCY", `${what} must be an integer ≥ 1, got ${JSON.stringify(value)}`);
+    throw new CoreError(CoreErrorCode.Concurrency, `${what} must be an integer ≥ 1, got ${JSON.stringify(value)}`);
   }
   return value;
 }
