@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasRedisServer, startTestRedis, type TestRedis } from "./distributed-redis.js";
-import { TINY_STUDY_CONFIG } from "../packages/cli/test/tiny-study-config.js";
+import { TINY_STUDY_CONFIG } from "../packages/study/test/tiny-study-config.js";
 import { skipWithout } from "../tools/test-dependencies.js";
 
 const root = path.resolve(new URL("..", import.meta.url).pathname);

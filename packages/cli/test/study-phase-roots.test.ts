@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TINY_STUDY_CONFIG } from "./tiny-study-config.js";
+import { TINY_STUDY_CONFIG } from "../../study/test/tiny-study-config.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), "studykit-cli-phase-roots-"));

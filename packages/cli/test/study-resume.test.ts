@@ -11,7 +11,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { TINY_STUDY_CONFIG } from "./tiny-study-config.js";
+import { TINY_STUDY_CONFIG } from "../../study/test/tiny-study-config.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const work = mkdtempSync(path.join(tmpdir(), "studykit-cli-resume-"));

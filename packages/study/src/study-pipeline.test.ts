@@ -11,22 +11,13 @@ import { detectCodeVersion, type CodeVersion } from "@studykit/core";
 import { loadBundle } from "@studykit/trainer";
 import { mergeStudyConfig, presetConfig } from "./study-config.js";
 import { runStudyPipeline } from "./study-pipeline.js";
+import { TINY_STUDY_CONFIG } from "../test/tiny-study-config.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "studykit-pipeline-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-// The CLI tests' tiny study: one dose, baseline and dense views, one epoch, three ePIE iterations.
-const config = mergeStudyConfig(presetConfig("quick"), {
-  object: { source: "procedural", height: 96, width: 96 },
-  probe: { size: 16 },
-  scan: { count: 160 },
-  doses: [1000],
-  views: ["baseline", "dense"],
-  overlap: { minCount: 20 },
-  training: { model: "tiny", epochs: 1, batchSize: 16 },
-  compare: { stitchWindow: 8 },
-  reconstruction: { iterations: 3 },
-});
+// The tests' tiny study: one dose, baseline and dense views, one epoch, three ePIE iterations.
+const config = mergeStudyConfig(presetConfig("quick"), TINY_STUDY_CONFIG);
 
 describe("runStudyPipeline", () => {
   it("stamps the code version it started with into every identity, bundles included", async () => {

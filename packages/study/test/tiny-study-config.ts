@@ -1,6 +1,6 @@
 /**
- * The smallest study configuration the CLI tests run for real: one dose, baseline and dense views, one
- * epoch of the tiny model, three ePIE iterations, so every phase finishes in seconds.
+ * The smallest study configuration the study, CLI and end-to-end tests run for real: one dose, baseline and
+ * dense views, one epoch of the tiny model, three ePIE iterations, so every phase finishes in seconds.
  */
 export const TINY_STUDY_CONFIG = {
   object: { source: "procedural", height: 96, width: 96 },
