@@ -5,8 +5,9 @@
  * always) is restarted once. Afterwards every job must appear exactly once in the manifest, every bundle
  * must exist and have the recorded SHA-256 (checked against a hash computed here from what the stub
  * writes), and no job may have run to completion twice, except where the worker that first completed it
- * was killed by the test before it took another job (a kill between the runner's return and the queue's
- * record is a legitimate rerun; a worker takes its next job only once the queue recorded the last one).
+ * was killed by the test before it took another job (a kill after the runner finished but before the worker
+ * put the artifacts in place and recorded the completion is a legitimate rerun; a delivery the worker did
+ * record is answered from that record, and a worker takes its next job only once the queue recorded the last).
  *
  * The kills and phases are triggered by how many jobs completed, never by elapsed time, and nothing is
  * asserted about timing. It took 105-122 s on this 2-core machine while other test runs loaded it (1-min

@@ -12,8 +12,11 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export async function runJob({ config, job, log, signal }) {
-  appendFileSync(config.calls, `${job.id} ${process.pid} ${process.ppid} ${job.artifactDir}\n`);
-  if (config.events) appendFileSync(config.events, `start ${job.id} ${process.ppid}\n`);
+  // The worker that runs this job, read before anything can kill it: a job process whose worker is SIGKILLed
+  // while it finishes is reparented, and its process.ppid then names another process.
+  const worker = process.ppid;
+  appendFileSync(config.calls, `${job.id} ${process.pid} ${worker} ${job.artifactDir}\n`);
+  if (config.events) appendFileSync(config.events, `start ${job.id} ${worker}\n`);
   log(`stub: ${job.id} working`);
   await sleep(config.delayMs ?? 100, undefined, { signal });
   await holdUntil(() => (config.release ? existsSync(config.release) : true) && (config.barrier ? callCount(config.calls) >= config.barrier : true), config.calls, signal);
@@ -25,8 +28,8 @@ export async function runJob({ config, job, log, signal }) {
   }
   if (config.mode === "fail") throw Object.assign(new Error(`deterministic failure of ${job.id}`), { code: "E_STUB_FAILURE" });
   writeFileSync(join(job.artifactDir, "model.bundle"), `bundle of ${job.id}\n`);
-  appendFileSync(config.ledger, `${job.id} ${process.pid} ${process.ppid}\n`);
-  if (config.events) appendFileSync(config.events, `done ${job.id} ${process.ppid}\n`);
+  appendFileSync(config.ledger, `${job.id} ${process.pid} ${worker}\n`);
+  if (config.events) appendFileSync(config.events, `done ${job.id} ${worker}\n`);
   return { metrics: { loss: 0.25 }, bundlePath: "model.bundle" };
 }
 

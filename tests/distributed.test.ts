@@ -130,6 +130,37 @@ describe.skipIf(noRedis)("bullmq executor", () => {
     expect(lines(path.join(root, "calls.txt"))).toHaveLength(12);
   });
 
+  it("a job the queue hands out again after it completed is answered from the worker's record, not run again; --force runs it anew", async () => {
+    const [worker] = await startWorkers(1);
+    const run = (force: boolean) => runStudy(matrix(2, { delayMs: 20 }), { module: STUB }, { executor: createBullmqExecutor({ redisUrl: redis.url, queueName }), progress: "silent", codeVersion, force });
+    await run(false);
+    const calls = path.join(root, "calls.txt");
+    expect(lines(calls)).toHaveLength(2);
+    // What a lost completion looks like to the queue: the completed job is waiting again (a worker killed
+    // after its artifacts were in place, or Redis restarting before the completion reached it).
+    const { Queue } = await import("bullmq");
+    const queue = new Queue(queueName, { connection: { host: "127.0.0.1", port: redis.port } });
+    try {
+      const [job] = await queue.getJobs(["completed"], 0, 0);
+      const first = job!.returnvalue as { bundleSha256: string; finishedAt: string };
+      await job!.retry("completed");
+      const deadline = Date.now() + 30_000;
+      while ((await queue.getJobState(job!.id!)) !== "completed") {
+        if (Date.now() > deadline) throw new Error(`job ${job!.id} did not complete again: ${worker!.output()}`);
+        await new Promise((done) => setTimeout(done, 25));
+      }
+      expect(lines(calls)).toHaveLength(2);
+      expect((await queue.getJob(job!.id!))!.returnvalue).toEqual(first);
+      expect(worker!.output()).toContain(`job ${job!.id} already completed by`);
+    } finally {
+      await queue.close();
+    }
+    // A forced rerun enqueues the jobs anew: the records of the earlier deliveries do not stand in for it.
+    const forced = await run(true);
+    expect(forced.counts).toMatchObject({ succeeded: 2, reused: 0 });
+    expect(lines(calls)).toHaveLength(4);
+  });
+
   it("a deterministic failure is not retried and its error lands in the manifest", async () => {
     await startWorkers(1);
     const result = await runStudy(matrix(2, { delayMs: 50, mode: "fail" }), { module: STUB }, { executor: "bullmq", bullmq: { redisUrl: redis.url, queueName, attempts: 3, backoffMs: 100 }, progress: "silent", codeVersion });

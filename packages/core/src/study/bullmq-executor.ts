@@ -17,10 +17,13 @@
  * Failures: a job whose process died (`E_JOB_CRASHED`) or whose worker shut down is retried with
  * exponential backoff up to `attempts` times; a failure the runner reported is deterministic and fails at
  * once. A worker killed mid-job (SIGKILL) stops renewing its lock; BullMQ's stalled-job check in another
- * worker puts the job back in the queue. An unreachable Redis gives `E_QUEUE_UNAVAILABLE` naming the URL
+ * worker puts the job back in the queue. A job the queue hands out again after it ran to completion (its
+ * worker died before the queue heard of it, or Redis restarted in between) is answered from the worker's
+ * completion record beside the artifacts, not run again. An unreachable Redis gives `E_QUEUE_UNAVAILABLE` naming the URL
  * (at start, or when an outage outlasts `outageTimeoutMs`), never a hang; with Redis persistence on
  * (append-only file) a Redis restart loses nothing, and the coordinator says so at start when it is off.
  */
+import { randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -137,6 +140,8 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
         readonly job: StudyJob;
         readonly queueId: string;
         readonly key: string;
+        /** Random id of this coordinator's enqueueing of the job (see `QueuedJobData.enqueueId`). */
+        readonly enqueueId: string;
         started: boolean;
         line: string | null;
       }
@@ -148,7 +153,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
         fingerprint({ id: job.id, config: job.config, params: job.params, inputs: job.inputs, artifactDir: job.artifactDir, logPath: job.logPath, identity: job.identity?.strictKey ?? null, runner: { module: runner.module, export: runner.export ?? null } });
 
       const add = async (entry: Entry): Promise<void> => {
-        const data: QueuedJobData = { job: entry.job, runner: runnerRecord, key: entry.key, studyRunId: study.runId, artifactRoot: study.artifactRoot };
+        const data: QueuedJobData = { job: entry.job, runner: runnerRecord, key: entry.key, studyRunId: study.runId, artifactRoot: study.artifactRoot, enqueueId: entry.enqueueId };
         await queue.add(entry.job.id, data, { jobId: entry.queueId, attempts, backoff: { type: "exponential", delay: backoffMs }, removeOnComplete: false, removeOnFail: false });
       };
 
@@ -218,7 +223,7 @@ export function createBullmqExecutor(options: BullmqExecutorOptions): Executor {
         });
         for (const job of jobs) {
           if (cancel.aborted || stop.aborted) break;
-          const entry: Entry = { job, queueId: queueJobId(study.runId, job.id), key: keyOf(job), started: false, line: null };
+          const entry: Entry = { job, queueId: queueJobId(study.runId, job.id), key: keyOf(job), enqueueId: randomUUID(), started: false, line: null };
           await resilient(() => enqueue(entry));
           entries.set(job.id, entry);
         }

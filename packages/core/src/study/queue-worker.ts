@@ -16,6 +16,7 @@ import type { Job } from "bullmq";
 import { hasErrorCode } from "@studykit/native";
 import { QueueError, QueueErrorCode } from "../errors.js";
 import { executeJob } from "../internal/study/job-execution/execute-job.js";
+import { completionRecordPath, readCompletionRecord, writeCompletionRecord } from "../internal/study/queue/completion-record.js";
 import { checkArtifactRootWritable, mapJobPaths, mapPath, parsePathMapping, type PathMapping } from "../internal/study/queue/path-mapping.js";
 import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, encodeFailure, TRANSIENT_ERROR_CODES, type QueuedJobData, type QueuedJobProgress } from "../internal/study/queue/queued-job.js";
 import { cancelSetKey, HEARTBEAT_INTERVAL_MS, parseRecord, WORKER_RECORD_EXPIRY_MS, workersKey, type WorkerRecord } from "../internal/study/queue/queue-registry.js";
@@ -122,6 +123,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
         throw new UnrecoverableError(encodeFailure(failure(fatal.code, fatal.message, attempt)));
       }
     }
+    // A delivery this or another worker already completed (the queue never heard of it: the worker died
+    // after the artifacts were in place, or Redis restarted) is answered from its record, not run again.
+    const record = data.enqueueId ? completionRecordPath(root, queueId) : null;
+    const recorded = record ? await readCompletionRecord(record, queueId, data.enqueueId!, job.artifactDir) : null;
+    if (recorded) {
+      event(`job ${queueId} already completed by ${recorded.worker}, whose completion did not reach the queue: returning its recorded result`);
+      return recorded.result;
+    }
     const controller = new AbortController();
     let cancelledByCoordinator = false;
     signal?.addEventListener("abort", () => controller.abort(), { once: true });
@@ -150,7 +159,17 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     try {
       const result = await executeJob(job, runner, { attempt, signal: controller.signal, onLog, cancelGraceMs: options.cancelGraceMs });
       event(`job ${queueId} ${result.status}${result.error ? ` [${result.error.code}] ${result.error.message.split("\n")[0]}` : ""}`);
-      if (result.status === "succeeded") return result;
+      if (result.status === "succeeded") {
+        if (record) {
+          try {
+            writeCompletionRecord(record, { queueId, enqueueId: data.enqueueId!, worker: workerId, result });
+          } catch (error) {
+            // Only a redelivery would miss it (and run the job again): the job itself succeeded.
+            event(`job ${queueId}: could not write its completion record ${record}: ${(error as Error).message}`);
+          }
+        }
+        return result;
+      }
       const reason = encodeFailure(result);
       if (!cancelledByCoordinator && TRANSIENT_ERROR_CODES.has(result.error?.code ?? "")) throw new Error(reason);
       throw new UnrecoverableError(reason);

@@ -27,6 +27,11 @@ export interface QueuedJobData {
   readonly studyRunId?: string;
   /** The coordinator's artifact root, which a worker maps to its own (`--artifact-root`). */
   readonly artifactRoot?: string;
+  /**
+   * Random id of this enqueueing: a worker handed the same delivery again after it completed it returns its
+   * recorded result (`completion-record.ts`); a new enqueueing (forced rerun, replaced failure) runs anew.
+   */
+  readonly enqueueId?: string;
 }
 
 /** Progress a worker publishes for a running job. */
