@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,10 +110,27 @@ describe("studykit study run --phase-c-root / --phase-d-root", { timeout: 240_00
     const otherSeed = run("study", "run", "--config", writeConfig("seed.json", { seed: 12345 }), "--out", path.join(work, "t-seed"), "--dry-run", "--phase-c-root", source);
     expect(otherSeed.status).toBe(2);
     expect(otherSeed.stderr).toMatch(/^error\[E_PHASE_ROOT_MISMATCH\]: --phase-c-root .*simulated for other inputs/);
+    // The refused data is taken back out of --out.
+    expect(existsSync(path.join(work, "t-seed", "phaseC"))).toBe(false);
     const otherOverlap = run(
       "study", "run", "--config", writeConfig("overlap.json", { overlap: { minCount: 21 } }), "--out", path.join(work, "t-overlap"), "--dry-run", "--phase-c-root", source, "--phase-d-root", source,
     );
     expect(otherOverlap.status).toBe(2);
     expect(otherOverlap.stderr).toMatch(/^error\[E_PHASE_ROOT_MISMATCH\]: --phase-d-root .*built for other inputs/m);
+    // Phase C's data fitted and stays; the refused Phase D views are taken back.
+    expect(existsSync(path.join(work, "t-overlap", "phaseC", "phase_manifest.json"))).toBe(true);
+    expect(existsSync(path.join(work, "t-overlap", "phaseD"))).toBe(false);
+  });
+
+  it("refuses an --out that already holds other Phase C data before placing anything, and leaves it as it was", () => {
+    const own = path.join(work, "t-own");
+    const made = run("study", "run", "--config", writeConfig("own-seed.json", { seed: 777 }), "--out", own, "--dry-run");
+    expect(made.status, made.stderr).toBe(0);
+    const ownFile = path.join(own, "phaseC", "dose_1000", "patched_train.npz");
+    const before = sha256(ownFile);
+    const result = run("study", "run", "--config", config, "--out", own, "--dry-run", "--phase-c-root", source);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^error\[E_PHASE_ROOT_MISMATCH\]: --phase-c-root .*already holds other Phase C data .*nothing was changed/);
+    expect(sha256(ownFile)).toBe(before);
   });
 });

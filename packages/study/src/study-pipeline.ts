@@ -51,7 +51,7 @@ import { datasetSnapshotHash } from "@studykit/data";
 import { sha256 } from "@studykit/native";
 import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
-import { importPhaseData, type ImportedPhaseRecord } from "./internal/phase-import.js";
+import { importPhaseData, onImportedData, type ImportedPhaseRecord } from "./internal/phase-import.js";
 
 export type { ImportedPhaseRecord } from "./internal/phase-import.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
@@ -486,17 +486,19 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     let mark = performance.now();
     // Data from an earlier study is checked and placed first; the phase then reuses it or refuses. Only
     // replicate 0 takes it: the other replicates draw their own noise and groups.
-    if (first && options.phaseCRoot) importedC = importPhaseData("C", options.phaseCRoot, root);
+    const placedC = first && options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+    if (placedC) importedC = placedC.record;
     const reuseC = first && importedC !== null;
-    const phaseC = runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(reuseC ? { reuseOnly: `--phase-c-root ${importedC!.from}` } : {}) });
+    const phaseC = onImportedData(placedC, () => runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(reuseC ? { reuseOnly: `--phase-c-root ${importedC!.from}` } : {}) }));
     addTime("phaseC_ms", mark);
     if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
     if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
     if (first) recordStage("D", "running");
     mark = performance.now();
-    if (first && options.phaseDRoot) importedD = importPhaseData("D", options.phaseDRoot, root);
+    const placedD = first && options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+    if (placedD) importedD = placedD.record;
     const reuseD = first && importedD !== null;
-    const phaseD = runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(reuseD ? { reuseOnly: `--phase-d-root ${importedD!.from}` } : {}) });
+    const phaseD = onImportedData(placedD, () => runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(reuseD ? { reuseOnly: `--phase-d-root ${importedD!.from}` } : {}) }));
     addTime("phaseD_ms", mark);
     if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
     if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
@@ -742,10 +744,10 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const root = path.resolve(options.out);
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   mkdirSync(root, { recursive: true });
-  const importedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
-  const phaseC = runPhaseC(options.config, root, { log, ...(importedC ? { reuseOnly: `--phase-c-root ${importedC.from}` } : {}) });
-  const importedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
-  const phaseD = runPhaseD(options.config, root, phaseC.manifest, { log, ...(importedD ? { reuseOnly: `--phase-d-root ${importedD.from}` } : {}) });
+  const placedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
+  const phaseC = onImportedData(placedC, () => runPhaseC(options.config, root, { log, ...(placedC ? { reuseOnly: `--phase-c-root ${placedC.record.from}` } : {}) }));
+  const placedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
+  const phaseD = onImportedData(placedD, () => runPhaseD(options.config, root, phaseC.manifest, { log, ...(placedD ? { reuseOnly: `--phase-d-root ${placedD.record.from}` } : {}) }));
   const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
   const plan = await planStudy(matrix, {
     force: options.force ?? false,

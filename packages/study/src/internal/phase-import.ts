@@ -6,9 +6,11 @@
  * this study's root at their usual paths (hard links where the file system allows, copies otherwise), so
  * the phases downstream and `study verify` find them where they always do. Whether the data fits this
  * study (same phase inputs, files still holding the arrays recorded) is then the phase's own reuse check,
- * run in reuse-only mode: it refuses instead of simulating again.
+ * run in reuse-only mode: it refuses instead of simulating again, and the caller then takes back what was
+ * placed (`undo`), so a refused import leaves the output root as it found it. An output root that already
+ * holds other data of the phase is refused before anything is placed: it is never overwritten.
  */
-import { copyFileSync, existsSync, linkSync, mkdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { writeJsonAtomicSync } from "@studykit/core";
 import { sha256 } from "@studykit/native";
@@ -44,12 +46,20 @@ function listedFiles(phase: ImportablePhase, manifest: unknown): string[] {
   return (manifest as PhaseDManifest).views.flatMap((record) => (record.files === null ? [] : [record.files.dataset, ...(record.files.groups === null ? [] : [record.files.groups])]));
 }
 
+/** Phase data placed under a study's root: where it came from, and how to take it back. */
+export interface PlacedPhaseData {
+  readonly record: ImportedPhaseRecord;
+  /** Removes the files and manifest this import placed (not those that were already there). */
+  readonly undo: () => void;
+}
+
 /**
  * Checks the phase data under `source` and places it under `root` (see the module doc). Returns where it
  * came from. Throws {@link PhaseRootError}: `E_MISSING_ARTIFACT` naming the manifest or every listed file
- * that is missing, `E_PHASE_ROOT_INVALID` for a manifest of another phase or format.
+ * that is missing, `E_PHASE_ROOT_INVALID` for a manifest of another phase or format,
+ * `E_PHASE_ROOT_MISMATCH` when `root` already holds other data of the phase.
  */
-export function importPhaseData(phase: ImportablePhase, source: string, root: string): ImportedPhaseRecord {
+export function importPhaseData(phase: ImportablePhase, source: string, root: string): PlacedPhaseData {
   const { dir, manifest: manifestPath, flag, version } = LAYOUT[phase];
   const sourceRoot = path.resolve(source);
   if (!existsSync(sourceRoot) || !statSync(sourceRoot).isDirectory()) {
@@ -80,9 +90,22 @@ export function importPhaseData(phase: ImportablePhase, source: string, root: st
   }
   const record: ImportedPhaseRecord = { from: phaseDir, manifestSha256: sha256(bytes), files: files.length };
   const targetDir = path.join(root, dir);
-  if (existsSync(targetDir) && realpathSync(targetDir) === realpathSync(phaseDir)) return record; // already in place
+  if (existsSync(targetDir) && realpathSync(targetDir) === realpathSync(phaseDir)) return { record, undo: () => undefined }; // already in place
+  const targetManifest = path.join(root, manifestPath);
+  const held = heldManifest(targetManifest);
+  if (held !== null && held !== JSON.stringify(manifest)) {
+    throw new PhaseRootError(
+      PhaseRootErrorCode.Mismatch,
+      `${flag} ${phaseDir}: ${root} already holds other Phase ${phase} data (${targetManifest}); nothing was changed: pass a fresh --out, or drop ${flag} to reuse what ${root} holds`,
+    );
+  }
+  // What this import creates (files and folders that were not there), so `undo` removes exactly that.
+  const placed: string[] = [];
+  const createdDirs: string[] = [];
   for (const file of files) {
+    for (let dirToMake = path.dirname(file.target); !existsSync(dirToMake); dirToMake = path.dirname(dirToMake)) createdDirs.push(dirToMake);
     mkdirSync(path.dirname(file.target), { recursive: true });
+    if (!existsSync(file.target)) placed.push(file.target);
     rmSync(file.target, { force: true });
     try {
       linkSync(file.source, file.target);
@@ -91,6 +114,32 @@ export function importPhaseData(phase: ImportablePhase, source: string, root: st
     }
   }
   // The manifest last, atomically: the phase's reuse check sees either the old state or all the files.
-  writeJsonAtomicSync(path.join(root, manifestPath), manifest);
-  return record;
+  if (!existsSync(targetManifest)) placed.push(targetManifest);
+  writeJsonAtomicSync(targetManifest, manifest);
+  const undo = (): void => {
+    // The manifest first: a reader never sees a manifest whose files are going.
+    for (const file of [...placed].reverse()) rmSync(file, { force: true });
+    for (const made of [...new Set(createdDirs)].sort((a, b) => b.length - a.length)) if (existsSync(made) && readdirSync(made).length === 0) rmdirSync(made);
+  };
+  return { record, undo };
+}
+
+/** The phase manifest already under a study's root, as JSON text of what it holds; null when there is none (or none readable). */
+function heldManifest(file: string): string | null {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.stringify(JSON.parse(readFileSync(file, "utf8")));
+  } catch {
+    return null;
+  }
+}
+
+/** Runs the phase on imported data (`placed`, or none); if it refuses or fails, the import is taken back first. */
+export function onImportedData<T>(placed: PlacedPhaseData | null, runPhase: () => T): T {
+  try {
+    return runPhase();
+  } catch (error) {
+    placed?.undo();
+    throw error;
+  }
 }
