@@ -23,11 +23,13 @@ const QUICK_WORKER_COUNTS: readonly number[] = [1, 2];
 /** The runner's own work per job: short, so the queue's share shows. */
 const WORK_MS = 20;
 
-// The runner every job runs: stamps its start and end on the shared wall clock (same machine), sleeps,
-// writes a tiny bundle.
+// The runner every job runs: stamps its start and end on the machine's monotonic clock, sleeps, writes a
+// tiny bundle. process.hrtime is CLOCK_MONOTONIC, one clock for every process on the machine; the
+// timeOrigin + performance.now() of a long-lived process drifts from a fresh one's when the wall clock is
+// stepped or the VM is paused (a 16 s offset on every job of one run of 2026-12-06).
 const RUNNER_SOURCE = `import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 export async function runJob({ config, job }) {
   const startMs = now();
   await new Promise((done) => setTimeout(done, config.workMs));
@@ -45,7 +47,8 @@ await runWorker({ redisUrl, queueName, signal: controller.signal, onEvent: (line
 `;
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-const wallNow = () => performance.timeOrigin + performance.now();
+/** Milliseconds on the machine's monotonic clock, the clock the runner stamps with. */
+const monotonicNow = () => Number(process.hrtime.bigint()) / 1e6;
 
 function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
@@ -102,7 +105,7 @@ async function runWaves(executor: Executor, label: string, width: number, waves:
     });
     const finishedAt = new Map<string, { at: number; startMs: number; endMs: number }>();
     const failures: string[] = [];
-    const sent = wallNow();
+    const sent = monotonicNow();
     await executor.run(
       jobs,
       { runner: { module: runner }, cancel: never, stop: never, study: { runId: `bench-${label}-wave${wave}`, artifactRoot: root, reuseCompleted: false } },
@@ -110,7 +113,7 @@ async function runWaves(executor: Executor, label: string, width: number, waves:
         onStart: () => undefined,
         onLog: () => undefined,
         onFinish: (job, result) => {
-          const at = wallNow();
+          const at = monotonicNow();
           const metrics = result.metrics as { startMs?: number; endMs?: number } | null;
           if (result.status !== "succeeded" || typeof metrics?.startMs !== "number" || typeof metrics.endMs !== "number") failures.push(`${job.id}: ${result.error?.code ?? result.status} ${result.error?.message ?? ""}`);
           else finishedAt.set(job.id, { at, startMs: metrics.startMs, endMs: metrics.endMs });

@@ -1,9 +1,11 @@
 /**
  * `study` suite: wall time of the reference study's quick preset, per phase (C simulate, D overlap views,
- * E train, G compare and report), as the study pipeline records it in `study_manifest.json`. One run: the
+ * E train, F iterative reconstruction, G compare and report), as the study pipeline records it in
+ * `study_manifest.json`, from a fresh output folder each run. One run: the
  * preset takes minutes, and its phases are what a user waits for. `--quick` runs a tiny configuration
  * (one dose, one view, one epoch) to check the wiring only.
  */
+import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as study from "@studykit/study";
 import { absent, GroupBuilder } from "../measure.js";
@@ -15,7 +17,7 @@ interface StudyApi {
   presetConfig(name: "quick" | "full"): unknown;
   mergeStudyConfig(base: unknown, overrides: unknown, source?: string): unknown;
   runStudyPipeline(options: { config: unknown; preset: string; out: string; log?: (line: string) => void; progress?: string }): Promise<{
-    readonly manifest: { readonly timings?: Readonly<Record<string, number>>; readonly runtime?: { readonly engine?: string; readonly backend?: string } };
+    readonly manifest: { readonly timings?: Readonly<Record<string, number>>; readonly runtime?: { readonly engine?: string; readonly backend?: string }; readonly phases?: { readonly E?: { readonly counts?: unknown } } };
     readonly failed: boolean;
   }>;
 }
@@ -44,6 +46,7 @@ const PHASES: ReadonlyArray<readonly [string, string]> = [
   ["phaseC_ms", "Phase C: simulate diffraction datasets"],
   ["phaseD_ms", "Phase D: overlap views and groups"],
   ["phaseE_ms", "Phase E: train every job"],
+  ["phaseF_ms", "Phase F: iterative reconstruction (ePIE) of every test view"],
   ["phaseG_ms", "Phase G: compare and report"],
   ["total_ms", "Whole study"],
 ];
@@ -59,8 +62,18 @@ export async function runStudySuite(context: SuiteContext): Promise<SuiteResult>
     const api = studyApi();
     const preset = api.presetConfig("quick");
     const config = context.quick ? api.mergeStudyConfig(preset, TINY_OVERRIDES, "bench --quick") : preset;
-    const result = await api.runStudyPipeline({ config, preset: context.quick ? "custom" : "quick", out: join(context.scratchDir, "study"), log: (line) => context.log(`  | ${line}`), progress: "silent" });
+    // A fresh output folder for every run: with `--runs K` the scratch folder is shared, and a study run
+    // again into the same folder would reuse its jobs and time nothing.
+    const out = await mkdtemp(join(context.scratchDir, "study-"));
+    let result: Awaited<ReturnType<StudyApi["runStudyPipeline"]>>;
+    try {
+      result = await api.runStudyPipeline({ config, preset: context.quick ? "custom" : "quick", out, log: (line) => context.log(`  | ${line}`), progress: "silent" });
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
     if (result.failed) throw new Error("the study reported a failed job; see its manifest");
+    const counts = result.manifest.phases?.E?.counts as { reused?: number } | null | undefined;
+    if (counts?.reused) throw new Error(`the study reused ${counts.reused} trained job(s) instead of training them: the suite must time a fresh run`);
     timings = result.manifest.timings ?? null;
     const runtime = result.manifest.runtime;
     if (runtime?.engine) notes.push(`Phase E trained on ${runtime.engine} (${runtime.backend ?? "?"}), the study's \`auto\` choice on this machine.`);
