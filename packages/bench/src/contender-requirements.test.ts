@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { assertNoContenderProblems, contenderProblems } from "./contender-requirements.js";
 import type { BenchResults, ContenderResult, SuiteName } from "./results.js";
 
-// The rows of a real full run (bench/results/2026-11-22.json, every contender measured or absent for a
+// The rows of a real full run (bench/results/2026-12-06-runs3.json, every contender measured or absent for a
 // reason), edited one row at a time into the failures a broken build would produce.
-const REAL_RUN = new URL("../../../bench/results/2026-11-22.json", import.meta.url);
+const REAL_RUN = new URL("../../../bench/results/2026-12-06-runs3.json", import.meta.url);
 const real = (): BenchResults => JSON.parse(readFileSync(REAL_RUN, "utf8")) as BenchResults;
 
 /** `results` with contender `id` of `suite`'s group `groupId` replaced by `replacement(contender)`. */
