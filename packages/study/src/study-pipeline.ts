@@ -488,8 +488,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     // replicate 0 takes it: the other replicates draw their own noise and groups.
     const placedC = first && options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
     if (placedC) importedC = placedC.record;
-    const reuseC = first && importedC !== null;
-    const phaseC = onImportedData(placedC, () => runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(reuseC ? { reuseOnly: `--phase-c-root ${importedC!.from}` } : {}) }));
+    const reuseC = placedC !== null;
+    const phaseC = onImportedData(placedC, () => runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(placedC ? { reuseOnly: `--phase-c-root ${placedC.record.from}` } : {}) }));
     addTime("phaseC_ms", mark);
     if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
     if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
@@ -497,8 +497,8 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     mark = performance.now();
     const placedD = first && options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
     if (placedD) importedD = placedD.record;
-    const reuseD = first && importedD !== null;
-    const phaseD = onImportedData(placedD, () => runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(reuseD ? { reuseOnly: `--phase-d-root ${importedD!.from}` } : {}) }));
+    const reuseD = placedD !== null;
+    const phaseD = onImportedData(placedD, () => runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(placedD ? { reuseOnly: `--phase-d-root ${placedD.record.from}` } : {}) }));
     addTime("phaseD_ms", mark);
     if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
     if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
