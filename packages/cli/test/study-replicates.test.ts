@@ -6,7 +6,7 @@
  * configurations differ in `replicates`).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,6 +120,38 @@ describe("studykit study run --replicates", { timeout: 300_000 }, () => {
     expect(text.stderr).toBe("");
   });
 
+  it("records each replicate's phases as stages of the study's run manifest", () => {
+    const manifest = readJson(path.join(two, "run-manifest.json"));
+    expect(Object.keys(manifest.stages)).toEqual(["C", "D", "E", "C-r1", "D-r1", "E-r1", "F", "F-r1", "G"]);
+    expect(manifest.stages["D-r1"].dependsOn).toEqual(["C-r1"]);
+    expect(manifest.stages["C-r1"].artifacts.manifest.path).toBe("replicates/r1/phaseC/phase_manifest.json");
+    expect(manifest.stages.G.artifacts["comparison-r1"].path).toBe("replicates/r1/phaseG/comparison.json");
+    expect(manifest.runId).toBe(readJson(path.join(two, "study_manifest.json")).runId);
+    for (const [name, stage] of Object.entries(manifest.stages as Record<string, { status: string }>)) expect(stage.status, name).toBe("succeeded");
+  });
+
+  it("study plan plans every replicate: the same job ids, each replicate's own identities", () => {
+    const result = run("study", "plan", "--config", configFile, "--out", two, "--replicates", "2", "--json");
+    expect(result.status, result.stderr).toBe(0);
+    const planned = JSON.parse(result.stdout) as { jobs: { id: string; action: string; runId: string }[]; replicates: { replicate: number; seed: number; jobs: { id: string; action: string; runId: string }[] }[] };
+    const manifest = readJson(path.join(two, "study_manifest.json"));
+    expect(planned.replicates.map((entry) => [entry.replicate, entry.seed])).toEqual([
+      [0, manifest.config.seed],
+      [1, manifest.replicates[0].seed],
+    ]);
+    const [first, second] = planned.replicates;
+    expect(second!.jobs.map((job) => job.id)).toEqual(first!.jobs.map((job) => job.id));
+    // Everything was trained: every job of both replicates would be reused, under the run ids the study recorded.
+    for (const job of [...first!.jobs, ...second!.jobs]) expect(job.action, job.id).toBe("reuse");
+    expect(second!.jobs.map((job) => job.runId)).toEqual(manifest.replicates[0].jobs.map((job: { runId: string }) => job.runId));
+    expect(planned.jobs).toEqual(first!.jobs);
+    // Planning leaves the finished study as it was: verify still passes.
+    expect(run("study", "verify", two).status).toBe(0);
+    const text = run("study", "plan", "--config", configFile, "--out", two, "--replicates", "2");
+    expect(text.stdout).toMatch(/^replicate 0 \(seed \d+\):\n/);
+    expect(text.stdout).toMatch(/\nreplicate 1 \(seed \d+\):\n/);
+  });
+
   it("rejects --replicates 0 with E_STUDY_CONFIG naming the flag (exit 2)", () => {
     const result = run("study", "plan", "--config", configFile, "--out", path.join(work, "bad"), "--replicates", "0");
     expect(result.status).toBe(2);
@@ -132,8 +164,12 @@ describe("studykit study run --replicates", { timeout: 300_000 }, () => {
     expect(clean.status, clean.stderr).toBe(0);
     const report = JSON.parse(clean.stdout) as { ok: boolean; filesHashed: number; notChecked: string[] };
     const single = JSON.parse(run("study", "verify", one, "--json").stdout) as { filesHashed: number };
-    // Replicate 1 re-hashes its own datasets, job inputs, bundles and reconstructions: twice the files of one replicate.
-    expect(report.filesHashed).toBe(2 * single.filesHashed);
+    // Replicate 1 re-hashes its own datasets, job inputs, bundles and reconstructions: twice the files of one
+    // replicate, besides the files each run manifest's stages recorded (phase manifests, comparisons, report).
+    const stageFiles = (root: string) => Object.values(readJson(path.join(root, "run-manifest.json")).stages as Record<string, { artifacts: Record<string, { sha256: string | null }> }>).flatMap((stage) => Object.values(stage.artifacts)).filter((artifact) => artifact.sha256 !== null).length;
+    expect(stageFiles(one)).toBe(7);
+    expect(stageFiles(two)).toBe(12);
+    expect(report.filesHashed - stageFiles(two)).toBe(2 * (single.filesHashed - stageFiles(one)));
     // A reconstruction of replicate 1, one byte changed: the problem names it relative to the study root.
     const second = readJson(path.join(two, "study_manifest.json")).replicates[0] as { reconstructions: { file: string | null; sha256: string | null }[] };
     const record = second.reconstructions.find((entry) => entry.file !== null)!;
@@ -151,5 +187,19 @@ describe("studykit study run --replicates", { timeout: 300_000 }, () => {
     } finally {
       writeFileSync(file, original);
     }
+  });
+
+  it("a study rerun with more replicates keeps replicate 0's stage records: its data and jobs are reused", () => {
+    const grown = path.join(work, "grown");
+    cpSync(one, grown, { recursive: true });
+    const result = run("study", "run", "--config", configFile, "--out", grown, "--replicates", "2");
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("study: run-manifest.json records stages C, D, E, F, G; starting a run of stages C, D, E, C-r1, D-r1, E-r1, F, F-r1, G that keeps the records of C, D, E, F");
+    expect(result.stderr).toMatch(/\[replicate 0 of 0–1, seed \d+\] phase C: datasets are current \(1 doses\), not resimulated/);
+    expect(result.stderr).toMatch(/\[replicate 0 of 0–1, seed \d+\] phase D: views are current, not rebuilt/);
+    const manifest = readJson(path.join(grown, "study_manifest.json"));
+    for (const job of manifest.jobs) expect(job.status, job.id).toBe("reused");
+    // The same study as the one run with 2 replicates from the start.
+    expect(manifest.runId).toBe(readJson(path.join(two, "study_manifest.json")).runId);
   });
 });

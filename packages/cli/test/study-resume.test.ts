@@ -2,9 +2,11 @@
  * A study killed (SIGKILL, no chance to clean up) during Phase E, through the real CLI: the study manifest
  * it leaves lists every planned phase and job, and running the same command again completes the study,
  * reusing the jobs that had finished instead of training them again. Until then, `study verify` says the
- * study has not finished rather than listing mismatches.
+ * study has not finished rather than listing mismatches. Core's run manifest (`run-manifest.json`) records
+ * each phase as a stage, and a phase reuses earlier output only through its stage's record.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -38,9 +40,18 @@ interface TrainingManifest {
 interface StudyManifest {
   state: string;
   runId: string | null;
-  stages: { name: string; status: string; output: string }[];
+  runManifest: string;
+  stages: { name: string; status: string; output: string; artifacts: string[] }[];
   jobs: { id: string; status: string; bundleSha256: string | null }[];
 }
+
+/** Core's run manifest of the study (`run-manifest.json`): the contract its phases go through. */
+interface RunManifest {
+  runId: string | null;
+  identity: { isFinal: boolean; strictKey?: string };
+  stages: Record<string, { status: string; attempts: number; dependsOn: string[]; metrics: { reused?: boolean }; artifacts: Record<string, { path: string; sha256: string | null }> }>;
+}
+const sha256Of = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 
 const readJson = <T>(file: string): T | null => {
   if (!existsSync(file)) return null;
@@ -85,6 +96,21 @@ describe("a study killed during Phase E", { timeout: 400_000 }, () => {
       ["G", "pending"],
     ]);
     expect(left.stages.find((stage) => stage.name === "E")!.output).toBe("phaseE/training_manifest.json");
+    // Every stage's artifacts were planned up front, in the study manifest and in core's run manifest.
+    expect(left.runManifest).toBe("run-manifest.json");
+    expect(left.stages.find((stage) => stage.name === "G")!.artifacts).toEqual(["phaseG/comparison.json", "report/report.md", "report/report.html"]);
+    const runAtKill = readJson<RunManifest>(path.join(out, "run-manifest.json"))!;
+    expect(runAtKill.runId).toBeNull();
+    expect(runAtKill.identity.isFinal).toBe(false);
+    expect(Object.entries(runAtKill.stages).map(([name, stage]) => [name, stage.status])).toEqual([
+      ["C", "succeeded"],
+      ["D", "succeeded"],
+      ["E", "running"],
+      ["F", "pending"],
+      ["G", "pending"],
+    ]);
+    expect(runAtKill.stages.D!.dependsOn).toEqual(["C"]);
+    expect(runAtKill.stages.C!.artifacts.manifest).toEqual({ path: "phaseC/phase_manifest.json", kind: "file", optional: false, sha256: sha256Of(path.join(out, "phaseC", "phase_manifest.json")), bytes: readFileSync(path.join(out, "phaseC", "phase_manifest.json")).length });
     const planned = ["dose_1000/baseline/gs1", "dose_1000/baseline/pinn-gs1", "dose_1000/dense/pinn-gs2"];
     expect(left.jobs.map((job) => job.id).sort()).toEqual(planned);
     expect(atKill!.jobs.map((job) => job.id).sort()).toEqual(planned);
@@ -102,6 +128,17 @@ describe("a study killed during Phase E", { timeout: 400_000 }, () => {
     expect(final.stages.map((stage) => stage.status)).toEqual(["reused", "reused", "done", "done", "done"]);
     const verified = await startCli(["study", "verify", out]).done;
     expect(verified.status, verified.output).toBe(0);
+    // C and D were reused because their stage records held; the run's identity is final with the study's run id.
+    expect(second.output).toContain("phase C: datasets are current (1 doses), not resimulated");
+    const runAfter = readJson<RunManifest>(path.join(out, "run-manifest.json"))!;
+    expect(runAfter.runId).toBe(final.runId);
+    expect(runAfter.identity.isFinal).toBe(true);
+    expect(Object.values(runAfter.stages).map((stage) => stage.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect(runAfter.stages.C).toMatchObject({ attempts: 2, metrics: { reused: true } });
+    expect(runAfter.stages.E).toMatchObject({ attempts: 2 });
+    for (const [name, stage] of Object.entries(runAfter.stages)) {
+      for (const artifact of Object.values(stage.artifacts)) expect(artifact.sha256, `${name} ${artifact.path}`).toBe(sha256Of(path.join(out, artifact.path)));
+    }
     const byId = new Map(final.jobs.map((job) => [job.id, job]));
     expect([...byId.keys()].sort()).toEqual(planned);
     for (const job of finished) {
@@ -110,5 +147,30 @@ describe("a study killed during Phase E", { timeout: 400_000 }, () => {
       expect(byId.get(job.id)!.bundleSha256, job.id).toBe(job.result.bundleSha256);
     }
     for (const id of planned.filter((id) => !finished.some((job) => job.id === id))) expect(byId.get(id)!.status, id).toBe("succeeded");
+
+    // Reuse goes through the stage records only. A phase manifest changed after its stage recorded it (one
+    // byte: its first line break made a space, the same size, the JSON still valid and current) is not
+    // reused: Phase D is rebuilt.
+    const phaseDFile = path.join(out, "phaseD", "phase_manifest.json");
+    const phaseDText = readFileSync(phaseDFile, "utf8");
+    expect(phaseDText.indexOf("\n")).toBeGreaterThan(0);
+    writeFileSync(phaseDFile, phaseDText.replace("\n", " "));
+    const third = await startCli(args).done;
+    expect(third.status, third.output).toBe(0);
+    expect(third.output).toMatch(/phase D: the run manifest's record of stage D does not hold \(phaseD\/phase_manifest\.json: SHA-256 [0-9a-f]{64} on disk, [0-9a-f]{64} recorded\)/);
+    expect(third.output).toMatch(/phase D: dose 1000 dense train: \d+ of \d+ positions/);
+    expect(third.output).toContain("phase C: datasets are current");
+    expect(readJson<StudyManifest>(studyFile)!.runId).toBe(final.runId);
+    // Without the run manifest there is no record to reuse through: Phase C simulates again (the same
+    // bytes, so the jobs are reused by their identities and the run id is unchanged).
+    rmSync(path.join(out, "run-manifest.json"));
+    const fourth = await startCli(args).done;
+    expect(fourth.status, fourth.output).toBe(0);
+    expect(fourth.output).not.toContain("phase C: datasets are current");
+    expect(fourth.output).toMatch(/phase C: dose 1000: \d+ patterns in/);
+    const rebuilt = readJson<StudyManifest>(studyFile)!;
+    expect(rebuilt.runId).toBe(final.runId);
+    expect(rebuilt.jobs.every((job) => job.status === "reused")).toBe(true);
+    expect(readJson<RunManifest>(path.join(out, "run-manifest.json"))!.stages.C).toMatchObject({ attempts: 1, status: "succeeded", metrics: { reused: false } });
   });
 });

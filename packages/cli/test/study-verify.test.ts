@@ -91,6 +91,19 @@ describe("studykit study verify", { timeout: 240_000 }, () => {
     expect(result.stderr).toContain("phaseC/dose_1000/patched_test.npz: is missing");
   });
 
+  it("fails (exit 2) naming the report after one byte of it changes: run-manifest.json records every stage's files", () => {
+    const copy = copyOfStudy("report-edited");
+    const report = path.join(copy, "report", "report.md");
+    const before = sha256(report);
+    const bytes = readFileSync(report);
+    bytes[bytes.length >> 1] ^= 0x01;
+    writeFileSync(report, bytes);
+    const result = run("study", "verify", copy);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^error\[E_STUDY_VERIFY\]: .*1 mismatch\b/);
+    expect(result.stderr).toContain(`report/report.md: SHA-256 (stage G, artifact report) differs: expected ${before}, found ${sha256(report)} (recorded in run-manifest.json)`);
+  });
+
   it("fails when a bundle is another job's, even with the recorded hashes updated to match", () => {
     const copy = copyOfStudy("swapped");
     const jobs = jobsOf(copy);

@@ -25,8 +25,8 @@ export type { Comparability, ComparabilityOptions, ComparabilityReason } from ".
 export { RUN_MANIFEST_FILE } from "./run/run-manifest-schema.js";
 export type { RunManifest } from "./run/run-manifest-schema.js";
 export { createRun, openRun, readRunManifest, updateRunManifest } from "./run/run-manifest.js";
-export type { RunPlan, RunOptions, Run } from "./run/run-manifest.js";
-export type { StageHandle } from "./run/stage.js";
+export type { RunPlan, RunOptions, Run, StagePlan, ArtifactPlan } from "./run/run-manifest.js";
+export type { BeginOptions, StageHandle } from "./run/stage.js";
 export { runPipeline } from "./run/stage-pipeline.js";
 export type { StageContext, StageOutcome, PipelineStage, PipelineDefinition, RunPipelineOptions, PipelineResult } from "./run/stage-pipeline.js";
 

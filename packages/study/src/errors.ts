@@ -48,6 +48,8 @@ export const StudyErrorCode = {
   PhaseRootMismatch: "E_PHASE_ROOT_MISMATCH",
   /** The study has not finished (interrupted or still running): there is no final record to check. */
   StudyUnfinished: "E_STUDY_UNFINISHED",
+  /** A phase manifest the study's run manifest records as produced cannot be read back as that phase's manifest. */
+  StageOutputInvalid: "E_STAGE_OUTPUT_INVALID",
 } as const;
 
 export type StudyErrorCodeValue = (typeof StudyErrorCode)[keyof typeof StudyErrorCode];
@@ -106,6 +108,7 @@ export const PhaseRootErrorCode = {
 /** Error codes of a study's recorded state ({@link StudyStateError}). */
 export const StudyStateErrorCode = {
   Unfinished: StudyErrorCode.StudyUnfinished,
+  StageOutputInvalid: StudyErrorCode.StageOutputInvalid,
 } as const;
 
 type CodeOf<Table> = Table[keyof Table];

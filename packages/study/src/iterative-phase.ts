@@ -79,6 +79,12 @@ export interface PhaseFOptions {
   /** Recompute every reconstruction. */
   readonly force?: boolean;
   readonly codeVersion: CodeVersion;
+  /**
+   * The manifest an earlier run of this phase left, as the study's run manifest vouches for it (its stage
+   * recorded as succeeded, its SHA-256 unchanged); null: nothing to reuse. Left out, the phase reads its
+   * own manifest file (a phase run on its own).
+   */
+  readonly previous?: PhaseFManifest | null;
 }
 
 /** ptycho's options for the configured reconstruction (α maps to the object weight of each algorithm). */
@@ -125,7 +131,7 @@ export async function runPhaseF(config: StudyConfig, root: string, phaseC: Phase
   const log = options.log ?? (() => {});
   const started = performance.now();
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseFManifest);
-  const previous = options.force ? null : readManifest(manifestPath);
+  const previous = options.force ? null : options.previous !== undefined ? options.previous : readManifest(manifestPath);
   const previousById = new Map((previous?.records ?? []).map((record) => [record.id, record]));
   const fft = nativeStatus().implementation;
   const reconstructOptions = reconstructionOptions(config);

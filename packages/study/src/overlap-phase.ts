@@ -153,6 +153,12 @@ export interface PhaseDOptions {
   /** Seed of the gridsize-2 group sampling (a replicate's seed); default the study's seed. */
   readonly groupSeed?: number;
   /**
+   * The manifest an earlier run of this phase left, as the study's run manifest vouches for it (its stage
+   * recorded as succeeded, its SHA-256 unchanged); null: nothing to reuse. Left out, the phase reads its
+   * own manifest file (a phase run on its own, or data placed from an earlier study).
+   */
+  readonly previous?: PhaseDManifest | null;
+  /**
    * The views under `root` were placed there from an earlier study (`--phase-d-root DIR`, named here):
    * reuse them or fail (`E_PHASE_ROOT_MISMATCH`), never rebuild over them.
    */
@@ -174,7 +180,7 @@ function buildViews(config: StudyConfig, root: string, phaseC: PhaseCManifest, o
   const seed = options.groupSeed ?? config.seed;
   const inputsHash = fingerprint({ formatVersion: PHASE_D_MANIFEST_VERSION, phaseC: phaseC.inputsHash, overlap: config.overlap, views, seed } as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseDManifest);
-  const previous = options.force ? null : readManifest(manifestPath);
+  const previous = options.force ? null : options.previous !== undefined && !options.reuseOnly ? options.previous : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.views.every((record) => viewIntact(root, record))) {
     log(`phase D: views are current, not rebuilt${options.reuseOnly ? ` (from ${options.reuseOnly})` : ""}`);
     return { manifest: previous, reused: true };

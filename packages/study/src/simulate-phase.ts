@@ -217,6 +217,12 @@ export interface PhaseCOptions {
   /** Seed of the photon noise (a replicate's seed); default the study's seed. Object and positions keep the study's seed. */
   readonly noiseSeed?: number;
   /**
+   * The manifest an earlier run of this phase left, as the study's run manifest vouches for it (its stage
+   * recorded as succeeded, its SHA-256 unchanged); null: nothing to reuse. Left out, the phase reads its
+   * own manifest file (a phase run on its own, or data placed from an earlier study).
+   */
+  readonly previous?: PhaseCManifest | null;
+  /**
    * The data under `root` was placed there from an earlier study (`--phase-c-root DIR`, named here): reuse
    * it or fail (`E_PHASE_ROOT_MISMATCH`), never simulate over it.
    */
@@ -244,7 +250,7 @@ function simulatePhase(config: StudyConfig, root: string, options: PhaseCOptions
   const noiseSeed = options.noiseSeed ?? config.seed;
   const inputsHash = fingerprint(phaseCInputs(config, sample, noiseSeed) as never);
   const manifestPath = path.join(root, STUDY_LAYOUT.phaseCManifest);
-  const previous = options.force ? null : readManifest(manifestPath);
+  const previous = options.force ? null : options.previous !== undefined && !options.reuseOnly ? options.previous : readManifest(manifestPath);
   if (previous?.inputsHash === inputsHash && previous.doses.every((record) => filesIntact(root, record))) {
     log(`phase C: datasets are current (${previous.doses.length} doses), not resimulated${options.reuseOnly ? ` (from ${options.reuseOnly})` : ""}`);
     return { manifest: previous, sample, reused: true };

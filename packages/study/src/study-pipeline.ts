@@ -16,6 +16,10 @@
  * yet), again with every planned job once the job matrix is built, as phases start and end, and finally
  * with the results; a study killed at any point is completed by running it again.
  *
+ * The phases run as stages of a `@studykit/core` run (`run-manifest.json`, see `internal/study-run.ts`):
+ * each finds its upstream phases' manifests only through it, and reuses earlier output only where its
+ * stage record still vouches for the files.
+ *
  * With `replicates: R > 1`, phases C–F run once per replicate — replicate 0 at the root, replicate r under
  * `replicates/r<r>/` with the same layout — each with its own seed for the photon noise, the group
  * sampling and the training (one job identity per replicate); Phase G scores every replicate and
@@ -44,7 +48,10 @@ import {
   type JobParams,
   type JsonValue,
   type StudyPlan,
+  type Run,
+  type StageHandle,
   type TrainingManifest,
+  RUN_MANIFEST_FILE,
   resolveCompiledEntry,
 } from "@studykit/core";
 import { datasetSnapshotHash } from "@studykit/data";
@@ -52,12 +59,15 @@ import { sha256 } from "@studykit/native";
 import { STUDY_METHODS, type StudyConfig, type StudyMethodName, type StudyViewName } from "./study-config.js";
 import { codedFileSystemError } from "./internal/file-system-errors.js";
 import { importPhaseData, onImportedData, type ImportedPhaseRecord } from "./internal/phase-import.js";
+import { readPhaseManifestFile, type ManifestPhase } from "./internal/phase-manifest-file.js";
+import { openStudyRun, plannedArtifacts, setStudyIdentity, studyRunStages, studyStageName } from "./internal/study-run.js";
+import { StudyStateError, StudyStateErrorCode } from "./errors.js";
 
 export type { ImportedPhaseRecord } from "./internal/phase-import.js";
 import { compareModels, type ComparisonResult } from "./compare-phase.js";
-import { runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
-import { runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
-import { canvasPaddingOf, findViewRecord, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
+import { PHASE_C_MANIFEST_VERSION, runPhaseC, type PhaseCManifest } from "./simulate-phase.js";
+import { PHASE_F_MANIFEST_VERSION, runPhaseF, type PhaseFManifest } from "./iterative-phase.js";
+import { canvasPaddingOf, findViewRecord, PHASE_D_MANIFEST_VERSION, runPhaseD, type PhaseDManifest } from "./overlap-phase.js";
 import { resolveRuntime, type ResolvedRuntime } from "./runtime-selection.js";
 import { STUDY_LAYOUT, doseDirectory, replicateSeed, studyJobId } from "./study-layout.js";
 import { TRAIN_JOB_EXPORT, type StudyJobConfig } from "./study-job.js";
@@ -172,6 +182,11 @@ export interface StudyStageRecord {
   readonly status: "pending" | "running" | "done" | "reused" | "not-run";
   /** The phase's own manifest or main output, relative to the study root. */
   readonly output: string;
+  /**
+   * Every file the phase will record in the run manifest (`run-manifest.json`, the contract the phases
+   * find each other's output through), for every replicate, relative to the study root.
+   */
+  readonly artifacts: readonly string[];
 }
 
 /** `study_manifest.json`. */
@@ -180,6 +195,8 @@ export interface StudyManifest {
   readonly kind: "studykit-study";
   /** `running` from the moment the study starts; the final state once it ends. */
   readonly state: StudyRunState;
+  /** The core run manifest of the study's stages (`run-manifest.json`), relative to the study root. */
+  readonly runManifest: string;
   /** Every phase, written before Phase C starts. */
   readonly stages: readonly StudyStageRecord[];
   readonly runId: string;
@@ -425,13 +442,22 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   mkdirSync(root, { recursive: true });
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
   const dryRun = options.dryRun ?? false;
+  const force = options.force ?? false;
   const replicateCount = config.replicates;
+
+  // The study's stages as a core run: run-manifest.json, written (or reopened with its stage records) before
+  // Phase C, is how every phase finds its upstream output and decides what it may reuse.
+  const runStages = studyRunStages(replicateCount);
+  const studyIdentity = (objectSha256: string | null, datasetSnapshotHash: string | null) => partialStudyIdentity(config, codeVersion, runtime, objectSha256, datasetSnapshotHash);
+  const run = await openStudyRun(root, runStages, studyIdentity(null, null), JSON.parse(JSON.stringify(config)) as Record<string, unknown>, log);
+  const artifactsByPhase = plannedArtifacts(runStages);
+  const phaseArtifacts = (phase: StudyStageName): string[] => Object.entries(artifactsByPhase).flatMap(([stage, files]) => (stage === phase || stage.startsWith(`${phase}-r`) ? files : []));
 
   // The study manifest is written before anything runs and rewritten as phases start and end, so a study
   // killed at any instant leaves a record of every phase and (from Phase E on) every planned job. With
   // several replicates, a stage is running from its first replicate's start to its last one's end, and the
   // jobs listed while it runs are replicate 0's.
-  let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name] }));
+  let stages: StudyStageRecord[] = STUDY_STAGES.map((name) => ({ name, title: STAGE_TITLES[name], status: "pending", output: STAGE_OUTPUTS[name], artifacts: phaseArtifacts(name) }));
   const inProgress: { phases: StudyManifest["phases"]; jobs: StudyManifestJob[]; skipped: TrainingManifest["skipped_views"] } = {
     phases: {
       C: { manifest: STUDY_LAYOUT.phaseCManifest, reused: false, importedFrom: null, datasetSnapshots: {} },
@@ -449,6 +475,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       formatVersion: STUDY_MANIFEST_VERSION,
       kind: "studykit-study",
       state: "running",
+      runManifest: RUN_MANIFEST_FILE,
       stages,
       runId: null,
       identity: null,
@@ -467,6 +494,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     };
     writeJsonAtomicSync(manifestPath, manifest);
   };
+  recordStage("C", "pending");
 
   // Phases C, D and E of every replicate: replicate 0 at the root, the others under replicates/r<r>/, each
   // with its own noise, groups and training seeds (object and positions are the study's).
@@ -482,29 +510,31 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     const seed = replicateSeed(config.seed, replicate);
     const replicateRoot = path.join(root, STUDY_LAYOUT.replicateRoot(replicate));
     const replicateLog = replicateCount === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${replicateCount - 1}, seed ${seed}] ${line}`);
-    if (first) recordStage("C", "running");
-    let mark = performance.now();
-    // Data from an earlier study is checked and placed first; the phase then reuses it or refuses. Only
-    // replicate 0 takes it: the other replicates draw their own noise and groups.
-    const placedC = first && options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
-    if (placedC) importedC = placedC.record;
-    const reuseC = placedC !== null;
-    const phaseC = onImportedData(placedC, () => runPhaseC(config, replicateRoot, { log: replicateLog, force: !reuseC && (options.force ?? false), noiseSeed: seed, ...(placedC ? { reuseOnly: `--phase-c-root ${placedC.record.from}` } : {}) }));
-    addTime("phaseC_ms", mark);
-    if (first) inProgress.phases = { ...inProgress.phases, C: { ...inProgress.phases.C, reused: phaseC.reused, importedFrom: importedC } };
-    if (last) recordStage("C", first && phaseC.reused ? "reused" : "done");
-    if (first) recordStage("D", "running");
-    mark = performance.now();
-    const placedD = first && options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
-    if (placedD) importedD = placedD.record;
-    const reuseD = placedD !== null;
-    const phaseD = onImportedData(placedD, () => runPhaseD(config, replicateRoot, phaseC.manifest, { log: replicateLog, force: !reuseD && (options.force ?? false), groupSeed: seed, ...(placedD ? { reuseOnly: `--phase-d-root ${placedD.record.from}` } : {}) }));
-    addTime("phaseD_ms", mark);
-    if (first) inProgress.phases = { ...inProgress.phases, D: { ...inProgress.phases.D, reused: phaseD.reused, importedFrom: importedD } };
-    if (last) recordStage("D", first && phaseD.reused ? "reused" : "done");
+    const stageE = run.stage(studyStageName("E", replicate));
+    const data = await runDataStages(run, options, replicate, replicateLog, {
+      start: (phase) => {
+        if (first) recordStage(phase, "running");
+        return performance.now();
+      },
+      end: (phase, reused, since) => {
+        addTime(`phase${phase}_ms`, since);
+        if (first) inProgress.phases = { ...inProgress.phases, [phase]: { ...inProgress.phases[phase], reused, importedFrom: phase === "C" ? importedC : importedD } };
+        if (last) recordStage(phase, first && reused ? "reused" : "done");
+      },
+      imported: (phase, record) => (phase === "C" ? (importedC = record) : (importedD = record)),
+    });
+    const { phaseC, phaseD } = data;
+    const stageC = run.stage(studyStageName("C", replicate));
+    const stageD = run.stage(studyStageName("D", replicate));
 
     replicateLog(`phase E: engine ${runtime.engine} on ${runtime.backend}${runtime.fallbacks.length > 0 ? ` (${runtime.fallbacks.map((entry) => `${entry.name}: ${entry.reason}`).join("; ")})` : ""}`);
-    const matrix = buildStudyMatrix(config, replicateRoot, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    // The job matrix from the upstream manifests as recorded (E reads C and D only through the run manifest).
+    const upstream = async (stage: StageHandle) => ({
+      phaseC: await upstreamPhaseManifest<PhaseCManifest>(stage, stageC.name, "C", PHASE_C_MANIFEST_VERSION),
+      phaseD: await upstreamPhaseManifest<PhaseDManifest>(stage, stageD.name, "D", PHASE_D_MANIFEST_VERSION),
+    });
+    const inputsE = await upstream(stageE);
+    const matrix = buildStudyMatrix(config, replicateRoot, inputsE.phaseC, inputsE.phaseD, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
     if (first) {
       inProgress.jobs = [...matrix.jobs.map((job) => plannedJobRecord(job.id, job.params, "pending")), ...matrix.skipped.map((event) => plannedJobRecord(event.jobId, event.params, "skipped"))];
       inProgress.skipped = matrix.skipped.map((event) => ({
@@ -516,27 +546,32 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
       }));
       recordStage("E", "running");
     }
-    mark = performance.now();
-    const studyResult = await runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
-      concurrency: options.concurrency ?? 1,
-      failFast: options.failFast ?? false,
-      dryRun,
-      force: options.force ?? false,
-      inputHasher: hashInput,
-      codeVersion,
-      runtime: runtime.identity,
-      progress: options.progress ?? "auto",
-      cancelOnSignals: options.cancelOnSignals ?? false,
-      executor,
-    });
+    const mark = performance.now();
+    // A dry run plans the jobs and trains nothing: Phase E's stage is not begun, its record stays as it was.
+    const trainAll = () =>
+      runStudy(matrix, { module: trainJobModule(), export: TRAIN_JOB_EXPORT }, {
+        concurrency: options.concurrency ?? 1,
+        failFast: options.failFast ?? false,
+        dryRun,
+        force,
+        inputHasher: hashInput,
+        codeVersion,
+        runtime: runtime.identity,
+        progress: options.progress ?? "auto",
+        cancelOnSignals: options.cancelOnSignals ?? false,
+        executor,
+      });
+    const studyResult = dryRun
+      ? await trainAll()
+      : await inStage(stageE, trainAll, (result) => ({ counts: result.manifest.counts as unknown as JsonValue }), (result) => (result.cancelled ? { code: "E_CANCELLED", message: "the study was cancelled during Phase E; run it again to resume the remaining jobs" } : null));
     addTime("phaseE_ms", mark);
     cancelled = studyResult.cancelled;
     failed ||= studyResult.failed;
-    const run: ReplicateRun = { replicate, seed, root: replicateRoot, phaseC, phaseD, training: studyResult.manifest, iterative: null, log: replicateLog };
-    replicates.push(run);
+    const runRecord: ReplicateRun = { replicate, seed, root: replicateRoot, phaseC: { manifest: inputsE.phaseC, reused: phaseC.reused }, phaseD: { manifest: inputsE.phaseD, reused: phaseD.reused }, training: studyResult.manifest, iterative: null, log: replicateLog };
+    replicates.push(runRecord);
     if (first) {
       plan = studyResult.plan;
-      inProgress.jobs = manifestJobsOf(run);
+      inProgress.jobs = manifestJobsOf(runRecord);
       inProgress.phases = { ...inProgress.phases, E: { ...inProgress.phases.E, counts: studyResult.manifest.counts } };
     }
   }
@@ -547,9 +582,19 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   else if (cancelled) log("phase F: skipped, the study was cancelled");
   else {
     recordStage("F", "running");
-    for (const run of replicates) {
+    for (const replicateRun of replicates) {
       const mark = performance.now();
-      run.iterative = await runPhaseF(config, run.root, run.phaseC.manifest, run.phaseD.manifest, { log: run.log, force: options.force ?? false, codeVersion });
+      const stageF = run.stage(studyStageName("F", replicateRun.replicate));
+      const previousF = force ? null : await recordedPhaseManifest<PhaseFManifest>(stageF, "F", PHASE_F_MANIFEST_VERSION, replicateRun.log);
+      replicateRun.iterative = await inStage(
+        stageF,
+        async () => {
+          const phaseC = await upstreamPhaseManifest<PhaseCManifest>(stageF, studyStageName("C", replicateRun.replicate), "C", PHASE_C_MANIFEST_VERSION);
+          const phaseD = await upstreamPhaseManifest<PhaseDManifest>(stageF, studyStageName("D", replicateRun.replicate), "D", PHASE_D_MANIFEST_VERSION);
+          return runPhaseF(config, replicateRun.root, phaseC, phaseD, { log: replicateRun.log, force, codeVersion, previous: previousF });
+        },
+        (result) => ({ counts: result.counts as unknown as JsonValue }),
+      );
       addTime("phaseF_ms", mark);
     }
     recordStage("F", "done");
@@ -561,29 +606,23 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
 
   // Dataset snapshot hashes of Phase C: the study's data identity (every replicate's noise realisation).
   const datasetSnapshots: Record<string, string> = {};
-  for (const run of replicates) {
-    const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
-    for (const record of run.phaseC.manifest.doses) {
+  for (const replicateRun of replicates) {
+    const prefix = STUDY_LAYOUT.replicateRoot(replicateRun.replicate);
+    for (const record of replicateRun.phaseC.manifest.doses) {
       for (const split of ["train", "test"] as const) {
-        datasetSnapshots[path.posix.join(prefix, doseDirectory(record.dose), split)] = datasetSnapshotHash(path.join(run.root, record.files[split]));
+        datasetSnapshots[path.posix.join(prefix, doseDirectory(record.dose), split)] = datasetSnapshotHash(path.join(replicateRun.root, record.files[split]));
       }
     }
   }
-  const partial = createPartialIdentity({
-    stage: "study",
-    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: first.phaseC.manifest.object.fileSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
-    datasetSnapshotHash: fingerprint(datasetSnapshots),
-    seeds: { seed: config.seed },
-    codeVersion,
-    runtime: runtime.identity,
+  // The data is fixed: the run's partial identity gets its snapshot hash. The study is final once its jobs
+  // and reconstructions are: their strict keys (and which were skipped) are its feature signature.
+  await setStudyIdentity(run, studyIdentity(first.phaseC.manifest.object.fileSha256 ?? null, fingerprint(datasetSnapshots)));
+  const signatureOf = (replicateRun: ReplicateRun) => ({
+    jobs: replicateRun.training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
+    skipped: replicateRun.training.skipped_views.map((event) => event.jobId),
+    reconstructions: (replicateRun.iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
   });
-  // The study is final once its jobs are: their strict keys (and which were skipped) are its feature signature.
-  const signatureOf = (run: ReplicateRun) => ({
-    jobs: run.training.jobs.map((job) => ({ id: job.id, strictKey: job.identity?.strictKey ?? null })),
-    skipped: run.training.skipped_views.map((event) => event.jobId),
-    reconstructions: (run.iterative?.records ?? []).map((record) => ({ id: record.id, strictKey: record.identity?.strictKey ?? null })),
-  });
-  const final = partial.finalize(replicateCount === 1 ? signatureOf(first) : { ...signatureOf(first), replicates: replicates.slice(1).map((run) => ({ replicate: run.replicate, seed: run.seed, ...signatureOf(run) })) });
+  const final = await run.finalizeIdentity(replicateCount === 1 ? signatureOf(first) : { ...signatureOf(first), replicates: replicates.slice(1).map((replicateRun) => ({ replicate: replicateRun.replicate, seed: replicateRun.seed, ...signatureOf(replicateRun) })) });
   const runId = stableRunId(final);
 
   let comparison: ComparisonResult | null = null;
@@ -591,31 +630,41 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   if (cancelled) log("phase G: skipped, the study was cancelled (run it again to resume the remaining jobs)");
   if (!notRun) {
     recordStage("G", "running");
-    const compareReplicate = (run: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) =>
-      compareModels({
-        config,
-        root: run.root,
-        runId,
-        preset: options.preset,
-        phaseC: run.phaseC.manifest,
-        phaseD: run.phaseD.manifest,
-        training: run.training,
-        iterative: run.iterative,
-        runtime,
-        log: run.log,
-        replicate: run.replicate,
-        seed: run.seed,
-        ...extra,
-      });
+    const stageG = run.stage("G");
     const mark = performance.now();
-    // The other replicates first: replicate 0 writes the report with every replicate's numbers.
-    const others: ComparisonResult[] = [];
-    for (const run of replicates.slice(1)) {
-      const result = await compareReplicate(run, { writeReport: false });
-      run.comparison = result;
-      others.push(result);
-    }
-    comparison = await compareReplicate(first, { writeReport: true, otherReplicates: others });
+    comparison = await inStage(
+      stageG,
+      async () => {
+        const compareReplicate = async (replicateRun: ReplicateRun, extra: { writeReport: boolean; otherReplicates?: readonly ComparisonResult[] }) => {
+          // Every upstream output through the run manifest (checked as recorded) before Phase G reads it.
+          for (const phase of ["C", "D", "E", "F"] as const) await stageG.requireUpstream(studyStageName(phase, replicateRun.replicate));
+          return compareModels({
+            config,
+            root: replicateRun.root,
+            runId,
+            preset: options.preset,
+            phaseC: replicateRun.phaseC.manifest,
+            phaseD: replicateRun.phaseD.manifest,
+            training: replicateRun.training,
+            iterative: replicateRun.iterative,
+            runtime,
+            log: replicateRun.log,
+            replicate: replicateRun.replicate,
+            seed: replicateRun.seed,
+            ...extra,
+          });
+        };
+        // The other replicates first: replicate 0 writes the report with every replicate's numbers.
+        const others: ComparisonResult[] = [];
+        for (const replicateRun of replicates.slice(1)) {
+          const result = await compareReplicate(replicateRun, { writeReport: false });
+          replicateRun.comparison = result;
+          others.push(result);
+        }
+        return compareReplicate(first, { writeReport: true, otherReplicates: others });
+      },
+      () => ({}),
+    );
     addTime("phaseG_ms", mark);
     stages = stages.map((stage) => (stage.name === "G" ? { ...stage, status: "done" } : stage));
     report = { markdown: path.join(root, STUDY_LAYOUT.reportMarkdown), html: path.join(root, STUDY_LAYOUT.reportHtml) };
@@ -629,6 +678,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     formatVersion: STUDY_MANIFEST_VERSION,
     kind: "studykit-study",
     state,
+    runManifest: RUN_MANIFEST_FILE,
     stages,
     runId,
     identity: { strictKey: final.strictKey, debugKey: final.debugKey, fields: final.toJSON() },
@@ -649,22 +699,22 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
     },
     jobs: manifestJobsOf(first),
     reconstructions: manifestReconstructionsOf(first),
-    replicates: replicates.slice(1).map((run) => {
-      const prefix = STUDY_LAYOUT.replicateRoot(run.replicate);
+    replicates: replicates.slice(1).map((replicateRun) => {
+      const prefix = STUDY_LAYOUT.replicateRoot(replicateRun.replicate);
       return {
-        replicate: run.replicate,
-        seed: run.seed,
+        replicate: replicateRun.replicate,
+        seed: replicateRun.seed,
         root: prefix,
         phases: {
           C: path.posix.join(prefix, STUDY_LAYOUT.phaseCManifest),
           D: path.posix.join(prefix, STUDY_LAYOUT.phaseDManifest),
           E: path.posix.join(prefix, TRAINING_MANIFEST_PATH),
-          F: run.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
-          G: run.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
+          F: replicateRun.iterative ? path.posix.join(prefix, STUDY_LAYOUT.phaseFManifest) : null,
+          G: replicateRun.comparison ? path.posix.join(prefix, STUDY_LAYOUT.comparisonManifest) : null,
         },
-        jobs: manifestJobsOf(run),
-        reconstructions: manifestReconstructionsOf(run),
-        skipped_count: run.training.skipped_count,
+        jobs: manifestJobsOf(replicateRun),
+        reconstructions: manifestReconstructionsOf(replicateRun),
+        skipped_count: replicateRun.training.skipped_count,
       };
     }),
     skipped_views: training.skipped_views,
@@ -674,6 +724,104 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   };
   writeJsonAtomicSync(manifestPath, manifest);
   return { manifestPath, manifest, plan, training, iterative, comparison, report, failed };
+}
+
+/** What {@link runDataStages} reports as it goes (the study manifest's phase records and timings). */
+interface DataStageEvents {
+  start(phase: "C" | "D"): number;
+  end(phase: "C" | "D", reused: boolean, since: number): void;
+  imported(phase: "C" | "D", record: ImportedPhaseRecord): void;
+}
+
+/**
+ * Phases C and D of one replicate as stages of the study's run: data placed from an earlier study
+ * (`--phase-c-root` / `--phase-d-root`, replicate 0 only) is checked and placed first; otherwise a phase
+ * reuses only what its stage record vouches for. Phase D reads Phase C's manifest through the run manifest.
+ */
+async function runDataStages(run: Run, options: StudyPipelineOptions, replicate: number, log: (line: string) => void, events: DataStageEvents): Promise<{ phaseC: { manifest: PhaseCManifest; reused: boolean }; phaseD: { manifest: PhaseDManifest; reused: boolean } }> {
+  const { config } = options;
+  const force = options.force ?? false;
+  const first = replicate === 0;
+  const seed = replicateSeed(config.seed, replicate);
+  const replicateRoot = path.join(run.root, STUDY_LAYOUT.replicateRoot(replicate));
+  const stageC = run.stage(studyStageName("C", replicate));
+  const stageD = run.stage(studyStageName("D", replicate));
+
+  let since = events.start("C");
+  // Only replicate 0 takes data from an earlier study: the other replicates draw their own noise and groups.
+  const placedC = first && options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, run.root) : null;
+  if (placedC) events.imported("C", placedC.record);
+  const previousC = force || placedC ? null : await recordedPhaseManifest<PhaseCManifest>(stageC, "C", PHASE_C_MANIFEST_VERSION, log);
+  const phaseC = await inStage(
+    stageC,
+    () => onImportedData(placedC, () => runPhaseC(config, replicateRoot, { log, force: !placedC && force, noiseSeed: seed, ...(placedC ? { reuseOnly: `--phase-c-root ${placedC.record.from}` } : { previous: previousC }) })),
+    (result) => ({ reused: result.reused, inputsHash: result.manifest.inputsHash, importedFrom: placedC ? placedC.record.from : null }),
+  );
+  events.end("C", phaseC.reused, since);
+
+  since = events.start("D");
+  const placedD = first && options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, run.root) : null;
+  if (placedD) events.imported("D", placedD.record);
+  const previousD = force || placedD ? null : await recordedPhaseManifest<PhaseDManifest>(stageD, "D", PHASE_D_MANIFEST_VERSION, log);
+  const phaseD = await inStage(
+    stageD,
+    async () => {
+      // Phase C's output as the run manifest records it, never the object in memory.
+      const upstreamC = await upstreamPhaseManifest<PhaseCManifest>(stageD, stageC.name, "C", PHASE_C_MANIFEST_VERSION);
+      return onImportedData(placedD, () => runPhaseD(config, replicateRoot, upstreamC, { log, force: !placedD && force, groupSeed: seed, ...(placedD ? { reuseOnly: `--phase-d-root ${placedD.record.from}` } : { previous: previousD }) }));
+    },
+    (result) => ({ reused: result.reused, inputsHash: result.manifest.inputsHash, importedFrom: placedD ? placedD.record.from : null }),
+  );
+  events.end("D", phaseD.reused, since);
+  return { phaseC, phaseD };
+}
+
+/**
+ * Runs `work` as `stage` of the study's run: begun (again, when an earlier run completed it), then
+ * completed with `metrics` (hashing the stage's files) or failed with the error, which is rethrown. An
+ * outcome `failure` names (a cancelled Phase E) is recorded as the stage's failure and returned.
+ */
+async function inStage<T>(
+  stage: StageHandle,
+  work: () => T | Promise<T>,
+  metrics: (result: T) => Record<string, JsonValue>,
+  failure: (result: T) => { code: string; message: string } | null = () => null,
+): Promise<T> {
+  await stage.begin({ again: true });
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await stage.fail(error).catch(() => {});
+    throw error;
+  }
+  const failed = failure(result);
+  if (failed) await stage.fail(Object.assign(new Error(failed.message), { code: failed.code }));
+  else await stage.complete({ metrics: metrics(result) });
+  return result;
+}
+
+/**
+ * What an earlier run of this phase left that the run manifest still vouches for: its manifest, when the
+ * stage is recorded as succeeded and every file it recorded has its SHA-256; null otherwise (said in `log`
+ * when there was a record that no longer holds).
+ */
+async function recordedPhaseManifest<T>(stage: StageHandle, phase: ManifestPhase, formatVersion: number, log: (line: string) => void): Promise<T | null> {
+  const problems = await stage.verifyRecorded();
+  if (problems.length > 0) {
+    if (!/ is (pending|running), not succeeded/.test(problems[0]!)) log(`phase ${phase}: the run manifest's record of stage ${stage.name} does not hold (${problems[0]}); nothing of it is reused`);
+    return null;
+  }
+  const read = readPhaseManifestFile<T>(stage.paths["manifest"]!, phase, formatVersion);
+  return read.ok ? read.manifest : null;
+}
+
+/** An upstream phase's manifest, found through the run manifest (its stage succeeded, its SHA-256 as recorded) and validated. */
+async function upstreamPhaseManifest<T>(stage: StageHandle, upstream: string, phase: ManifestPhase, formatVersion: number): Promise<T> {
+  const file = await stage.requireUpstream(upstream, "manifest", { verify: true });
+  const read = readPhaseManifestFile<T>(file, phase, formatVersion);
+  if (!read.ok) throw new StudyStateError(StudyStateErrorCode.StageOutputInvalid, `${file}: recorded as stage ${upstream}'s output in ${RUN_MANIFEST_FILE}, but ${read.detail}; rerun the study with --force`);
+  return read.manifest;
 }
 
 /** One replicate's phases as the pipeline runs them. */
@@ -727,11 +875,22 @@ function manifestReconstructionsOf(run: ReplicateRun): StudyManifestReconstructi
   }));
 }
 
+/** One replicate's plan, as {@link planStudyPipeline} returns it. */
+export interface ReplicatePlan {
+  readonly replicate: number;
+  /** Its seed: photon noise, group sampling, network initialisation and shuffling. */
+  readonly seed: number;
+  readonly plan: StudyPlan;
+  readonly matrix: JobMatrix;
+}
+
 /**
- * Plans the study (phases C and D run, since the plan needs their files; nothing is trained) — replicate 0's
- * jobs; a dry run of {@link runStudyPipeline} plans every replicate. Errors as {@link runStudyPipeline}'s.
+ * Plans the study: phases C and D run for every replicate, as stages of the study's run (the plan needs
+ * their files; they reuse what their stage records vouch for, as in a study run), and every replicate's
+ * jobs are planned; nothing is trained. `plan` and `matrix` are replicate 0's; `replicates` has them all.
+ * Errors as {@link runStudyPipeline}'s.
  */
-export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+export async function planStudyPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime; replicates: readonly ReplicatePlan[] }> {
   try {
     return await planPipeline(options);
   } catch (error) {
@@ -739,21 +898,38 @@ export async function planStudyPipeline(options: StudyPipelineOptions): Promise<
   }
 }
 
-async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime }> {
+async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: StudyPlan; matrix: JobMatrix; runtime: ResolvedRuntime; replicates: readonly ReplicatePlan[] }> {
   const log = options.log ?? (() => {});
   const root = path.resolve(options.out);
+  const { config } = options;
+  const codeVersion = options.codeVersion ?? detectCodeVersion();
   const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
   mkdirSync(root, { recursive: true });
-  const placedC = options.phaseCRoot ? importPhaseData("C", options.phaseCRoot, root) : null;
-  const phaseC = onImportedData(placedC, () => runPhaseC(options.config, root, { log, ...(placedC ? { reuseOnly: `--phase-c-root ${placedC.record.from}` } : {}) }));
-  const placedD = options.phaseDRoot ? importPhaseData("D", options.phaseDRoot, root) : null;
-  const phaseD = onImportedData(placedD, () => runPhaseD(options.config, root, phaseC.manifest, { log, ...(placedD ? { reuseOnly: `--phase-d-root ${placedD.record.from}` } : {}) }));
-  const matrix = buildStudyMatrix(options.config, root, phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {} });
-  const plan = await planStudy(matrix, {
-    force: options.force ?? false,
-    inputHasher: hashInput,
-    codeVersion: options.codeVersion ?? detectCodeVersion(),
+  // Planning keeps the identity a finished run recorded: only `study run` replaces it.
+  const run = await openStudyRun(root, studyRunStages(config.replicates), partialStudyIdentity(config, codeVersion, runtime, null, null), JSON.parse(JSON.stringify(config)) as Record<string, unknown>, log, { keepIdentity: true });
+  const replicates: ReplicatePlan[] = [];
+  for (let replicate = 0; replicate < config.replicates; replicate++) {
+    const seed = replicateSeed(config.seed, replicate);
+    const replicateLog = config.replicates === 1 ? log : (line: string) => log(`[replicate ${replicate} of 0–${config.replicates - 1}, seed ${seed}] ${line}`);
+    const { phaseC, phaseD } = await runDataStages(run, options, replicate, replicateLog, { start: () => 0, end: () => {}, imported: () => {} });
+    const matrix = buildStudyMatrix(config, path.join(root, STUDY_LAYOUT.replicateRoot(replicate)), phaseC.manifest, phaseD.manifest, runtime, { strict: options.strict ?? false, filters: options.filters ?? {}, seed });
+    const plan = await planStudy(matrix, { force: options.force ?? false, inputHasher: hashInput, codeVersion, runtime: runtime.identity });
+    replicates.push({ replicate, seed, plan, matrix });
+  }
+  return { plan: replicates[0]!.plan, matrix: replicates[0]!.matrix, runtime, replicates };
+}
+
+/**
+ * The study's partial identity: its configuration (an object file by its SHA-256, not its path), seed,
+ * code version and runtime, and — once Phase C has fixed the data — the dataset snapshot hash.
+ */
+function partialStudyIdentity(config: StudyConfig, codeVersion: CodeVersion, runtime: ResolvedRuntime, objectSha256: string | null, datasetSnapshotHash: string | null) {
+  return createPartialIdentity({
+    stage: "study",
+    config: JSON.parse(JSON.stringify({ ...config, object: config.object.source === "file" ? { source: "file", sha256: objectSha256, reuseCoordinates: config.object.reuseCoordinates } : config.object })),
+    datasetSnapshotHash,
+    seeds: { seed: config.seed },
+    codeVersion,
     runtime: runtime.identity,
   });
-  return { plan, matrix, runtime };
 }

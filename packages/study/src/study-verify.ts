@@ -14,7 +14,10 @@
  *   not checkable, not as a failure;
  * - Phase F: each reconstruction's bytes against its SHA-256;
  * - Phase G and the report: the files exist and the comparison names the study's run id;
- * - replicates 1 … R − 1: each replicate's own phase manifests under `replicates/r<r>/`, checked the same way.
+ * - replicates 1 … R − 1: each replicate's own phase manifests under `replicates/r<r>/`, checked the same way;
+ * - `run-manifest.json` (core's record of the study's stages): its run id and strict key against the study
+ *   manifest's, every stage recorded as succeeded, and every file a stage recorded (the phase manifests,
+ *   the comparisons and the report) against its SHA-256.
  *
  * Nothing stops at the first problem: every mismatch is collected and returned, each naming the file
  * (relative to the study root), what was expected and what was found.
@@ -334,6 +337,27 @@ function checkPhaseF(verifier: Verifier, manifest: StudyManifest): void {
   }
 }
 
+/** Core's run manifest of the study's stages: ids against the study manifest, every recorded file against its SHA-256. */
+function checkRunManifest(verifier: Verifier, manifest: StudyManifest): void {
+  const file = typeof manifest.runManifest === "string" ? manifest.runManifest : null;
+  if (file === null) {
+    verifier.notChecked.push(`${STUDY_LAYOUT.studyManifest} names no run manifest (a study written before studykit recorded its stages in run-manifest.json)`);
+    return;
+  }
+  const recorded = verifier.json<{ runId?: unknown; identity?: { strictKey?: unknown }; stages?: Record<string, { status?: unknown; artifacts?: Record<string, { path: string; sha256: string | null }> }> }>(file, STUDY_LAYOUT.studyManifest);
+  if (recorded === null) return;
+  verifier.same(file, "runId", manifest.runId, recorded.runId ?? null, `the run id in ${STUDY_LAYOUT.studyManifest}`, "identity-mismatch");
+  verifier.same(file, "identity.strictKey", manifest.identity?.strictKey ?? null, recorded.identity?.strictKey ?? null, `the strict key in ${STUDY_LAYOUT.studyManifest}`, "identity-mismatch");
+  for (const [name, stage] of Object.entries(isRecord(recorded.stages) ? recorded.stages : {})) {
+    // A dry run trains nothing: its E, F and G stages are not run.
+    if (manifest.dryRun && stage.status !== "succeeded") continue;
+    if (!verifier.same(file, `stages.${name}.status`, "succeeded", stage.status ?? null, "a finished study's stages have all succeeded")) continue;
+    for (const [artifactName, artifact] of Object.entries(isRecord(stage.artifacts) ? stage.artifacts : {})) {
+      if (artifact.sha256 !== null) verifier.hashed(artifact.path, `SHA-256 (stage ${name}, artifact ${artifactName})`, artifact.sha256, fileSha256, file);
+    }
+  }
+}
+
 function checkPhaseG(verifier: Verifier, manifest: StudyManifest): void {
   if (manifest.phases.G.comparison !== null) {
     const comparison = verifier.json<{ runId?: unknown }>(manifest.phases.G.comparison, STUDY_LAYOUT.studyManifest);
@@ -343,7 +367,7 @@ function checkPhaseG(verifier: Verifier, manifest: StudyManifest): void {
     verifier.present(manifest.report.markdown, STUDY_LAYOUT.studyManifest);
     verifier.present(manifest.report.html, STUDY_LAYOUT.studyManifest);
   }
-  verifier.notChecked.push("phaseG/ and report/ files record no hashes: checked that they exist (and the comparison's run id), not their content");
+  if (typeof manifest.runManifest !== "string") verifier.notChecked.push("phaseG/ and report/ files record no hashes: checked that they exist (and the comparison's run id), not their content");
 }
 
 /**
@@ -421,5 +445,6 @@ export async function verifyStudy(root: string): Promise<StudyVerification> {
   checkPhaseF(verifier, manifest);
   checkPhaseG(verifier, manifest);
   for (const replicate of Array.isArray(manifest.replicates) ? manifest.replicates : []) await checkReplicate(verifier, manifest, replicate);
+  checkRunManifest(verifier, manifest);
   return { root: absoluteRoot, runId: manifest.runId ?? null, ok: verifier.problems.length === 0, filesHashed: verifier.filesHashed, checks: verifier.checks, problems: verifier.problems, notChecked: verifier.notChecked };
 }

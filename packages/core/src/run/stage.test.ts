@@ -81,6 +81,35 @@ describe("stage handles", () => {
     expect((await run.read()).status).toBe("succeeded");
   });
 
+  it("verifyRecorded vouches for a succeeded stage's files only while each has its recorded size and SHA-256", async () => {
+    const root = join(await tempDir(), "run");
+    const run = await createRun(root, plan);
+    expect(await run.stage("pretrain").verifyRecorded()).toEqual(['stage "pretrain" is pending, not succeeded']);
+    await completePretrain(root);
+    expect(await run.stage("pretrain").verifyRecorded()).toEqual([]);
+    await writeFile(join(root, "pretrain", "model.json"), '{"w":2}'); // same size, other content
+    const changed = await run.stage("pretrain").verifyRecorded();
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toContain("pretrain/model.json");
+    expect(changed[0]).toContain(sha256('{"w":1}'));
+    await writeFile(join(root, "pretrain", "data", "train.json"), "[1,2]");
+    expect(await run.stage("pretrain").verifyRecorded()).toEqual(expect.arrayContaining([expect.stringMatching(/pretrain\/data\/train\.json.*5 bytes on disk, 7 recorded/)]));
+  });
+
+  it("begin({ again: true }) reruns a succeeded stage: downstream cannot read it until it completes again", async () => {
+    const root = join(await tempDir(), "run");
+    const run = await createRun(root, plan);
+    await completePretrain(root);
+    const stage = run.stage("pretrain");
+    await stage.begin({ again: true });
+    expect((await run.read()).stages.pretrain).toMatchObject({ status: "running", attempts: 2 });
+    await expect(run.stage("finetune").requireUpstream("pretrain", "model")).rejects.toMatchObject({ code: "E_MISSING_ARTIFACT", message: expect.stringContaining("running") });
+    await writeFile(stage.paths.model!, '{"w":3}');
+    const record = await stage.complete();
+    expect(record.artifacts.model).toMatchObject({ sha256: sha256('{"w":3}'), bytes: 7 });
+    expect(await run.stage("finetune").requireUpstream("pretrain", "model")).toBe(join(root, "pretrain", "model.json"));
+  });
+
   it("stage 2 run alone fails fast with E_MISSING_ARTIFACT naming the path and the producing stage", async () => {
     const root = join(await tempDir(), "run");
     const run = await createRun(root, plan);

@@ -35,6 +35,16 @@ export interface RequireUpstreamOptions {
   readonly verify?: boolean;
 }
 
+/** Options of {@link StageHandle.begin}. */
+export interface BeginOptions {
+  /**
+   * Begin a stage that is already recorded as succeeded (a pipeline that decides reuse itself, e.g. a
+   * study run again in the same root): it is marked running, its earlier record stands until it
+   * completes again, and downstream stages cannot read it meanwhile. Default false: `E_STAGE_STATE`.
+   */
+  readonly again?: boolean;
+}
+
 /** A handle on one stage of a run. */
 export interface StageHandle {
   readonly name: string;
@@ -43,7 +53,13 @@ export interface StageHandle {
   /** Stages this stage reads from. */
   readonly dependsOn: readonly string[];
   /** Marks the stage running and creates its directories (only its own). */
-  begin(): Promise<void>;
+  begin(options?: BeginOptions): Promise<void>;
+  /**
+   * What keeps this stage's record from vouching for its files now: an empty list when the stage is
+   * recorded as succeeded and every file artifact it recorded is on disk with the recorded size and
+   * SHA-256 (re-hashed); otherwise one line per problem (status, missing file, size, SHA-256).
+   */
+  verifyRecorded(): Promise<readonly string[]>;
   /** Absolute paths of all artifacts of the upstream stage, once it has completed. */
   requireUpstream(stage: string, options?: RequireUpstreamOptions): Promise<Readonly<Record<string, string>>>;
   /** Absolute path of one upstream artifact (`requireUpstream("pretrain", "model")`), once produced. */
@@ -139,7 +155,7 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
     name,
     paths,
     dependsOn,
-    async begin() {
+    async begin(options: BeginOptions = {}) {
       // Resolve (and symlink-check) before creating anything.
       const directories = new Set<string>();
       for (const [artifactName, artifact] of Object.entries(record.artifacts)) {
@@ -148,7 +164,7 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
       }
       await run.update((manifest) => {
         const stage = manifest.stages[name]!;
-        if (stage.status === "succeeded") stageError(`stage "${name}" already succeeded (finished ${stage.finishedAt}); start a new run to redo it`);
+        if (stage.status === "succeeded" && !options.again) stageError(`stage "${name}" already succeeded (finished ${stage.finishedAt}); start a new run to redo it, or begin it with { again: true }`);
         stage.status = "running";
         stage.attempts += 1;
         stage.startedAt = new Date().toISOString();
@@ -165,6 +181,26 @@ export function createStageHandle(run: Run, name: string, record: StageRecord): 
       }
     },
     requireUpstream: requireUpstream as StageHandle["requireUpstream"],
+    async verifyRecorded() {
+      const manifest = await run.read();
+      const stage = manifest.stages[name]!;
+      if (stage.status !== "succeeded") return [`stage "${name}" is ${stage.status}, not succeeded${stage.error ? ` (${stage.error.code}: ${stage.error.message})` : ""}`];
+      const problems: string[] = [];
+      const toHash: { artifact: ArtifactRecord; path: string }[] = [];
+      for (const [artifactName, artifact] of Object.entries(stage.artifacts)) {
+        if (artifact.kind !== "file" || artifact.sha256 === null) continue;
+        const path = await resolveOwn(artifactName, artifact);
+        const found = await fileExists(path, "file");
+        if (!found.exists) problems.push(`${artifact.path} (artifact "${artifactName}"): recorded as produced but absent`);
+        else if (found.bytes !== artifact.bytes) problems.push(`${artifact.path} (artifact "${artifactName}"): ${found.bytes} bytes on disk, ${artifact.bytes} recorded`);
+        else toHash.push({ artifact, path });
+      }
+      const hashed = await hashFiles(toHash.map((entry) => entry.path));
+      toHash.forEach(({ artifact }, index) => {
+        if (hashed[index]!.sha256 !== artifact.sha256) problems.push(`${artifact.path}: SHA-256 ${hashed[index]!.sha256} on disk, ${artifact.sha256} recorded`);
+      });
+      return problems;
+    },
     async complete(completion: StageCompletion = {}) {
       const outputs: Record<string, { sha256: string | null; bytes: number | null }> = {};
       const missing: string[] = [];

@@ -202,7 +202,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
     const out = outDirOf(flags, preset, context.cwd);
     const { planStudyPipeline } = await loadStudy();
     const { formatPlanSummary, formatSkipSummary } = await loadCore();
-    const { plan } = await planStudyPipeline({
+    const { plan, replicates } = await planStudyPipeline({
       config,
       preset,
       out,
@@ -214,11 +214,17 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
       log: (line) => context.stderr(`${line}\n`),
       ...phaseRootsOf(flags, context.cwd),
     });
+    const jobsOf = (planned: typeof plan) => planned.jobs.map((entry) => ({ id: entry.job.id, action: entry.action, reason: entry.reason, params: entry.job.params, runId: entry.identity.runId }));
     if (flags.json) {
-      const jobs = plan.jobs.map((planned) => ({ id: planned.job.id, action: planned.action, reason: planned.reason, params: planned.job.params, runId: planned.identity.runId }));
-      context.stdout(`${JSON.stringify({ artifactRoot: plan.artifactRoot, counts: plan.counts, jobs, skipped: plan.skipped }, null, 2)}\n`);
+      // Replicate 0 at the top level (as with one replicate); every replicate under `replicates` when there are several.
+      const others = replicates.length > 1 ? { replicates: replicates.map((entry) => ({ replicate: entry.replicate, seed: entry.seed, artifactRoot: entry.plan.artifactRoot, counts: entry.plan.counts, jobs: jobsOf(entry.plan), skipped: entry.plan.skipped })) } : {};
+      context.stdout(`${JSON.stringify({ artifactRoot: plan.artifactRoot, counts: plan.counts, jobs: jobsOf(plan), skipped: plan.skipped, ...others }, null, 2)}\n`);
       return;
     }
-    context.stdout(`${formatPlanSummary(plan)}\n${formatSkipSummary(plan.skipped)}\n`);
+    if (replicates.length === 1) {
+      context.stdout(`${formatPlanSummary(plan)}\n${formatSkipSummary(plan.skipped)}\n`);
+      return;
+    }
+    for (const entry of replicates) context.stdout(`replicate ${entry.replicate} (seed ${entry.seed}):\n${formatPlanSummary(entry.plan)}\n${formatSkipSummary(entry.plan.skipped)}\n`);
   });
 }
