@@ -60,4 +60,16 @@ describe("study configuration", () => {
     const merged = mergeStudyConfig(presetConfig("quick"), { object: { source: "file", path: "x.npz", reuseCoordinates: true } });
     expect(merged.object).toEqual({ source: "file", path: "x.npz", reuseCoordinates: true });
   });
+
+  it("training.schedule: constant in both presets and when omitted; another kind replaces the whole block", () => {
+    expect(presetConfig("quick").training.schedule).toEqual({ kind: "constant" });
+    expect(presetConfig("full").training.schedule).toEqual({ kind: "constant" });
+    const { schedule: _schedule, ...olderTraining } = presetConfig("quick").training;
+    expect(validateStudyConfig({ ...presetConfig("quick"), training: olderTraining }).training.schedule).toEqual({ kind: "constant" });
+    const cosine = mergeStudyConfig(presetConfig("quick"), { training: { schedule: { kind: "cosine", minLearningRate: 1e-4 } } });
+    expect(cosine.training.schedule).toEqual({ kind: "cosine", minLearningRate: 1e-4 });
+    expect(mergeStudyConfig(cosine, { training: { schedule: { kind: "constant" } } }).training.schedule).toEqual({ kind: "constant" });
+    expect(() => mergeStudyConfig(presetConfig("quick"), { training: { schedule: { kind: "cosine" } } })).toThrow(/training\.schedule/);
+    expect(() => mergeStudyConfig(presetConfig("quick"), { training: { schedule: { kind: "warmup" } } })).toThrow(/training\.schedule/);
+  });
 });

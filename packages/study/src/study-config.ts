@@ -112,6 +112,11 @@ export const studyConfigSchema = z
         maxTrainSamples: positiveInt.nullable(),
         /** Stop once the validation loss has not improved for `patience` epochs and keep the best epoch's weights (null: train every epoch, keep the last). */
         earlyStopping: z.object({ patience: positiveInt, minDelta: z.number().nonnegative() }).strict().nullable(),
+        /**
+         * Learning rate per epoch: `constant`, or `cosine` from `learningRate` down to `minLearningRate` over
+         * the job's epochs (`@studykit/trainer`'s schedules).
+         */
+        schedule: z.union([z.object({ kind: z.literal("constant") }).strict(), z.object({ kind: z.literal("cosine"), minLearningRate: z.number().nonnegative() }).strict()]).default({ kind: "constant" }),
       })
       .strict(),
     compare: z
@@ -189,7 +194,7 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     // (phase MAE; predicting the mean 0.353), 40 → 20 epochs: PINN gs1 0.264 → 0.267, dense gs2 0.298 → 0.316,
     // sparse gs2 0.316 → 0.337; the supervised baseline loses more (0.239 → 0.262), so it keeps 40. More PINN
     // epochs do not help the gridsize-2 views either (100: dense 0.371, overfitting its 118 patterns).
-    training: { model: "tiny", perPattern: true, epochs: 40, pinnEpochs: 20, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null },
+    training: { model: "tiny", perPattern: true, epochs: 40, pinnEpochs: 20, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null, schedule: { kind: "constant" } },
     compare: { stitchWindow: 16 },
     // ePIE with the known probe. Measured on this preset's test split (2008 positions, seed 0), phase MAE at
     // 10 / 20 / 30 / 50 / 100 iterations: 1e3 0.150 / 0.151 / 0.145 / 0.148 / 0.148 (noise-limited from the
@@ -210,7 +215,7 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, scans: 1, weighting: "uniform", canvasPadding: null },
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
     // The baselines overfit after about epoch 18 of 40: stop after 5 epochs without improvement, keep the best.
-    training: { model: "reference", perPattern: false, epochs: 40, pinnEpochs: null, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 } },
+    training: { model: "reference", perPattern: false, epochs: 40, pinnEpochs: null, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 }, schedule: { kind: "constant" } },
     compare: { stitchWindow: 32 },
     // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
     reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },
@@ -244,6 +249,8 @@ export function mergeStudyConfig(base: StudyConfig, overrides: unknown, source =
     if (!isPlainObject(target) || !isPlainObject(patch)) return patch;
     // A different object source replaces the whole object block (the two variants share no fields).
     if ("source" in patch && patch.source !== target.source) return patch;
+    // So does another kind of a tagged block (a learning-rate schedule).
+    if ("kind" in patch && patch.kind !== target.kind) return patch;
     const out: Record<string, unknown> = { ...target };
     for (const [key, value] of Object.entries(patch)) out[key] = key in target ? merge(target[key], value) : value;
     return out;

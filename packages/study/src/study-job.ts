@@ -35,6 +35,8 @@ export interface StudyJobConfig {
   readonly amplitudeScale: number;
   /** Stop after `patience` epochs without a better validation loss and keep the best weights; null: all epochs, last weights. */
   readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | null;
+  /** Learning rate per epoch (`training.schedule`). */
+  readonly schedule: { readonly kind: "constant" } | { readonly kind: "cosine"; readonly minLearningRate: number };
   /**
    * The PINN's physics loss (null for supervised jobs): Poisson NLL of the measured amplitudes (the model
    * input, diffraction · inputScale) against `intensityScale·|DFT(P·O)|²`, with the dataset's probe times

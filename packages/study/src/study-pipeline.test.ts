@@ -39,4 +39,19 @@ describe("runStudyPipeline", () => {
     expect(written.state).toBe("completed");
     expect(written.runId).toBe(result.manifest.runId);
   }, 240_000);
+
+  it("trains with the configured learning-rate schedule: a cosine job's bundle records it and its rates fall", async () => {
+    const out = path.join(root, "cosine");
+    const cosine = mergeStudyConfig(config, { training: { epochs: 3, schedule: { kind: "cosine", minLearningRate: 1e-4 } } });
+    const result = await runStudyPipeline({ config: cosine, preset: "quick", out, progress: "silent", filters: { jobId: "dose_1000/baseline/gs1" } });
+    const job = result.training!.jobs.find((entry) => entry.result.status === "succeeded")!;
+    expect(job.id).toBe("dose_1000/baseline/gs1");
+    const bundle = await loadBundle(path.join(out, "phaseE", job.artifactDir, job.result.bundlePath!));
+    expect((bundle.hyperparameters as { schedule: unknown }).schedule).toEqual({ kind: "cosine", minLearningRate: 1e-4 });
+    // 3e-3 → 1e-4 by half a cosine over 3 epochs: 3e-3, (3e-3 + 1e-4) / 2, then close to 1e-4.
+    const rates = (bundle.history as { learningRate: number }[]).map((row) => row.learningRate);
+    expect(rates[0]).toBeCloseTo(3e-3, 9);
+    expect(rates[1]).toBeLessThan(rates[0]!);
+    expect(rates[2]).toBeLessThan(rates[1]!);
+  }, 240_000);
 });

@@ -358,6 +358,7 @@ export function buildStudyMatrix(
           inputScale,
           amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
           earlyStopping: config.training.earlyStopping,
+          schedule: config.training.schedule,
           // Measured amplitudes X = diffraction·inputScale, and the stored diffraction is |DFT(P·O)| in
           // expectation (orthonormal DFT, object units), so I = inputScale²·|DFT(P·O)|² predicts X²; the
           // network's amplitude is O / max|O|, hence the probe times max|O|.

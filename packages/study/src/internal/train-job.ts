@@ -119,6 +119,8 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     }),
     loss,
     ...(config.earlyStopping ? { earlyStopping: { ...config.earlyStopping, restoreBestWeights: true } } : {}),
+    // Jobs planned before the schedule was a study option carry none: constant.
+    ...(config.schedule && config.schedule.kind !== "constant" ? { schedule: config.schedule } : {}),
     epochs: config.epochs,
     batchSize: config.batchSize,
     learningRate: config.learningRate,
