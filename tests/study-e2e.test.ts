@@ -265,8 +265,11 @@ describe("studykit study run (tiny configuration)", () => {
       if (record.file !== null) expect(sha256(path.join(fresh, record.file)), record.id).toBe(before.sha256);
     }
     // Phase G recomputed from those: every number of comparison.json (the report's tables, findings and
-    // plots are built from it) is exactly equal. Wall times are measured, not computed, so they alone may differ.
-    const withoutWallTimes = (text: string): unknown => JSON.parse(text, (key, value: unknown) => (key === "wallTimeMs" ? undefined : value));
+    // plots are built from it) is exactly equal. Wall times and inference throughputs are measured, not
+    // computed, so they alone may differ; every trained network has a throughput.
+    const measured = JSON.parse(readFileSync(path.join(fresh, forced.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: unknown; inferencePatternsPerSecond?: number | null }[] };
+    for (const job of measured.jobs.filter((entry) => entry.metrics !== null)) expect(job.inferencePatternsPerSecond).toBeGreaterThan(0);
+    const withoutWallTimes = (text: string): unknown => JSON.parse(text, (key, value: unknown) => (key === "wallTimeMs" || key === "inferencePatternsPerSecond" ? undefined : value));
     const comparison = withoutWallTimes(readFileSync(path.join(fresh, forced.manifest.phases.G.comparison), "utf8")) as { jobs: { metrics: unknown }[]; iterative: { metrics: unknown }[] };
     expect(comparison.jobs.filter((job) => job.metrics !== null)).toHaveLength(6);
     expect(comparison.iterative.filter((record) => record.metrics !== null)).toHaveLength(4);

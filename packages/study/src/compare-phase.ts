@@ -98,6 +98,11 @@ export interface ScoredRow<Metrics = ComparisonMetrics> {
   readonly images: { readonly amplitude: string; readonly phase: string; readonly amplitudeDifference?: string; readonly phaseDifference?: string } | null;
   /** Training + inference (network) or the iterations (Phase F), ms; null when it did not run. */
   readonly wallTimeMs: number | null;
+  /**
+   * A network's inference throughput: test patterns predicted and stitched per second (the session
+   * already open; absent for Phase F, a skipped job, or a comparison written before it was recorded).
+   */
+  readonly inferencePatternsPerSecond?: number | null;
 }
 
 /** One model's comparison. */
@@ -344,8 +349,11 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
     const inferenceStarted = performance.now();
     const opened = await openPredictor(bundlePath, job.result.bundleSha256, options.runtime);
     let stitched;
+    let predictMs = 0;
+    const set = testSet(dose);
     try {
-      stitched = await reconstructTestRegion(opened.predictor, testSet(dose), {
+      const predictStarted = performance.now();
+      stitched = await reconstructTestRegion(opened.predictor, set, {
         gridsize: jobConfig.gridsize,
         candidates: config.overlap.candidates,
         seed: options.seed ?? config.seed,
@@ -353,16 +361,18 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         amplitudeScale: phaseC.object.maxAmplitude,
         stitchWindow: config.compare.stitchWindow,
       });
+      predictMs = performance.now() - predictStarted;
     } finally {
       await opened.release();
     }
     const wallTimeMs = (job.result.durationMs ?? 0) + (performance.now() - inferenceStarted);
-    const truth = testSet(dose).object;
+    const inferencePatternsPerSecond = predictMs > 0 ? set.positions.length / (predictMs / 1000) : null;
+    const truth = set.object;
     const metrics = scoreForComparison(truth, stitched.object, coverage.counts, box);
     const jobImages = renderReconstruction(`${doseDirectory(dose)}-${view}-${trainingMethod === "supervised" ? "" : `${trainingMethod}-`}gs${gridsize}`, truth, stitched.object);
     log(`phase G: ${job.id}: ${describeMetrics(metrics)} (${opened.engine}/${opened.provider})`);
-    comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages, wallTimeMs });
-    rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), iterationHistory: [], images: jobImages, wallTimeMs });
+    comparisons.push({ ...base, note: null, metrics, inference: { engine: opened.engine, provider: opened.provider }, images: jobImages, wallTimeMs, inferencePatternsPerSecond });
+    rows.push({ ...base, note: null, metrics, bundleSha256: job.result.bundleSha256, trainingSamples, history: historyOf(output), iterationHistory: [], images: jobImages, wallTimeMs, inferencePatternsPerSecond });
   }
   for (const event of training.skipped_views) {
     const params = event.params;
@@ -467,7 +477,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         "Amplitude images share the ground truth's grey scale; phase images share its colour scale, with each reconstruction's global phase offset removed.",
         "Grey pixels lie outside the scored test region.",
         "Phase F rows are scored on the same region as the networks (the central windows of every test position); a view's reconstruction only saw that view's test positions, so where they leave the region poorly lit it scores worse, as a network trained on that view may.",
-        "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F.",
+        "Wall time: training plus test-region inference for a network; the iterations (all positions of the view's test split) for Phase F. Inference: a network's test patterns predicted and stitched per second, its session already open (Phase F has no separate inference step).",
         "PINN rows are trained without ground truth; the physics loss cannot see a global phase, which the scoring removes for every method alike (the same alignment as Phase F's).",
         "The mean (reference) row predicts one constant value (the region's mean amplitude and circular-mean phase): a method near it has learnt nothing.",
         "FRC \"not reached\": the curve never crosses the threshold — below it from the first ring (nothing resolved; always so for the constant mean row) or, marked \"(< 2 px)\", above it up to the 2 px sampling limit. Definitions of every metric are in the appendix.",

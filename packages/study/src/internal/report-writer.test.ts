@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const metrics = { amplitudeMae: 0.1, phaseMae: 0.2, amplitudePsnr: 20, phasePsnr: 18, amplitudeSsim: 0.8, amplitudeMsSsim: 0.85, phaseSsim: 0.7, phaseMsSsim: 0.75, frcHalfBitResolutionPx: 3.5, frc50ResolutionPx: 4 };
 const rows: ReportJobRow[] = [
-  { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, method: "network gs1", status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], iterationHistory: [], images: { amplitude: "a.png", phase: "p.png" }, wallTimeMs: 65_400 },
+  { jobId: "dose_1000/baseline/gs1", dose: 1000, view: "baseline", gridsize: 1, method: "network gs1", status: "succeeded", note: null, metrics, bundleSha256: "ab".repeat(32), trainingSamples: 10, history: [{ epoch: 1, loss: 1, validationLoss: 1.2 }, { epoch: 2, loss: 0.5, validationLoss: 0.7 }], iterationHistory: [], images: { amplitude: "a.png", phase: "p.png" }, wallTimeMs: 65_400, inferencePatternsPerSecond: 1234.4 },
   {
     jobId: "phaseF/dose_1000/baseline/test",
     dose: 1000,
@@ -59,13 +59,13 @@ describe("report", () => {
     expect(files.plots).toEqual(["plots/loss-curves.svg", "plots/iterative-error.svg", "plots/metrics-vs-dose.svg"]);
     const md = readFileSync(path.join(dir, "report.md"), "utf8");
     expect(md).toContain("| amplitude SSIM | amplitude MS-SSIM | phase SSIM | phase MS-SSIM | FRC half-bit resolution (px) | FRC 0.5 resolution (px) |");
-    expect(md).toContain("| 1e3 | baseline | network gs1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 65.4 | 10 | abababababab |");
+    expect(md).toContain("| 1e3 | baseline | network gs1 | succeeded | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 65.4 | 1234 | 10 | abababababab |");
     // Phase F sits in the same table, with its own wall time and the reconstruction's SHA-256.
-    expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 4.32 | — | cdcdcdcdcdcd |");
+    expect(md).toContain("| 1e3 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | 3.50 | 4.00 | 4.32 | — | — | cdcdcdcdcdcd |");
     // An FRC that never crosses is "not reached", never a number.
-    expect(md).toContain("| 1e3 | test region | mean (reference) | reference | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | n/a | 0.700 | n/a | not reached | not reached | — | — | — |");
+    expect(md).toContain("| 1e3 | test region | mean (reference) | reference | 0.1000 | 0.2000 | 20.00 | 18.00 | 0.800 | n/a | 0.700 | n/a | not reached | not reached | — | — | — | — |");
     // A curve above both thresholds up to Nyquist resolves finer than 2 px, which is not the mean's "nothing".
-    expect(md).toContain("| 1e5 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | not reached (< 2 px) | not reached (< 2 px) | 1.00 | — | — |");
+    expect(md).toContain("| 1e5 | baseline | epie 50 it | succeeded | 0.1000 | 0.1500 | 20.00 | 18.00 | 0.800 | 0.850 | 0.700 | 0.750 | not reached (< 2 px) | not reached (< 2 px) | 1.00 | — | — | — |");
     // The appendix defines every metric the table shows.
     const start = md.indexOf("## Appendix: metric definitions");
     expect(start).toBeGreaterThan(0);

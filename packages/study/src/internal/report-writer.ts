@@ -166,12 +166,13 @@ function tableRows(data: StudyReportData): string[][] {
     row.status,
     ...METRIC_COLUMNS.map((column) => formatMetric(row.metrics, column)),
     row.wallTimeMs === null ? "—" : (row.wallTimeMs / 1000).toFixed(row.wallTimeMs < 10_000 ? 2 : 1),
+    row.inferencePatternsPerSecond === null || row.inferencePatternsPerSecond === undefined ? "—" : row.inferencePatternsPerSecond.toFixed(0),
     row.trainingSamples === null ? "—" : String(row.trainingSamples),
     row.bundleSha256 ? row.bundleSha256.slice(0, 12) : "—",
   ]);
 }
 
-const TABLE_HEADER = ["dose", "view", "method", "status", ...METRIC_COLUMNS.map((column) => column.label), "wall time (s)", "training samples", "SHA-256 (bundle / reconstruction)"];
+const TABLE_HEADER = ["dose", "view", "method", "status", ...METRIC_COLUMNS.map((column) => column.label), "wall time (s)", "inference (test patterns/s)", "training samples", "SHA-256 (bundle / reconstruction)"];
 
 /** Writes the report (plots rendered here; `images` maps file names to PNG bytes). */
 export async function writeStudyReport(reportDir: string, data: StudyReportData, images: ReadonlyMap<string, Buffer>): Promise<ReportFiles> {
