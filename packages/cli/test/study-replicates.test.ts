@@ -118,6 +118,19 @@ describe("studykit study run --replicates", { timeout: 300_000 }, () => {
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toContain("metric deltas (B − A):");
     expect(text.stderr).toBe("");
+    // Over all replicates: A has one (no interval), so no cell's change is assessed.
+    const cells = (JSON.parse(warn.stdout) as { metrics: { replicates: { a: number; b: number }; cells: { method: string; verdict: string; b: { n: number } | null }[] } }).metrics;
+    expect(cells.replicates).toEqual({ a: 1, b: 2 });
+    expect(cells.cells.length).toBeGreaterThanOrEqual(5 * 5);
+    for (const cell of cells.cells) expect(cell.verdict, cell.method).toBe("not assessed");
+    expect(text.stdout).toContain("replicate cells (mean ± 95% interval over A's 1 and B's 2 replicates; B − A):");
+    // The two-replicate study against itself: every cell's interval overlaps its own, so nothing is supported.
+    const same = JSON.parse(run("study", "compare", two, two, "--mode", "off", "--json").stdout) as { metrics: { cells: { verdict: string; delta: number | null; a: { n: number } | null }[] } };
+    for (const cell of same.metrics.cells) {
+      if (cell.a !== null && cell.a.n === 2) expect(cell.verdict).toBe("not supported");
+      if (cell.delta !== null) expect(cell.delta).toBe(0);
+    }
+    expect(same.metrics.cells.some((cell) => cell.verdict === "not supported")).toBe(true);
   });
 
   it("records each replicate's phases as stages of the study's run manifest", () => {

@@ -71,6 +71,6 @@ export { scoreReconstruction, fourierRingCorrelation, frcThresholdFrequency, str
 export type { ReconstructionMetrics } from "./reconstruction-metrics.js";
 export { verifyStudy } from "./study-verify.js";
 export type { StudyVerification, VerifyProblem, VerifyProblemKind } from "./study-verify.js";
-export { COMPARED_METRICS, compareRuns, loadRunForComparison } from "./run-comparison.js";
-export type { IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./run-comparison.js";
+export { COMPARED_METRICS, compareRuns, loadRunForComparison, replicateCellDeltas } from "./run-comparison.js";
+export type { CellDelta, IdentityDifferences, LoadedRun, MetricDelta, RunComparison, RunComparisonMode } from "./run-comparison.js";
 export { resolveRuntime } from "./runtime-selection.js";

@@ -2,7 +2,8 @@
  * `compareRuns(a, b, { mode })`: whether two runs can be compared (`@studykit/core`'s
  * `assessComparability` on their recorded identities), what differs in their identities, and — when both
  * are studies with a Phase G `comparison.json` — the metric deltas of every network job and every
- * iterative reconstruction they share.
+ * iterative reconstruction they share (replicate 0's), and, over all of each study's replicates, every
+ * (dose, view, method) cell's mean ± 95% interval in both and whether the intervals support the change.
  *
  * A run is a study output root (`study_manifest.json`), a core run root (`run-manifest.json`), or either
  * manifest file itself. Modes are core's: `strict` refuses partial identities and runs without a dataset
@@ -22,7 +23,9 @@ import {
   type IdentityRecord,
 } from "@studykit/core";
 import { RunComparisonError, RunComparisonErrorCode } from "./errors.js";
-import type { ComparisonResult } from "./compare-phase.js";
+import { replicateRowsOf, type ComparisonResult } from "./compare-phase.js";
+import { SUMMARY_METRICS, summariseReplicates, type ReplicateCell, type SummaryMetricKey } from "./replicate-summary.js";
+import type { MeanInterval } from "./replicate-statistics.js";
 import { STUDY_LAYOUT } from "./study-layout.js";
 import type { StudyManifest } from "./study-pipeline.js";
 
@@ -38,6 +41,25 @@ export interface LoadedRun {
   readonly identity: IdentityRecord;
   /** Phase G's comparison (studies that reached Phase G), else null. */
   readonly comparison: ComparisonResult | null;
+  /** Every replicate's Phase G comparison, replicate 0 first (a study that reached Phase G), else empty. */
+  readonly replicateComparisons: readonly ComparisonResult[];
+}
+
+/**
+ * One metric of one (dose, view, method) cell over each study's replicates: mean ± 95% interval in A and B
+ * (null where the study has no value), `delta = b.mean − a.mean`, and whether the intervals support it:
+ * `supported` when both have an interval (n ≥ 2) and they do not overlap, `not supported` when they
+ * overlap, `not assessed` when either has no interval.
+ */
+export interface CellDelta {
+  readonly dose: number;
+  readonly view: string;
+  readonly method: string;
+  readonly metric: SummaryMetricKey;
+  readonly a: MeanInterval | null;
+  readonly b: MeanInterval | null;
+  readonly delta: number | null;
+  readonly verdict: "supported" | "not supported" | "not assessed";
 }
 
 /** The metrics whose deltas are reported, in report order. */
@@ -82,8 +104,8 @@ export interface IdentityDifferences {
 /** What {@link compareRuns} returns. */
 export interface RunComparison {
   readonly mode: RunComparisonMode;
-  readonly a: Omit<LoadedRun, "identity" | "comparison">;
-  readonly b: Omit<LoadedRun, "identity" | "comparison">;
+  readonly a: Omit<LoadedRun, "identity" | "comparison" | "replicateComparisons">;
+  readonly b: Omit<LoadedRun, "identity" | "comparison" | "replicateComparisons">;
   readonly comparability: Comparability;
   /** The reasons that lowered the verdict (empty in `off` mode). */
   readonly warnings: readonly string[];
@@ -94,6 +116,9 @@ export interface RunComparison {
     /** Jobs/reconstructions scored in one run only (or unscored in one). */
     readonly onlyInA: readonly string[];
     readonly onlyInB: readonly string[];
+    /** Each shared cell over all replicates (see {@link CellDelta}); replicates scored in A and B. */
+    readonly cells: readonly CellDelta[];
+    readonly replicates: { readonly a: number; readonly b: number };
   } | null;
 }
 
@@ -122,7 +147,7 @@ export async function loadRunForComparison(target: string): Promise<LoadedRun> {
   const file = manifestFileOf(path.resolve(target));
   if (path.basename(file) === RUN_MANIFEST_FILE) {
     const manifest = await readRunManifest(path.dirname(file));
-    return { manifest: file, kind: "run", runId: manifest.runId, identity: manifest.identity as IdentityRecord, comparison: null };
+    return { manifest: file, kind: "run", runId: manifest.runId, identity: manifest.identity as IdentityRecord, comparison: null, replicateComparisons: [] };
   }
   const manifest = readJson(file) as Partial<StudyManifest> | null;
   if (manifest === null || typeof manifest !== "object" || manifest.kind !== "studykit-study" || typeof manifest.identity?.fields !== "object" || manifest.identity.fields === null) {
@@ -132,7 +157,12 @@ export async function loadRunForComparison(target: string): Promise<LoadedRun> {
   const comparisonPath = manifest.phases?.G?.comparison ?? null;
   const comparisonFile = comparisonPath === null ? null : path.join(root, comparisonPath);
   const comparison = comparisonFile !== null && existsSync(comparisonFile) ? (readJson(comparisonFile) as ComparisonResult) : null;
-  return { manifest: file, kind: "study", runId: manifest.runId ?? null, identity: manifest.identity.fields as IdentityRecord, comparison };
+  // Replicates 1 … R − 1 as the study manifest lists them (a replicate whose Phase G did not run is left out).
+  const others = (Array.isArray(manifest.replicates) ? manifest.replicates : [])
+    .map((replicate) => (replicate.phases?.G ? path.join(root, replicate.phases.G) : null))
+    .filter((other): other is string => other !== null && existsSync(other))
+    .map((other) => readJson(other) as ComparisonResult);
+  return { manifest: file, kind: "study", runId: manifest.runId ?? null, identity: manifest.identity.fields as IdentityRecord, comparison, replicateComparisons: comparison === null ? [] : [comparison, ...others] };
 }
 
 function differencesOf(details: readonly ComparabilityReason[]): IdentityDifferences {
@@ -146,7 +176,7 @@ function differencesOf(details: readonly ComparabilityReason[]): IdentityDiffere
   return parts;
 }
 
-function metricDeltas(a: ComparisonResult, b: ComparisonResult): NonNullable<RunComparison["metrics"]> {
+function metricDeltas(a: ComparisonResult, b: ComparisonResult): Pick<NonNullable<RunComparison["metrics"]>, "deltas" | "onlyInA" | "onlyInB"> {
   const deltas: MetricDelta[] = [];
   const onlyInA: string[] = [];
   const onlyInB: string[] = [];
@@ -175,6 +205,31 @@ function metricDeltas(a: ComparisonResult, b: ComparisonResult): NonNullable<Run
 }
 
 /**
+ * Every (dose, view, method) cell both sets of Phase G comparisons (one per replicate) score, per summary
+ * metric: each side's mean ± 95% interval over its replicates, the change of the means, and the verdict
+ * (see {@link CellDelta}).
+ */
+export function replicateCellDeltas(a: readonly ComparisonResult[], b: readonly ComparisonResult[]): CellDelta[] {
+  const cellsOf = (results: readonly ComparisonResult[]): Map<string, ReplicateCell> =>
+    new Map(summariseReplicates(results.flatMap((result) => replicateRowsOf(result)), results.length).map((cell) => [JSON.stringify([cell.dose, cell.view, cell.method]), cell]));
+  const cellsA = cellsOf(a);
+  const cellsB = cellsOf(b);
+  const deltas: CellDelta[] = [];
+  for (const [key, cellA] of cellsA) {
+    const cellB = cellsB.get(key);
+    if (!cellB) continue;
+    for (const { key: metric } of SUMMARY_METRICS) {
+      const valueA = cellA.metrics[metric];
+      const valueB = cellB.metrics[metric];
+      const intervals = valueA?.low != null && valueA.high != null && valueB?.low != null && valueB.high != null;
+      const verdict = !intervals ? "not assessed" : valueA.high! < valueB.low! || valueB.high! < valueA.low! ? "supported" : "not supported";
+      deltas.push({ dose: cellA.dose, view: cellA.view, method: cellA.method, metric, a: valueA, b: valueB, delta: valueA && valueB ? valueB.mean - valueA.mean : null, verdict });
+    }
+  }
+  return deltas;
+}
+
+/**
  * Compares two runs (see the module doc). Throws `E_RUNS_INCOMPARABLE` in strict mode when the verdict is
  * `incomparable`, and core's `E_IDENTITY_NOT_FINAL` / `E_SNAPSHOT_REQUIRED` when strict mode lacks evidence.
  */
@@ -200,6 +255,9 @@ export async function compareRuns(a: string, b: string, options: { mode?: RunCom
     comparability,
     warnings,
     differences: differencesOf(comparability.details),
-    metrics: runA.comparison && runB.comparison ? metricDeltas(runA.comparison, runB.comparison) : null,
+    metrics:
+      runA.comparison && runB.comparison
+        ? { ...metricDeltas(runA.comparison, runB.comparison), cells: replicateCellDeltas(runA.replicateComparisons, runB.replicateComparisons), replicates: { a: runA.replicateComparisons.length, b: runB.replicateComparisons.length } }
+        : null,
   };
 }

@@ -9,7 +9,7 @@
  * (exit 2); `warn` prints them as warnings on stderr and goes on; `off` goes on silently.
  */
 import type { Command } from "commander";
-import type { RunComparison, RunComparisonMode } from "@studykit/study";
+import type { CellDelta, RunComparison, RunComparisonMode } from "@studykit/study";
 import type { CliContext } from "../../cli-context.js";
 import { UsageError } from "../../errors.js";
 
@@ -59,6 +59,22 @@ function formatComparison(result: RunComparison): string {
     }
     for (const id of result.metrics.onlyInA) lines.push(`  only in A: ${id}`);
     for (const id of result.metrics.onlyInB) lines.push(`  only in B: ${id}`);
+    const { replicates } = result.metrics;
+    // With replicates, each cell over all of them: the mean ± 95% interval in A and B and whether it supports the change.
+    if (replicates.a > 1 || replicates.b > 1) {
+      lines.push(`replicate cells (mean ± 95% interval over A's ${replicates.a} and B's ${replicates.b} replicates; B − A):`);
+      const interval = (entry: CellDelta["a"]): string => (entry === null ? "none" : `${number(entry.mean)}${entry.halfWidth === null ? "" : ` ± ${number(entry.halfWidth)}`} (n=${entry.n})`);
+      let current = "";
+      for (const cell of result.metrics.cells) {
+        const key = `dose ${cell.dose}, ${cell.view}, ${cell.method}`;
+        if (key !== current) {
+          lines.push(`  ${key}`);
+          current = key;
+        }
+        const change = cell.delta === null ? "—" : `${cell.delta >= 0 ? "+" : ""}${number(cell.delta)}`;
+        lines.push(`    ${cell.metric.padEnd(22)} ${interval(cell.a)} → ${interval(cell.b)}  Δ ${change} (${cell.verdict})`);
+      }
+    }
   }
   return lines.join("\n");
 }
