@@ -35,6 +35,13 @@ function copyOfStudy(name: string): string {
   return copy;
 }
 
+/** Changes one bit of the file's middle byte (same size, other content). */
+function flipMiddleByte(file: string): void {
+  const bytes = readFileSync(file);
+  bytes[bytes.length >> 1] ^= 0x01;
+  writeFileSync(file, bytes);
+}
+
 function jobsOf(root: string): ManifestJob[] {
   return (JSON.parse(readFileSync(path.join(root, "study_manifest.json"), "utf8")) as { jobs: ManifestJob[] }).jobs;
 }
@@ -66,9 +73,7 @@ describe("studykit study verify", { timeout: 240_000 }, () => {
     const copy = copyOfStudy("flipped");
     const job = jobsOf(copy).find((entry) => entry.bundlePath !== null)!;
     const bundle = path.join(copy, job.bundlePath!);
-    const bytes = readFileSync(bundle);
-    bytes[bytes.length >> 1] ^= 0x01;
-    writeFileSync(bundle, bytes);
+    flipMiddleByte(bundle);
     const result = run("study", "verify", copy);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^error\[E_STUDY_VERIFY\]: .*1 mismatch\b/);
@@ -95,9 +100,7 @@ describe("studykit study verify", { timeout: 240_000 }, () => {
     const copy = copyOfStudy("report-edited");
     const report = path.join(copy, "report", "report.md");
     const before = sha256(report);
-    const bytes = readFileSync(report);
-    bytes[bytes.length >> 1] ^= 0x01;
-    writeFileSync(report, bytes);
+    flipMiddleByte(report);
     const result = run("study", "verify", copy);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^error\[E_STUDY_VERIFY\]: .*1 mismatch\b/);
