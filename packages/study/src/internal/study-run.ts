@@ -65,15 +65,20 @@ export function studyRunStages(replicates: number): StagePlan[] {
   return stages;
 }
 
+/** An artifact plan's path (a string plan is the path). */
+function artifactPath(plan: StagePlan["artifacts"][string]): string {
+  return typeof plan === "string" ? plan : plan.path;
+}
+
 /** Planned artifact paths of every stage, by stage name (what `study_manifest.json` lists up front). */
 export function plannedArtifacts(stages: readonly StagePlan[]): Record<string, string[]> {
-  return Object.fromEntries(stages.map((stage) => [stage.name, Object.values(stage.artifacts).map((artifact) => (typeof artifact === "string" ? artifact : artifact.path))]));
+  return Object.fromEntries(stages.map((stage) => [stage.name, Object.values(stage.artifacts).map(artifactPath)]));
 }
 
 /** The recorded stage matches the planned one: same upstream stages, same artifact names and paths. */
 function sameStage(record: RunManifest["stages"][string] | undefined, stage: StagePlan): boolean {
   if (!record || record.dependsOn.join(",") !== (stage.dependsOn ?? []).join(",")) return false;
-  const planned = Object.entries(stage.artifacts).map(([artifact, plan]) => [artifact, typeof plan === "string" ? plan : plan.path] as const);
+  const planned = Object.entries(stage.artifacts).map(([artifact, plan]) => [artifact, artifactPath(plan)] as const);
   return planned.length === Object.keys(record.artifacts).length && planned.every(([artifact, file]) => record.artifacts[artifact]?.path === file);
 }
 
@@ -115,13 +120,18 @@ export async function openStudyRun(root: string, stages: readonly StagePlan[], i
   }
   if (!options.keepIdentity) {
     await updateRunManifest(root, (manifest) => {
-      manifest.identity = identity.toJSON() as RunManifest["identity"];
-      manifest.runId = null;
-      manifest.runIdSource = null;
+      withPartialIdentity(manifest, identity);
       manifest.config = plan.config;
     });
   }
   return openRun(root);
+}
+
+// A partial identity and no run id (it is given again when the identity is finalised).
+function withPartialIdentity(manifest: RunManifest, identity: RunIdentity): void {
+  manifest.identity = identity.toJSON() as RunManifest["identity"];
+  manifest.runId = null;
+  manifest.runIdSource = null;
 }
 
 // createRun never overwrites a manifest: the outdated one goes first (a study killed in between creates it next time).
@@ -132,9 +142,5 @@ async function replaceRun(root: string, plan: Parameters<typeof createRun>[1]): 
 
 /** Replaces the run's partial identity (e.g. with the dataset snapshot hash once Phase C has fixed the data). */
 export async function setStudyIdentity(run: Run, identity: RunIdentity): Promise<void> {
-  await run.update((manifest) => {
-    manifest.identity = identity.toJSON() as RunManifest["identity"];
-    manifest.runId = null;
-    manifest.runIdSource = null;
-  });
+  await run.update((manifest) => withPartialIdentity(manifest, identity));
 }
