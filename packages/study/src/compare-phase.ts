@@ -457,7 +457,7 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
         ],
         [
           "methods",
-          `supervised (ground-truth patches, MAE): ${config.methods.supervised.join(", ") || "none"}; PINN (physics loss: Poisson NLL through the known probe and |DFT|, no ground truth; gridsize 2 with the overlap constraint on a canvas with P = ${options.phaseD.canvasPadding} px): ${config.methods.pinn.join(", ") || "none"}`,
+          `supervised (ground-truth patches, MAE): ${config.methods.supervised.join(", ") || "none"}; PINN (physics loss: ${config.training.pinnObjective === "amplitudeMae" ? "amplitude MAE |√I − X|" : "Poisson NLL"} through the known probe and |DFT|, no ground truth; gridsize 2 with the overlap constraint on a canvas with P = ${options.phaseD.canvasPadding} px): ${config.methods.pinn.join(", ") || "none"}`,
         ],
         ["gridsize-2 groups", `${options.phaseD.groupsWanted} per training view wanted (K = ${config.overlap.candidates} nearest, C = 4, K-choose-C oversampling); ${options.phaseD.views.filter((record) => record.dose === firstDose && record.split === "train" && record.status === "accepted").map((record) => `${record.view}: ${record.groupCount} kept, ${record.groupsRejected} rejected (member beyond P)`).join("; ") || "none"}`],
         [

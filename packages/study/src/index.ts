@@ -32,7 +32,7 @@ export {
 export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
-export { referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+export { compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
 export type { PtychoModelOptions } from "./model-presets.js";
 export {
   STUDY_METHODS,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { countParameters, validateModelDescription } from "@studykit/trainer";
-import { referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+import { compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
 
 describe("referencePtychoModel", () => {
   it("has the issue's layer plan and 425 442 parameters at 64×64, C = 1", () => {
@@ -22,7 +22,7 @@ describe("referencePtychoModel", () => {
   });
 
   it("with perPattern, takes C patterns through the 1-channel model's layers and weights", () => {
-    for (const build of [referencePtychoModel, tinyPtychoModel]) {
+    for (const build of [referencePtychoModel, compactPtychoModel, tinyPtychoModel]) {
       const grouped = build({ size: 32, channels: 4, seed: 3, perPattern: true });
       const single = build({ size: 32, channels: 1, seed: 3 });
       expect(grouped.perPattern).toBe(true);
@@ -35,5 +35,30 @@ describe("referencePtychoModel", () => {
   it("is JSON round-trippable plain data", () => {
     const model = tinyPtychoModel({ size: 16, channels: 1, seed: 3 });
     expect(JSON.parse(JSON.stringify(model))).toEqual(model);
+  });
+});
+
+describe("compactPtychoModel", () => {
+  it("has its layer plan: three pools down to 4×4 at 32×32, 30 314 parameters with C = 1", () => {
+    const model = compactPtychoModel({ size: 32, channels: 1 });
+    // Hand count: 3·3·cin·cout + cout per conv, for (1→8, 8→16, 16→32, 32→32, 32→32, 32→16, 16→8, 8→2).
+    const convs: Array<[number, number]> = [[1, 8], [8, 16], [16, 32], [32, 32], [32, 32], [32, 16], [16, 8], [8, 2]];
+    const expected = convs.reduce((s, [i, o]) => s + 9 * i * o + o, 0);
+    expect(expected).toBe(30314);
+    expect(countParameters(model)).toBe(30314);
+    const shapes = validateModelDescription(model);
+    expect(shapes[6]).toEqual([4, 4, 32]); // the bottleneck, after the third pool
+    expect(shapes.at(-1)).toEqual([32, 32, 2]);
+  });
+
+  it("needs a size divisible by 8 (three pools) and names the rule otherwise", () => {
+    expect(() => compactPtychoModel({ size: 20, channels: 1 })).toThrow(/multiple of 8/);
+  });
+
+  it("is the study's `compact` preset, as `reference` and `tiny` are theirs", () => {
+    const options = { size: 32, channels: 4, seed: 5 };
+    expect(ptychoModelPreset("compact")(options)).toEqual(compactPtychoModel(options));
+    expect(ptychoModelPreset("reference")(options)).toEqual(referencePtychoModel(options));
+    expect(ptychoModelPreset("tiny")(options)).toEqual(tinyPtychoModel(options));
   });
 });

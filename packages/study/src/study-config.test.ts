@@ -72,4 +72,17 @@ describe("study configuration", () => {
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { schedule: { kind: "cosine" } } })).toThrow(/training\.schedule/);
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { schedule: { kind: "warmup" } } })).toThrow(/training\.schedule/);
   });
+
+  it("training.pinnObjective: Poisson NLL when omitted (a configuration written before the option), the amplitude MAE on request, nothing else", () => {
+    const { pinnObjective: _objective, ...olderTraining } = presetConfig("quick").training;
+    expect(validateStudyConfig({ ...presetConfig("quick"), training: olderTraining }).training.pinnObjective).toBe("poissonNll");
+    expect(presetConfig("full").training.pinnObjective).toBe("poissonNll");
+    expect(mergeStudyConfig(presetConfig("full"), { training: { pinnObjective: "amplitudeMae" } }).training.pinnObjective).toBe("amplitudeMae");
+    expect(() => mergeStudyConfig(presetConfig("quick"), { training: { pinnObjective: "mse" } })).toThrow(/training\.pinnObjective/);
+  });
+
+  it("training.model: the three model presets, nothing else", () => {
+    for (const model of ["reference", "compact", "tiny"]) expect(mergeStudyConfig(presetConfig("quick"), { training: { model } }).training.model).toBe(model);
+    expect(() => mergeStudyConfig(presetConfig("quick"), { training: { model: "huge" } })).toThrow(/training\.model/);
+  });
 });

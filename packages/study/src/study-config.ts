@@ -95,7 +95,7 @@ export const studyConfigSchema = z
       .strict(),
     training: z
       .object({
-        model: z.enum(["reference", "tiny"]),
+        model: z.enum(["reference", "compact", "tiny"]),
         /**
          * Gridsize 2: one network maps each pattern of a group to its own patch (shared weights; the group's
          * patterns meet only in the PINN's overlap constraint), instead of one network seeing the C patterns
@@ -116,6 +116,12 @@ export const studyConfigSchema = z
          * Learning rate per epoch: `constant`, or `cosine` from `learningRate` down to `minLearningRate` over
          * the job's epochs (`@studykit/trainer`'s schedules).
          */
+        /**
+         * The PINN's physics objective: `poissonNll`, the Poisson negative log-likelihood of the measured
+         * counts (PtychoPINN's), or `amplitudeMae`, the mean |√I − X| between predicted and measured
+         * amplitudes (the amplitude-based cost of iterative phase retrieval).
+         */
+        pinnObjective: z.enum(["poissonNll", "amplitudeMae"]).default("poissonNll"),
         schedule: z.union([z.object({ kind: z.literal("constant") }).strict(), z.object({ kind: z.literal("cosine"), minLearningRate: z.number().nonnegative() }).strict()]).default({ kind: "constant" }),
       })
       .strict(),
@@ -190,11 +196,14 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     views: ["baseline", "dense", "sparse"],
     overlap: { dense: 0.7, sparse: 0.2, minCount: 8, candidates: 7, groups: null, scans: null, weighting: "probeIntensity", canvasPadding: null },
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
-    // PINN jobs train 20 epochs, so that the quick study's 12 jobs fit in 5 minutes on 2 cores. Measured at 1e5
-    // (phase MAE; predicting the mean 0.353), 40 → 20 epochs: PINN gs1 0.264 → 0.267, dense gs2 0.298 → 0.316,
-    // sparse gs2 0.316 → 0.337; the supervised baseline loses more (0.239 → 0.262), so it keeps 40. More PINN
-    // epochs do not help the gridsize-2 views either (100: dense 0.371, overfitting its 118 patterns).
-    training: { model: "tiny", perPattern: true, epochs: 40, pinnEpochs: 20, batchSize: 16, learningRate: 3e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null, schedule: { kind: "constant" } },
+    // The compact network (receptive field 54 px, so it sees the whole pattern; tiny's is 12 px) and the
+    // amplitude-MAE objective. Measured at 1e5, PINN gs2 phase MAE dense / sparse over 3 replicates (mean;
+    // predicting the mean: 0.353): tiny, Poisson NLL, 20 epochs, learning rate 3e-3: 0.271 / 0.273; compact,
+    // Poisson NLL, 18 epochs: 0.236 / 0.254 (every replicate of sparse at 0.72×); compact, amplitude MAE,
+    // 3e-3: one replicate in three at 0.31 (both views); at 1.5e-3, 20 epochs: 0.237 / 0.244. The
+    // supervised baseline levels off sooner with this network (24 epochs: 0.2385, 40: 0.2368, one replicate
+    // at 3e-3), so 16 epochs leave the time for 20 PINN epochs in the 5-minute budget.
+    training: { model: "compact", perPattern: true, epochs: 16, pinnEpochs: 20, batchSize: 16, learningRate: 1.5e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: null, schedule: { kind: "constant" }, pinnObjective: "amplitudeMae" },
     compare: { stitchWindow: 16 },
     // ePIE with the known probe. Measured on this preset's test split (2008 positions, seed 0), phase MAE at
     // 10 / 20 / 30 / 50 / 100 iterations: 1e3 0.150 / 0.151 / 0.145 / 0.148 / 0.148 (noise-limited from the
@@ -219,7 +228,7 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     // one replicate in 90 minutes on 2 cores: an epoch of the 3008 baseline patterns takes 26 s (supervised
     // and PINN gs1 alike, measured idle), one of the 752 gridsize-2 groups 8–9 s; 30 supervised and 15 PINN
     // epochs bound Phase E at 3 × (13 + 6.5 + 2 × 2.2) ≈ 72 minutes (40 and 40 would be 139).
-    training: { model: "reference", perPattern: false, epochs: 30, pinnEpochs: 15, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 }, schedule: { kind: "constant" } },
+    training: { model: "reference", perPattern: false, epochs: 30, pinnEpochs: 15, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 }, schedule: { kind: "constant" }, pinnObjective: "poissonNll" },
     compare: { stitchWindow: 32 },
     // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
     reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },

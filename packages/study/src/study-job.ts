@@ -18,7 +18,7 @@ export interface StudyJobConfig {
   /** C = gridsize². */
   readonly channels: number;
   readonly seed: number;
-  readonly model: "reference" | "tiny";
+  readonly model: "reference" | "compact" | "tiny";
   /** Gridsize 2: one network maps every pattern of a group to its patch, shared weights (`training.perPattern`). */
   readonly perPattern: boolean;
   readonly epochs: number;
@@ -38,13 +38,14 @@ export interface StudyJobConfig {
   /** Learning rate per epoch (`training.schedule`). */
   readonly schedule: { readonly kind: "constant" } | { readonly kind: "cosine"; readonly minLearningRate: number };
   /**
-   * The PINN's physics loss (null for supervised jobs): Poisson NLL of the measured amplitudes (the model
+   * The PINN's physics loss (null for supervised jobs): the Poisson NLL (or, with `objective:
+   * "amplitudeMae"`, the mean |√I − X|) of the measured amplitudes (the model
    * input, diffraction · inputScale) against `intensityScale·|DFT(P·O)|²`, with the dataset's probe times
    * the object's maximum amplitude (so the sigmoid amplitude head spans the object), `intensityScale =
    * inputScale²`; gridsize 2 adds the overlap constraint on a canvas with margin `canvasPadding`.
    */
   readonly physics: {
-    readonly objective: "poissonNll";
+    readonly objective: "poissonNll" | "amplitudeMae";
     readonly intensityScale: number;
     readonly probeScale: number;
     readonly canvasPadding: number | null;

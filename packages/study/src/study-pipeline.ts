@@ -365,7 +365,7 @@ export function buildStudyMatrix(
           physics:
             method === "pinn"
               ? {
-                  objective: "poissonNll",
+                  objective: config.training.pinnObjective,
                   intensityScale: inputScale * inputScale,
                   probeScale: phaseC.object.maxAmplitude,
                   canvasPadding: gridsize > 1 ? canvasPaddingOf(config, phaseC.probe.size) : null,

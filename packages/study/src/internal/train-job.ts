@@ -12,7 +12,7 @@ import path from "node:path";
 import { SeededRandom, type RunnerContext } from "@studykit/core";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
 import { inMemoryTrainingData, train, type LossDescription } from "@studykit/trainer";
-import { referencePtychoModel, tinyPtychoModel } from "../model-presets.js";
+import { ptychoModelPreset } from "../model-presets.js";
 import { TrainingInputError, TrainingInputErrorCode } from "../errors.js";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
 import type { GroupsFile } from "../overlap-phase.js";
@@ -99,7 +99,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
       };
   const offsetData = overlap ? Float32Array.from(offsets!.flat(2)) : null;
   const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}`, ...(config.perPattern ? { perPattern: true } : {}) };
-  const description = config.model === "reference" ? referencePtychoModel(modelOptions) : tinyPtychoModel(modelOptions);
+  const description = ptychoModelPreset(config.model)(modelOptions);
   context.log(`training ${description.name} (${config.method}) on ${groups.length} samples of ${size}×${size}×${config.channels} (${config.engine}/${config.backend})`);
 
   // The bundle carries the job's final identity (the record the training manifest holds, plus its run id),

@@ -8,7 +8,7 @@ import FFT from "fft.js";
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, type NamedWeight } from "../../model-description.js";
-import { referencePtychoModel, tinyPtychoModel } from "../../../test/fixtures/models.mjs";
+import { compactPtychoModel, referencePtychoModel, tinyPtychoModel } from "../../../test/fixtures/models.mjs";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
 import { createOnnxTrainingEngine, onnxTrainingSetup, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
 import { nchwcBlockSize } from "./provider-check.js";
@@ -64,6 +64,10 @@ const gs2Loss: PhysicsLoss = { ...physicsLoss(gs2, "poissonNll"), overlap: { can
 const gs2PerPattern = tinyPtychoModel({ size: 8, channels: 4, seed: 3, perPattern: true });
 /** The overlap average weighted by the probe's intensity |P|²/max|P|². */
 const gs2WeightedLoss: PhysicsLoss = { ...gs2Loss, overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
+/** The quick study's PINN loss: the amplitude MAE through the probe-weighted overlap. */
+const gs2WeightedAmplitudeLoss: PhysicsLoss = { ...physicsLoss(gs2, "amplitudeMae"), overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
+/** The quick study's network shape (three pools), per pattern at gridsize 2, on 16×16 patterns. */
+const compactPerPattern = compactPtychoModel({ size: 16, channels: 4, seed: 3, perPattern: true });
 
 /** `batch` with random fractional channel offsets (x, y) in [−2.5, 2.5] where the loss has the overlap constraint. */
 function placed(batch: TrainingBatch, d: ModelDescription, loss: LossDescription): TrainingBatch {
@@ -93,6 +97,7 @@ describe("ONNX Runtime training engine", () => {
     ["physics poissonNll, gridsize 2 with the overlap constraint", gs2Loss, gs2],
     ["physics poissonNll, gridsize 2 per pattern with the overlap constraint", gs2Loss, gs2PerPattern],
     ["physics poissonNll, gridsize 2 per pattern, overlap weighted by the probe intensity", gs2WeightedLoss, gs2PerPattern],
+    ["physics amplitudeMae, gridsize 2 per pattern, overlap weighted by the probe intensity", gs2WeightedAmplitudeLoss, gs2PerPattern],
   ] as const) {
     // On the NCHW graph; the blocked graph is checked against it below (float32 central differences of
     // the kinked |·| losses are too noisy to tell two correct roundings apart).
@@ -141,6 +146,8 @@ describe("ONNX Runtime training engine", () => {
       ["physics amplitudeMae", tiny, physicsLoss(tiny, "amplitudeMae"), undefined],
       ["physics poissonNll, gridsize 2 with the overlap constraint", gs2, gs2Loss, undefined],
       ["physics poissonNll, gridsize 2 per pattern with the overlap constraint", gs2PerPattern, gs2Loss, undefined],
+      // Three pools down to 2×2 and three upsamples back: the quick study's network and loss.
+      ["physics amplitudeMae, the compact model per pattern, probe-weighted overlap", compactPerPattern, { ...physicsLoss(compactPerPattern, "amplitudeMae"), overlap: { canvasPadding: 3, weighting: "probeIntensity" } }, undefined],
       ["dropout", withDropout, SUPERVISED, { drop: mask }],
       ["sub-pixel upsample conv, 8×12", wide, SUPERVISED, undefined],
       // The output layer right after the upsample: its 2 filters' 4 phases leave the blocked layout at the low resolution.
