@@ -4,7 +4,7 @@
  * reconstruction (shown for every dose × view), and the second run must reuse every job and every Phase F
  * reconstruction with the same run id and hashes. Reuse is all this second run shows: that retraining gives the same bundles is
  * checked by study-e2e.test.ts, whose forced rerun of a smaller study rebuilds every bundle. It takes about
- * two minutes on an idle 2-core machine (several on a loaded one), so it is part of every `npm test`;
+ * five minutes on an idle 2-core machine (more on a loaded one), so it is part of every `npm test`;
  * STUDYKIT_SKIP_QUICK_STUDY=1 skips it for quick local iterations. Under CI (`CI` set, as `.ci/run` does)
  * that variable is ignored, with a warning: CI always runs the quick study, so it cannot pass by skipping.
  */
@@ -51,11 +51,13 @@ describe.skipIf(!enabled)("studykit study run --preset quick", () => {
     expect(errors[0]!, shown).toBeGreaterThan(errors[1]!);
     expect(errors[1]!, shown).toBeGreaterThan(errors[2]!);
 
-    // The PINN gridsize-2 jobs learn from the physics alone: at 1e5 each beats predicting the mean.
+    // The PINN gridsize-2 jobs learn from the physics alone: at 1e5 each is well below predicting the mean.
+    // Measured over 3 replicates of this preset: 0.65–0.68× (dense) and 0.71× (sparse); the earlier tiny
+    // network stayed at 0.77×, so 0.75× fails on a return to it with room for the replicates' spread.
     for (const view of ["dense", "sparse"]) {
-      const pinn = comparison.jobs.find((job) => job.dose === 1e5 && job.view === view && job.trainingMethod === "pinn");
+      const pinn = comparison.jobs.find((job) => job.dose === 1e5 && job.view === view && job.trainingMethod === "pinn" && job.gridsize === 2);
       expect(pinn?.metrics, `PINN ${view} gs2 at 1e5`).not.toBeNull();
-      expect(pinn!.metrics!.phaseMae, `PINN ${view} gs2 phase MAE against the mean predictor's ${comparison.meanPredictor.phaseMae.toFixed(4)}`).toBeLessThan(comparison.meanPredictor.phaseMae);
+      expect(pinn!.metrics!.phaseMae, `PINN ${view} gs2 phase MAE against the mean predictor's ${comparison.meanPredictor.phaseMae.toFixed(4)}`).toBeLessThan(0.75 * comparison.meanPredictor.phaseMae);
     }
 
     // Phase F: the test split of every dose × view is reconstructed and scored; ePIE's phase error falls

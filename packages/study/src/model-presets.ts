@@ -64,6 +64,20 @@ function checkOptions(options: PtychoModelOptions, minDivisor: number): void {
   if (!positiveInt(options.channels)) throw new ModelDescriptionError(`channels must be a positive integer (gridsize²), got ${String(options.channels)}`);
 }
 
+/** The description around a layer plan: C-channel input, amplitude (sigmoid) and phase (π·tanh) heads. */
+function ptychoDescription(options: PtychoModelOptions, defaultName: string, layers: LayerDescription[]): ModelDescription {
+  const c = options.channels;
+  return {
+    formatVersion: MODEL_DESCRIPTION_VERSION,
+    name: options.name ?? defaultName,
+    input: { height: options.size, width: options.size, channels: c },
+    layers,
+    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
+    seed: options.seed ?? 0,
+    ...(options.perPattern ? { perPattern: true } : {}),
+  };
+}
+
 /**
  * The reference ptychography encoder-decoder (benchmarks): encoder 3×3 conv+ReLU 32,32 → max-pool →
  * 64,64 → max-pool → 128,128 → max-pool; decoder upsample ×2 → 64,64 → upsample → 32,32 → upsample →
@@ -82,15 +96,7 @@ export function referencePtychoModel(options: PtychoModelOptions): ModelDescript
     up("up2"), conv("dec2a", 32, seed, i++), conv("dec2b", 32, seed, i++),
     up("up3"), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
   ];
-  return {
-    formatVersion: MODEL_DESCRIPTION_VERSION,
-    name: options.name ?? "reference-ptycho",
-    input: { height: options.size, width: options.size, channels: c },
-    layers,
-    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
-    seed,
-    ...(options.perPattern ? { perPattern: true } : {}),
-  };
+  return ptychoDescription(options, "reference-ptycho", layers);
 }
 
 /**
@@ -106,15 +112,7 @@ export function tinyPtychoModel(options: PtychoModelOptions): ModelDescription {
     conv("enc1", 8, seed, i++), pool("pool1"), conv("enc2", 16, seed, i++),
     up("up1"), conv("dec1", 8, seed, i++), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
   ];
-  return {
-    formatVersion: MODEL_DESCRIPTION_VERSION,
-    name: options.name ?? "tiny-ptycho",
-    input: { height: options.size, width: options.size, channels: c },
-    layers,
-    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
-    seed,
-    ...(options.perPattern ? { perPattern: true } : {}),
-  };
+  return ptychoDescription(options, "tiny-ptycho", layers);
 }
 
 /**
@@ -133,15 +131,7 @@ export function compactPtychoModel(options: PtychoModelOptions): ModelDescriptio
     conv("enc1", 8, seed, i++), pool("pool1"), conv("enc2", 16, seed, i++), pool("pool2"), conv("enc3", 32, seed, i++), pool("pool3"), conv("enc4", 32, seed, i++),
     up("up1"), conv("dec1", 32, seed, i++), up("up2"), conv("dec2", 16, seed, i++), up("up3"), conv("dec3", 8, seed, i++), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
   ];
-  return {
-    formatVersion: MODEL_DESCRIPTION_VERSION,
-    name: options.name ?? "compact-ptycho",
-    input: { height: options.size, width: options.size, channels: c },
-    layers,
-    heads: { kind: "amplitudePhase", channels: c, amplitude: "sigmoid", phase: "piTanh" },
-    seed,
-    ...(options.perPattern ? { perPattern: true } : {}),
-  };
+  return ptychoDescription(options, "compact-ptycho", layers);
 }
 
 /** The model preset of a study's `training.model`. */
