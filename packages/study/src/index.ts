@@ -32,8 +32,8 @@ export {
 export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
-export { compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
-export type { PtychoModelOptions } from "./model-presets.js";
+export { PTYCHO_MODEL_NAMES, compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+export type { PtychoModelName, PtychoModelOptions } from "./model-presets.js";
 export {
   STUDY_METHODS,
   STUDY_VIEWS,

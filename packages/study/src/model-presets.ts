@@ -134,7 +134,17 @@ export function compactPtychoModel(options: PtychoModelOptions): ModelDescriptio
   return ptychoDescription(options, "compact-ptycho", layers);
 }
 
-/** The model preset of a study's `training.model`. */
-export function ptychoModelPreset(name: "reference" | "compact" | "tiny"): (options: PtychoModelOptions) => ModelDescription {
-  return name === "reference" ? referencePtychoModel : name === "compact" ? compactPtychoModel : tinyPtychoModel;
+/** The model presets a study's `training.model` names. */
+export const PTYCHO_MODEL_NAMES = ["reference", "compact", "tiny"] as const;
+export type PtychoModelName = (typeof PTYCHO_MODEL_NAMES)[number];
+
+const PTYCHO_MODEL_BUILDERS: Readonly<Record<PtychoModelName, (options: PtychoModelOptions) => ModelDescription>> = {
+  reference: referencePtychoModel,
+  compact: compactPtychoModel,
+  tiny: tinyPtychoModel,
+};
+
+/** The builder of a model preset. */
+export function ptychoModelPreset(name: PtychoModelName): (options: PtychoModelOptions) => ModelDescription {
+  return PTYCHO_MODEL_BUILDERS[name];
 }

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { RECONSTRUCTION_ALGORITHMS, type ReconstructionAlgorithm } from "@studykit/ptycho";
 import type { PresetName } from "./presets.js";
+import { PTYCHO_MODEL_NAMES } from "./model-presets.js";
 import { StudyConfigError } from "./errors.js";
 
 /** The study's views: all patterns at gridsize 1, and the two overlap views at gridsize 2. */
@@ -95,7 +96,7 @@ export const studyConfigSchema = z
       .strict(),
     training: z
       .object({
-        model: z.enum(["reference", "compact", "tiny"]),
+        model: z.enum(PTYCHO_MODEL_NAMES),
         /**
          * Gridsize 2: one network maps each pattern of a group to its own patch (shared weights; the group's
          * patterns meet only in the PINN's overlap constraint), instead of one network seeing the C patterns
@@ -113,15 +114,15 @@ export const studyConfigSchema = z
         /** Stop once the validation loss has not improved for `patience` epochs and keep the best epoch's weights (null: train every epoch, keep the last). */
         earlyStopping: z.object({ patience: positiveInt, minDelta: z.number().nonnegative() }).strict().nullable(),
         /**
-         * Learning rate per epoch: `constant`, or `cosine` from `learningRate` down to `minLearningRate` over
-         * the job's epochs (`@studykit/trainer`'s schedules).
-         */
-        /**
          * The PINN's physics objective: `poissonNll`, the Poisson negative log-likelihood of the measured
          * counts (PtychoPINN's), or `amplitudeMae`, the mean |√I − X| between predicted and measured
          * amplitudes (the amplitude-based cost of iterative phase retrieval).
          */
         pinnObjective: z.enum(["poissonNll", "amplitudeMae"]).default("poissonNll"),
+        /**
+         * Learning rate per epoch: `constant`, or `cosine` from `learningRate` down to `minLearningRate` over
+         * the job's epochs (`@studykit/trainer`'s schedules).
+         */
         schedule: z.union([z.object({ kind: z.literal("constant") }).strict(), z.object({ kind: z.literal("cosine"), minLearningRate: z.number().nonnegative() }).strict()]).default({ kind: "constant" }),
       })
       .strict(),

@@ -3,6 +3,8 @@
  * job, started by `@studykit/core`'s runner): the job config every training job receives. It is JSON and
  * lands, hashed, in the job's run identity.
  */
+import type { PhysicsLoss } from "@studykit/trainer";
+import type { PtychoModelName } from "./model-presets.js";
 import type { StudyMethodName, StudyViewName } from "./study-config.js";
 
 /** A training job's configuration. */
@@ -18,7 +20,7 @@ export interface StudyJobConfig {
   /** C = gridsize². */
   readonly channels: number;
   readonly seed: number;
-  readonly model: "reference" | "compact" | "tiny";
+  readonly model: PtychoModelName;
   /** Gridsize 2: one network maps every pattern of a group to its patch, shared weights (`training.perPattern`). */
   readonly perPattern: boolean;
   readonly epochs: number;
@@ -45,7 +47,7 @@ export interface StudyJobConfig {
    * inputScale²`; gridsize 2 adds the overlap constraint on a canvas with margin `canvasPadding`.
    */
   readonly physics: {
-    readonly objective: "poissonNll" | "amplitudeMae";
+    readonly objective: PhysicsLoss["objective"];
     readonly intensityScale: number;
     readonly probeScale: number;
     readonly canvasPadding: number | null;
