@@ -81,6 +81,13 @@ describe("study configuration", () => {
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { pinnObjective: "mse" } })).toThrow(/training\.pinnObjective/);
   });
 
+  it("training.augmentation: none when omitted (a configuration written before the option), dihedral on request, nothing else", () => {
+    const { augmentation: _augmentation, ...olderTraining } = presetConfig("full").training;
+    expect(validateStudyConfig({ ...presetConfig("full"), training: olderTraining }).training.augmentation).toBe("none");
+    expect(mergeStudyConfig(presetConfig("full"), { training: { augmentation: "dihedral" } }).training.augmentation).toBe("dihedral");
+    expect(() => mergeStudyConfig(presetConfig("quick"), { training: { augmentation: "rotate" } })).toThrow(/training\.augmentation/);
+  });
+
   it("training.model: the three model presets, nothing else", () => {
     for (const model of ["reference", "compact", "tiny"]) expect(mergeStudyConfig(presetConfig("quick"), { training: { model } }).training.model).toBe(model);
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { model: "huge" } })).toThrow(/training\.model/);

@@ -37,6 +37,8 @@ export interface StudyJobConfig {
   readonly amplitudeScale: number;
   /** Stop after `patience` epochs without a better validation loss and keep the best weights; null: all epochs, last weights. */
   readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | null;
+  /** `"dihedral"` when `training.augmentation` asks for it; absent otherwise (so the identities of jobs without it do not change). */
+  readonly augmentation?: "dihedral";
   /** Learning rate per epoch (`training.schedule`). */
   readonly schedule: { readonly kind: "constant" } | { readonly kind: "cosine"; readonly minLearningRate: number };
   /**

@@ -4,11 +4,13 @@
  * whatever the code's checkout says by the time a job runs (a commit landing mid-study).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { saveNpz } from "@studykit/data";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectCodeVersion, type CodeVersion } from "@studykit/core";
 import { loadBundle } from "@studykit/trainer";
+import { generateObject, generateProbe } from "./procedural-sample.js";
 import { mergeStudyConfig, presetConfig } from "./study-config.js";
 import { runStudyPipeline } from "./study-pipeline.js";
 import { TINY_STUDY_CONFIG } from "../test/tiny-study-config.js";
@@ -53,5 +55,38 @@ describe("runStudyPipeline", () => {
     expect(rates[0]).toBeCloseTo(3e-3, 9);
     expect(rates[1]).toBeLessThan(rates[0]!);
     expect(rates[2]).toBeLessThan(rates[1]!);
+  }, 240_000);
+
+  it("augments supervised and PINN training by the dihedral maps when asked, and refuses a probe they change", async () => {
+    const out = path.join(root, "dihedral");
+    const augmented = mergeStudyConfig(config, { training: { augmentation: "dihedral" } });
+    const jobIds = ["dose_1000/baseline/gs1", "dose_1000/dense/pinn-gs2"];
+    const result = await runStudyPipeline({ config: augmented, preset: "quick", out, progress: "silent", filters: { jobId: jobIds } });
+    const trained = result.training!.jobs.filter((entry) => entry.result.status === "succeeded");
+    expect(trained.map((job) => job.id).sort()).toEqual(jobIds);
+    for (const job of trained) {
+      const bundle = await loadBundle(path.join(out, "phaseE", job.artifactDir, job.result.bundlePath!));
+      expect((bundle.hyperparameters as { augmentation?: unknown }).augmentation, job.id).toBe("dihedral");
+    }
+
+    // The same study from a file whose probe sits half a pixel off the window's centre in x: its patterns
+    // are not physical once reflected, so the supervised job (whose loss never sees the probe) must refuse.
+    const size = config.probe.size;
+    const probe = generateProbe({ size, apertureFraction: config.probe.apertureFraction, defocusRadians: config.probe.defocusRadians });
+    const shifted = new Float64Array(probe.data.length);
+    for (let row = 0; row < size; row++)
+      for (let column = 0; column < size; column++)
+        for (const part of [0, 1]) {
+          const at = (c: number) => probe.data[2 * (row * size + Math.min(size - 1, Math.max(0, c))) + part]!;
+          shifted[2 * (row * size + column) + part] = (at(column) + at(column - 1)) / 2;
+        }
+    const object = generateObject({ height: config.object.height, width: config.object.width, seed: 5 });
+    const file = path.join(root, "off-centre-probe.npz");
+    saveNpz(file, { objectGuess: { data: object.data, shape: [object.height, object.width], complex: true }, probeGuess: { data: shifted, shape: [size, size], complex: true } });
+    const fromFile = mergeStudyConfig(augmented, { object: { source: "file", path: file, reuseCoordinates: false } });
+    const refused = await runStudyPipeline({ config: fromFile, preset: "quick", out: path.join(root, "off-centre"), progress: "silent", filters: { jobId: ["dose_1000/baseline/gs1"] } });
+    const job = refused.training!.jobs.find((entry) => entry.id === "dose_1000/baseline/gs1")!;
+    expect(job.result.status).toBe("failed");
+    expect(job.result.error).toMatchObject({ code: "E_TRAINING_DATA", message: expect.stringMatching(/augmentation "dihedral" needs a probe \(probeGuess\).*changes by up to/) });
   }, 240_000);
 });

@@ -359,6 +359,8 @@ export function buildStudyMatrix(
           amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
           earlyStopping: config.training.earlyStopping,
           schedule: config.training.schedule,
+          // Only when on: jobs without it keep the identities they had before the option existed.
+          ...(config.training.augmentation === "none" ? {} : { augmentation: config.training.augmentation }),
           // Measured amplitudes X = diffraction·inputScale, and the stored diffraction is |DFT(P·O)| in
           // expectation (orthonormal DFT, object units), so I = inputScale²·|DFT(P·O)|² predicts X²; the
           // network's amplitude is O / max|O|, hence the probe times max|O|.

@@ -319,7 +319,7 @@ describe("a failed ONNX export is recorded and reported, never silent (wasm)", (
  * order), offsets from the block's centre (±1 pixel). Amplitudes √(scale)·|fftshift(DFT(P·O))|/8 by a
  * direct DFT.
  */
-function groupedPhysicsData(scale: number) {
+function groupedPhysicsData(scale: number, probeCentre = 3.5) {
   const [n, size] = [8, 32];
   const object = (r: number, c: number): [number, number] => {
     const amplitude = 0.7 + 0.2 * Math.sin(0.31 * c + 0.17 * r);
@@ -327,8 +327,11 @@ function groupedPhysicsData(scale: number) {
     return [amplitude * Math.cos(phase), amplitude * Math.sin(phase)];
   };
   const probe = (r: number, c: number): [number, number] => {
-    const g = Math.exp(-((r - 3.5) ** 2 + (c - 3.5) ** 2) / 8);
-    return [g, 0.2 * g * Math.sin(r - c)];
+    const radius2 = (r - probeCentre) ** 2 + (c - probeCentre) ** 2;
+    const g = Math.exp(-radius2 / 8);
+    // Off the pixel grid's centre (3.5) the spot has an asymmetric phase; centred on pixel (4, 4), a
+    // radially symmetric one (a probe the dihedral augmentation keeps).
+    return probeCentre === 3.5 ? [g, 0.2 * g * Math.sin(r - c)] : [g * Math.cos(0.1 * radius2), g * Math.sin(0.1 * radius2)];
   };
   const amplitudesAt = (cx: number, cy: number): Float64Array => {
     const wave: Array<[number, number]> = [];
@@ -388,6 +391,22 @@ describe("physics-informed training of grouped samples (gridsize 2, overlap cons
     // The bundle records the constraint with the loss (a different padding is a different model).
     expect((await loadBundle(result.bundlePath)).hyperparameters).toMatchObject({ loss: { kind: "physics", overlap: { canvasPadding: 2 } } });
   });
+
+  it("trains reproducibly with dihedral augmentation, records it, and refuses a probe its maps would change", async () => {
+    const symmetric = groupedPhysicsData(200, 4);
+    const run = (augmentation: "none" | "dihedral") => train(options(tempDir(), { description: gs2, data: symmetric.data, loss: symmetric.loss, engine: "onnxruntime", backend: "cpu", epochs: 4, batchSize: 6, learningRate: 5e-3, augmentation }, gs2));
+    const [first, again, plain] = [await run("dihedral"), await run("dihedral"), await run("none")];
+    expect(again.bundleSha256).toBe(first.bundleSha256);
+    expect(plain.bundleSha256).not.toBe(first.bundleSha256);
+    expect(first.history.at(-1)!.valLoss!).toBeLessThan(first.history[0]!.valLoss!);
+    expect((await loadBundle(first.bundlePath)).hyperparameters).toMatchObject({ augmentation: "dihedral" });
+    expect((await loadBundle(plain.bundlePath)).hyperparameters).not.toHaveProperty("augmentation");
+    const { data, loss } = groupedPhysicsData(200);
+    await expect(train(options(tempDir(), { description: gs2, data, loss, engine: "onnxruntime", backend: "cpu", augmentation: "dihedral" }, gs2))).rejects.toMatchObject({
+      code: "E_TRAIN_CONFIG",
+      message: expect.stringMatching(/dihedral augmentation needs a probe .* changes by up to \S+ of its peak/),
+    });
+  }, 60_000);
 
   it("refuses data without offsets (E_TRAIN_CONFIG) and the TF.js engine (E_ENGINE_UNSUPPORTED)", async () => {
     const { data, loss } = groupedPhysicsData(200);

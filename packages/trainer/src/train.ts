@@ -26,6 +26,7 @@ import type { AdamOptimizer, LossDescription, TrainingBatch, TrainingEngine } fr
 import { TrainerErrorCode, TrainingError } from "./errors.js";
 import { writeTrainingBundle } from "./internal/bundle-step.js";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from "./internal/checkpoint-codec.js";
+import { applyDihedral, DIHEDRAL_PROBE_TOLERANCE, DIHEDRAL_TRANSFORMS, dihedralProbeMismatch } from "./internal/dihedral.js";
 import { learningRateAt } from "./internal/learning-rate.js";
 import { metricsCsv, metricsJsonl } from "./internal/metrics-files.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
@@ -41,6 +42,9 @@ export type LearningRateSchedule =
   | { readonly kind: "step"; readonly every: number; readonly factor: number }
   /** cosine from `lr` to `minLearningRate` over the run's epochs */
   | { readonly kind: "cosine"; readonly minLearningRate: number };
+
+/** Training-sample augmentation (see {@link TrainOptions.augmentation}). */
+export type Augmentation = "none" | "dihedral";
 
 export interface EarlyStopping {
   /** Epochs without improvement before stopping. */
@@ -68,6 +72,15 @@ export interface TrainOptions {
   readonly validationSplit?: number;
   /** Monitors validation loss (training loss without a validation split). */
   readonly earlyStopping?: EarlyStopping;
+  /**
+   * `"dihedral"`: each training sample (not validation) goes through one of the square's 8 rotations and
+   * reflections about its centre pixel, drawn per sample, epoch and batch from the shuffle seed; inputs,
+   * supervised targets and group offsets move together. It keeps a diffraction sample physical only when
+   * the probe is unchanged by those maps (a centred, radially symmetric probe): with the physics loss the
+   * trainer checks its probe and refuses another (`E_TRAIN_CONFIG`); with the supervised loss that is the
+   * caller's to check. Default `"none"`.
+   */
+  readonly augmentation?: Augmentation;
   /** Loop seeds (default: the description's seed for each). Initialisation seeds live in the description. */
   readonly seeds?: { readonly shuffle?: number; readonly dropout?: number };
   readonly optimizer?: Partial<Omit<AdamOptimizer, "kind">>;
@@ -170,6 +183,17 @@ function checkOptions(options: TrainOptions): void {
     if (weighting !== undefined && weighting !== "uniform" && weighting !== "probeIntensity") problems.push(`overlap.weighting must be "uniform" or "probeIntensity", got ${JSON.stringify(weighting)}`);
     if (!options.data.hasOffsets) problems.push("the physics loss with overlap needs each sample's channel offsets in the data (pass offsets, [count, C, 2] pixels, to the training data)");
   }
+  const augmentation = options.augmentation ?? "none";
+  if (augmentation !== "none" && augmentation !== "dihedral") problems.push(`augmentation must be "none" or "dihedral", got ${JSON.stringify(augmentation)}`);
+  if (augmentation === "dihedral") {
+    if (height !== width) problems.push(`dihedral augmentation needs square samples, got ${height}×${width}`);
+    if (options.loss.kind === "physics" && options.loss.probe.height === options.loss.probe.width) {
+      const mismatch = dihedralProbeMismatch(options.loss.probe);
+      if (mismatch > DIHEDRAL_PROBE_TOLERANCE) {
+        problems.push(`dihedral augmentation needs a probe that its rotations and reflections about pixel (N/2, N/2) leave unchanged, but this probe changes by up to ${mismatch.toExponential(2)} of its peak (tolerance ${DIHEDRAL_PROBE_TOLERANCE}); train without augmentation`);
+      }
+    }
+  }
   if (options.data.count < 1) problems.push("the data has no samples");
   if (problems.length) throw new TrainingError(TrainerErrorCode.TrainConfig, `cannot train: ${problems.join("; ")}`);
 }
@@ -200,6 +224,8 @@ function hyperparametersOf(options: TrainOptions, seeds: { shuffle: number; drop
     schedule: (options.schedule ?? { kind: "constant" }) as unknown as JsonObject,
     validationSplit: options.validationSplit ?? 0.1,
     earlyStopping: (options.earlyStopping ?? null) as unknown as JsonObject | null,
+    // Recorded only when on, so bundles trained before the option keep their fingerprints.
+    ...(options.augmentation === "dihedral" ? { augmentation: "dihedral" } : {}),
     seeds: { init: options.description.seed, ...seeds },
     optimizer: optimizer as unknown as JsonObject,
     loss,
@@ -310,6 +336,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
     };
 
+    const { height: sampleSize, channels: sampleChannels } = options.description.input;
+    const augment = (batch: TrainingBatch, epoch: number, batchIndex: number): TrainingBatch => {
+      if (options.augmentation !== "dihedral") return batch;
+      const random = SeededRandom.derive(seeds.shuffle, "augmentation", epoch, batchIndex);
+      const transforms = Uint8Array.from({ length: batch.count }, () => random.nextInt(DIHEDRAL_TRANSFORMS));
+      return applyDihedral(batch, sampleSize, sampleChannels, transforms);
+    };
+
     for (let epoch = state.epochsDone; epoch < options.epochs && !state.stoppedEarly; epoch++) {
       const learningRate = learningRateAt(options.learningRate, options.schedule, epoch, options.epochs);
       const order = SeededRandom.derive(seeds.shuffle, "shuffle", epoch).permutation(trainIndices.length);
@@ -323,7 +357,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         const slice = order.subarray(b * options.batchSize, Math.min((b + 1) * options.batchSize, order.length));
         const indices = Uint32Array.from(slice, (k) => trainIndices[k]!);
-        const batch = await batchOf(indices);
+        const batch = augment(await batchOf(indices), epoch, b);
         const masks = dropoutMasks(options.description, seeds.dropout, epoch, b, indices.length);
         const loss = await engine.trainStep(masks ? { ...batch, dropoutMasks: masks } : batch, learningRate);
         if (!Number.isFinite(loss)) {

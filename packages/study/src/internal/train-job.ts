@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { SeededRandom, type RunnerContext } from "@studykit/core";
 import { datasetSnapshotHash, loadDataset } from "@studykit/data";
-import { inMemoryTrainingData, train, type LossDescription } from "@studykit/trainer";
+import { DIHEDRAL_PROBE_TOLERANCE, dihedralProbeMismatch, inMemoryTrainingData, train, type LossDescription } from "@studykit/trainer";
 import { ptychoModelPreset } from "../model-presets.js";
 import { TrainingInputError, TrainingInputErrorCode } from "../errors.js";
 import { groupedInputs, groupedTargets } from "./model-tensors.js";
@@ -97,6 +97,14 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
         fftshift: true,
         ...(overlap ? { overlap: { canvasPadding: physics!.canvasPadding!, weighting: physics!.overlapWeighting ?? "uniform" } } : {}),
       };
+  if (config.augmentation === "dihedral") {
+    // The trainer checks the physics loss's probe; a supervised job's samples are physical under the maps
+    // only when the probe that made them is symmetric too.
+    const mismatch = dihedralProbeMismatch(probeOf(trainFile, dataset.arrays["probeGuess"] as never, size, 1));
+    if (mismatch > DIHEDRAL_PROBE_TOLERANCE) {
+      throw new TrainingInputError(TrainingInputErrorCode.TrainingData, `${trainFile}: training.augmentation "dihedral" needs a probe (probeGuess) that rotations and reflections about pixel (N/2, N/2) leave unchanged; this one changes by up to ${mismatch.toExponential(2)} of its peak — set training.augmentation to "none" for this data`);
+    }
+  }
   const offsetData = overlap ? Float32Array.from(offsets!.flat(2)) : null;
   const modelOptions = { size, channels: config.channels, seed: config.seed, name: `ptycho-${config.model}-${supervised ? "" : "pinn-"}gs${config.gridsize}`, ...(config.perPattern ? { perPattern: true } : {}) };
   const description = ptychoModelPreset(config.model)(modelOptions);
@@ -121,6 +129,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     ...(config.earlyStopping ? { earlyStopping: { ...config.earlyStopping, restoreBestWeights: true } } : {}),
     // Jobs planned before the schedule was a study option carry none: constant.
     ...(config.schedule && config.schedule.kind !== "constant" ? { schedule: config.schedule } : {}),
+    ...(config.augmentation === "dihedral" ? { augmentation: "dihedral" as const } : {}),
     epochs: config.epochs,
     batchSize: config.batchSize,
     learningRate: config.learningRate,
