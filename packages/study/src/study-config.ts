@@ -234,14 +234,18 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     scan: { count: 6000 },
     doses: [1e3, 1e4, 1e5],
     views: ["baseline", "dense", "sparse"],
-    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, scans: 1, weighting: "uniform", canvasPadding: null },
+    // The quick preset's gridsize-2 setup: disjoint scans over the whole training split, the probe-weighted
+    // overlap average, one network per pattern (the former channels setup with one scan and a uniform
+    // average learned no phase here: 0.39–0.52 rad against the mean's 0.397; per pattern, 5 epochs already
+    // reach 0.341 on sparse at 1e5).
+    overlap: { dense: 0.7, sparse: 0.2, minCount: 16, candidates: 7, groups: null, scans: null, weighting: "probeIntensity", canvasPadding: null },
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
     // The baselines overfit after about epoch 18–23 of 40 (at 1e3, patience 5 stopped the supervised job at
     // epoch 28, best 23): stop after 5 epochs without improvement, keep the best, at most 30. The budget is
-    // one replicate in 90 minutes on 2 cores: an epoch of the 3008 baseline patterns takes 26 s (supervised
-    // and PINN gs1 alike, measured idle), one of the 752 gridsize-2 groups 8–9 s; 30 supervised and 15 PINN
-    // epochs bound Phase E at 3 × (13 + 6.5 + 2 × 2.2) ≈ 72 minutes (40 and 40 would be 139).
-    training: { model: "reference", perPattern: false, epochs: 30, pinnEpochs: 15, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 }, schedule: { kind: "constant" }, pinnObjective: "poissonNll", augmentation: "none" },
+    // one replicate in 90 minutes on 2 cores: an epoch of the 3008 baseline patterns takes 25 s (supervised
+    // and PINN gs1 alike, measured idle), one of the 752 gridsize-2 groups through the per-pattern network
+    // 27 s; 30 supervised and 12 PINN epochs bound Phase E at 3 × (12.3 + 5 + 2 × 5.4) ≈ 84 minutes.
+    training: { model: "reference", perPattern: true, epochs: 30, pinnEpochs: 12, batchSize: 32, learningRate: 1e-3, validationFraction: 0.1, maxTrainSamples: null, earlyStopping: { patience: 5, minDelta: 0 }, schedule: { kind: "constant" }, pinnObjective: "poissonNll", augmentation: "none" },
     compare: { stitchWindow: 32 },
     // Not time-bounded: 100 sweeps, past where the quick preset's errors level off (~30).
     reconstruction: { algorithm: "epie", iterations: 100, probeUpdateFrom: null, batchSize: 32, alpha: null, seed: 0 },
