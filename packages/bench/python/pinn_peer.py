@@ -2,13 +2,15 @@
 @studykit/trainer's ONNX Runtime engine builds for a physics loss with the gridsize-2 overlap constraint.
 
 Everything comes from the npz the suite writes (ours' initial weights, batch, offsets, probe, settings):
-  network     the train suite's PyTorch model (torch_peer.PtychoNet: the trainer's reference or tiny model;
+  network     the train suite's PyTorch model (torch_peer.PtychoNet: the trainer's reference, compact or tiny
+              model, one network per pattern when the npz says per_pattern;
               --subpixel computes each x2 upsample + 3x3 conv at the low resolution as ours' training graph
               does in its blocked layout) with ours' initial weights (HWIO kernels, transposed to OIHW);
   object      O = A·cos(phi) + i·A·sin(phi) per channel (A, phi: the sigmoid / pi·tanh heads);
   overlap     bilinear translation matrices T(d)[m, j] = relu(1 - |m - j - padding - d|), one per patch
-              and axis, built from the offsets; canvas = sum_c T_y P_c T_x^T / max(sum_c T_y 1 T_x^T, 1e-3)
-              (real and imaginary parts), patches cut back out as T_y^T canvas T_x;
+              and axis, built from the offsets; canvas = sum_c T_y W P_c T_x^T / max(sum_c T_y W T_x^T, 1e-3)
+              (real and imaginary parts; W = 1, or |probe|^2 / max|probe|^2 when the npz's weighting is
+              probeIntensity), patches cut back out as T_y^T canvas T_x;
   forward     psi = O·probe, F = the orthonormal 2-D DFT of psi (--dft fft: torch.fft.fft2 with norm
               "ortho" then fftshift; --dft matmul: the same DFT as two real matrix products per axis, as
               ours computes it), I = intensity_scale·|F|^2;
@@ -58,13 +60,19 @@ def translations(offsets: torch.Tensor, size: int, padding: int):
     return axis(0), axis(1)
 
 
-def overlap_constraint(real, imag, t_columns, t_rows):
+def overlap_constraint(real, imag, t_columns, t_rows, weight=None):
+    """`weight` (None: uniform): the [H, W] per-pixel weights of the average, |P|^2 / max|P|^2 for the
+    trainer's probeIntensity weighting: canvas = sum_c T_y (W P_c) T_x^T / max(sum_c T_y W T_x^T, 1e-3)."""
     rows_t = t_rows.transpose(-1, -2)
     columns_t = t_columns.transpose(-1, -2)
-    coverage = (t_rows.sum(-1, keepdim=True) * t_columns.sum(-1, keepdim=True).transpose(-1, -2)).sum(1, keepdim=True)
+    if weight is None:
+        coverage = (t_rows.sum(-1, keepdim=True) * t_columns.sum(-1, keepdim=True).transpose(-1, -2)).sum(1, keepdim=True)
+    else:
+        coverage = (t_rows @ weight @ columns_t).sum(1, keepdim=True)
     denominator = torch.clamp(coverage, min=MASK_FLOOR)
     def canvas_of(part):
-        return (t_rows @ part @ columns_t).sum(1, keepdim=True) / denominator
+        weighted = part if weight is None else part * weight
+        return (t_rows @ weighted @ columns_t).sum(1, keepdim=True) / denominator
     def extract(canvas):
         return rows_t @ canvas @ t_columns
     return extract(canvas_of(real)), extract(canvas_of(imag))
@@ -92,7 +100,8 @@ def main() -> None:
     model_kind = str(data["model"][0])
     inputs = torch.from_numpy(data["inputs"])  # [B, H, W, C]
     batch, size, _, channels = inputs.shape
-    model = PtychoNet(model_kind, channels, args.subpixel)
+    per_pattern = bool(int(data["per_pattern"])) if "per_pattern" in data else False
+    model = PtychoNet(model_kind, channels, args.subpixel, per_pattern)
     load_weights(model, data)
     parameters = sum(p.numel() for p in model.parameters())
     x = inputs.permute(0, 3, 1, 2).contiguous()
@@ -103,6 +112,9 @@ def main() -> None:
     probe_real = torch.from_numpy(data["probe_real"])
     probe_imag = torch.from_numpy(data["probe_imag"])
     scale = float(data["intensity_scale"])
+    weighting = str(data["weighting"][0]) if "weighting" in data else "uniform"
+    probe_power = probe_real * probe_real + probe_imag * probe_imag
+    weight = probe_power / probe_power.max() if weighting == "probeIntensity" else None
     shifted = bool(data["fftshift"])
     dh_real, dh_imag = dft_matrix(size, shifted)
     dw_real, dw_imag = dh_real.t().contiguous(), dh_imag.t().contiguous()
@@ -123,7 +135,7 @@ def main() -> None:
 
     def loss_of(prediction):
         amplitude, phase = torch.split(prediction, channels, dim=1)
-        real, imag = overlap_constraint(amplitude * torch.cos(phase), amplitude * torch.sin(phase), t_columns, t_rows)
+        real, imag = overlap_constraint(amplitude * torch.cos(phase), amplitude * torch.sin(phase), t_columns, t_rows, weight)
         predicted = intensity(real, imag)
         return torch.mean(predicted - measured * torch.log(predicted + POISSON_EPSILON))
 

@@ -4,6 +4,8 @@ Models (as @studykit/trainer describes them, channels-first here as PyTorch pref
 - reference: conv+ReLU 32,32 -> maxpool -> 64,64 -> maxpool -> 128,128 -> maxpool; upsample x2 -> 64,64 ->
   upsample -> 32,32 -> upsample -> linear conv to 2*C.
 - tiny: conv+ReLU 8 -> maxpool -> 16 -> upsample x2 -> 8 -> linear conv to 2*C.
+- compact (the quick study's): conv+ReLU 8 -> maxpool -> 16 -> maxpool -> 32 -> maxpool -> 32; upsample -> 32
+  -> upsample -> 16 -> upsample -> 8 -> linear conv to 2*C.
 Then the heads: sigmoid on the C amplitude channels, pi*tanh on the C phase channels.
 
 `--start FILE` (an npz the harness writes from studykit's own workload) gives the exact initial weights
@@ -49,6 +51,11 @@ def layer_plan(model: str, channels: int) -> list:
             ("up",), conv("dec1a", 64), conv("dec1b", 64), ("up",), conv("dec2a", 32), conv("dec2b", 32),
             ("up",), conv("out", 2 * channels, "linear"),
         ]
+    if model == "compact":
+        return [
+            conv("enc1", 8), ("pool",), conv("enc2", 16), ("pool",), conv("enc3", 32), ("pool",), conv("enc4", 32),
+            ("up",), conv("dec1", 32), ("up",), conv("dec2", 16), ("up",), conv("dec3", 8), conv("out", 2 * channels, "linear"),
+        ]
     return [conv("enc1", 8), ("pool",), conv("enc2", 16), ("up",), conv("dec1", 8), conv("out", 2 * channels, "linear")]
 
 
@@ -68,13 +75,19 @@ def subpixel_upsample_conv(x, conv: nn.Conv2d):
 
 
 class PtychoNet(nn.Module):
-    def __init__(self, model: str, channels: int, subpixel: bool):
+    """`per_pattern`: one 1-channel network for each of the C patterns (shared weights), as the trainer's
+    `perPattern` models: [B, C, H, W] -> [B*C, 1, H, W] -> [B*C, 2, H, W] -> amplitudes of the C patterns,
+    then their phases."""
+
+    def __init__(self, model: str, channels: int, subpixel: bool, per_pattern: bool = False):
         super().__init__()
         self.channels = channels
+        self.per_pattern = per_pattern
         self.convs = nn.ModuleDict()
         self.steps = []
-        in_channels = channels
-        for layer in layer_plan(model, channels):
+        net_channels = 1 if per_pattern else channels
+        in_channels = net_channels
+        for layer in layer_plan(model, net_channels):
             if layer[0] == "conv":
                 _, name, filters, activation = layer
                 self.convs[name] = nn.Conv2d(in_channels, filters, 3, padding=1)
@@ -87,6 +100,16 @@ class PtychoNet(nn.Module):
                 self.steps.append((layer[0],))
 
     def forward(self, x):
+        if self.per_pattern:
+            batch, channels, height, width = x.shape
+            each = self.layers(x.reshape(batch * channels, 1, height, width))
+            x = each.reshape(batch, channels, 2, height, width).transpose(1, 2).reshape(batch, 2 * channels, height, width)
+        else:
+            x = self.layers(x)
+        amplitude, phase = torch.split(x, self.channels, dim=1)
+        return torch.cat([torch.sigmoid(amplitude), math.pi * torch.tanh(phase)], dim=1)
+
+    def layers(self, x):
         for step in self.steps:
             kind = step[0]
             if kind == "pool":
@@ -98,8 +121,7 @@ class PtychoNet(nn.Module):
                 x = subpixel_upsample_conv(x, conv) if kind == "upconv" else conv(x)
                 if step[2] == "relu":
                     x = F.relu(x)
-        amplitude, phase = torch.split(x, self.channels, dim=1)
-        return torch.cat([torch.sigmoid(amplitude), math.pi * torch.tanh(phase)], dim=1)
+        return x
 
 
 def conv_relu(cin: int, cout: int) -> list:
@@ -153,7 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     add_plan_arguments(parser)
     parser.add_argument("--mode", choices=["train", "infer"], required=True)
-    parser.add_argument("--model", choices=["reference", "tiny"], default="reference")
+    parser.add_argument("--model", choices=["reference", "compact", "tiny"], default="reference")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--channels", type=int, default=1)

@@ -6,7 +6,7 @@
  */
 import { hasErrorCode } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
-import { referencePtychoModel, tinyPtychoModel } from "@studykit/study";
+import { compactPtychoModel, referencePtychoModel, tinyPtychoModel } from "@studykit/study";
 import type { Conv2dLayer, EngineHyperparameters, ModelDescription, TrainingBatch, TrainingEngine } from "@studykit/trainer";
 import { absent, timeRepeated, type RepeatPlan } from "../measure.js";
 
@@ -38,8 +38,8 @@ export interface Workload {
   readonly batchSize: number;
 }
 
-/** The trainer's model builders a suite group can time: the benchmark's reference model and the study's tiny one. */
-export type ModelName = "reference" | "tiny";
+/** The trainer's model builders a suite group can time: the benchmark's reference model, the quick study's compact one and the tests' tiny one. */
+export type ModelName = "reference" | "compact" | "tiny";
 
 /** Deterministic pseudo-random values in [0, 1): inputs only need to be the same for every contender. */
 function uniform(count: number, seed: number): Float32Array {
@@ -56,7 +56,7 @@ function uniform(count: number, seed: number): Float32Array {
 
 /** The model (seed 7) and one deterministic batch: the same in every process, and exported to the PyTorch peer. */
 export function buildWorkload(size: number, batchSize: number, model: ModelName = "reference", channels = 1): Workload {
-  const build = model === "reference" ? referencePtychoModel : tinyPtychoModel;
+  const build = { reference: referencePtychoModel, compact: compactPtychoModel, tiny: tinyPtychoModel }[model];
   const description = build({ size, channels, seed: 7 });
   const values = batchSize * size * size * channels;
   const phase = uniform(values, 3).map((v) => (v - 0.5) * 2 * Math.PI);
