@@ -26,7 +26,7 @@ import type { AdamOptimizer, LossDescription, TrainingBatch, TrainingEngine } fr
 import { TrainerErrorCode, TrainingError } from "./errors.js";
 import { writeTrainingBundle } from "./internal/bundle-step.js";
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointState } from "./internal/checkpoint-codec.js";
-import { applyDihedral, DIHEDRAL_PROBE_TOLERANCE, DIHEDRAL_TRANSFORMS, dihedralProbeMismatch } from "./internal/dihedral.js";
+import { applyDihedral, DIHEDRAL_PROBE_TOLERANCE, DIHEDRAL_TRANSFORMS, dihedralPixelMaps, dihedralProbeMismatch } from "./internal/dihedral.js";
 import { learningRateAt } from "./internal/learning-rate.js";
 import { metricsCsv, metricsJsonl } from "./internal/metrics-files.js";
 import { initialWeights, validateModelDescription, type ModelDescription, type NamedWeight } from "./model-description.js";
@@ -336,12 +336,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       };
     };
 
-    const { height: sampleSize, channels: sampleChannels } = options.description.input;
+    const maps = options.augmentation === "dihedral" ? dihedralPixelMaps(options.description.input.height) : null;
     const augment = (batch: TrainingBatch, epoch: number, batchIndex: number): TrainingBatch => {
-      if (options.augmentation !== "dihedral") return batch;
+      if (maps === null) return batch;
       const random = SeededRandom.derive(seeds.shuffle, "augmentation", epoch, batchIndex);
       const transforms = Uint8Array.from({ length: batch.count }, () => random.nextInt(DIHEDRAL_TRANSFORMS));
-      return applyDihedral(batch, sampleSize, sampleChannels, transforms);
+      return applyDihedral(batch, maps, options.description.input.channels, transforms);
     };
 
     for (let epoch = state.epochsDone; epoch < options.epochs && !state.stoppedEarly; epoch++) {

@@ -11,7 +11,7 @@ import { GraphBuilder } from "../engines/onnx/internal/graph-builder.js";
 import { applyOverlapConstraint } from "../engines/onnx/internal/overlap-constraint.js";
 import { physicsIntensity, probeIntensityWeight } from "../engines/onnx/internal/training-graph.js";
 import type { PhysicsLoss } from "../engines/training-engine.js";
-import { applyDihedral, DIHEDRAL_TRANSFORMS, dihedralPixelMap, dihedralProbeMismatch } from "./dihedral.js";
+import { applyDihedral, DIHEDRAL_TRANSFORMS, dihedralPixelMap, dihedralPixelMaps, dihedralProbeMismatch } from "./dihedral.js";
 
 type Complex = { re: Float64Array; im: Float64Array };
 
@@ -74,7 +74,7 @@ function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe("dihedral pixel maps", () => {
   it("are 8 distinct permutations that fix the centre pixel and compose within the group", () => {
     for (let size = 2; size <= 16; size += 2) {
-      const maps = Array.from({ length: DIHEDRAL_TRANSFORMS }, (_, t) => dihedralPixelMap(size, t));
+      const maps = dihedralPixelMaps(size);
       const keys = new Set(maps.map((map) => map.join()));
       // On a 2×2 grid the reflections about pixel (1, 1) move nothing (j → (2 − j) mod 2 is j): only the transpose remains.
       expect(keys.size, `size ${size}`).toBe(size === 2 ? 2 : 8);
@@ -164,11 +164,12 @@ describe("the grouped forward model under dihedral maps (ONNX Runtime)", () => {
     };
     let scale = 0;
     for (const value of base) scale = Math.max(scale, Math.abs(value));
+    const maps = dihedralPixelMaps(size);
     for (let t = 1; t < DIHEDRAL_TRANSFORMS; t++) {
       const transforms = new Uint8Array(count).fill(t);
       // The intensities (channels last) moved by the map are what the moved batch must produce.
-      const expected = applyDihedral({ inputs: transpose(base) }, size, 4, transforms).inputs;
-      const moved = applyDihedral({ inputs: amplitude, phase, offsets }, size, 4, transforms);
+      const expected = applyDihedral({ inputs: transpose(base) }, maps, 4, transforms).inputs;
+      const moved = applyDihedral({ inputs: amplitude, phase, offsets }, maps, 4, transforms);
       const got = transpose(await intensityOf({ inputs: moved.inputs, phase: moved.phase!, offsets: moved.offsets! }));
       expect(maxDifference(got, expected) / scale, `transform ${t}`).toBeLessThan(2e-5);
       // Control: the same patches with the offsets left where they were give other intensities.

@@ -54,10 +54,17 @@ export interface DihedralBatch {
   readonly offsets?: Float32Array;
 }
 
-/** Applies `transforms[i]` to sample i of every array of `batch`; returns new arrays. */
-export function applyDihedral<Batch extends DihedralBatch>(batch: Batch, size: number, channels: number, transforms: ArrayLike<number>): Batch {
-  const maps = Array.from({ length: DIHEDRAL_TRANSFORMS }, (_, transform) => dihedralPixelMap(size, transform));
-  const sampleLength = size * size * channels;
+/** The pixel maps of all 8 transforms on an N×N grid, indexed by transform. */
+export function dihedralPixelMaps(size: number): Int32Array[] {
+  return Array.from({ length: DIHEDRAL_TRANSFORMS }, (_, transform) => dihedralPixelMap(size, transform));
+}
+
+/**
+ * Applies `transforms[i]` to sample i of every array of `batch`; returns new arrays. `maps` are
+ * {@link dihedralPixelMaps} of the sample size (a training run builds them once).
+ */
+export function applyDihedral<Batch extends DihedralBatch>(batch: Batch, maps: readonly Int32Array[], channels: number, transforms: ArrayLike<number>): Batch {
+  const sampleLength = maps[0]!.length * channels;
   const permute = (values: Float32Array): Float32Array => {
     const out = new Float32Array(values.length);
     for (let sample = 0; sample < transforms.length; sample++) {

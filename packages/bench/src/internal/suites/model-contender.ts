@@ -6,7 +6,7 @@
  */
 import { hasErrorCode } from "@studykit/native";
 import * as trainer from "@studykit/trainer";
-import { compactPtychoModel, referencePtychoModel, tinyPtychoModel } from "@studykit/study";
+import { ptychoModelPreset, type PtychoModelName } from "@studykit/study";
 import type { Conv2dLayer, EngineHyperparameters, ModelDescription, TrainingBatch, TrainingEngine } from "@studykit/trainer";
 import { absent, timeRepeated, type RepeatPlan } from "../measure.js";
 
@@ -38,8 +38,8 @@ export interface Workload {
   readonly batchSize: number;
 }
 
-/** The trainer's model builders a suite group can time: the benchmark's reference model, the quick study's compact one and the tests' tiny one. */
-export type ModelName = "reference" | "compact" | "tiny";
+/** The model presets a suite group can time (the study's: reference, compact, tiny). */
+export type ModelName = PtychoModelName;
 
 /** Deterministic pseudo-random values in [0, 1): inputs only need to be the same for every contender. */
 function uniform(count: number, seed: number): Float32Array {
@@ -56,8 +56,7 @@ function uniform(count: number, seed: number): Float32Array {
 
 /** The model (seed 7) and one deterministic batch: the same in every process, and exported to the PyTorch peer. */
 export function buildWorkload(size: number, batchSize: number, model: ModelName = "reference", channels = 1): Workload {
-  const build = { reference: referencePtychoModel, compact: compactPtychoModel, tiny: tinyPtychoModel }[model];
-  const description = build({ size, channels, seed: 7 });
+  const description = ptychoModelPreset(model)({ size, channels, seed: 7 });
   const values = batchSize * size * size * channels;
   const phase = uniform(values, 3).map((v) => (v - 0.5) * 2 * Math.PI);
   return { description, size, batchSize, batch: { count: batchSize, inputs: uniform(values, 1), amplitude: uniform(values, 2), phase } };

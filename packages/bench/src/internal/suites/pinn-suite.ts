@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { saveNpz, type WritableArray } from "@studykit/data";
 import { BenchErrorCode, PeerMismatchError } from "../../errors.js";
 import * as trainer from "@studykit/trainer";
-import { compactPtychoModel, referencePtychoModel, tinyPtychoModel } from "@studykit/study";
+import { ptychoModelPreset, type PtychoModelName } from "@studykit/study";
 import type { EngineHyperparameters, ModelDescription, PhysicsLoss, TrainingBatch } from "@studykit/trainer";
 import { ContenderAbsentError, GroupBuilder, onThreads, timeRepeated, type RepeatPlan } from "../measure.js";
 import { findPythonWith, numbersField, runPythonScript } from "../python-peer.js";
@@ -39,7 +39,7 @@ const ROUNDS = 3;
 
 interface Workload {
   readonly id: string;
-  readonly model: "reference" | "compact" | "tiny";
+  readonly model: PtychoModelName;
   readonly size: number;
   readonly channels: number;
   readonly batch: number;
@@ -67,7 +67,6 @@ const QUICK: readonly Workload[] = [
   { id: "pinn-quick-study-step", model: "compact", size: 16, channels: 4, batch: 2, padding: 16, perPattern: true, weighting: "probeIntensity", goal: false, plan: { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 1 } },
 ];
 
-const MODELS = { reference: referencePtychoModel, compact: compactPtychoModel, tiny: tinyPtychoModel } as const;
 
 /** xorshift32 in [0, 1): inputs only need to be the same on both sides (they are passed in the npz). */
 function uniformSource(seed: number): () => number {
@@ -87,7 +86,7 @@ interface Problem {
 }
 
 function buildProblem(work: Workload): Problem {
-  const description = MODELS[work.model]({ size: work.size, channels: work.channels, seed: 7, ...(work.perPattern ? { perPattern: true } : {}) });
+  const description = ptychoModelPreset(work.model)({ size: work.size, channels: work.channels, seed: 7, ...(work.perPattern ? { perPattern: true } : {}) });
   const uniform = uniformSource(11);
   const pixels = work.size * work.size;
   // A random complex probe and measured amplitudes in [0, 2): the cost of a step does not depend on them.
