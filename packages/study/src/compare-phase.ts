@@ -355,6 +355,8 @@ export async function compareModels(options: CompareOptions): Promise<Comparison
       const predictStarted = performance.now();
       stitched = await reconstructTestRegion(opened.predictor, set, {
         gridsize: jobConfig.gridsize,
+        // Jobs planned before per-pattern networks carry no flag: one network over the channels.
+        perPattern: jobConfig.perPattern === true,
         candidates: config.overlap.candidates,
         seed: options.seed ?? config.seed,
         inputScale: jobConfig.inputScale,

@@ -13,6 +13,8 @@ import { loadBundle } from "@studykit/trainer";
 import { generateObject, generateProbe } from "./procedural-sample.js";
 import { mergeStudyConfig, presetConfig } from "./study-config.js";
 import { runStudyPipeline } from "./study-pipeline.js";
+import { compareModels } from "./compare-phase.js";
+import { resolveRuntime } from "./runtime-selection.js";
 import { TINY_STUDY_CONFIG } from "../test/tiny-study-config.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "studykit-pipeline-"));
@@ -41,6 +43,16 @@ describe("runStudyPipeline", () => {
     expect(written.state).toBe("completed");
     expect(written.runId).toBe(result.manifest.runId);
   }, 240_000);
+
+  it("scores a per-pattern gridsize-2 network on each test pattern once: the test grouping's seed cannot move it", async () => {
+    // The study above: its dense PINN gs2 network maps each pattern alone (the quick preset's perPattern).
+    const json = (file: string) => JSON.parse(readFileSync(path.join(root, file), "utf8"));
+    const inputs = { config, root, runId: "scoring", preset: "quick", phaseC: json("phaseC/phase_manifest.json"), phaseD: json("phaseD/phase_manifest.json"), training: json("phaseE/training_manifest.json"), iterative: null, runtime: await resolveRuntime("auto", "auto"), writeReport: false };
+    const scored = async (seed: number) => (await compareModels({ ...inputs, seed })).jobs.find((row) => row.jobId === "dose_1000/dense/pinn-gs2")!.metrics;
+    const first = await scored(1);
+    expect(first).not.toBeNull();
+    expect(await scored(2)).toEqual(first);
+  }, 120_000);
 
   it("trains with the configured learning-rate schedule: a cosine job's bundle records it and its rates fall", async () => {
     const out = path.join(root, "cosine");

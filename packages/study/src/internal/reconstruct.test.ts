@@ -51,6 +51,25 @@ describe("reconstructTestRegion", () => {
     expect(metrics.phaseMae).toBeLessThan(1e-6);
   });
 
+  it("predicts and stitches each test pattern once for a per-pattern gridsize-2 network", async () => {
+    // 59 patterns: the last of 15 samples holds 3 patterns and a repeat, which must not count twice.
+    const subset: TestSet = { ...test, positions: positions.slice(0, 59), diffraction: diffraction.subarray(0, 59 * pixels) };
+    const samples: number[] = [];
+    const model = oracle(2);
+    const counting: Predictor = { predict: (input, count) => (samples.push(count), model.predict(input, count)) };
+    const options = { candidates: 7, seed: 1, inputScale: 1, amplitudeScale: 2, stitchWindow: 8, batchSize: 16 };
+    const packed = await reconstructTestRegion(counting, subset, { ...options, gridsize: 2, perPattern: true });
+    expect(samples).toEqual([15]);
+    const single = await reconstructTestRegion(oracle(2), subset, { ...options, gridsize: 1 });
+    expect(Array.from(packed.counts)).toEqual(Array.from(single.counts));
+    const metrics = scoreReconstruction(object, packed.object, packed.counts, packed.box);
+    expect(metrics.phaseMae).toBeLessThan(1e-6);
+    expect(metrics.amplitudeMae).toBeLessThan(1e-6);
+    // Inside groups (a network over the channels), each pattern is stitched as often as the groups hold it.
+    const grouped = await reconstructTestRegion(oracle(2), subset, { ...options, gridsize: 2 });
+    expect(Array.from(grouped.counts).reduce((a, b) => a + b, 0)).toBe(4 * Array.from(single.counts).reduce((a, b) => a + b, 0));
+  });
+
   it("refuses a model whose output has the wrong shape", async () => {
     const wrong: Predictor = { predict: async (_input, count) => new Float32Array(count * pixels) };
     await expect(reconstructTestRegion(wrong, test, { gridsize: 1, candidates: 7, seed: 1, inputScale: 1, amplitudeScale: 1, stitchWindow: 8 })).rejects.toThrow(/expected \[/);

@@ -2,7 +2,9 @@
  * Reconstructing the test region with a trained model: group the test patterns as the model expects
  * (gridsize 1: one pattern per sample; gridsize 2: each pattern with 3 of its 7 nearest neighbours,
  * seeded), predict, and stitch every predicted patch (all C channels of every group) back into the object
- * by averaging overlaps. Amplitudes return to object units (× maxAmplitude).
+ * by averaging overlaps. A gridsize-2 network that maps each pattern alone (`perPattern`) sees no group:
+ * its test patterns are packed C to a sample in order and each is predicted and stitched once, as at
+ * gridsize 1. Amplitudes return to object units (× maxAmplitude).
  */
 import type { ComplexImage } from "@studykit/ptycho";
 import type { ScanPosition } from "@studykit/ptycho";
@@ -27,6 +29,13 @@ export interface TestSet {
 /** Options of {@link reconstructTestRegion}. */
 export interface ReconstructOptions {
   readonly gridsize: 1 | 2;
+  /**
+   * The network maps each of a sample's C patterns alone (the trainer's `ModelDescription.perPattern`):
+   * predict every test pattern once, C unrelated patterns to a sample, instead of inside the ~C groups
+   * each pattern belongs to (C times the work, and a stitch weighted by how often the seeded grouping drew
+   * each pattern). Default false.
+   */
+  readonly perPattern?: boolean;
   readonly candidates: number;
   readonly seed: number;
   readonly inputScale: number;
@@ -40,7 +49,8 @@ export interface ReconstructOptions {
 /** Runs the model over the test set and stitches the predictions. */
 export async function reconstructTestRegion(predictor: Predictor, test: TestSet, options: ReconstructOptions): Promise<StitchedObject> {
   const channels = options.gridsize * options.gridsize;
-  const groups = buildGroups(test.positions, { groupSize: channels, candidates: options.candidates, seed: options.seed });
+  const packed = options.perPattern === true && channels > 1;
+  const groups = packed ? patternPacks(test.positions.length, channels) : buildGroups(test.positions, { groupSize: channels, candidates: options.candidates, seed: options.seed });
   const stitcher = new PatchStitcher(test.object.height, test.object.width, test.size, options.stitchWindow);
   const pixels = test.size * test.size;
   const batch = options.batchSize ?? 256;
@@ -56,6 +66,8 @@ export async function reconstructTestRegion(predictor: Predictor, test: TestSet,
     slice.forEach((group, sample) => {
       const base = sample * pixels * 2 * channels;
       group.forEach((row, channel) => {
+        // The last pack repeats its last pattern to fill the sample; stitch each pattern once.
+        if (packed && channel > 0 && row === group[channel - 1]) return;
         for (let pixel = 0; pixel < pixels; pixel++) {
           amplitude[pixel] = output[base + pixel * 2 * channels + channel]! * options.amplitudeScale;
           phase[pixel] = output[base + pixel * 2 * channels + channels + channel]!;
@@ -65,4 +77,13 @@ export async function reconstructTestRegion(predictor: Predictor, test: TestSet,
     });
   }
   return stitcher.finish();
+}
+
+/** Rows 0…count−1 in order, `channels` to a sample; the last sample repeats its last row to fill it. */
+export function patternPacks(count: number, channels: number): number[][] {
+  const packs: number[][] = [];
+  for (let start = 0; start < count; start += channels) {
+    packs.push(Array.from({ length: channels }, (_, channel) => Math.min(start + channel, count - 1)));
+  }
+  return packs;
 }
