@@ -31,7 +31,7 @@ describe("studykit CLI", () => {
     ["an argument too many", ["info", "extra"], /^error\[E_USAGE\]: too many arguments for 'info'/],
     ["an unknown option of a subcommand", ["study", "run", "--no-such-flag"], /^error\[E_USAGE\]: unknown option '--no-such-flag'/],
     ["an unknown subcommand", ["study", "frobnicate"], /^error\[E_USAGE\]: unknown command 'frobnicate'/],
-    ["a --concurrency that is not a whole number ≥ 1", ["study", "run", "--concurrency", "1.5"], /^error\[E_USAGE\]: --concurrency must be a whole number ≥ 1, got "1\.5"/],
+    ["a --concurrency that is not a whole number ≥ 1", ["study", "run", "--concurrency", "1.5"], /^error\[E_USAGE\]: --concurrency must be a whole number ≥ 1 or auto, got "1\.5"/],
   ])("reports %s as error[E_USAGE], exit 2, before doing any work", (_case, args, pattern) => {
     const result = run(...args);
     expect(result.status, result.stderr).toBe(2);

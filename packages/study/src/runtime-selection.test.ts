@@ -27,6 +27,21 @@ describe("resolveRuntime", () => {
     await engine.dispose();
   });
 
+  it("gives each of several jobs at once one ONNX Runtime session of its share of the cores, and records it", async () => {
+    const alone = await resolveRuntime("onnxruntime", "cpu");
+    expect(alone.onnxThreads).toBeUndefined();
+    expect(alone.identity).toMatchObject({ threads: 1, replicas: 2 });
+    const two = await resolveRuntime("onnxruntime", "cpu", { jobsAtOnce: 2, cores: 2 });
+    expect(two.onnxThreads).toEqual({ replicas: 1, intraOpNumThreads: 1 });
+    expect(two.identity).toMatchObject({ threads: 1 });
+    expect(two.identity).not.toHaveProperty("replicas");
+    // 8 cores, 3 jobs: ⌊8/3⌋ = 2 threads each; more jobs than cores still get one thread.
+    expect((await resolveRuntime("onnxruntime", "cpu", { jobsAtOnce: 3, cores: 8 })).onnxThreads).toEqual({ replicas: 1, intraOpNumThreads: 2 });
+    expect((await resolveRuntime("onnxruntime", "cpu", { jobsAtOnce: 4, cores: 2 })).identity).toMatchObject({ threads: 1 });
+    // TF.js keeps its own threads.
+    expect((await resolveRuntime("tfjs", "wasm", { jobsAtOnce: 2, cores: 2 })).onnxThreads).toBeUndefined();
+  });
+
   // The fallback path; on a machine with a GPU, tools/gpu-smoke.sh checks that auto picks CUDA.
   it.skipIf(!noCudaLibrary)("auto falls back from CUDA to the CPU without its provider library, recording why; cuda refuses", async () => {
     const runtime = await resolveRuntime("auto", "auto");

@@ -31,6 +31,11 @@ export interface StudyJobConfig {
   /** Resolved engine (`onnxruntime` or `tfjs`) and back end. */
   readonly engine: string;
   readonly backend: string;
+  /**
+   * ONNX Runtime's thread layout when the study runs several jobs at once (one replica of ⌊cores / jobs⌋
+   * threads each); absent: the engine's default (2 replicas of 1 thread on the CPU).
+   */
+  readonly onnxThreads?: { readonly replicas: number; readonly intraOpNumThreads: number };
   /** Model input = diffraction · inputScale (see `model-tensors.ts`). */
   readonly inputScale: number;
   /** Amplitude target = |Y| · amplitudeScale (= s / max |object|). */

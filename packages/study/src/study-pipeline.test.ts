@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { saveNpz } from "@studykit/data";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { detectCodeVersion, type CodeVersion } from "@studykit/core";
@@ -53,6 +53,26 @@ describe("runStudyPipeline", () => {
     expect(first).not.toBeNull();
     expect(await scored(2)).toEqual(first);
   }, 120_000);
+
+  it("runs jobs at once as single ONNX Runtime sessions of their share of the cores, and names that in the run identity", async () => {
+    const out = path.join(root, "two-at-once");
+    const jobIds = ["dose_1000/baseline/gs1", "dose_1000/baseline/pinn-gs1"];
+    const result = await runStudyPipeline({ config, preset: "quick", out, progress: "silent", engine: "onnxruntime", backend: "cpu", concurrency: 2, filters: { jobId: jobIds } });
+    expect(result.failed).toBe(false);
+    const trained = result.training!.jobs.filter((job) => job.result.status === "succeeded");
+    expect(trained.map((job) => job.id).sort()).toEqual(jobIds);
+    const threads = Math.max(1, Math.floor(availableParallelism() / 2));
+    for (const job of trained) {
+      expect((job.config as { onnxThreads?: unknown }).onnxThreads).toEqual({ replicas: 1, intraOpNumThreads: threads });
+      // What the job's engine really ran with, as its bundle records it.
+      const bundle = await loadBundle(path.join(out, "phaseE", job.artifactDir, job.result.bundlePath!));
+      expect(bundle.backend, job.id).toMatchObject({ engine: "onnxruntime", threads });
+      expect(bundle.backend, job.id).not.toHaveProperty("replicas");
+    }
+    const runtime = (result.manifest.identity.fields as { runtime: Record<string, unknown> }).runtime;
+    expect(runtime).toMatchObject({ threads });
+    expect(runtime).not.toHaveProperty("replicas");
+  }, 240_000);
 
   it("trains with the configured learning-rate schedule: a cosine job's bundle records it and its rates fall", async () => {
     const out = path.join(root, "cosine");

@@ -87,6 +87,11 @@ export interface StudyPipelineOptions {
   readonly engine?: string;
   /** TF.js back end (`auto`, `wasm`, `cpu`, …) or ONNX Runtime provider (`cpu`, `cuda`). */
   readonly backend?: string;
+  /**
+   * Training jobs at once with the local executor (default 1). Above 1, ONNX Runtime on the CPU runs each
+   * job as one session of ⌊cores / concurrency⌋ threads (see `RuntimeOptions.jobsAtOnce`): a different
+   * thread layout, so different identities than a run one job at a time.
+   */
   readonly concurrency?: number;
   readonly dryRun?: boolean;
   readonly force?: boolean;
@@ -355,6 +360,7 @@ export function buildStudyMatrix(
           maxTrainSamples: config.training.maxTrainSamples,
           engine: runtime.engine,
           backend: runtime.backend,
+          ...(runtime.onnxThreads ? { onnxThreads: runtime.onnxThreads } : {}),
           inputScale,
           amplitudeScale: scaleOf(dose) / phaseC.object.maxAmplitude,
           earlyStopping: config.training.earlyStopping,
@@ -440,7 +446,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
   const codeVersion = options.codeVersion ?? detectCodeVersion();
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: (options.executor ?? "local") === "local" ? (options.concurrency ?? 1) : 1 });
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
@@ -906,7 +912,7 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const root = path.resolve(options.out);
   const { config } = options;
   const codeVersion = options.codeVersion ?? detectCodeVersion();
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto");
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: (options.executor ?? "local") === "local" ? (options.concurrency ?? 1) : 1 });
   mkdirSync(root, { recursive: true });
   // Planning keeps the identity a finished run recorded: only `study run` replaces it.
   const run = await openStudyRun(root, studyRunStages(config.replicates), partialStudyIdentity(config, codeVersion, runtime, null, null), JSON.parse(JSON.stringify(config)) as Record<string, unknown>, log, { keepIdentity: true });

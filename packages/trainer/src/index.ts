@@ -15,6 +15,7 @@ export {
 } from "./errors.js";
 export { ENGINE_NAMES, parseEngineName } from "./engines/engine-name.js";
 export type { EngineName } from "./engines/engine-name.js";
+export type { OnnxThreadLayout } from "./engines/create-engine.js";
 export {
   MODEL_DESCRIPTION_VERSION,
   countMultiplyAdds,

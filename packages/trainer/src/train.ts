@@ -19,7 +19,7 @@ import { SingleBar } from "cli-progress";
 import { fingerprint, SeededRandom, writeFileAtomic, type JsonObject, type JsonValue } from "@studykit/core";
 import { sha256 } from "@studykit/native";
 import type { OnnxExportOutcome } from "./bundle.js";
-import { createEngine } from "./engines/create-engine.js";
+import { createEngine, type OnnxThreadLayout } from "./engines/create-engine.js";
 import type { EngineName } from "./engines/engine-name.js";
 import type { BackendChoice } from "./engines/tfjs/backend-selection.js";
 import type { AdamOptimizer, LossDescription, TrainingBatch, TrainingEngine } from "./engines/training-engine.js";
@@ -91,6 +91,12 @@ export interface TrainOptions {
    * Runtime execution provider (`cpu`, the default, or `cuda`; `auto` means `cpu`).
    */
   readonly backend?: BackendChoice | string;
+  /**
+   * With `engine: "onnxruntime"`: its thread layout (replicas, intra-op threads per replica; default 2
+   * replicas of 1 thread on the CPU). A caller running k trainings at once on c cores gives each
+   * `{ replicas: 1, intraOpNumThreads: ⌊c / k⌋ }`. Ignored by TF.js.
+   */
+  readonly onnxThreads?: OnnxThreadLayout;
   /** The job's artifact directory (created). */
   readonly outDir: string;
   /** Resume from `outDir/checkpoint.bin` when present (default true). */
@@ -278,7 +284,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await mkdir(options.outDir, { recursive: true });
   const checkpointPath = join(options.outDir, CHECKPOINT_FILE);
 
-  const engine = await createEngine(options.engine, options.backend);
+  const engine = await createEngine(options.engine, options.backend, options.onnxThreads);
   const engineInfo = engine.info;
   // Resume compatibility covers the model, the hyperparameters (but not the epoch budget, so a run can be
   // extended) and the engine/back end (different back ends give different bits).

@@ -2,6 +2,7 @@
  * Whole-number flag values (`--concurrency 4`): digits only, at least 1. Commander hands option values
  * over as strings; these parsers turn a bad one into a usage error naming the flag and the value.
  */
+import { availableParallelism } from "node:os";
 import { UsageError } from "../errors.js";
 
 /** A parser for `flag` that accepts a whole number ≥ 1 written in decimal digits. */
@@ -17,3 +18,11 @@ export function positiveIntegerFlag(flag: string): (text: string) => number {
 
 /** `--concurrency N`: how many jobs or files at once. */
 export const parseConcurrency = positiveIntegerFlag("--concurrency");
+
+/** `--concurrency N|auto` of `study run`: `auto` is one training job per core (`os.availableParallelism()`). */
+export function parseJobConcurrency(text: string): number {
+  if (text === "auto") return availableParallelism();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1 or auto, got ${JSON.stringify(text)}`);
+  return value;
+}

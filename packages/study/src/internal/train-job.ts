@@ -138,6 +138,7 @@ export async function trainStudyJob(context: RunnerContext): Promise<StudyJobOut
     engine: config.engine === "onnxruntime" ? "onnxruntime" : "tfjs",
     // A TF.js back end, or the ONNX Runtime execution provider the job's identity records.
     backend: config.backend,
+    ...(config.onnxThreads ? { onnxThreads: config.onnxThreads } : {}),
     outDir: context.job.artifactDir,
     signal: context.signal,
     progress: false,

@@ -21,7 +21,7 @@ import type { JobFilters } from "@studykit/core";
 import type { StudyConfig } from "@studykit/study";
 import type { CliContext } from "../../cli-context.js";
 import { UsageError } from "../../errors.js";
-import { parseConcurrency } from "../integer-flags.js";
+import { parseJobConcurrency } from "../integer-flags.js";
 import { registerCompareCommand } from "./runs.js";
 
 // The study pulls in the trainer (TF.js, ONNX Runtime): load it only when a study command runs, so the
@@ -143,7 +143,7 @@ export function registerStudyCommand(program: Command, context: CliContext): voi
   const study = program.command("study").description("the ptychography dose/overlap study: simulate, overlap views, train, reconstruct iteratively, compare, report");
 
   addSharedOptions(study.command("run").description("run the study end to end and write the report"))
-    .option("--concurrency <n>", "training jobs at once (default 1)", parseConcurrency)
+    .option("--concurrency <n>", "training jobs at once, or auto: one per core (default 1; above 1 each ONNX Runtime job gets ⌊cores / n⌋ threads, recorded in the identities)", parseJobConcurrency)
     .option("--dry-run", "plan the training jobs (data is prepared), train nothing, write no report")
     .option("--fail-fast", "stop starting jobs after the first failure")
     .option("--executor <name>", "local (child processes here, the default) or bullmq (studykit worker processes, see --redis)", "local")
