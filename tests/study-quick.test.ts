@@ -1,6 +1,5 @@
 /**
- * The quick preset end to end (`studykit study run --preset quick --concurrency auto`, what `npm run study`
- * runs), twice:
+ * The quick preset end to end (`studykit study run --preset quick`, what `npm run study` runs), twice:
  * higher dose must give lower reconstruction error, for the networks and for Phase F's iterative
  * reconstruction (shown for every dose × view), and the second run must reuse every job and every Phase F
  * reconstruction with the same run id and hashes. Reuse is all this second run shows: that retraining gives the same bundles is
@@ -35,7 +34,7 @@ interface Comparison {
   iterative: { dose: number; view: string; status: string; metrics: { amplitudeMae: number; phaseMae: number } | null }[];
 }
 
-const runQuick = () => spawnSync(process.execPath, [path.join(root, "packages/cli/dist/bin.js"), "study", "run", "--preset", "quick", "--concurrency", "auto", "--out", out], { encoding: "utf8", timeout: 1_800_000 });
+const runQuick = () => spawnSync(process.execPath, [path.join(root, "packages/cli/dist/bin.js"), "study", "run", "--preset", "quick", "--out", out], { encoding: "utf8", timeout: 1_800_000 });
 
 describe.skipIf(!enabled)("studykit study run --preset quick", () => {
   it("gives lower reconstruction error at higher dose, and a second run reuses every job", () => {
