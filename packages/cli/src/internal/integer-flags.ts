@@ -5,12 +5,15 @@
 import { availableParallelism } from "node:os";
 import { UsageError } from "../errors.js";
 
-/** A parser for `flag` that accepts a whole number ≥ 1 written in decimal digits. */
-export function positiveIntegerFlag(flag: string): (text: string) => number {
+/**
+ * A parser for `flag` that accepts a whole number ≥ 1 written in decimal digits; `alternative` (a word the
+ * caller accepts before calling it, such as `auto`) is named in the error.
+ */
+export function positiveIntegerFlag(flag: string, alternative?: string): (text: string) => number {
   return (text: string): number => {
     const value = Number(text);
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-      throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+      throw new UsageError(`${flag} must be a whole number ≥ 1${alternative === undefined ? "" : ` or ${alternative}`}, got ${JSON.stringify(text)}`);
     }
     return value;
   };
@@ -19,10 +22,9 @@ export function positiveIntegerFlag(flag: string): (text: string) => number {
 /** `--concurrency N`: how many jobs or files at once. */
 export const parseConcurrency = positiveIntegerFlag("--concurrency");
 
+const parseJobCount = positiveIntegerFlag("--concurrency", "auto");
+
 /** `--concurrency N|auto` of `study run`: `auto` is one training job per core (`os.availableParallelism()`). */
 export function parseJobConcurrency(text: string): number {
-  if (text === "auto") return availableParallelism();
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1 or auto, got ${JSON.stringify(text)}`);
-  return value;
+  return text === "auto" ? availableParallelism() : parseJobCount(text);
 }
