@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { JsonObject } from "@studykit/core";
-import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, probeExecutionProvider, selectBackend } from "@studykit/trainer";
+import { BACKEND_CHOICES, onnxTrainingSetup, parseEngineName, probeExecutionProvider, selectBackend, type OnnxThreadLayout } from "@studykit/trainer";
 import { RuntimeSelectionError, RuntimeSelectionErrorCode } from "./errors.js";
 
 /** The resolved runtime. */
@@ -25,7 +25,7 @@ export interface ResolvedRuntime {
    */
   readonly identity: JsonObject;
   /** The ONNX Runtime thread layout every job uses (see {@link RuntimeOptions.jobsAtOnce}); absent: the engine's default. */
-  readonly onnxThreads?: { readonly replicas: number; readonly intraOpNumThreads: number };
+  readonly onnxThreads?: Required<OnnxThreadLayout>;
   /** Why each preferred option was passed over. */
   readonly fallbacks: readonly { readonly name: string; readonly reason: string }[];
 }

@@ -3,7 +3,7 @@
  * job, started by `@studykit/core`'s runner): the job config every training job receives. It is JSON and
  * lands, hashed, in the job's run identity.
  */
-import type { PhysicsLoss } from "@studykit/trainer";
+import type { OnnxThreadLayout, PhysicsLoss } from "@studykit/trainer";
 import type { PtychoModelName } from "./model-presets.js";
 import type { StudyMethodName, StudyViewName } from "./study-config.js";
 
@@ -35,7 +35,7 @@ export interface StudyJobConfig {
    * ONNX Runtime's thread layout when the study runs several jobs at once (one replica of ⌊cores / jobs⌋
    * threads each); absent: the engine's default (2 replicas of 1 thread on the CPU).
    */
-  readonly onnxThreads?: { readonly replicas: number; readonly intraOpNumThreads: number };
+  readonly onnxThreads?: Required<OnnxThreadLayout>;
   /** Model input = diffraction · inputScale (see `model-tensors.ts`). */
   readonly inputScale: number;
   /** Amplitude target = |Y| · amplitudeScale (= s / max |object|). */

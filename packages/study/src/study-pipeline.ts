@@ -391,6 +391,11 @@ export function buildStudyMatrix(
   );
 }
 
+/** Training jobs this machine runs at once: the local executor's concurrency (BullMQ workers run the jobs elsewhere). */
+function jobsAtOnceHere(options: StudyPipelineOptions): number {
+  return (options.executor ?? "local") === "local" ? (options.concurrency ?? 1) : 1;
+}
+
 /**
  * The executor for Phase E, checked before anything runs: a BullMQ executor without a Redis URL, or with
  * a malformed one, is an error now rather than after minutes of simulation.
@@ -446,7 +451,7 @@ async function runPipeline(options: StudyPipelineOptions): Promise<StudyPipeline
   // Captured once, before anything runs: every job identity, every bundle and every Phase F record of this
   // study names this code version, even when a commit lands while the study runs.
   const codeVersion = options.codeVersion ?? detectCodeVersion();
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: (options.executor ?? "local") === "local" ? (options.concurrency ?? 1) : 1 });
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: jobsAtOnceHere(options) });
   const executor = resolveExecutor(options);
   mkdirSync(root, { recursive: true });
   const manifestPath = path.join(root, STUDY_LAYOUT.studyManifest);
@@ -912,7 +917,7 @@ async function planPipeline(options: StudyPipelineOptions): Promise<{ plan: Stud
   const root = path.resolve(options.out);
   const { config } = options;
   const codeVersion = options.codeVersion ?? detectCodeVersion();
-  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: (options.executor ?? "local") === "local" ? (options.concurrency ?? 1) : 1 });
+  const runtime = await resolveRuntime(options.engine ?? "auto", options.backend ?? "auto", { jobsAtOnce: jobsAtOnceHere(options) });
   mkdirSync(root, { recursive: true });
   // Planning keeps the identity a finished run recorded: only `study run` replaces it.
   const run = await openStudyRun(root, studyRunStages(config.replicates), partialStudyIdentity(config, codeVersion, runtime, null, null), JSON.parse(JSON.stringify(config)) as Record<string, unknown>, log, { keepIdentity: true });
