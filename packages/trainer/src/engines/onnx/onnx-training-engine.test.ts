@@ -8,7 +8,7 @@ import FFT from "fft.js";
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "@studykit/core";
 import { initialWeights, type ModelDescription, type NamedWeight } from "../../model-description.js";
-import { compactPtychoModel, referencePtychoModel, tinyPtychoModel } from "../../../test/fixtures/models.mjs";
+import { compactPtychoModel, compactStridedPtychoModel, referencePtychoModel, tinyPtychoModel } from "../../../test/fixtures/models.mjs";
 import type { EngineHyperparameters, LossDescription, PhysicsLoss, TrainingBatch } from "../training-engine.js";
 import { createOnnxTrainingEngine, onnxTrainingSetup, type OnnxTrainingEngineOptions } from "./onnx-training-engine.js";
 import { nchwcBlockSize } from "./provider-check.js";
@@ -64,10 +64,28 @@ const gs2Loss: PhysicsLoss = { ...physicsLoss(gs2, "poissonNll"), overlap: { can
 const gs2PerPattern = tinyPtychoModel({ size: 8, channels: 4, seed: 3, perPattern: true });
 /** The overlap average weighted by the probe's intensity |P|²/max|P|². */
 const gs2WeightedLoss: PhysicsLoss = { ...gs2Loss, overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
-/** The quick study's PINN loss: the amplitude MAE through the probe-weighted overlap. */
+/** The amplitude-MAE objective through the probe-weighted overlap. */
 const gs2WeightedAmplitudeLoss: PhysicsLoss = { ...physicsLoss(gs2, "amplitudeMae"), overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
 /** The quick study's network shape (three pools), per pattern at gridsize 2, on 16×16 patterns. */
 const compactPerPattern = compactPtychoModel({ size: 16, channels: 4, seed: 3, perPattern: true });
+/** The quick study's network (stride-2 convs instead of pools) and PINN loss, at 16×16. */
+const compactStridedPerPattern = compactStridedPtychoModel({ size: 16, channels: 4, seed: 3, perPattern: true });
+const compactStridedLoss: PhysicsLoss = { ...physicsLoss(compactStridedPerPattern, "poissonNll"), overlap: { canvasPadding: 3, weighting: "probeIntensity" } };
+/** The tiny model with enc2 at stride 2 in place of pool1 and enc2. */
+const tinyStrided: ModelDescription = { ...tiny, layers: tiny.layers.flatMap((l) => (l.kind === "maxPool2d" ? [] : l.kind === "conv2d" && l.name === "enc2" ? [{ ...l, strides: [2, 2] as const }] : [l])) };
+/** The tiny model at 8×12 with its pool and upsample halving and doubling the rows only, and enc2 at stride 2×1. */
+const rowStrided: ModelDescription = (() => {
+  const base = tinyPtychoModel({ size: 8, channels: 1, seed: 5 });
+  return {
+    ...base,
+    input: { ...base.input, width: 12 },
+    layers: base.layers.flatMap((l) => {
+      if (l.kind === "maxPool2d") return [];
+      if (l.kind === "upsample2d") return [{ ...l, size: [2, 1] as const }];
+      return l.kind === "conv2d" && l.name === "enc2" ? [{ ...l, strides: [2, 1] as const }] : [l];
+    }),
+  };
+})();
 
 /** `batch` with random fractional channel offsets (x, y) in [−2.5, 2.5] where the loss has the overlap constraint. */
 function placed(batch: TrainingBatch, d: ModelDescription, loss: LossDescription): TrainingBatch {
@@ -98,6 +116,11 @@ describe("ONNX Runtime training engine", () => {
     ["physics poissonNll, gridsize 2 per pattern with the overlap constraint", gs2Loss, gs2PerPattern],
     ["physics poissonNll, gridsize 2 per pattern, overlap weighted by the probe intensity", gs2WeightedLoss, gs2PerPattern],
     ["physics amplitudeMae, gridsize 2 per pattern, overlap weighted by the probe intensity", gs2WeightedAmplitudeLoss, gs2PerPattern],
+    // Stride-2 convs: the tiny model with its pool and the conv after it replaced by one stride-2 conv (the
+    // strided compact model's float32 differences are too noisy for this test: at steps 1e-4, 3e-4 and 1e-3
+    // its dec1 derivative spread 9%; its blocked graph is checked against the NCHW graph below).
+    ["supervised mse, a stride-2 conv", SUPERVISED, tinyStrided],
+    ["physics poissonNll, a stride-2 conv", physicsLoss(tinyStrided, "poissonNll"), tinyStrided],
   ] as const) {
     // On the NCHW graph; the blocked graph is checked against it below (float32 central differences of
     // the kinked |·| losses are too noisy to tell two correct roundings apart).
@@ -153,6 +176,10 @@ describe("ONNX Runtime training engine", () => {
       // The output layer right after the upsample: its 2 filters' 4 phases leave the blocked layout at the low resolution.
       ["sub-pixel output layer", { ...tiny, layers: tiny.layers.filter((l) => l.name !== "dec1") }, SUPERVISED, undefined],
       ["chunked filter gradients, 32×32", large, SUPERVISED, undefined, 40],
+      // Stride-2 convs in place of the pools: the quick study's network since the strided rework.
+      ["physics poissonNll, the strided compact model per pattern, probe-weighted overlap", compactStridedPerPattern, compactStridedLoss, undefined],
+      // Unequal strides (2 down the rows, 1 across) on a non-square input, one image to a few chunks.
+      ["strides 2×1, 8×12", rowStrided, SUPERVISED, undefined],
     ] as const) {
       const weights = initialWeights(d);
       const batch = placed({ ...makeBatch(d, count, 6), ...(masks ? { dropoutMasks: masks } : {}) }, d, loss);

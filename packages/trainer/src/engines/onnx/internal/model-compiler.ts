@@ -191,8 +191,8 @@ function compileBlockedForward(b: GraphBuilder, description: ModelDescription, i
       case "conv2d": {
         const { kernel, bias } = convWeights(layer, options.weights);
         const [ph, pw] = padsFor(layer.padding, height, width, layer.kernelSize, layer.strides, layer.dilation);
-        const geometry = { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]] };
-        if (blocked && onlyActivationsAfter(index) && layer.filters < b.nchwcBlock) {
+        const geometry = { kernel: layer.kernelSize, pads: [ph[0], pw[0], ph[1], pw[1]], strides: layer.strides };
+        if (blocked && onlyActivationsAfter(index) && layer.filters < b.nchwcBlock && layer.strides.every((s) => s === 1)) {
           // The output layer (2·C filters): an NCHW result without a mostly-empty filter block.
           x = applyActivation(b, narrowConv(b, x, kernel, bias, geometry), layer.activation, layer.alpha);
           blocked = false;

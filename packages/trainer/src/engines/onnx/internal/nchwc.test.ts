@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { type ModelDescription } from "../../../model-description.js";
-import { referencePtychoModel, tinyPtychoModel } from "../../../../test/fixtures/models.mjs";
+import { compactStridedPtychoModel, referencePtychoModel, tinyPtychoModel } from "../../../../test/fixtures/models.mjs";
 import { nchwcBlockSize } from "../provider-check.js";
 import { nchwcUnsupportedReason } from "./nchwc.js";
 
@@ -15,11 +15,15 @@ describe("nchwcUnsupportedReason", () => {
     for (const block of [8, 16]) {
       expect(nchwcUnsupportedReason(referencePtychoModel({ size: 64, channels: 1 }), block)).toBeUndefined();
       expect(nchwcUnsupportedReason(tiny, block)).toBeUndefined();
+      expect(nchwcUnsupportedReason(compactStridedPtychoModel({ size: 32, channels: 4, perPattern: true }), block)).toBeUndefined();
     }
   });
   it("names what the blocked graph cannot do", () => {
     const withLayer = (index: number, patch: Record<string, unknown>): ModelDescription => ({ ...tiny, layers: tiny.layers.map((l, i) => (i === index ? ({ ...l, ...patch } as typeof l) : l)) });
-    expect(nchwcUnsupportedReason(withLayer(0, { strides: [2, 2] }), 8)).toMatch(/conv enc1 has stride/);
+    expect(nchwcUnsupportedReason(withLayer(0, { strides: [2, 2] }), 8)).toMatch(/conv enc1 has stride > 1 on the network input/);
+    expect(nchwcUnsupportedReason(withLayer(2, { dilation: [2, 2] }), 8)).toMatch(/conv enc2 has dilation > 1/);
+    // Strides are fine after the first conv.
+    expect(nchwcUnsupportedReason(withLayer(2, { strides: [2, 2] }), 8)).toBeUndefined();
     expect(nchwcUnsupportedReason(withLayer(1, { poolSize: [3, 3], strides: [2, 2], padding: "same" }), 8)).toMatch(/pool1 overlaps/);
     expect(nchwcUnsupportedReason(withLayer(1, { poolSize: [3, 3], strides: [3, 3], padding: "same" }), 8)).toMatch(/pool1 does not divide 16×16/);
     expect(nchwcUnsupportedReason(tiny, 6)).toMatch(/block size 6/);
