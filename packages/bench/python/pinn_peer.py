@@ -2,8 +2,8 @@
 @studykit/trainer's ONNX Runtime engine builds for a physics loss with the gridsize-2 overlap constraint.
 
 Everything comes from the npz the suite writes (ours' initial weights, batch, offsets, probe, settings):
-  network     the train suite's PyTorch model (torch_peer.PtychoNet: the trainer's reference, compact or tiny
-              model, one network per pattern when the npz says per_pattern;
+  network     the train suite's PyTorch model (torch_peer.PtychoNet: the trainer's reference, compact,
+              compactStrided or tiny model, one network per pattern when the npz says per_pattern;
               --subpixel computes each x2 upsample + 3x3 conv at the low resolution as ours' training graph
               does in its blocked layout) with ours' initial weights (HWIO kernels, transposed to OIHW);
   object      O = A·cos(phi) + i·A·sin(phi) per channel (A, phi: the sigmoid / pi·tanh heads);

@@ -4,8 +4,10 @@ Models (as @studykit/trainer describes them, channels-first here as PyTorch pref
 - reference: conv+ReLU 32,32 -> maxpool -> 64,64 -> maxpool -> 128,128 -> maxpool; upsample x2 -> 64,64 ->
   upsample -> 32,32 -> upsample -> linear conv to 2*C.
 - tiny: conv+ReLU 8 -> maxpool -> 16 -> upsample x2 -> 8 -> linear conv to 2*C.
-- compact (the quick study's): conv+ReLU 8 -> maxpool -> 16 -> maxpool -> 32 -> maxpool -> 32; upsample -> 32
-  -> upsample -> 16 -> upsample -> 8 -> linear conv to 2*C.
+- compact: conv+ReLU 8 -> maxpool -> 16 -> maxpool -> 32 -> maxpool -> 32; upsample -> 32 -> upsample -> 16
+  -> upsample -> 8 -> linear conv to 2*C.
+- compactStrided (the quick study's): conv+ReLU 8 -> stride-2 conv 16 -> stride-2 32 -> stride-2 32 -> 32;
+  then compact's decoder. The stride-2 convs pad TensorFlow's "same" way (the odd pixel at the end).
 Then the heads: sigmoid on the C amplitude channels, pi*tanh on the C phase channels.
 
 `--start FILE` (an npz the harness writes from studykit's own workload) gives the exact initial weights
@@ -44,6 +46,9 @@ def layer_plan(model: str, channels: int) -> list:
     def conv(name, filters, activation="relu"):
         return ("conv", name, filters, activation)
 
+    def strided(name, filters):
+        return ("sconv", name, filters, "relu")
+
     if model == "reference":
         return [
             conv("enc1a", 32), conv("enc1b", 32), ("pool",), conv("enc2a", 64), conv("enc2b", 64), ("pool",),
@@ -51,12 +56,28 @@ def layer_plan(model: str, channels: int) -> list:
             ("up",), conv("dec1a", 64), conv("dec1b", 64), ("up",), conv("dec2a", 32), conv("dec2b", 32),
             ("up",), conv("out", 2 * channels, "linear"),
         ]
+    if model == "compactStrided":
+        return [
+            conv("enc1", 8), strided("enc2", 16), strided("enc3", 32), strided("enc4", 32), conv("enc5", 32),
+            ("up",), conv("dec1", 32), ("up",), conv("dec2", 16), ("up",), conv("dec3", 8), conv("out", 2 * channels, "linear"),
+        ]
     if model == "compact":
         return [
             conv("enc1", 8), ("pool",), conv("enc2", 16), ("pool",), conv("enc3", 32), ("pool",), conv("enc4", 32),
             ("up",), conv("dec1", 32), ("up",), conv("dec2", 16), ("up",), conv("dec3", 8), conv("out", 2 * channels, "linear"),
         ]
     return [conv("enc1", 8), ("pool",), conv("enc2", 16), ("up",), conv("dec1", 8), conv("out", 2 * channels, "linear")]
+
+
+def same_strided_conv(x, conv: nn.Conv2d):
+    """`conv` (3x3, stride 2, no padding of its own) with TensorFlow's "same" padding, as ours: the odd
+    pixel of the total padding at the bottom / right (one row and column at the end for an even size)."""
+    def pads(size: int):
+        stride, kernel = conv.stride[0], conv.kernel_size[0]
+        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+    (top, bottom), (left, right) = pads(x.shape[2]), pads(x.shape[3])
+    return conv(F.pad(x, (left, right, top, bottom)))
 
 
 def subpixel_upsample_conv(x, conv: nn.Conv2d):
@@ -88,7 +109,12 @@ class PtychoNet(nn.Module):
         net_channels = 1 if per_pattern else channels
         in_channels = net_channels
         for layer in layer_plan(model, net_channels):
-            if layer[0] == "conv":
+            if layer[0] == "sconv":
+                _, name, filters, activation = layer
+                self.convs[name] = nn.Conv2d(in_channels, filters, 3, stride=2, padding=0)
+                in_channels = filters
+                self.steps.append(("sconv", name, activation))
+            elif layer[0] == "conv":
                 _, name, filters, activation = layer
                 self.convs[name] = nn.Conv2d(in_channels, filters, 3, padding=1)
                 in_channels = filters
@@ -118,7 +144,12 @@ class PtychoNet(nn.Module):
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             else:
                 conv = self.convs[step[1]]
-                x = subpixel_upsample_conv(x, conv) if kind == "upconv" else conv(x)
+                if kind == "upconv":
+                    x = subpixel_upsample_conv(x, conv)
+                elif kind == "sconv":
+                    x = same_strided_conv(x, conv)
+                else:
+                    x = conv(x)
                 if step[2] == "relu":
                     x = F.relu(x)
         return x
@@ -175,7 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     add_plan_arguments(parser)
     parser.add_argument("--mode", choices=["train", "infer"], required=True)
-    parser.add_argument("--model", choices=["reference", "compact", "tiny"], default="reference")
+    parser.add_argument("--model", choices=["reference", "compact", "compactStrided", "tiny"], default="reference")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--channels", type=int, default=1)

@@ -111,9 +111,9 @@ describe("npm run bench -- --quick", () => {
     // The PINN step runs on ONNX Runtime CPU everywhere; a PyTorch peer whose first two losses differ from
     // ours (another graph) fails the suite, which the "suite failed" check above catches.
     const pinn = results.suites.find((s) => s.suite === "pinn")!;
-    // The second group is the study's own gridsize-2 step: the compact network per pattern, probe-weighted canvas.
+    // The second group is the study's own gridsize-2 step: the strided compact network per pattern, probe-weighted canvas.
     expect(pinn.groups.map((g) => g.id)).toEqual(["pinn-tiny-model", "pinn-quick-study-step"]);
-    expect(pinn.groups[1]!.title).toMatch(/compact model per pattern, .*\(probe-weighted average\)/);
+    expect(pinn.groups[1]!.title).toMatch(/compactStrided model per pattern, .*\(probe-weighted average\)/);
     for (const group of pinn.groups) {
       const pinnOurs = group.contenders.find((c) => c.id === "onnxruntime-cpu");
       expect(pinnOurs?.status, `${group.id}: ${pinnOurs && pinnOurs.status !== "ok" ? pinnOurs.reason : ""}`).toBe("ok");
@@ -171,14 +171,14 @@ describe("npm run bench -- --quick", () => {
   // PyTorch runs from our exported start (weights, batch, targets) with our loss and Adam settings: its
   // first losses must agree with ONNX Runtime's, or its row fails (and the bin exits 1). PyTorch is checked
   // where installed (CI installs numpy only, as for the other PyTorch rows); the rest everywhere.
-  it("times the study's compact model and PyTorch from our start, literal and sub-pixel, beside every ONNX Runtime rewrite", () => {
+  it("times the study's strided compact model and PyTorch from our start, literal and sub-pixel, beside every ONNX Runtime rewrite", () => {
     const jsonFile = readdirSync(outDir).find((f) => f.endsWith(".json"))!;
     const results = JSON.parse(readFileSync(join(outDir, jsonFile), "utf8")) as BenchResults;
     const hasTorch = findPython("torch") !== null;
     if (!hasTorch) console.warn("PyTorch rows not checked: no python3 with torch here (apt-get install -y python3-torch)");
     for (const mode of ["train", "infer"]) {
       const groups = results.suites.find((s) => s.suite === mode)!.groups;
-      expect(groups.map((g) => g.id).slice(0, 2)).toEqual([`${mode}-reference-model`, `${mode}-compact-model-c1`]);
+      expect(groups.map((g) => g.id).slice(0, 2)).toEqual([`${mode}-reference-model`, `${mode}-compactStrided-model-c1`]);
       for (const group of groups.slice(0, 2)) {
         // ONNX Runtime's exported inference model rewrites every ×2 upsample + 3×3 conv; its row says so.
         if (mode === "infer") expect(group.contenders.find((c) => c.id === "onnxruntime-cpu")?.computes).toMatch(/sub-pixel convolutions at the low resolution/);

@@ -32,7 +32,7 @@ export {
 export type { StudyErrorCodeValue } from "./errors.js";
 export { PRESET_NAMES, parsePresetName } from "./presets.js";
 export type { PresetName } from "./presets.js";
-export { PTYCHO_MODEL_NAMES, compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+export { PTYCHO_MODEL_NAMES, compactPtychoModel, compactStridedPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
 export type { PtychoModelName, PtychoModelOptions } from "./model-presets.js";
 export {
   STUDY_METHODS,

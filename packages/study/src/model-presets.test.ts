@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { countParameters, validateModelDescription } from "@studykit/trainer";
-import { compactPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
+import { compactPtychoModel, compactStridedPtychoModel, ptychoModelPreset, referencePtychoModel, tinyPtychoModel } from "./model-presets.js";
 
 describe("referencePtychoModel", () => {
   it("has the issue's layer plan and 425 442 parameters at 64×64, C = 1", () => {
@@ -22,7 +22,7 @@ describe("referencePtychoModel", () => {
   });
 
   it("with perPattern, takes C patterns through the 1-channel model's layers and weights", () => {
-    for (const build of [referencePtychoModel, compactPtychoModel, tinyPtychoModel]) {
+    for (const build of [referencePtychoModel, compactPtychoModel, compactStridedPtychoModel, tinyPtychoModel]) {
       const grouped = build({ size: 32, channels: 4, seed: 3, perPattern: true });
       const single = build({ size: 32, channels: 1, seed: 3 });
       expect(grouped.perPattern).toBe(true);
@@ -60,5 +60,24 @@ describe("compactPtychoModel", () => {
     expect(ptychoModelPreset("compact")(options)).toEqual(compactPtychoModel(options));
     expect(ptychoModelPreset("reference")(options)).toEqual(referencePtychoModel(options));
     expect(ptychoModelPreset("tiny")(options)).toEqual(tinyPtychoModel(options));
+    expect(ptychoModelPreset("compactStrided")(options)).toEqual(compactStridedPtychoModel(options));
+  });
+});
+
+describe("compactStridedPtychoModel", () => {
+  it("has its layer plan: three stride-2 convs down to 4×4 at 32×32, 39 562 parameters with C = 1", () => {
+    const model = compactStridedPtychoModel({ size: 32, channels: 1 });
+    // Hand count, for (1→8, 8→16, 16→32, 32→32, 32→32 | 32→32, 32→16, 16→8, 8→2): compact's convs and enc5.
+    const convs: Array<[number, number]> = [[1, 8], [8, 16], [16, 32], [32, 32], [32, 32], [32, 32], [32, 16], [16, 8], [8, 2]];
+    const expected = convs.reduce((s, [i, o]) => s + 9 * i * o + o, 0);
+    expect(expected).toBe(39562);
+    expect(countParameters(model)).toBe(39562);
+    const shapes = validateModelDescription(model);
+    expect(shapes.slice(0, 5)).toEqual([[32, 32, 8], [16, 16, 16], [8, 8, 32], [4, 4, 32], [4, 4, 32]]);
+    expect(shapes.at(-1)).toEqual([32, 32, 2]);
+    expect(model.layers.filter((l) => l.kind === "maxPool2d")).toEqual([]);
+    // Every conv's seed differs: the strided convs draw theirs from the same per-position stream.
+    const seeds = model.layers.flatMap((l) => (l.kind === "conv2d" ? [l.init.seed] : []));
+    expect(new Set(seeds).size).toBe(9);
   });
 });

@@ -134,13 +134,37 @@ export function compactPtychoModel(options: PtychoModelOptions): ModelDescriptio
   return ptychoDescription(options, "compact-ptycho", layers);
 }
 
+/**
+ * The quick study's encoder-decoder since the strided rework: the compact model with each max-pool and the
+ * conv after it replaced by one 3×3 stride-2 conv, encoder 8 → 16/2 → 32/2 → 32/2 → 32 (at 4×4), decoder as
+ * `compact`'s. A max-pool keeps each window's largest response and drops where in the window it was, and
+ * the diffraction pattern's information about features the size of the illuminated spot is just that: a
+ * sub-pixel shift or a slight defocus of the bright-field disc. A strided conv keeps it (its output is a
+ * linear function of every input pixel under it). Measured at 1e5 in the quick preset, three replicates:
+ * PINN gs2 phase MAE 0.203 / 0.237 (dense / sparse) against `compact`'s 0.234 / 0.249. 39 562 parameters
+ * with C = 1; a 49-pixel receptive field.
+ */
+export function compactStridedPtychoModel(options: PtychoModelOptions): ModelDescription {
+  checkOptions(options, 8);
+  const seed = options.seed ?? 0;
+  const c = options.channels;
+  let i = 0;
+  const strided = (name: string, filters: number): Conv2dLayer => ({ ...conv(name, filters, seed, i++), strides: [2, 2] });
+  const layers: LayerDescription[] = [
+    conv("enc1", 8, seed, i++), strided("enc2", 16), strided("enc3", 32), strided("enc4", 32), conv("enc5", 32, seed, i++),
+    up("up1"), conv("dec1", 32, seed, i++), up("up2"), conv("dec2", 16, seed, i++), up("up3"), conv("dec3", 8, seed, i++), conv("out", 2 * (options.perPattern ? 1 : c), seed, i++, "linear"),
+  ];
+  return ptychoDescription(options, "compact-strided-ptycho", layers);
+}
+
 /** The model presets a study's `training.model` names. */
-export const PTYCHO_MODEL_NAMES = ["reference", "compact", "tiny"] as const;
+export const PTYCHO_MODEL_NAMES = ["reference", "compact", "compactStrided", "tiny"] as const;
 export type PtychoModelName = (typeof PTYCHO_MODEL_NAMES)[number];
 
 const PTYCHO_MODEL_BUILDERS: Readonly<Record<PtychoModelName, (options: PtychoModelOptions) => ModelDescription>> = {
   reference: referencePtychoModel,
   compact: compactPtychoModel,
+  compactStrided: compactStridedPtychoModel,
   tiny: tinyPtychoModel,
 };
 

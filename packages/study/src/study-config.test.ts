@@ -88,8 +88,8 @@ describe("study configuration", () => {
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { augmentation: "rotate" } })).toThrow(/training\.augmentation/);
   });
 
-  it("training.model: the three model presets, nothing else", () => {
-    for (const model of ["reference", "compact", "tiny"]) expect(mergeStudyConfig(presetConfig("quick"), { training: { model } }).training.model).toBe(model);
+  it("training.model: the four model presets, nothing else", () => {
+    for (const model of ["reference", "compact", "compactStrided", "tiny"]) expect(mergeStudyConfig(presetConfig("quick"), { training: { model } }).training.model).toBe(model);
     expect(() => mergeStudyConfig(presetConfig("quick"), { training: { model: "huge" } })).toThrow(/training\.model/);
   });
 });

@@ -38,7 +38,7 @@ export interface Workload {
   readonly batchSize: number;
 }
 
-/** The model presets a suite group can time (the study's: reference, compact, tiny). */
+/** The model presets a suite group can time (the study's: reference, compact, compactStrided, tiny). */
 export type ModelName = PtychoModelName;
 
 /** Deterministic pseudo-random values in [0, 1): inputs only need to be the same for every contender. */

@@ -58,13 +58,13 @@ const FULL: readonly Workload[] = [
   // The full preset's gridsize-2 PINN step as the study runs it: the reference network per pattern, 8 groups
   // (its batch of 32 patterns), the probe-weighted canvas with P = N.
   { id: "pinn-full-study-step", model: "reference", size: 64, channels: 4, batch: 8, padding: 64, perPattern: true, weighting: "probeIntensity", goal: true, plan: { warmup: 1, repetitions: 4, minRepetitions: 2, budgetSeconds: 8 } },
-  // The quick preset's: the compact network per pattern, 4 groups (its batch of 16 patterns), P = N.
-  { id: "pinn-quick-study-step", model: "compact", size: 32, channels: 4, batch: 4, padding: 32, perPattern: true, weighting: "probeIntensity", goal: true, plan: { warmup: 2, repetitions: 10, minRepetitions: 3, budgetSeconds: 3 } },
+  // The quick preset's: the strided compact network per pattern, 4 groups (its batch of 16 patterns), P = N.
+  { id: "pinn-quick-study-step", model: "compactStrided", size: 32, channels: 4, batch: 4, padding: 32, perPattern: true, weighting: "probeIntensity", goal: true, plan: { warmup: 2, repetitions: 10, minRepetitions: 3, budgetSeconds: 3 } },
   { id: "pinn-tiny-model", model: "tiny", size: 32, channels: 4, batch: 16, padding: 4, goal: false, plan: { warmup: 2, repetitions: 10, minRepetitions: 3, budgetSeconds: 3 } },
 ];
 const QUICK: readonly Workload[] = [
   { id: "pinn-tiny-model", model: "tiny", size: 16, channels: 4, batch: 4, padding: 2, goal: false, plan: { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 1 } },
-  { id: "pinn-quick-study-step", model: "compact", size: 16, channels: 4, batch: 2, padding: 16, perPattern: true, weighting: "probeIntensity", goal: false, plan: { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 1 } },
+  { id: "pinn-quick-study-step", model: "compactStrided", size: 16, channels: 4, batch: 2, padding: 16, perPattern: true, weighting: "probeIntensity", goal: false, plan: { warmup: 1, repetitions: 2, minRepetitions: 1, budgetSeconds: 1 } },
 ];
 
 
