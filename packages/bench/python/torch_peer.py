@@ -6,8 +6,9 @@ Models (as @studykit/trainer describes them, channels-first here as PyTorch pref
 - tiny: conv+ReLU 8 -> maxpool -> 16 -> upsample x2 -> 8 -> linear conv to 2*C.
 - compact: conv+ReLU 8 -> maxpool -> 16 -> maxpool -> 32 -> maxpool -> 32; upsample -> 32 -> upsample -> 16
   -> upsample -> 8 -> linear conv to 2*C.
-- compactStrided (the quick study's): conv+ReLU 8 -> stride-2 conv 16 -> stride-2 32 -> stride-2 32 -> 32;
-  then compact's decoder. The stride-2 convs pad TensorFlow's "same" way (the odd pixel at the end).
+- compactStrided (the quick study's): conv 8 -> stride-2 conv 16 -> stride-2 32 -> stride-2 32 -> 32; then
+  compact's decoder; every hidden conv with a leaky ReLU (slope 0.1). The stride-2 convs pad TensorFlow's
+  "same" way (the odd pixel at the end).
 Then the heads: sigmoid on the C amplitude channels, pi*tanh on the C phase channels.
 
 `--start FILE` (an npz the harness writes from studykit's own workload) gives the exact initial weights
@@ -41,13 +42,20 @@ from peer_timing import add_plan_arguments, time_repeated
 PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
 
 
+# The negative slope of compactStrided's leaky ReLUs (@studykit/study's model-presets.ts).
+LEAKY_SLOPE = 0.1
+
+
 def layer_plan(model: str, channels: int) -> list:
     """(kind, name, filters, activation) per layer, as @studykit/trainer's description names them."""
     def conv(name, filters, activation="relu"):
         return ("conv", name, filters, activation)
 
     def strided(name, filters):
-        return ("sconv", name, filters, "relu")
+        return ("sconv", name, filters, "leakyRelu")
+
+    def leaky(name, filters):
+        return ("conv", name, filters, "leakyRelu")
 
     if model == "reference":
         return [
@@ -58,8 +66,8 @@ def layer_plan(model: str, channels: int) -> list:
         ]
     if model == "compactStrided":
         return [
-            conv("enc1", 8), strided("enc2", 16), strided("enc3", 32), strided("enc4", 32), conv("enc5", 32),
-            ("up",), conv("dec1", 32), ("up",), conv("dec2", 16), ("up",), conv("dec3", 8), conv("out", 2 * channels, "linear"),
+            leaky("enc1", 8), strided("enc2", 16), strided("enc3", 32), strided("enc4", 32), leaky("enc5", 32),
+            ("up",), leaky("dec1", 32), ("up",), leaky("dec2", 16), ("up",), leaky("dec3", 8), conv("out", 2 * channels, "linear"),
         ]
     if model == "compact":
         return [
@@ -152,6 +160,8 @@ class PtychoNet(nn.Module):
                     x = conv(x)
                 if step[2] == "relu":
                     x = F.relu(x)
+                elif step[2] == "leakyRelu":
+                    x = F.leaky_relu(x, LEAKY_SLOPE)
         return x
 
 

@@ -65,7 +65,7 @@ describe("compactPtychoModel", () => {
 });
 
 describe("compactStridedPtychoModel", () => {
-  it("has its layer plan: three stride-2 convs down to 4×4 at 32×32, 39 562 parameters with C = 1", () => {
+  it("has its layer plan: three stride-2 convs down to 4×4 at 32×32, leaky ReLUs, 39 562 parameters with C = 1", () => {
     const model = compactStridedPtychoModel({ size: 32, channels: 1 });
     // Hand count, for (1→8, 8→16, 16→32, 32→32, 32→32 | 32→32, 32→16, 16→8, 8→2): compact's convs and enc5.
     const convs: Array<[number, number]> = [[1, 8], [8, 16], [16, 32], [32, 32], [32, 32], [32, 32], [32, 16], [16, 8], [8, 2]];
@@ -77,7 +77,10 @@ describe("compactStridedPtychoModel", () => {
     expect(shapes.at(-1)).toEqual([32, 32, 2]);
     expect(model.layers.filter((l) => l.kind === "maxPool2d")).toEqual([]);
     // Every conv's seed differs: the strided convs draw theirs from the same per-position stream.
-    const seeds = model.layers.flatMap((l) => (l.kind === "conv2d" ? [l.init.seed] : []));
-    expect(new Set(seeds).size).toBe(9);
+    const layers = model.layers.flatMap((l) => (l.kind === "conv2d" ? [l] : []));
+    expect(new Set(layers.map((l) => l.init.seed)).size).toBe(9);
+    // Leaky ReLUs (slope 0.1, He-initialised) in every hidden conv; the output conv linear, Glorot.
+    for (const layer of layers.slice(0, -1)) expect([layer.activation, layer.alpha, layer.init.kernel], layer.name).toEqual(["leakyRelu", 0.1, "heNormal"]);
+    expect([layers.at(-1)!.activation, layers.at(-1)!.init.kernel]).toEqual(["linear", "glorotUniform"]);
   });
 });

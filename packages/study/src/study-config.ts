@@ -206,9 +206,10 @@ const PRESETS: Readonly<Record<PresetName, StudyConfig>> = {
     methods: { supervised: ["baseline"], pinn: ["baseline", "dense", "sparse"] },
     // The strided compact network (`compactStrided`: compact's layout with stride-2 convs in place of its
     // max-pools, which drop where in each window the largest response was: just what a pattern says about
-    // the phase under the spot, a sub-pixel shift or defocus of the bright-field disc). At 1e5, 3 replicates:
-    // PINN gs2 dense / sparse 0.203 / 0.237 against compact's 0.234 / 0.249; its supervised baseline also
-    // gained (1e5 phase 0.210, amplitude 0.076, against 0.228, 0.107). The history, with compact:
+    // the phase under the spot, a sub-pixel shift or defocus of the bright-field disc; and leaky ReLUs, with
+    // which no supervised job of 16 lost all its units, against one with ReLUs). At 1e5, 3 replicates:
+    // PINN gs2 dense / sparse 0.199 / 0.230, PINN gs1 0.248, against compact's 0.234 / 0.249 and 0.259 (see
+    // the README for the runs). The history, with compact:
     // The compact network (receptive field 54 px, so it sees the whole pattern; tiny's is 12 px). Measured at
     // 1e5 and 1e4, PINN gs2 phase MAE dense / sparse, mean of 3 replicates (predicting the mean: 0.353), 20
     // PINN epochs unless said: tiny, learning rate 3e-3: 1e5 0.271 / 0.273; compact, 3e-3: 1e5 0.236 / 0.250
