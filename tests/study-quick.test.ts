@@ -42,22 +42,24 @@ describe.skipIf(!enabled)("studykit study run --preset quick", () => {
     expect(first.status, first.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, "study_manifest.json"), "utf8")) as Manifest;
     const comparison = JSON.parse(readFileSync(path.join(out, "phaseG/comparison.json"), "utf8")) as Comparison;
-    // The supervised baseline (every training pattern) at the three doses: error falls as the dose rises.
+    // The supervised baseline (every training pattern) at the three doses: its phase error falls as the dose
+    // rises. Phase only: its amplitude error is set by training, not by the dose (3 replicates at 9d3ff39:
+    // 0.072–0.086 at every dose, in no order), so adding it only blurs the dose step. Phase in those
+    // replicates: 0.255 / 0.250 / 0.259 at 1e3, 0.219 / 0.218 / 0.218 at 1e4, 0.213 / 0.208 / 0.207 at 1e5.
     const baseline = comparison.jobs.filter((job) => job.view === "baseline" && job.trainingMethod === "supervised" && job.metrics).sort((a, b) => a.dose - b.dose);
     expect(baseline.map((job) => job.dose)).toEqual([1e3, 1e4, 1e5]);
-    const error = (job: (typeof baseline)[number]) => job.metrics!.amplitudeMae + job.metrics!.phaseMae;
-    const errors = baseline.map(error);
-    const shown = `baseline error (amplitude + phase MAE) at 1e3, 1e4, 1e5: ${errors.map((value) => value.toFixed(4)).join(", ")}`;
+    const errors = baseline.map((job) => job.metrics!.phaseMae);
+    const shown = `baseline phase MAE at 1e3, 1e4, 1e5: ${errors.map((value) => value.toFixed(4)).join(", ")}`;
     expect(errors[0]!, shown).toBeGreaterThan(errors[1]!);
     expect(errors[1]!, shown).toBeGreaterThan(errors[2]!);
 
-    // The PINN gridsize-2 jobs learn from the physics alone: at 1e5 each is well below predicting the mean.
-    // Measured over 3 replicates of this preset: 0.65–0.68× (dense) and 0.71× (sparse); the earlier tiny
-    // network stayed at 0.77×, so 0.75× fails on a return to it with room for the replicates' spread.
+    // The PINN gridsize-2 jobs learn from the physics alone: at 1e5 each is at most 0.7× the phase error of
+    // predicting the mean (issue 21). Measured over 3 replicates of this preset at 9d3ff39: 0.56–0.57×
+    // (dense) and 0.64–0.67× (sparse); the max-pool compact network was at 0.71× on sparse, the tiny at 0.77×.
     for (const view of ["dense", "sparse"]) {
       const pinn = comparison.jobs.find((job) => job.dose === 1e5 && job.view === view && job.trainingMethod === "pinn" && job.gridsize === 2);
       expect(pinn?.metrics, `PINN ${view} gs2 at 1e5`).not.toBeNull();
-      expect(pinn!.metrics!.phaseMae, `PINN ${view} gs2 phase MAE against the mean predictor's ${comparison.meanPredictor.phaseMae.toFixed(4)}`).toBeLessThan(0.75 * comparison.meanPredictor.phaseMae);
+      expect(pinn!.metrics!.phaseMae, `PINN ${view} gs2 phase MAE against the mean predictor's ${comparison.meanPredictor.phaseMae.toFixed(4)}`).toBeLessThanOrEqual(0.7 * comparison.meanPredictor.phaseMae);
     }
 
     // Phase F: the test split of every dose × view is reconstructed and scored; ePIE's phase error falls
