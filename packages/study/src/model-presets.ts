@@ -1,12 +1,12 @@
 /**
- * The ptychography model presets of the study: two encoder-decoders, as `@studykit/trainer` model
- * descriptions, that map a diffraction patch (`size`×`size`, `channels` = gridsize² patterns) to the object's
- * amplitude and phase. `reference` is the network the full study trains and the benchmarks measure;
- * `compact` (the quick study's) sees the whole pattern at a tenth of the reference's cost; `tiny` trains in
- * seconds, for tests.
+ * The ptychography model presets of the study: encoder-decoders, as `@studykit/trainer` model descriptions,
+ * that map a diffraction patch (`size`×`size`, `channels` = gridsize² patterns) to the object's amplitude and
+ * phase. `reference` is the network the full study trains and the benchmarks measure; `compactStrided` (the
+ * quick study's) sees nearly the whole pattern at a tenth of the reference's cost; `compact` is its max-pool
+ * predecessor; `tiny` trains in seconds, for tests.
  *
- * Every conv is 3×3, stride 1, "same", with a bias; ReLU convs start He-normal, the linear output conv
- * Glorot-uniform, biases at zero. Each conv's initialiser seed is drawn from the model seed and the conv's
+ * Every conv is 3×3, "same", with a bias, stride 1 except `compactStrided`'s downsampling convs; (leaky) ReLU
+ * convs start He-normal, the linear output conv Glorot-uniform, biases at zero. Each conv's initialiser seed is drawn from the model seed and the conv's
  * position, so the whole description (and its initial weights) follows from the options alone.
  */
 import { SeededRandom } from "@studykit/core";
