@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { testReporters } from "../vitest.shared.ts";
 
 // Cross-package and end-to-end tests: they drive the built packages and the `studykit` binary.
 export default defineConfig({
@@ -7,5 +8,6 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    reporters: [...testReporters("tests")],
   },
 });
