@@ -6,7 +6,7 @@
  * Shapes are static (the training graph is compiled per batch size), so broadcasting gradients reduce
  * over axes fixed at build time.
  */
-import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, type Shape } from "./graph-builder.js";
+import { type AttributeValue, convTransposeToInput, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN, normAxis, type Shape } from "./graph-builder.js";
 import { OnnxGraphError } from "../../../errors.js";
 import { NCHWC_RULES } from "./nchwc.js";
 
@@ -411,14 +411,7 @@ export function convInputGradient(b: GraphBuilder, node: GraphNode, g: string, u
   if (!useConvTranspose && strides.every((s) => s === 1) && [...begin, ...end].every((p) => p >= 0)) {
     return b.op("Conv", [g, flippedSwappedKernel(b, w)], { kernel_shape: [...kernel], dilations: [...dilations], pads: [...begin, ...end] });
   }
-  const outputPadding = kernel.map((_, i) => xShape[2 + i]! - (strides[i]! * (gShape[2 + i]! - 1) + effective[i]! - pads[i]! - pads[i + 2]!));
-  return b.op("ConvTranspose", [g, w], {
-    kernel_shape: [...kernel],
-    strides: [...strides],
-    dilations: [...dilations],
-    pads: [...pads],
-    output_padding: outputPadding,
-  });
+  return convTransposeToInput(b, g, w, xShape.slice(2), { kernel, strides, dilations, pads });
 }
 
 /** dL/dW for Conv, by one of the strategies (stride/dilation 1 for the GEMM ones). */

@@ -488,3 +488,21 @@ export function flippedSwappedKernel(b: GraphBuilder, w: string): string {
   const flipped = b.op("MatMul", [b.op("Reshape", [w, b.constInt64([o * c, taps])]), b.constFloat(reverse, [taps, taps])]);
   return b.op("Transpose", [b.op("Reshape", [flipped, b.constInt64([o, c, kh, kw])])], { perm: [1, 0, 2, 3] });
 }
+
+/**
+ * The input gradient of a strided (or dilated) 2-D Conv: a ConvTranspose of its NCHW output gradient `g`
+ * with its OIHW filter `w`, whose output_padding makes up the rows and columns at the input's far edges
+ * (`inputSize`, [H, W]) that no output read at this stride.
+ */
+export function convTransposeToInput(
+  b: GraphBuilder,
+  g: string,
+  w: string,
+  inputSize: readonly number[],
+  geometry: { kernel: readonly number[]; strides: readonly number[]; dilations: readonly number[]; pads: readonly number[] },
+): string {
+  const { kernel, strides, dilations, pads } = geometry;
+  const gShape = b.shape(g);
+  const outputPadding = kernel.map((k, i) => inputSize[i]! - (strides[i]! * (gShape[2 + i]! - 1) + (k - 1) * dilations[i]! + 1 - pads[i]! - pads[i + kernel.length]!));
+  return b.op("ConvTranspose", [g, w], { kernel_shape: [...kernel], strides: [...strides], dilations: [...dilations], pads: [...pads], output_padding: outputPadding });
+}

@@ -23,7 +23,7 @@ import type { ActivationName, ModelDescription } from "../../../model-descriptio
 import { patternDescription, validateModelDescription } from "../../../model-description.js";
 // A type-only import: autodiff imports these rules at run time, this module nothing from autodiff.
 import type { GradientRule } from "./autodiff.js";
-import { type AttributeValue, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN } from "./graph-builder.js";
+import { type AttributeValue, convTransposeToInput, flippedSwappedKernel, type GraphBuilder, type GraphNode, NCHWC_DOMAIN } from "./graph-builder.js";
 import { OnnxGraphError } from "../../../errors.js";
 
 /** Why `description` cannot use the blocked layout with block size `block`, or undefined when it can. */
@@ -275,10 +275,8 @@ export const NCHWC_RULES: Record<string, GradientRule> = {
       // Conv over the output gradient spread with zeros to the input size (4× the multiply-adds), and
       // 12.0 ms for the compact model's pools.
       const [, c, h, w] = b.shape(x) as [number, number, number, number];
-      const [, , ho, wo] = b.shape(gPre) as [number, number, number, number];
       const [lo, lc] = b.shape(info.logical) as [number, number];
-      const outputPadding = [h - (strides[0] * (ho - 1) + kernel[0] - pads[0]! - pads[2]!), w - (strides[1] * (wo - 1) + kernel[1] - pads[1]! - pads[3]!)];
-      const nchw = b.op("ConvTranspose", [reorderOutput(b, gPre, lo), info.logical], { kernel_shape: [...kernel], strides: [...strides], pads: [...pads], output_padding: outputPadding });
+      const nchw = convTransposeToInput(b, reorderOutput(b, gPre, lo), info.logical, [h, w], { kernel, strides, dilations: [1, 1], pads });
       gx = reorderInput(b, lc === c ? nchw : b.op("Pad", [nchw, b.constInt64([0, 0, 0, 0, 0, c - lc, 0, 0])]));
     }
     const wantBias = bias !== undefined && needs[2] === true;
@@ -361,16 +359,16 @@ function blockedFilterGradient(
     const nhwc = nchwc(b, "ReorderOutput", [v], { channels: c, channels_last: 1 });
     return pads.some((p) => p !== 0) ? b.op("Pad", [nhwc, b.constInt64([0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!, 0])]) : nhwc;
   };
-  /** Each tap's shifted `[count, ho, wo, C']` window of xs, reshaped to `shape`. */
+  const [sh, sw] = strides;
+  const unitStride = sh === 1 && sw === 1;
+  /** Each tap's shifted `[count, ho, wo, C']` window of xs (every s-th pixel at stride s), reshaped to `shape`. */
   const windows = (xs: string, shape: readonly number[]): string[] => {
     const taps: string[] = [];
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
-        const [sh, sw] = strides;
-        const window =
-          sh === 1 && sw === 1
-            ? b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + ho, j + wo]), b.constInt64([1, 2])])
-            : b.op("Slice", [xs, b.constInt64([i, j]), b.constInt64([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1]), b.constInt64([1, 2]), b.constInt64([sh, sw])]);
+        // At stride 1 the window is contiguous and the Slice needs no steps input.
+        const end = b.constInt64([i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1]);
+        const window = b.op("Slice", [xs, b.constInt64([i, j]), end, b.constInt64([1, 2]), ...(unitStride ? [] : [b.constInt64([sh, sw])])]);
         taps.push(b.op("Reshape", [window, b.constInt64([...shape])]));
       }
     return taps;
